@@ -1,0 +1,52 @@
+// Package config declares, defaults, strict-decodes and validates the
+// gateway's YAML config. Every error names file:line and the field.
+package config
+
+// Config is the whole gateway config file.
+type Config struct {
+	Gateway Gateway  `yaml:"gateway"`
+	Store   Store    `yaml:"store"`
+	Log     Log      `yaml:"log"`
+	Inputs  []Input  `yaml:"inputs"`
+	Outputs []Output `yaml:"outputs"`
+	Rules   []Rule   `yaml:"rules"`
+	Uplink  Uplink   `yaml:"uplink"`
+	Status  Status   `yaml:"status"`
+}
+
+// Gateway identifies this box.
+type Gateway struct {
+	// ID is the gateway's id at the central platform. Required.
+	ID string `yaml:"id"`
+	// Site is a human name for the compound. Default: the ID.
+	Site string `yaml:"site"`
+	// Timezone is the site's IANA time zone, used by rule schedules.
+	// Default: "Local".
+	Timezone string `yaml:"timezone"`
+}
+
+// Store configures the durable event log.
+type Store struct {
+	// Dir is the data directory. Default: /var/lib/edgegw on Linux,
+	// %ProgramData%\edgegw on Windows.
+	Dir string `yaml:"dir"`
+	// Cap is the byte cap of the store; when full the oldest low-priority
+	// events are evicted first. Default: 1GiB. Minimum: 16MiB.
+	Cap ByteSize `yaml:"cap"`
+	// CommitWait bounds how long an event waits for its group commit.
+	// Default: 5ms. Range: 0 to 100ms.
+	CommitWait Duration `yaml:"commit_wait"`
+	// History keeps events that every cursor has passed for this long.
+	// Default: 168h (7 days).
+	History Duration `yaml:"history"`
+	// GCInterval is how often value-log GC and retention run. Default: 5m.
+	GCInterval Duration `yaml:"gc_interval"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default: info.
+	Level string `yaml:"level"`
+	// Format is text or json. Default: text.
+	Format string `yaml:"format"`
+}

@@ -1,0 +1,46 @@
+package edge
+
+import "strings"
+
+// Device is one physical device of the compound. Drivers declare the devices
+// they serve; rules and the central platform match on Location and Tags.
+type Device struct {
+	ID string `json:"id"`
+	// Location is a slash-separated path: compound/building/unit/household.
+	Location string   `json:"location,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+	// Type is a free-form device type: "door_contact", "temperature", "camera".
+	Type   string `json:"type,omitempty"`
+	Driver string `json:"driver,omitempty"` // name of the input that serves it
+}
+
+// HasTag reports whether d carries tag t.
+func (d *Device) HasTag(t string) bool {
+	for _, x := range d.Tags {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// InLocation reports whether d's location equals prefix or lies under it,
+// segment-wise: "a/b" is under "a" but "ab" is not.
+func (d *Device) InLocation(prefix string) bool {
+	prefix = strings.Trim(prefix, "/")
+	loc := strings.Trim(d.Location, "/")
+	if prefix == "" {
+		return true
+	}
+	return loc == prefix || strings.HasPrefix(loc, prefix+"/")
+}
+
+// LocationPart returns the i-th segment of the location (0: compound,
+// 1: building, 2: unit, 3: household), or "" when there is none.
+func (d *Device) LocationPart(i int) string {
+	parts := strings.Split(strings.Trim(d.Location, "/"), "/")
+	if i < 0 || i >= len(parts) {
+		return ""
+	}
+	return parts[i]
+}

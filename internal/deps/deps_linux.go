@@ -1,0 +1,5 @@
+//go:build linux
+
+package deps
+
+import _ "github.com/warthog618/go-gpiocdev"
