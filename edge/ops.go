@@ -1,0 +1,58 @@
+package edge
+
+import (
+	"context"
+	"time"
+)
+
+// DeviceStats are a driver's counters for one device, shown on the status page.
+type DeviceStats struct {
+	Device     string `json:"device"`
+	Frames     uint64 `json:"frames"`     // good frames / successful polls
+	Garbage    uint64 `json:"garbage"`    // bytes or frames that did not decode
+	Overlong   uint64 `json:"overlong"`   // frames longer than the limit
+	Errors     uint64 `json:"errors"`     // timeouts, CRC errors, exceptions, write failures
+	Reconnects uint64 `json:"reconnects"` // times the port was reopened
+	LastError  string `json:"last_error,omitempty"`
+}
+
+// StatsReporter is implemented by drivers and outputs that keep counters.
+type StatsReporter interface {
+	Stats() []DeviceStats
+}
+
+// SyncStatus is what the uplink reports to the status page and heartbeat.
+type SyncStatus struct {
+	Enabled        bool          `json:"enabled"`
+	URL            string        `json:"url,omitempty"`
+	Reachable      bool          `json:"reachable"`
+	BacklogEvents  uint64        `json:"backlog_events"`
+	BacklogBytes   int64         `json:"backlog_bytes"`
+	OldestUnsynced time.Time     `json:"oldest_unsynced,omitzero"`
+	LastSuccess    time.Time     `json:"last_success,omitzero"`
+	LastError      string        `json:"last_error,omitempty"`
+	LastErrorAt    time.Time     `json:"last_error_at,omitzero"`
+	Successes      uint64        `json:"successes"`
+	Failures       uint64        `json:"failures"`
+	Quarantined    uint64        `json:"quarantined"` // batches rejected by central and set aside
+	ClockSkew      time.Duration `json:"clock_skew_ns"`
+	SkewKnown      bool          `json:"skew_known"`
+	ConfigVersion  string        `json:"config_version,omitempty"`
+	Paused         bool          `json:"paused,omitempty"` // demo's "network down" switch
+}
+
+// Controller is what the central platform's commands and the status page's
+// buttons may do to a running gateway. The Gateway implements it.
+type Controller interface {
+	// ApplyOutput drives one output once (pulse, set, send).
+	ApplyOutput(ctx context.Context, output string, op Op) error
+	// AckAlert acknowledges an active alert; by names who did it.
+	AckAlert(id, by string) error
+	// Diagnostics builds a support bundle (a zip).
+	Diagnostics(ctx context.Context) ([]byte, error)
+	// ApplyConfig validates a whole config file in full and, only if it is
+	// valid, applies it (drivers and rules reload without losing events) and
+	// keeps it on disk as the last good config. An invalid one leaves the
+	// running config untouched and returns an error naming file:line.
+	ApplyConfig(ctx context.Context, yaml []byte, version string) error
+}
