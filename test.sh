@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite: what CI runs (.ci/run calls exactly this).
+#   ./test.sh          everything
+#   ./test.sh quick    go vet + go test -race only (no cross-builds, qemu, packages)
+set -euo pipefail
+cd "$(dirname "$0")"
+export GOFLAGS="${GOFLAGS:-} -mod=readonly"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup (apt/npm packages the tests need)"
+./scripts/setup.sh
+
+step "go mod tidy leaves no diff"
+go mod tidy -diff
+
+step "go vet"
+go vet ./...
+
+if [ "${1:-}" != quick ]; then
+	step "cross-builds (CGO_ENABLED=0)"
+	for target in linux/amd64 linux/arm64 linux/arm/7 windows/amd64; do
+		IFS=/ read -r os arch arm <<<"$target"
+		echo "build $target"
+		CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOARM=${arm:-} go build -o /dev/null ./...
+		CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOARM=${arm:-} go vet ./... 
+	done
+fi
+
+step "go test -race"
+go test -race -count=1 -timeout 25m ./...
+
+if [ "${1:-}" != quick ]; then
+	if [ -x scripts/test-store-armv7.sh ]; then
+		step "store tests on linux/arm GOARM=7 under qemu-arm-static"
+		./scripts/test-store-armv7.sh
+	fi
+	if [ -x scripts/build-all.sh ]; then
+		step "build every artifact"
+		./scripts/build-all.sh
+	fi
+	if [ -x scripts/check-artifacts.sh ]; then
+		step "check artifacts (.deb contents and install, Windows PE)"
+		./scripts/check-artifacts.sh
+	fi
+fi
+step "all tests passed"
