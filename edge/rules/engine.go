@@ -1,0 +1,381 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/actions"
+)
+
+// Submitter queues actions; *actions.Runner implements it. Submit must
+// not block.
+type Submitter interface {
+	Submit(j actions.Job) bool
+}
+
+// Options configure an Engine.
+type Options struct {
+	Set     *Set
+	Devices []edge.Device
+	Log     edge.Log
+	// State keeps the rule state across restarts. Required for a gateway;
+	// nil keeps state in memory only.
+	State   edge.StateStore
+	Clock   edge.Clock  // default: the system clock
+	Logger  edge.Logger // default: discard
+	Actions Submitter   // nil: actions are not run
+	// Tick is the period of timer checks when no deadline is nearer.
+	// Default: 1s.
+	Tick time.Duration
+	// Batch is how many events are read from the log at once. Default: 512.
+	Batch int
+}
+
+// Stats are what the status page shows of the rule engine.
+type Stats struct {
+	CoreStats
+	Rules   int    `json:"rules"`
+	Cursor  uint64 `json:"cursor"`
+	Lag     uint64 `json:"lag"` // events in the log not yet evaluated
+	Active  int    `json:"active_alerts"`
+	Retries uint64 `json:"retries"` // failed appends/state writes retried
+}
+
+// Engine is the IO side of the rules: the one goroutine that consumes the
+// log through the durable "rules" cursor, feeds the Core, appends the
+// alert changes durably, persists the rule state and only then advances
+// the cursor. After a crash it re-evaluates the events after the cursor;
+// alert changes already in the log are adopted, not raised again.
+type Engine struct {
+	o     Options
+	log   edge.Logger
+	clk   edge.Clock
+	core  *Core
+	state *stateStore
+	reqs  chan func()
+
+	base     time.Time // engine time at baseRead
+	baseRead time.Time // clock reading with its monotonic part
+	lastNow  time.Time
+
+	mu      sync.Mutex
+	active  []ActiveAlert
+	stats   Stats
+	running bool
+}
+
+// New loads the rule state and makes an engine; Run starts it.
+func New(o Options) (*Engine, error) {
+	if o.Set == nil || o.Log == nil {
+		return nil, errors.New("rules: engine needs a rule set and a log")
+	}
+	if o.Clock == nil {
+		o.Clock = edge.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = edge.DiscardLogger()
+	}
+	if o.Tick <= 0 {
+		o.Tick = time.Second
+	}
+	if o.Batch <= 0 {
+		o.Batch = 512
+	}
+	e := &Engine{o: o, log: o.Logger, clk: o.Clock, reqs: make(chan func())}
+	if err := e.reset(o.Set, o.Devices); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) reset(set *Set, devices []edge.Device) error {
+	core := NewCore(set, devices, e.log)
+	st := newStateStore(e.o.State)
+	last, err := st.load(core)
+	if err != nil {
+		return err
+	}
+	// Engine time follows the monotonic clock from here, so a wall clock
+	// jump does not fire or stall timers; it never goes back before what a
+	// previous run recorded.
+	e.baseRead = e.clk.Now()
+	e.base = e.baseRead.Round(0)
+	if e.lastNow.After(last) {
+		last = e.lastNow
+	}
+	if last.After(e.base) {
+		e.base = last
+	}
+	e.core, e.state = core, st
+	e.publish()
+	return nil
+}
+
+// now is the engine's time.
+func (e *Engine) now() time.Time {
+	t := e.base.Add(e.clk.Now().Sub(e.baseRead))
+	if t.Before(e.lastNow) {
+		t = e.lastNow
+	}
+	e.lastNow = t
+	return t
+}
+
+// Run consumes the log until ctx ends. It returns nil on cancellation and
+// an error only when the log itself fails.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.running {
+		e.mu.Unlock()
+		return errors.New("rules: engine already running")
+	}
+	e.running = true
+	e.mu.Unlock()
+	defer func() { e.mu.Lock(); e.running = false; e.mu.Unlock() }()
+
+	cursor, err := e.o.Log.Cursor(edge.CursorRules)
+	if err != nil {
+		return fmt.Errorf("rules: read cursor: %w", err)
+	}
+	recoverUntil, err := e.recover(cursor)
+	if err != nil {
+		return err
+	}
+	e.core.Start(e.now())
+	if err := e.commit(ctx, nil, cursor, cursor); err != nil {
+		return err
+	}
+	nextTick := e.now().Add(e.o.Tick)
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		evs, err := e.o.Log.Read(cursor, e.o.Batch)
+		if err != nil {
+			return fmt.Errorf("rules: read log at %d: %w", cursor, err)
+		}
+		if len(evs) > 0 {
+			now := e.now()
+			var changes []Change
+			for i := range evs {
+				changes = append(changes, e.core.Event(&evs[i], now)...)
+			}
+			next := evs[len(evs)-1].Seq + 1
+			if err := e.commit(ctx, changes, cursor, next); err != nil {
+				return err
+			}
+			cursor = next
+			if recoverUntil != 0 && cursor > recoverUntil {
+				e.core.EndRecovery()
+				recoverUntil = 0
+			}
+			if len(evs) == e.o.Batch {
+				continue
+			}
+		}
+		now := e.now()
+		if d := e.core.NextDeadline(); !now.Before(nextTick) || (!d.IsZero() && !now.Before(d)) {
+			if err := e.commit(ctx, e.core.Tick(now), cursor, cursor); err != nil {
+				return err
+			}
+			nextTick = now.Add(e.o.Tick)
+		}
+		wait := nextTick.Sub(now)
+		if d := e.core.NextDeadline(); !d.IsZero() && d.Sub(now) < wait {
+			wait = d.Sub(now)
+		}
+		if wait <= 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.o.Log.Wait(cursor - 1):
+		case f := <-e.reqs:
+			f()
+		case <-e.clk.After(wait):
+		}
+	}
+}
+
+// recover applies the alert changes appended after the cursor (by a run
+// that crashed before moving it) so that re-evaluation adopts them.
+func (e *Engine) recover(cursor uint64) (uint64, error) {
+	last := e.o.Log.LastSeq()
+	if last < cursor {
+		return 0, nil
+	}
+	for from := cursor; from <= last; {
+		evs, err := e.o.Log.ReadPriority(from, edge.PriorityAlert, 1024)
+		if err != nil {
+			return 0, fmt.Errorf("rules: recover alerts: %w", err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for i := range evs {
+			if evs[i].Seq > last {
+				break
+			}
+			e.core.Recover(&evs[i])
+		}
+		from = evs[len(evs)-1].Seq + 1
+	}
+	return last, nil
+}
+
+// commit makes a step durable, in order: alert changes appended (fsynced),
+// their actions queued, rule state written, cursor moved. Failures are
+// retried (the core's state already moved on and must not be recomputed).
+func (e *Engine) commit(ctx context.Context, changes []Change, cursor, next uint64) error {
+	if len(changes) > 0 {
+		evs := make([]edge.Event, len(changes))
+		for i := range changes {
+			evs[i] = changes[i].Event
+		}
+		var appended []edge.Event
+		if err := e.retry(ctx, "append alerts", func() (err error) {
+			appended, err = e.o.Log.Append(ctx, evs...)
+			return err
+		}); err != nil {
+			return err
+		}
+		for i := range changes {
+			for _, j := range changes[i].Jobs {
+				if i < len(appended) {
+					j.Alert = *appended[i].Alert
+				}
+				if e.o.Actions != nil {
+					e.o.Actions.Submit(j)
+				}
+			}
+		}
+	}
+	if err := e.state.take(e.core); err != nil {
+		return fmt.Errorf("rules: encode state: %w", err)
+	}
+	now := e.lastNow
+	if err := e.retry(ctx, "write rule state", func() error { return e.state.flush(now) }); err != nil {
+		return err
+	}
+	if next > cursor {
+		if err := e.retry(ctx, "move rules cursor", func() error { return e.o.Log.SetCursor(edge.CursorRules, next) }); err != nil {
+			return err
+		}
+	}
+	if next != 0 {
+		e.mu.Lock()
+		e.stats.Cursor = next
+		e.mu.Unlock()
+	}
+	if len(changes) > 0 {
+		e.publish()
+	}
+	return nil
+}
+
+func (e *Engine) retry(ctx context.Context, what string, f func() error) error {
+	for i := 0; ; i++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, edge.ErrClosed) || ctx.Err() != nil {
+			return fmt.Errorf("rules: %s: %w", what, err)
+		}
+		e.mu.Lock()
+		e.stats.Retries++
+		e.mu.Unlock()
+		if i%10 == 0 {
+			e.log.Error("rule engine step failed, retrying", "step", what, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rules: %s: %w", what, err)
+		case <-e.clk.After(time.Duration(min(i+1, 10)) * 100 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Engine) publish() {
+	act := e.core.Active()
+	st := e.core.Stats()
+	e.mu.Lock()
+	e.active = act
+	e.stats.CoreStats = st
+	e.stats.Active = len(act)
+	e.stats.Rules = e.core.set.Len()
+	e.mu.Unlock()
+}
+
+// do runs f on the engine goroutine.
+func (e *Engine) do(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	select {
+	case e.reqs <- func() { done <- f() }:
+	case <-ctx.Done():
+		return fmt.Errorf("rules: engine busy or not running: %w", ctx.Err())
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Ack acknowledges an active alert (the status page's button, a central
+// command); by names who did it ("local:admin", "central:op7"). The change
+// is an event in the log. It fails with ErrUnknownAlert for an id that is
+// not active, and when the engine is not running.
+func (e *Engine) Ack(id, by string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return e.do(ctx, func() error {
+		changes, err := e.core.Ack(id, by, e.now())
+		if err != nil {
+			return err
+		}
+		return e.commit(ctx, changes, 0, 0)
+	})
+}
+
+// Reload swaps in a new rule set (and device list) without losing events
+// or state: state is kept by rule name, so unchanged rules carry on.
+func (e *Engine) Reload(ctx context.Context, set *Set, devices []edge.Device) error {
+	return e.do(ctx, func() error {
+		if err := e.state.take(e.core); err != nil {
+			return err
+		}
+		if err := e.state.flush(e.lastNow); err != nil {
+			return err
+		}
+		if err := e.reset(set, devices); err != nil {
+			return err
+		}
+		e.core.Start(e.now())
+		return nil
+	})
+}
+
+// Active lists the active alerts, oldest first.
+func (e *Engine) Active() []ActiveAlert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]ActiveAlert(nil), e.active...)
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	s := e.stats
+	e.mu.Unlock()
+	if last := e.o.Log.LastSeq(); last+1 > s.Cursor && s.Cursor > 0 {
+		s.Lag = last + 1 - s.Cursor
+	}
+	return s
+}

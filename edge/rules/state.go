@@ -1,0 +1,153 @@
+package rules
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+)
+
+// Rule state lives in the state store in a fixed number of shards
+// ("rules/state/NN"), each a JSON object of "rule\x00device" -> state, so
+// that it can be enumerated without a key scan and a batch rewrites only
+// the shards it touched.
+const nShards = 64
+
+const metaKey = "rules/meta"
+
+func shardKey(i int) string { return fmt.Sprintf("rules/state/%02d", i) }
+
+func shardOf(k pairKey) int {
+	h := fnv.New32a()
+	h.Write([]byte(k.rule))
+	h.Write([]byte{0})
+	h.Write([]byte(k.dev))
+	return int(h.Sum32() % nShards)
+}
+
+type meta struct {
+	LastNow time.Time `json:"last_now"`
+}
+
+// stateStore persists a core's dirty pair states.
+type stateStore struct {
+	st     edge.StateStore
+	shards [nShards]map[string]json.RawMessage
+	dirty  [nShards]bool
+}
+
+func newStateStore(st edge.StateStore) *stateStore {
+	s := &stateStore{st: st}
+	for i := range s.shards {
+		s.shards[i] = map[string]json.RawMessage{}
+	}
+	return s
+}
+
+// load reads every shard into c; states of rules that no longer exist are
+// dropped. It returns the last engine time recorded.
+func (s *stateStore) load(c *Core) (time.Time, error) {
+	var m meta
+	if s.st == nil {
+		return m.LastNow, nil
+	}
+	if b, err := s.st.GetState(metaKey); err != nil {
+		return m.LastNow, fmt.Errorf("read rule state: %w", err)
+	} else if b != nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	for i := range s.shards {
+		b, err := s.st.GetState(shardKey(i))
+		if err != nil {
+			return m.LastNow, fmt.Errorf("read rule state shard %d: %w", i, err)
+		}
+		if b == nil {
+			continue
+		}
+		if err := json.Unmarshal(b, &s.shards[i]); err != nil {
+			return m.LastNow, fmt.Errorf("decode rule state shard %d: %w", i, err)
+		}
+		for key, raw := range s.shards[i] {
+			rname, dev, _ := strings.Cut(key, "\x00")
+			if c.set.byName[rname] == nil {
+				delete(s.shards[i], key)
+				s.dirty[i] = true
+				continue
+			}
+			ps := &pairState{}
+			if err := json.Unmarshal(raw, ps); err != nil {
+				return m.LastNow, fmt.Errorf("decode rule state of %s/%s: %w", rname, dev, err)
+			}
+			c.load(pairKey{rname, dev}, ps)
+		}
+	}
+	return m.LastNow, nil
+}
+
+// take moves the core's dirty states into the shards.
+func (s *stateStore) take(c *Core) error {
+	for k := range c.dirty {
+		ps := c.pairs[k]
+		i := shardOf(k)
+		key := k.rule + "\x00" + k.dev
+		if ps == nil {
+			delete(s.shards[i], key)
+		} else {
+			b, err := json.Marshal(ps)
+			if err != nil {
+				return err
+			}
+			s.shards[i][key] = b
+		}
+		s.dirty[i] = true
+	}
+	clear(c.dirty)
+	return nil
+}
+
+// flush writes the dirty shards and the engine time.
+func (s *stateStore) flush(now time.Time) error {
+	if s.st == nil {
+		clear(s.dirty[:])
+		return nil
+	}
+	wrote := false
+	for i, d := range s.dirty {
+		if !d {
+			continue
+		}
+		b, err := json.Marshal(s.shards[i])
+		if err != nil {
+			return err
+		}
+		if err := s.st.PutState(shardKey(i), b); err != nil {
+			return fmt.Errorf("write rule state shard %d: %w", i, err)
+		}
+		s.dirty[i] = false
+		wrote = true
+	}
+	if wrote {
+		b, _ := json.Marshal(meta{LastNow: now})
+		if err := s.st.PutState(metaKey, b); err != nil {
+			return fmt.Errorf("write rule state: %w", err)
+		}
+	}
+	return nil
+}
+
+// load installs a persisted state.
+func (c *Core) load(k pairKey, ps *pairState) {
+	if c.pairs[k] == nil {
+		c.order = append(c.order, k)
+		c.sorted = false
+	}
+	ps.savedSeen = ps.LastSeen
+	c.pairs[k] = ps
+	c.device(k.dev)
+	if ps.Alert != nil {
+		c.byID[ps.Alert.ID] = k
+	}
+}
