@@ -1,0 +1,209 @@
+package serial
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.bug.st/serial/enumerator"
+
+	bugserial "go.bug.st/serial"
+)
+
+// ProbeOptions is what `edgegw probe serial` shows a device with.
+type ProbeOptions struct {
+	Port    Port
+	Framing Framing
+	// Regexp, when set, is matched against each frame and its named groups
+	// are printed.
+	Regexp string
+	// ReadTimeout bounds each read. Default: 100ms.
+	ReadTimeout time.Duration
+}
+
+// Probe opens the port and prints, until ctx ends, every chunk of raw bytes
+// (hex and printable) and every frame the framing cuts, with the regexp's
+// groups when one is given. A port that vanishes is reopened every second.
+// It returns nil when ctx ends, or an error for bad options.
+func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
+	po.Port.defaults()
+	po.Framing.defaults()
+	if err := po.Port.validate(plainErrorf); err != nil {
+		return err
+	}
+	if err := po.Framing.validate(plainErrorf); err != nil {
+		return err
+	}
+	var re *regexp.Regexp
+	if po.Regexp != "" {
+		var err error
+		if re, err = regexp.Compile(po.Regexp); err != nil {
+			return fmt.Errorf("--regexp: %v", err)
+		}
+	}
+	mode, err := po.Port.Mode()
+	if err != nil {
+		return err
+	}
+	if po.ReadTimeout <= 0 {
+		po.ReadTimeout = 100 * time.Millisecond
+	}
+	fmt.Fprintf(w, "probing %s at %d baud, %d%s%v, framing %s (Ctrl-C to stop)\n",
+		po.Port.Port, mode.BaudRate, mode.DataBits, strings.ToUpper(po.Port.Parity[:1]), po.Port.StopBits, po.Framing.Mode)
+	fr := NewFramer(po.Framing)
+	for ctx.Err() == nil {
+		err := probeSession(ctx, po, mode, fr, re, w)
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(w, "port %s: %v; retrying in 1s\n", po.Port.Port, err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	fmt.Fprintf(w, "frames %d, garbage %d, overlong %d\n", fr.Frames, fr.Garbage, fr.Overlong)
+	return nil
+}
+
+func probeSession(ctx context.Context, po ProbeOptions, mode *bugserial.Mode, fr *Framer, re *regexp.Regexp, w io.Writer) error {
+	port, err := bugserial.Open(po.Port.Port, mode)
+	if err != nil {
+		return err
+	}
+	defer port.Close()
+	stop := context.AfterFunc(ctx, func() { port.Close() })
+	defer stop()
+	if err := port.SetReadTimeout(po.ReadTimeout); err != nil {
+		return err
+	}
+	fr.Reset()
+	buf := make([]byte, 1024)
+	for {
+		n, err := port.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if n == 0 {
+			continue
+		}
+		ts := time.Now().Format("15:04:05.000")
+		HexDump(w, ts+" raw ", buf[:n])
+		g, o := fr.Garbage, fr.Overlong
+		fr.Feed(buf[:n], func(frame []byte) {
+			fmt.Fprintf(w, "%s frame %d bytes: %s\n", ts, len(frame), printable(frame, 256))
+			if re == nil {
+				return
+			}
+			m := re.FindSubmatch(frame)
+			if m == nil {
+				fmt.Fprintf(w, "%s   regexp: no match\n", ts)
+				return
+			}
+			var parts []string
+			for i, name := range re.SubexpNames() {
+				if name != "" {
+					parts = append(parts, fmt.Sprintf("%s=%q", name, m[i]))
+				}
+			}
+			fmt.Fprintf(w, "%s   regexp: %s\n", ts, strings.Join(parts, " "))
+		})
+		if fr.Garbage != g || fr.Overlong != o {
+			fmt.Fprintf(w, "%s dropped: garbage +%d, overlong +%d\n", ts, fr.Garbage-g, fr.Overlong-o)
+		}
+	}
+}
+
+// HexDump writes b as lines of 16 bytes: hex, then the printable bytes.
+func HexDump(w io.Writer, prefix string, b []byte) {
+	for len(b) > 0 {
+		n := min(16, len(b))
+		var hx, tx strings.Builder
+		for i := 0; i < 16; i++ {
+			if i < n {
+				fmt.Fprintf(&hx, "%02x ", b[i])
+				c := b[i]
+				if c < 0x20 || c > 0x7e {
+					c = '.'
+				}
+				tx.WriteByte(c)
+			} else {
+				hx.WriteString("   ")
+			}
+		}
+		fmt.Fprintf(w, "%s%s |%s|\n", prefix, hx.String(), tx.String())
+		b = b[n:]
+	}
+}
+
+// PortInfo describes one serial port of this machine.
+type PortInfo struct {
+	Name         string `json:"name"`
+	USB          bool   `json:"usb"`
+	VID          string `json:"vid,omitempty"`
+	PID          string `json:"pid,omitempty"`
+	SerialNumber string `json:"serial_number,omitempty"`
+	Product      string `json:"product,omitempty"`
+}
+
+// ListPorts lists the serial ports with their USB ids, through the
+// go.bug.st/serial enumerator (without active USB probing).
+func ListPorts() ([]PortInfo, error) {
+	list, err := enumerator.GetDetailedPortsList()
+	if err != nil {
+		var pe *bugserial.PortError
+		if !errors.As(err, &pe) || pe.Code() != bugserial.FunctionNotImplemented {
+			return nil, fmt.Errorf("list serial ports: %w", err)
+		}
+		// No USB details on this OS: fall back to names only.
+		names, err := bugserial.GetPortsList()
+		if err != nil {
+			return nil, fmt.Errorf("list serial ports: %w", err)
+		}
+		out := make([]PortInfo, 0, len(names))
+		for _, n := range names {
+			out = append(out, PortInfo{Name: n})
+		}
+		return out, nil
+	}
+	out := make([]PortInfo, 0, len(list))
+	for _, p := range list {
+		out = append(out, PortInfo{Name: p.Name, USB: p.IsUSB, VID: p.VID, PID: p.PID,
+			SerialNumber: p.SerialNumber, Product: p.Product})
+	}
+	return out, nil
+}
+
+// WritePorts prints ports as a table an installer can read, or says
+// clearly that there are none.
+func WritePorts(w io.Writer, ports []PortInfo) {
+	if len(ports) == 0 {
+		fmt.Fprintln(w, "No serial ports found on this machine.")
+		fmt.Fprintln(w, "Plug in the USB-serial adapter (or check the RS-232/RS-485 card), then run `edgegw ports` again.")
+		return
+	}
+	fmt.Fprintf(w, "%-22s %-10s %-16s %s\n", "PORT", "VID:PID", "SERIAL", "PRODUCT")
+	for _, p := range ports {
+		id, sn, prod := "-", p.SerialNumber, p.Product
+		if p.USB {
+			id = strings.ToLower(p.VID + ":" + p.PID)
+		}
+		if sn == "" {
+			sn = "-"
+		}
+		if prod == "" {
+			prod = "-"
+			if !p.USB {
+				prod = "(not USB)"
+			}
+		}
+		fmt.Fprintf(w, "%-22s %-10s %-16s %s\n", p.Name, id, sn, prod)
+	}
+}
