@@ -1,0 +1,408 @@
+// Package modbus is a Modbus RTU master over go.bug.st/serial: the "modbus"
+// input driver polls slaves on an RS-485 bus, the "modbus" output driver
+// writes coils and registers of relay boards. The RTU codec is this
+// package's own (codec.go), small and fuzzed.
+package modbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+)
+
+// Name is the registered input and output driver name.
+const Name = "modbus"
+
+func init() {
+	edge.RegisterDriver(Name, func(env edge.Env, opts edge.Options) (edge.Driver, error) { return New(env, opts) })
+	edge.RegisterOutput(Name, func(env edge.Env, opts edge.Options) (edge.Output, error) { return NewOutput(env, opts) })
+}
+
+// Driver polls the slaves of one bus.
+type Driver struct {
+	env     edge.Env
+	log     edge.Logger
+	line    Line
+	tx      Tx
+	offline int
+	groups  []*group
+	devs    []*device
+
+	// reconnect backoff bounds; tests shorten them
+	backoffMin, backoffMax time.Duration
+
+	mu    sync.Mutex
+	state map[string]*devState
+	opens int
+}
+
+// devState is a device's counters and online state.
+type devState struct {
+	edge.DeviceStats
+	Timeouts, CRCErrors, Exceptions uint64
+	fails                           int
+	online                          int8 // 0 unknown, 1 online, -1 offline
+	lastLog                         time.Time
+	suppressed                      int
+}
+
+// New builds the input driver from its options, validating them all; it
+// opens nothing.
+func New(env edge.Env, opts edge.Options) (*Driver, error) {
+	var o Options
+	if err := opts.Decode(&o); err != nil {
+		return nil, err
+	}
+	return newDriver(env, &o, opts)
+}
+
+func newDriver(env edge.Env, o *Options, opts edge.Options) (*Driver, error) {
+	groups, devs, err := compile(o, opts, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{env: env, log: env.Logger, line: o.line(), tx: o.tx(), offline: o.OfflineAfter,
+		groups: groups, devs: devs, backoffMin: 500 * time.Millisecond, backoffMax: 30 * time.Second,
+		state: map[string]*devState{}}
+	if d.offline == 0 {
+		d.offline = 3
+	}
+	if d.log == nil {
+		d.log = edge.DiscardLogger()
+	}
+	if d.env.Clock == nil {
+		d.env.Clock = edge.SystemClock{}
+	}
+	for _, dv := range devs {
+		d.state[dv.ID] = &devState{DeviceStats: edge.DeviceStats{Device: dv.ID}}
+	}
+	return d, nil
+}
+
+// Devices lists the slaves.
+func (d *Driver) Devices() []edge.Device {
+	out := make([]edge.Device, len(d.devs))
+	for i, dv := range d.devs {
+		out[i] = dv.Device
+		out[i].Tags = append([]string(nil), dv.Tags...)
+	}
+	return out
+}
+
+// Stats returns each slave's counters.
+func (d *Driver) Stats() []edge.DeviceStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]edge.DeviceStats, 0, len(d.devs))
+	for _, dv := range d.devs {
+		out = append(out, d.state[dv.ID].DeviceStats)
+	}
+	return out
+}
+
+// Counters are a slave's error counters by kind.
+type Counters struct {
+	Timeouts, CRCErrors, Exceptions, Frames uint64
+	Online                                  bool
+}
+
+// Counters returns the counters of device id.
+func (d *Driver) Counters(id string) Counters {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.state[id]
+	if s == nil {
+		return Counters{}
+	}
+	return Counters{Timeouts: s.Timeouts, CRCErrors: s.CRCErrors, Exceptions: s.Exceptions, Frames: s.Frames, Online: s.online > 0}
+}
+
+// Run polls until ctx ends.
+func (d *Driver) Run(ctx context.Context, sink edge.Sink) error {
+	m, release, err := acquireMaster(d.line)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return d.run(ctx, m, sink)
+}
+
+func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
+	clock := d.env.Clock
+	now := clock.Now()
+	for _, g := range d.groups {
+		g.next = now
+	}
+	backoff := d.backoffMin
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
+		if !m.Connected() {
+			if err := m.Connect(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				d.portDown(sink, err)
+				// Jittered backoff, woken by ctx: half to the whole of backoff.
+				wait := backoff/2 + rand.N(backoff/2+1)
+				backoff = min(2*backoff, d.backoffMax)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-clock.After(wait):
+				}
+				continue
+			}
+			backoff = d.backoffMin
+			d.mu.Lock()
+			d.opens++
+			if d.opens > 1 {
+				for _, s := range d.state {
+					s.Reconnects++
+				}
+			}
+			d.mu.Unlock()
+		}
+		// Wait for the first group that is due.
+		next := d.groups[0]
+		for _, g := range d.groups[1:] {
+			if g.next.Before(next.next) {
+				next = g
+			}
+		}
+		if wait := next.next.Sub(clock.Now()); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-clock.After(wait):
+			}
+		}
+		now := clock.Now()
+		for _, g := range d.groups {
+			if g.next.After(now) {
+				continue
+			}
+			if err := d.poll(ctx, m, g, sink); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				d.portDown(sink, err)
+				break
+			}
+			// Skip missed ticks rather than bursting to catch up.
+			g.next = g.next.Add(g.interval)
+			if now := clock.Now(); g.next.Before(now) {
+				g.next = now
+			}
+		}
+	}
+}
+
+// PollOnce polls every group once on m; the benchmark and tests use it.
+func (d *Driver) PollOnce(ctx context.Context, m *Master, sink edge.Sink) error {
+	for _, g := range d.groups {
+		if err := d.poll(ctx, m, g, sink); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// poll reads every block of g once. It returns an error only when the port
+// is gone.
+func (d *Driver) poll(ctx context.Context, m *Master, g *group, sink edge.Sink) error {
+	skip := map[*device]bool{}
+	for _, b := range g.blocks {
+		if skip[b.dev] {
+			continue
+		}
+		tx := d.tx
+		d.mu.Lock()
+		offline := d.state[b.dev.ID].online < 0
+		d.mu.Unlock()
+		if offline {
+			// A dead slave costs the whole bus its timeout: ask it once per
+			// cycle, without retries, until it answers again.
+			tx.Retries = 0
+			skip[b.dev] = true
+		}
+		req, err := ReadRequest(b.table.ReadFunction(), uint16(b.addr), uint16(b.qty))
+		if err != nil { // compile() keeps blocks within limits
+			return fmt.Errorf("device %q: %w", b.dev.ID, err)
+		}
+		resp, st, err := m.Do(ctx, b.dev.slave, req, tx)
+		if errors.Is(err, ErrPort) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.account(b.dev, st, err, sink)
+		if err != nil {
+			var ex *ExceptionError
+			if !errors.As(err, &ex) {
+				skip[b.dev] = true // it is not answering; do not wait for it again this cycle
+			}
+			continue
+		}
+		d.emitBlock(b, g, resp, sink)
+	}
+	return nil
+}
+
+// account counts one transaction and moves the device online or offline.
+func (d *Driver) account(dv *device, st TxStats, err error, sink edge.Sink) {
+	d.mu.Lock()
+	s := d.state[dv.ID]
+	s.Timeouts += uint64(st.Timeouts)
+	s.CRCErrors += uint64(st.CRCErrors)
+	s.Garbage += uint64(st.Garbage + st.Malformed)
+	s.Errors += uint64(st.Timeouts + st.CRCErrors + st.Malformed)
+	var ex *ExceptionError
+	var evs []edge.Event
+	answered := err == nil || errors.As(err, &ex)
+	if err != nil {
+		s.LastError = err.Error()
+		if ex != nil {
+			s.Exceptions++
+			s.Errors++
+		}
+		d.logErr(s, dv, err)
+	}
+	if answered {
+		s.Frames++
+		s.fails = 0
+		if s.online <= 0 {
+			s.online = 1
+			evs = append(evs, edge.DeviceStatus(dv.ID, true, "answering"))
+		}
+	} else {
+		s.fails++
+		if s.fails >= d.offline && s.online >= 0 {
+			s.online = -1
+			d.forget(dv)
+			evs = append(evs, edge.DeviceStatus(dv.ID, false, fmt.Sprintf("no valid answer to %d requests: %v", s.fails, err)))
+		}
+	}
+	d.mu.Unlock()
+	for _, ev := range evs {
+		d.emit(sink, ev)
+	}
+}
+
+// logErr logs a device's errors, at most once a minute with a count of
+// those it kept quiet about: a dead slave fails every poll.
+func (d *Driver) logErr(s *devState, dv *device, err error) {
+	now := time.Now()
+	if !s.lastLog.IsZero() && now.Sub(s.lastLog) < time.Minute {
+		s.suppressed++
+		return
+	}
+	d.log.Warn("modbus request failed", "device", dv.ID, "slave", dv.slave, "err", err, "suppressed", s.suppressed)
+	s.lastLog, s.suppressed = now, 0
+}
+
+// forget makes a device's points send their values again when it returns.
+func (d *Driver) forget(dv *device) {
+	for _, p := range dv.points {
+		p.have = false
+	}
+}
+
+// portDown marks every device offline once, with the port's error.
+func (d *Driver) portDown(sink edge.Sink, err error) {
+	var evs []edge.Event
+	d.mu.Lock()
+	for _, dv := range d.devs {
+		s := d.state[dv.ID]
+		s.LastError = err.Error()
+		if s.online >= 0 {
+			s.online = -1
+			d.forget(dv)
+			evs = append(evs, edge.DeviceStatus(dv.ID, false, "port: "+err.Error()))
+		}
+		if now := time.Now(); s.lastLog.IsZero() || now.Sub(s.lastLog) >= time.Minute {
+			s.lastLog = now
+		}
+	}
+	d.mu.Unlock()
+	if len(evs) > 0 {
+		d.log.Warn("modbus port down; reconnecting", "port", d.line.Port, "err", err)
+	}
+	for _, ev := range evs {
+		d.emit(sink, ev)
+	}
+}
+
+func (d *Driver) emit(sink edge.Sink, ev edge.Event) {
+	if err := sink.Emit(ev); err != nil {
+		d.log.Debug("emit failed", "device", ev.Device, "err", err)
+	}
+}
+
+// emitBlock sends what changed in a block just read.
+func (d *Driver) emitBlock(b *block, g *group, resp PDU, sink edge.Sink) {
+	now := d.env.Clock.Now()
+	var regs []uint16
+	var bits []bool
+	if b.table.IsBits() {
+		bits = Bits(resp, b.qty)
+	} else {
+		regs = Registers(resp)
+	}
+	for _, p := range b.points {
+		off := p.addr - b.addr
+		var v float64
+		switch {
+		case b.table.IsBits():
+			if bits[off] {
+				v = 1
+			}
+		case p.bit >= 0:
+			v = float64(regs[off] >> p.bit & 1)
+		default:
+			raw, err := Decode(regs[off:], p.typ, p.order)
+			if err != nil {
+				continue
+			}
+			v = raw*p.scale + p.offset
+		}
+		if p.isState {
+			if p.invert {
+				v = 1 - v
+			}
+			if p.have && v == p.last {
+				continue
+			}
+			name := p.off
+			if v == 1 {
+				name = p.on
+			}
+			p.have, p.last, p.lastSent = true, v, now
+			d.emit(sink, edge.StateChange(b.dev.ID, p.name, name, v))
+			continue
+		}
+		changed := !p.have || (p.deadband == 0 && v != p.last) || (p.deadband > 0 && math.Abs(v-p.last) >= p.deadband)
+		if math.IsNaN(v) && math.IsNaN(p.last) && p.have {
+			changed = false
+		}
+		due := g.reportEvery > 0 && now.Sub(p.lastSent) >= g.reportEvery
+		if !changed && !due {
+			continue
+		}
+		p.have, p.last, p.lastSent = true, v, now
+		d.emit(sink, edge.Reading(b.dev.ID, p.name, v, p.unit))
+	}
+}
+
+var (
+	_ edge.Driver        = (*Driver)(nil)
+	_ edge.StatsReporter = (*Driver)(nil)
+)

@@ -1,0 +1,428 @@
+package modbus
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
+)
+
+// LineOptions are a port's settings, shared by the input and output
+// drivers. Every input and output on one port must agree on them.
+type LineOptions struct {
+	// Port is the serial device: /dev/ttyUSB0, /dev/ttyS1, COM3. Required.
+	Port string `yaml:"port"`
+	// Baud is the line speed. Default: 9600.
+	Baud int `yaml:"baud"`
+	// DataBits is 7 or 8. Default: 8.
+	DataBits int `yaml:"data_bits"`
+	// Parity is none, even or odd. Default: even (the Modbus default; many
+	// devices ship with none instead, check the label).
+	Parity string `yaml:"parity"`
+	// StopBits is 1 or 2. Default: 1.
+	StopBits int `yaml:"stop_bits"`
+	// Timeout is how long a slave may take to answer, on top of the time
+	// the frames themselves take on the line. Default: 500ms.
+	Timeout config.Duration `yaml:"timeout"`
+	// Retries is how many times a request that timed out or came back
+	// damaged is repeated. Default: 1.
+	Retries *int `yaml:"retries"`
+}
+
+func (o *LineOptions) line() Line {
+	l := Line{Port: o.Port, Baud: o.Baud, DataBits: o.DataBits, Parity: o.Parity, StopBits: o.StopBits}
+	l.setDefaults()
+	return l
+}
+
+func (o *LineOptions) tx() Tx {
+	t := Tx{Timeout: o.Timeout.D(), Retries: 1}
+	if t.Timeout == 0 {
+		t.Timeout = 500 * time.Millisecond
+	}
+	if o.Retries != nil {
+		t.Retries = *o.Retries
+	}
+	return t
+}
+
+func (o *LineOptions) validate(opts edge.Options) error {
+	if o.Port == "" {
+		return opts.Errorf("port", "port is required (a serial device such as /dev/ttyUSB0 or COM3)")
+	}
+	l := o.line()
+	if _, err := l.mode(); err != nil {
+		field := "baud"
+		switch {
+		case l.Parity != "none" && l.Parity != "even" && l.Parity != "odd":
+			field = "parity"
+		case l.StopBits != 1 && l.StopBits != 2:
+			field = "stop_bits"
+		case l.DataBits != 7 && l.DataBits != 8:
+			field = "data_bits"
+		}
+		return opts.Errorf(field, "%v", err)
+	}
+	if o.Timeout < 0 {
+		return opts.Errorf("timeout", "timeout may not be negative")
+	}
+	if o.Retries != nil && (*o.Retries < 0 || *o.Retries > 10) {
+		return opts.Errorf("retries", "retries %d out of range 0..10", *o.Retries)
+	}
+	return nil
+}
+
+// Options are the "modbus" input driver's settings.
+type Options struct {
+	LineOptions `yaml:",inline"`
+	// OfflineAfter is how many failed requests in a row (after retries)
+	// take a slave offline. Default: 3.
+	OfflineAfter int `yaml:"offline_after"`
+	// Groups are poll groups, each with its own interval. Default: one
+	// group "default" polled every 1s with report_every 5m.
+	Groups []GroupOptions `yaml:"groups"`
+	// Devices are the slaves on this bus. At least one is required.
+	Devices []DeviceOptions `yaml:"devices"`
+}
+
+// GroupOptions is a poll group.
+type GroupOptions struct {
+	// Name is how devices and points pick the group. Required.
+	Name string `yaml:"name"`
+	// Interval is the time between polls. Default: 1s.
+	Interval config.Duration `yaml:"interval"`
+	// ReportEvery re-sends a reading that has not changed beyond its
+	// deadband for this long, so that a steady value still shows it is
+	// alive. 0s turns it off. Default: 5m. States (coils, discrete inputs,
+	// bits) are sent only when they change and after a reconnect: a
+	// repeated state event would look like a new change to the rules.
+	ReportEvery *config.Duration `yaml:"report_every"`
+}
+
+// DeviceOptions is one slave.
+type DeviceOptions struct {
+	// ID is the device id, unique in the gateway. Required.
+	ID string `yaml:"id"`
+	// Slave is the Modbus address, 1..247. Required.
+	Slave int `yaml:"slave"`
+	// Location is compound/building/unit/household. Default: none.
+	Location string `yaml:"location"`
+	// Tags are free labels for rules ("observe"). Default: none.
+	Tags []string `yaml:"tags"`
+	// Type is a free device type ("temperature"). Default: "modbus".
+	Type string `yaml:"type"`
+	// Group is the poll group of its points. Default: the first group.
+	Group string `yaml:"group"`
+	// MaxRead caps the registers (or bits x16) one request reads, for
+	// slaves that cannot serve 125. Default: 125.
+	MaxRead int `yaml:"max_read"`
+	// Points are the values read from the slave. At least one is required.
+	Points []PointOptions `yaml:"points"`
+}
+
+// PointOptions is one value of a slave.
+type PointOptions struct {
+	// Name is the point name in events ("temperature", "door"). Required,
+	// unique within the device.
+	Name string `yaml:"name"`
+	// Table is coil, discrete, holding or input. Required.
+	Table string `yaml:"table"`
+	// Address is the 0-based protocol address (register 40001 in a
+	// datasheet is holding 0, 30001 is input 0). Required.
+	Address int `yaml:"address"`
+	// Type is int16, uint16, int32, uint32 or float32 for registers.
+	// Default: uint16, or bool for coils, discrete inputs and bits.
+	Type string `yaml:"type"`
+	// WordOrder is big (high word first) or little (low word first) for
+	// 32-bit types. Default: big.
+	WordOrder string `yaml:"word_order"`
+	// Bit reads one bit (0 = least significant) of a holding or input
+	// register as a state. Default: none (the whole register).
+	Bit *int `yaml:"bit"`
+	// Scale multiplies the raw value. Default: 1.
+	Scale *float64 `yaml:"scale"`
+	// Offset is added after scaling. Default: 0.
+	Offset float64 `yaml:"offset"`
+	// Unit is the reading's unit ("C", "%"). Default: none.
+	Unit string `yaml:"unit"`
+	// Deadband: a reading is sent when it moved by at least this much
+	// since the last one sent (0: on any change). Default: 0.
+	Deadband float64 `yaml:"deadband"`
+	// Group overrides the device's poll group. Default: the device's.
+	Group string `yaml:"group"`
+	// On and Off name the states of a bit point: a door reed switch is
+	// on: open, off: closed. Default: "on" and "off".
+	On  string `yaml:"on"`
+	Off string `yaml:"off"`
+	// Invert swaps the bit before naming it (a normally-closed contact).
+	// Default: false.
+	Invert bool `yaml:"invert"`
+}
+
+// compiled config
+
+type point struct {
+	name, unit      string
+	table           Table
+	addr            int
+	typ             DataType
+	order           WordOrder
+	bit             int // -1: whole register
+	scale, offset   float64
+	deadband        float64
+	on, off         string
+	invert, isState bool
+	group           string
+	dev             *device
+	have            bool
+	last            float64
+	lastSent        time.Time
+}
+
+func (p *point) words() int {
+	if p.table.IsBits() {
+		return 1
+	}
+	return p.typ.Words()
+}
+
+type block struct {
+	dev    *device
+	table  Table
+	addr   int
+	qty    int
+	points []*point
+}
+
+type group struct {
+	name        string
+	interval    time.Duration
+	reportEvery time.Duration
+	blocks      []*block
+	next        time.Time
+}
+
+type device struct {
+	edge.Device
+	slave   byte
+	points  []*point
+	maxRead int
+}
+
+func compile(o *Options, opts edge.Options, driverName string) ([]*group, []*device, error) {
+	if err := o.validate(opts); err != nil {
+		return nil, nil, err
+	}
+	if o.OfflineAfter < 0 {
+		return nil, nil, opts.Errorf("offline_after", "offline_after may not be negative")
+	}
+	if len(o.Groups) == 0 {
+		o.Groups = []GroupOptions{{Name: "default"}}
+	}
+	var groups []*group
+	byName := map[string]*group{}
+	for i, g := range o.Groups {
+		f := fmt.Sprintf("groups[%d]", i)
+		if g.Name == "" {
+			return nil, nil, opts.Errorf(f+".name", "a poll group needs a name")
+		}
+		if byName[g.Name] != nil {
+			return nil, nil, opts.Errorf(f+".name", "duplicate poll group %q", g.Name)
+		}
+		gr := &group{name: g.Name, interval: g.Interval.D(), reportEvery: 5 * time.Minute}
+		if gr.interval == 0 {
+			gr.interval = time.Second
+		}
+		if gr.interval < 10*time.Millisecond {
+			return nil, nil, opts.Errorf(f+".interval", "interval %v is too short (at least 10ms)", gr.interval)
+		}
+		if g.ReportEvery != nil {
+			gr.reportEvery = g.ReportEvery.D()
+			if gr.reportEvery < 0 {
+				return nil, nil, opts.Errorf(f+".report_every", "report_every may not be negative")
+			}
+		}
+		byName[g.Name] = gr
+		groups = append(groups, gr)
+	}
+	if len(o.Devices) == 0 {
+		return nil, nil, opts.Errorf("devices", "at least one device (slave) is required")
+	}
+	var devs []*device
+	ids := map[string]bool{}
+	for i, do := range o.Devices {
+		f := fmt.Sprintf("devices[%d]", i)
+		if do.ID == "" {
+			return nil, nil, opts.Errorf(f+".id", "a device needs an id")
+		}
+		if ids[do.ID] {
+			return nil, nil, opts.Errorf(f+".id", "duplicate device id %q", do.ID)
+		}
+		ids[do.ID] = true
+		if do.Slave < 1 || do.Slave > 247 {
+			return nil, nil, opts.Errorf(f+".slave", "slave address %d out of range 1..247", do.Slave)
+		}
+		if do.Group != "" && byName[do.Group] == nil {
+			return nil, nil, opts.Errorf(f+".group", "no poll group %q", do.Group)
+		}
+		if do.MaxRead < 0 || do.MaxRead > MaxReadRegisters {
+			return nil, nil, opts.Errorf(f+".max_read", "max_read %d out of range 1..%d", do.MaxRead, MaxReadRegisters)
+		}
+		if len(do.Points) == 0 {
+			return nil, nil, opts.Errorf(f+".points", "device %q has no points", do.ID)
+		}
+		typ := do.Type
+		if typ == "" {
+			typ = "modbus"
+		}
+		d := &device{Device: edge.Device{ID: do.ID, Location: do.Location, Tags: do.Tags, Type: typ, Driver: driverName},
+			slave: byte(do.Slave), maxRead: do.MaxRead}
+		if d.maxRead == 0 {
+			d.maxRead = MaxReadRegisters
+		}
+		names := map[string]bool{}
+		for j, po := range do.Points {
+			pf := fmt.Sprintf("%s.points[%d]", f, j)
+			p, err := compilePoint(&po, pf, opts)
+			if err != nil {
+				return nil, nil, err
+			}
+			if names[p.name] {
+				return nil, nil, opts.Errorf(pf+".name", "duplicate point %q on device %q", p.name, do.ID)
+			}
+			names[p.name] = true
+			p.group = po.Group
+			if p.group == "" {
+				p.group = do.Group
+			}
+			if p.group == "" {
+				p.group = groups[0].name
+			}
+			if byName[p.group] == nil {
+				return nil, nil, opts.Errorf(pf+".group", "no poll group %q", p.group)
+			}
+			p.dev = d
+			d.points = append(d.points, p)
+		}
+		devs = append(devs, d)
+	}
+	for _, d := range devs {
+		for _, g := range groups {
+			g.blocks = append(g.blocks, planBlocks(d, g.name)...)
+		}
+	}
+	return groups, devs, nil
+}
+
+func compilePoint(po *PointOptions, f string, opts edge.Options) (*point, error) {
+	if po.Name == "" {
+		return nil, opts.Errorf(f+".name", "a point needs a name")
+	}
+	table, err := ParseTable(po.Table)
+	if err != nil {
+		return nil, opts.Errorf(f+".table", "%v", err)
+	}
+	p := &point{name: po.Name, unit: po.Unit, table: table, addr: po.Address, bit: -1, scale: 1,
+		offset: po.Offset, deadband: po.Deadband, on: po.On, off: po.Off, invert: po.Invert}
+	if po.Address < 0 || po.Address > 0xFFFF {
+		return nil, opts.Errorf(f+".address", "address %d out of range 0..65535", po.Address)
+	}
+	typ := po.Type
+	if typ == "" {
+		typ = "uint16"
+		if table.IsBits() || po.Bit != nil {
+			typ = "bool"
+		}
+	}
+	if p.typ, err = ParseDataType(typ); err != nil {
+		return nil, opts.Errorf(f+".type", "%v", err)
+	}
+	if p.order, err = ParseWordOrder(po.WordOrder); err != nil {
+		return nil, opts.Errorf(f+".word_order", "%v", err)
+	}
+	if po.WordOrder != "" && p.typ.Words() != 2 {
+		return nil, opts.Errorf(f+".word_order", "word_order applies only to int32, uint32 and float32")
+	}
+	switch {
+	case table.IsBits():
+		if p.typ != TypeBool {
+			return nil, opts.Errorf(f+".type", "a %s is a single bit: type must be bool, not %s", table, p.typ)
+		}
+		if po.Bit != nil {
+			return nil, opts.Errorf(f+".bit", "bit applies only to holding and input registers")
+		}
+		p.isState = true
+	case po.Bit != nil:
+		if *po.Bit < 0 || *po.Bit > 15 {
+			return nil, opts.Errorf(f+".bit", "bit %d out of range 0..15", *po.Bit)
+		}
+		if p.typ != TypeBool {
+			return nil, opts.Errorf(f+".type", "a bit point has type bool, not %s", p.typ)
+		}
+		p.bit, p.isState = *po.Bit, true
+	case p.typ == TypeBool:
+		return nil, opts.Errorf(f+".type", "type bool on a register needs bit: 0..15")
+	}
+	if p.addr+p.words() > 0x10000 {
+		return nil, opts.Errorf(f+".address", "%s at %d runs past address 65535", p.typ, p.addr)
+	}
+	if po.Scale != nil {
+		if *po.Scale == 0 {
+			return nil, opts.Errorf(f+".scale", "scale may not be 0")
+		}
+		p.scale = *po.Scale
+	}
+	if po.Deadband < 0 {
+		return nil, opts.Errorf(f+".deadband", "deadband may not be negative")
+	}
+	if p.isState {
+		if p.on == "" {
+			p.on = "on"
+		}
+		if p.off == "" {
+			p.off = "off"
+		}
+		if po.Scale != nil || po.Offset != 0 || po.Deadband != 0 || po.Unit != "" {
+			return nil, opts.Errorf(f, "scale, offset, deadband and unit apply to register values, not to states")
+		}
+	} else if po.On != "" || po.Off != "" || po.Invert {
+		return nil, opts.Errorf(f, "on, off and invert apply to coils, discrete inputs and bits, not to register values")
+	}
+	return p, nil
+}
+
+// planBlocks merges a device's points of one group into as few reads as
+// possible: points of one table whose addresses touch or overlap share a
+// request, up to the device's max_read. Gaps are never read across, since
+// many slaves answer ILLEGAL DATA ADDRESS for unmapped registers.
+func planBlocks(d *device, g string) []*block {
+	byTable := map[Table][]*point{}
+	for _, p := range d.points {
+		if p.group == g {
+			byTable[p.table] = append(byTable[p.table], p)
+		}
+	}
+	var out []*block
+	for _, t := range []Table{Coil, Discrete, Holding, Input} {
+		ps := byTable[t]
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].addr < ps[j].addr })
+		limit := d.maxRead
+		if t.IsBits() {
+			limit = min(16*d.maxRead, MaxReadBits)
+		}
+		var cur *block
+		for _, p := range ps {
+			end := p.addr + p.words()
+			if cur != nil && p.addr <= cur.addr+cur.qty && max(end, cur.addr+cur.qty)-cur.addr <= limit {
+				cur.qty = max(end, cur.addr+cur.qty) - cur.addr
+				cur.points = append(cur.points, p)
+				continue
+			}
+			cur = &block{dev: d, table: t, addr: p.addr, qty: p.words(), points: []*point{p}}
+			out = append(out, cur)
+		}
+	}
+	return out
+}
