@@ -77,7 +77,7 @@ type Runner struct {
 	submitted, ok, failed, dropped, limited, skipped, unrecorded atomic.Uint64
 
 	mu     sync.Mutex
-	rate   map[string][]time.Time // spec name -> recent run times
+	rate   Limiter // spec name -> recent run times
 	pulses map[string]time.Time   // output -> off deadline
 	wake   chan struct{}
 }
@@ -98,7 +98,7 @@ func New(o Options) *Runner {
 		o.Timeout = 10 * time.Second
 	}
 	r := &Runner{o: o, log: o.Logger, clk: o.Clock, lanes: map[string]chan item{"": make(chan item, o.Queue)},
-		recs: make(chan edge.Event, 256), rate: map[string][]time.Time{}, pulses: map[string]time.Time{},
+		recs: make(chan edge.Event, 256), rate: Limiter{}, pulses: map[string]time.Time{},
 		wake: make(chan struct{}, 1)}
 	for name := range o.Outputs {
 		r.lanes[name] = make(chan item, o.Queue)
@@ -148,19 +148,31 @@ func (r *Runner) allow(s *Spec, now time.Time) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.rate.Allow(s, now)
+}
+
+// Limiter is the per-action sliding-window rate limit (not safe for
+// concurrent use). Replays use it to show what a runner would drop.
+type Limiter map[string][]time.Time
+
+// Allow reports whether s may run at now, and counts the run if so.
+func (l Limiter) Allow(s *Spec, now time.Time) bool {
+	if s.RateN <= 0 {
+		return true
+	}
 	name := s.Name()
-	ts := r.rate[name]
+	ts := l[name]
 	keep := ts[:0]
 	for _, t := range ts {
-		if now.Sub(t) < s.RatePer {
+		if now.Sub(t) < s.RatePer && !t.After(now) {
 			keep = append(keep, t)
 		}
 	}
 	if len(keep) >= s.RateN {
-		r.rate[name] = keep
+		l[name] = keep
 		return false
 	}
-	r.rate[name] = append(keep, now)
+	l[name] = append(keep, now)
 	return true
 }
 

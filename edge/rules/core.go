@@ -380,6 +380,13 @@ func (c *Core) eval(out []Change, r *rule, d *devState, ev *edge.Event, now time
 		ps.Raw = raw
 		c.dirty[k] = struct{}{}
 	}
+	if raw && ps.Eff && ps.Fired && !ps.active() && r.rmode != resolveAuto && !ps.Pend {
+		// The alert was resolved (acknowledged or by its resolve
+		// expression) while the condition held: a new true event is a new
+		// incident (a camera that reports FALL again).
+		ps.TrueSince, ps.Cause, ps.Fired = now, ev.Seq, false
+		c.dirty[k] = struct{}{}
+	}
 	if r.debounce > 0 {
 		switch {
 		case raw == ps.Eff:

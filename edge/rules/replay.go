@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/actions"
 )
 
 // ReadEvents parses JSON lines of edge.Event (blank lines and lines
@@ -58,9 +59,10 @@ type ReplayOptions struct {
 // Replay runs events through the rules on a virtual clock and writes the
 // trace: one line per alert change with its time, rule, device, state,
 // message and actions, then a summary. Events are ordered by seq (those
-// without one get their position); their ts drives the virtual clock,
-// which never goes backwards (a wall clock jumping back stalls it, as the
-// engine's monotonic time would). A recorded "acknowledged" alert event is
+// without one get their position). The virtual clock starts at the first
+// event's ts and advances by the step from one event's ts to the next; a
+// step back (the wall clock jumped back) counts as no time, the way the
+// engine's monotonic time ignores it. Trace times are virtual times. A recorded "acknowledged" alert event is
 // replayed as an acknowledgement; other alert events are ignored (the
 // replay computes its own). The output is deterministic.
 func Replay(set *Set, devices []edge.Device, events []edge.Event, w io.Writer, opt ReplayOptions) error {
@@ -76,6 +78,7 @@ func Replay(set *Set, devices []edge.Device, events []edge.Event, w io.Writer, o
 	tz := set.tz
 	var vnow time.Time
 	var fired, resolved, acked int
+	limiter := actions.Limiter{}
 	print := func(chs []Change) {
 		for _, ch := range chs {
 			a := ch.Event.Alert
@@ -87,7 +90,7 @@ func Replay(set *Set, devices []edge.Device, events []edge.Event, w io.Writer, o
 			case edge.AlertAcknowledged:
 				acked++
 			}
-			fmt.Fprintf(bw, "%s  %-8s %s  %s  %s  %q", ch.Event.Time.In(tz).Format("2006-01-02 15:04:05 MST"),
+			fmt.Fprintf(bw, "%s  %-12s %s  %s  %s  %q", ch.Event.Time.In(tz).Format("2006-01-02 15:04:05 MST"),
 				a.State, a.Rule, ch.Event.Device, a.Severity, a.Message)
 			if a.By != "" {
 				fmt.Fprintf(bw, " by=%s", a.By)
@@ -97,6 +100,9 @@ func Replay(set *Set, devices []edge.Device, events []edge.Event, w io.Writer, o
 				ds := make([]string, len(ch.Jobs))
 				for i := range ch.Jobs {
 					ds[i] = ch.Jobs[i].Describe()
+					if !limiter.Allow(ch.Jobs[i].Spec, ch.Jobs[i].Time) {
+						ds[i] += "[rate-limited]"
+					}
 				}
 				fmt.Fprintf(bw, " -> %s", strings.Join(ds, " "))
 			}
@@ -119,17 +125,22 @@ func Replay(set *Set, devices []edge.Device, events []edge.Event, w io.Writer, o
 			}
 		}
 	}
+	var prevTS time.Time
 	for i := range evs {
 		ev := &evs[i]
 		t := ev.Time
 		if i == 0 {
-			vnow = t
+			vnow, prevTS = t, t
 			core.Start(t)
 		}
-		if t.After(vnow) {
-			runTimers(t)
-			vnow = t
+		// Elapsed time is the step between successive timestamps; a step
+		// back (the wall clock jumped back) counts as no time.
+		if d := t.Sub(prevTS); d > 0 {
+			next := vnow.Add(d)
+			runTimers(next)
+			vnow = next
 		}
+		prevTS = t
 		if ev.Kind == edge.KindAlert {
 			if ev.Alert != nil && ev.Alert.State == edge.AlertAcknowledged {
 				chs, err := core.Ack(ev.Alert.ID, ev.Alert.By, vnow)
