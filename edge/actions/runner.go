@@ -77,8 +77,8 @@ type Runner struct {
 	submitted, ok, failed, dropped, limited, skipped, unrecorded atomic.Uint64
 
 	mu     sync.Mutex
-	rate   Limiter // spec name -> recent run times
-	pulses map[string]time.Time   // output -> off deadline
+	rate   Limiter              // spec name -> recent run times
+	pulses map[string]time.Time // output -> off deadline
 	wake   chan struct{}
 }
 
