@@ -169,4 +169,3 @@ func validKey(s string) bool {
 	}
 	return false
 }
-
