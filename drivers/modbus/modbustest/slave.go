@@ -2,7 +2,8 @@
 // benchmarks: it serves several slave addresses on one stream (the far end
 // of a pty) and can pace its answers as a real line at a given baud would.
 // Protocol conformance is tested against libmodbus; this slave is for speed
-// and for bus-level scenarios (many slaves on one line).
+// and for bus-level scenarios (many slaves on one line). It shares no code
+// with the master it serves: its CRC and framing are its own.
 package modbustest
 
 import (
@@ -12,8 +13,6 @@ import (
 	"io"
 	"sync"
 	"time"
-
-	"github.com/edgegw/edgegw/drivers/modbus"
 )
 
 // Bank is one slave's data tables.
@@ -67,7 +66,7 @@ func (s *Slave) Serve(ctx context.Context, rw io.ReadWriter) error {
 		}
 		buf = append(buf, rb[:n]...)
 		for len(buf) >= 2 {
-			l, err := modbus.RequestLen(buf)
+			l, err := requestLen(buf)
 			if err != nil {
 				buf = buf[1:]
 				continue
@@ -96,11 +95,64 @@ func (s *Slave) Serve(ctx context.Context, rw io.ReadWriter) error {
 	return nil
 }
 
+type pdu struct {
+	Function byte
+	Data     []byte
+}
+
+func crc(b []byte) uint16 {
+	c := uint16(0xFFFF)
+	for _, x := range b {
+		c ^= uint16(x)
+		for range 8 {
+			if c&1 != 0 {
+				c = c>>1 ^ 0xA001
+			} else {
+				c >>= 1
+			}
+		}
+	}
+	return c
+}
+
+func frame(slave byte, p pdu) []byte {
+	b := append([]byte{slave, p.Function}, p.Data...)
+	return binary.LittleEndian.AppendUint16(b, crc(b))
+}
+
+func packBits(bits []bool) []byte {
+	b := make([]byte, (len(bits)+7)/8)
+	for i, on := range bits {
+		if on {
+			b[i/8] |= 1 << (i % 8)
+		}
+	}
+	return b
+}
+
+// requestLen is the length of a request frame from its first bytes (0: more
+// needed, -1: not a function this slave knows).
+func requestLen(h []byte) (int, error) {
+	switch {
+	case len(h) < 2:
+		return 0, nil
+	case h[1] >= 1 && h[1] <= 6:
+		return 8, nil
+	case h[1] == 15 || h[1] == 16:
+		if len(h) < 7 {
+			return 0, nil
+		}
+		return 9 + int(h[6]), nil
+	}
+	return 0, errors.New("unknown function")
+}
+
 func (s *Slave) answer(adu []byte) []byte {
-	slave, p, err := modbus.DecodeADU(adu)
-	if err != nil || len(p.Data) < 4 {
+	n := len(adu) - 2
+	if n < 6 || binary.LittleEndian.Uint16(adu[n:]) != crc(adu[:n]) {
 		return nil
 	}
+	slave, p := adu[0], pdu{adu[1], adu[2:n]}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.banks[slave]
@@ -110,15 +162,15 @@ func (s *Slave) answer(adu []byte) []byte {
 	s.served++
 	addr := int(binary.BigEndian.Uint16(p.Data))
 	qty := int(binary.BigEndian.Uint16(p.Data[2:]))
-	out := modbus.PDU{Function: p.Function}
+	out := pdu{Function: p.Function}
 	ex := func(code byte) []byte {
-		return modbus.AppendADU(nil, slave, modbus.PDU{Function: p.Function | 0x80, Data: []byte{code}})
+		return frame(slave, pdu{Function: p.Function | 0x80, Data: []byte{code}})
 	}
 	bits := func(t []bool) []byte {
 		if addr+qty > len(t) || qty == 0 {
 			return nil
 		}
-		d := modbus.PackBits(t[addr : addr+qty])
+		d := packBits(t[addr : addr+qty])
 		return append([]byte{byte(len(d))}, d...)
 	}
 	regs := func(t []uint16) []byte {
@@ -132,49 +184,49 @@ func (s *Slave) answer(adu []byte) []byte {
 		return d
 	}
 	switch p.Function {
-	case modbus.FuncReadCoils:
+	case 1:
 		out.Data = bits(b.Coils)
-	case modbus.FuncReadDiscreteInputs:
+	case 2:
 		out.Data = bits(b.Discrete)
-	case modbus.FuncReadHoldingRegisters:
+	case 3:
 		out.Data = regs(b.Holding)
-	case modbus.FuncReadInputRegisters:
+	case 4:
 		out.Data = regs(b.Input)
-	case modbus.FuncWriteSingleCoil:
+	case 5:
 		if addr >= len(b.Coils) {
-			return ex(modbus.ExIllegalDataAddress)
+			return ex(2)
 		}
 		b.Coils[addr] = qty == 0xFF00
 		out.Data = p.Data[:4]
-	case modbus.FuncWriteSingleRegister:
+	case 6:
 		if addr >= len(b.Holding) {
-			return ex(modbus.ExIllegalDataAddress)
+			return ex(2)
 		}
 		b.Holding[addr] = uint16(qty)
 		out.Data = p.Data[:4]
-	case modbus.FuncWriteMultipleCoils:
+	case 15:
 		if addr+qty > len(b.Coils) || len(p.Data) < 5+(qty+7)/8 {
-			return ex(modbus.ExIllegalDataAddress)
+			return ex(2)
 		}
 		for i := range qty {
 			b.Coils[addr+i] = p.Data[5+i/8]&(1<<(i%8)) != 0
 		}
 		out.Data = p.Data[:4]
-	case modbus.FuncWriteMultipleRegisters:
+	case 16:
 		if addr+qty > len(b.Holding) || len(p.Data) < 5+2*qty {
-			return ex(modbus.ExIllegalDataAddress)
+			return ex(2)
 		}
 		for i := range qty {
 			b.Holding[addr+i] = binary.BigEndian.Uint16(p.Data[5+2*i:])
 		}
 		out.Data = p.Data[:4]
 	default:
-		return ex(modbus.ExIllegalFunction)
+		return ex(1)
 	}
 	if out.Data == nil {
-		return ex(modbus.ExIllegalDataAddress)
+		return ex(2)
 	}
-	return modbus.AppendADU(nil, slave, out)
+	return frame(slave, out)
 }
 
 // ErrNoPTY is returned where pseudo-terminals are not available.

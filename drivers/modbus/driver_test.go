@@ -1,0 +1,364 @@
+package modbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/drivers/modbus/modbustest"
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/ptytest"
+)
+
+// serveOn runs slave on the far end of pair until the test ends or the
+// pair is unplugged; serveOn again after a Replug.
+func serveOn(t *testing.T, pair *ptytest.Pair, slave *modbustest.Slave) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		slave.Serve(ctx, pair)
+	}()
+	t.Cleanup(func() { cancel(); pair.Unplug(); wg.Wait() })
+}
+
+func newBank() *modbustest.Bank {
+	return &modbustest.Bank{Coils: make([]bool, 16), Discrete: make([]bool, 16), Holding: make([]uint16, 32), Input: make([]uint16, 16)}
+}
+
+func runDriver(t *testing.T, d *Driver) *collector {
+	t.Helper()
+	sink := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, sink) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return sink
+}
+
+// TestDriverBus: three slaves on one line, two poll groups, deadband and
+// report_every; a dead slave does not stop the others.
+func TestDriverBus(t *testing.T) {
+	if !ptytest.Supported {
+		t.Skip("no pty on this OS")
+	}
+	pair := ptytest.New(t)
+	banks := map[byte]*modbustest.Bank{1: newBank(), 2: newBank(), 3: newBank()}
+	banks[1].Holding[0] = 200 // 20.0 C
+	banks[2].Discrete[3] = true
+	slave := modbustest.New(banks)
+	serveOn(t, pair, slave)
+	d, err := New(edge.Env{Name: "bus"}, opts(`
+port: `+pair.Path()+`
+baud: 38400
+parity: none
+timeout: 50ms
+retries: 0
+offline_after: 1
+groups:
+  - {name: fast, interval: 15ms, report_every: 0s}
+  - {name: slow, interval: 40ms, report_every: 100ms}
+devices:
+  - id: t1
+    slave: 1
+    group: fast
+    points:
+      - {name: temp, table: holding, address: 0, type: int16, scale: 0.1, deadband: 0.5, unit: C}
+      - {name: hum, table: holding, address: 1, group: slow}
+  - id: door
+    slave: 2
+    group: fast
+    points:
+      - {name: door, table: discrete, address: 3, on: open, off: closed}
+  - id: ghost
+    slave: 9
+    group: fast
+    points:
+      - {name: x, table: input, address: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := runDriver(t, d)
+	isPt := func(dev, pt string, v float64) func(edge.Event) bool {
+		return func(e edge.Event) bool { return e.Device == dev && e.Point == pt && e.Value == v }
+	}
+	sink.waitFor(t, 0, 5*time.Second, "ghost offline", isStatus("ghost", false))
+	sink.waitFor(t, 0, 5*time.Second, "first temp", isPt("t1", "temp", 20))
+	sink.waitFor(t, 0, 5*time.Second, "door open", func(e edge.Event) bool {
+		return e.Device == "door" && e.Kind == edge.KindState && e.Text == "open" && e.Value == 1
+	})
+	// Within the deadband: not sent. Past it: sent.
+	n := sink.len()
+	slave.Lock()
+	banks[1].Holding[0] = 203
+	slave.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	slave.Lock()
+	banks[1].Holding[0] = 206
+	banks[2].Discrete[3] = false
+	slave.Unlock()
+	i := sink.waitFor(t, n, 5*time.Second, "temp past deadband", isPt("t1", "temp", 20.6))
+	for _, e := range sink.events()[n:i] {
+		if e.Point == "temp" {
+			t.Errorf("a change within the deadband was sent: %+v", e)
+		}
+	}
+	sink.waitFor(t, n, 5*time.Second, "door closed", func(e edge.Event) bool { return e.Device == "door" && e.Text == "closed" })
+	// The slow group re-sends its unchanged value every report_every.
+	first := sink.waitFor(t, 0, 5*time.Second, "hum", isPt("t1", "hum", 0))
+	sink.waitFor(t, first+1, 5*time.Second, "hum again after report_every", isPt("t1", "hum", 0))
+	for _, e := range sink.events() {
+		if e.Device == "ghost" && e.Kind != edge.KindStatus {
+			t.Errorf("event from a slave that never answered: %+v", e)
+		}
+	}
+	if c := d.Counters("ghost"); c.Timeouts == 0 || c.Online {
+		t.Errorf("ghost counters: %+v", c)
+	}
+	if c := d.Counters("t1"); c.Frames == 0 || !c.Online || c.Timeouts != 0 {
+		t.Errorf("t1 counters: %+v", c)
+	}
+}
+
+// TestDriverPortVanishes: the far end unplugged takes every device offline;
+// plugged back, they come online and the reconnect is counted.
+func TestDriverPortVanishes(t *testing.T) {
+	if !ptytest.Supported {
+		t.Skip("no pty on this OS")
+	}
+	pair := ptytest.New(t)
+	bank := newBank()
+	bank.Holding[3] = 7
+	slave := modbustest.New(map[byte]*modbustest.Bank{4: bank})
+	serveOn(t, pair, slave)
+	d, err := New(edge.Env{Name: "bus"}, opts(`
+port: `+pair.Path()+`
+baud: 115200
+timeout: 50ms
+groups: [{name: g, interval: 10ms}]
+devices:
+  - {id: a, slave: 4, points: [{name: v, table: holding, address: 3}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.backoffMin, d.backoffMax = 10*time.Millisecond, 50*time.Millisecond
+	sink := runDriver(t, d)
+	sink.waitFor(t, 0, 5*time.Second, "value", func(e edge.Event) bool { return e.Point == "v" && e.Value == 7 })
+	n := sink.len()
+	pair.Unplug()
+	off := sink.waitFor(t, n, 5*time.Second, "offline", isStatus("a", false))
+	if ev := sink.events()[off]; !strings.Contains(ev.Text, "port") {
+		t.Errorf("offline reason %q does not name the port", ev.Text)
+	}
+	time.Sleep(100 * time.Millisecond) // a few failed reopens
+	pair.Replug()
+	serveOn(t, pair, slave)
+	on := sink.waitFor(t, off, 5*time.Second, "online", isStatus("a", true))
+	sink.waitFor(t, on, 5*time.Second, "value again", func(e edge.Event) bool { return e.Point == "v" && e.Value == 7 })
+	if st := d.Stats(); st[0].Reconnects == 0 {
+		t.Errorf("reconnect not counted: %+v", st)
+	}
+	offs := 0
+	for _, e := range sink.events() {
+		if e.Kind == edge.KindStatus && !e.IsOnline() {
+			offs++
+		}
+	}
+	if offs != 1 {
+		t.Errorf("%d offline events for one unplug, want 1", offs)
+	}
+}
+
+// TestMasterKeepsSilence: between the end of a response and the next
+// request the master leaves at least t3.5 (here 1200 baud: 32ms), as the
+// spec requires. (A lower bound, i.e. correctness; speed is benchmarked.)
+func TestMasterKeepsSilence(t *testing.T) {
+	if !ptytest.Supported {
+		t.Skip("no pty on this OS")
+	}
+	pair := ptytest.New(t)
+	line := Line{Port: pair.Path(), Baud: 1200, Parity: "even"}
+	m, err := NewMaster(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	req := mustRead(t, FuncReadHoldingRegisters, 0, 1)
+	resp := AppendADU(nil, 1, PDU{3, []byte{2, 0, 42}})
+	var (
+		mu    sync.Mutex
+		times []time.Time // when each response was written, and when each request came
+	)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := pair.Read(buf)
+			if err != nil {
+				return
+			}
+			if n < 8 {
+				continue
+			}
+			mu.Lock()
+			times = append(times, time.Now())
+			pair.Write(resp)
+			times = append(times, time.Now())
+			mu.Unlock()
+		}
+	}()
+	for range 3 {
+		if _, _, err := m.Do(t.Context(), 1, req, Tx{Timeout: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 2; i+1 < len(times); i += 2 {
+		if gap := times[i].Sub(times[i-1]); gap < line.Silence()-time.Millisecond {
+			t.Errorf("gap between frames %v, want at least t3.5 = %v", gap, line.Silence())
+		}
+	}
+}
+
+func TestSharedBus(t *testing.T) {
+	a, relA, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 9600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, relB, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 9600, Parity: "even"})
+	if err != nil || a != b {
+		t.Fatalf("same settings: got %p, %p, %v; want one master", a, b, err)
+	}
+	if _, _, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 19200}); err == nil || !strings.Contains(err.Error(), "same settings") {
+		t.Errorf("conflicting baud: got %v", err)
+	}
+	relA()
+	relA() // idempotent
+	relB()
+	c, relC, _ := acquireMaster(Line{Port: "/dev/shared-test", Baud: 19200})
+	defer relC()
+	if c == a {
+		t.Error("master kept after its last user released it")
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	base := "port: /dev/ttyUSB0\n"
+	dev := func(pt string) string { return base + "devices: [{id: d, slave: 1, points: [" + pt + "]}]\n" }
+	for _, tc := range []struct{ yaml, field string }{
+		{"devices: [{id: d, slave: 1, points: [{name: p, table: coil, address: 0}]}]", "port"},
+		{base + "baud: 5", "baud"},
+		{base + "parity: mark\ndevices: []", "parity"},
+		{base + "devices: []", "devices"},
+		{base + "devices: [{id: d, slave: 0, points: [{name: p, table: coil}]}]", "devices[0].slave"},
+		{base + "devices: [{id: d, slave: 1, points: []}]", "devices[0].points"},
+		{base + "devices: [{id: d, slave: 1, points: [{name: p, table: coil}]}, {id: d, slave: 2, points: [{name: p, table: coil}]}]", "devices[1].id"},
+		{dev("{name: p, table: registers}"), "devices[0].points[0].table"},
+		{dev("{name: p, table: holding, type: int64}"), "devices[0].points[0].type"},
+		{dev("{name: p, table: coil, type: int16}"), "devices[0].points[0].type"},
+		{dev("{name: p, table: holding, bit: 16}"), "devices[0].points[0].bit"},
+		{dev("{name: p, table: holding, type: int16, word_order: little}"), "devices[0].points[0].word_order"},
+		{dev("{name: p, table: holding, type: int32, address: 65535}"), "devices[0].points[0].address"},
+		{dev("{name: p, table: holding, scale: 0}"), "devices[0].points[0].scale"},
+		{dev("{name: p, table: holding}, {name: p, table: input}"), "devices[0].points[1].name"},
+		{dev("{name: p, table: holding, group: nope}"), "devices[0].points[0].group"},
+		{dev("{name: p, table: coil, unit: C}"), "devices[0].points[0]"},
+		{dev("{name: p, table: input, on: open}"), "devices[0].points[0]"},
+		{base + "groups: [{name: g, interval: 1ms}]\ndevices: []", "groups[0].interval"},
+	} {
+		_, err := New(edge.Env{}, opts(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), "options."+tc.field+":") {
+			t.Errorf("%s\n  got %v, want an error naming %s", tc.yaml, err, tc.field)
+		}
+	}
+	if _, err := New(edge.Env{}, opts(base+"baudrate: 9600\n")); err == nil || !strings.Contains(err.Error(), "baudrate") {
+		t.Errorf("unknown key: got %v", err)
+	}
+	for _, tc := range []struct{ yaml, field string }{
+		{base + "slave: 1\ntable: input", "table"},
+		{base + "slave: 300", "slave"},
+		{base + "slave: 1\non_value: 5", "on_value"},
+		{base + "slave: 1\ntable: holding\non_value: 70000", "on_value"},
+	} {
+		_, err := NewOutput(edge.Env{}, opts(tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), "options."+tc.field+":") {
+			t.Errorf("output %s\n  got %v, want an error naming %s", tc.yaml, err, tc.field)
+		}
+	}
+}
+
+func TestPlanBlocks(t *testing.T) {
+	d, err := New(edge.Env{}, opts(`
+port: /dev/x
+devices:
+  - id: d
+    slave: 1
+    max_read: 4
+    points:
+      - {name: a, table: holding, address: 0}
+      - {name: b, table: holding, address: 1, type: float32}
+      - {name: c, table: holding, address: 2, bit: 3}
+      - {name: e, table: holding, address: 5}
+      - {name: f, table: holding, address: 10}
+      - {name: g, table: coil, address: 0}
+      - {name: h, table: coil, address: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range d.groups[0].blocks {
+		got = append(got, fmt.Sprintf("%s:%d+%d", b.table, b.addr, b.qty))
+	}
+	// holding 0..2 merge (b is 2 words, c is in b's second word); 3 and 4
+	// are a gap, never read across, so 5 starts a block, and 10 another.
+	want := "coil:0+2 holding:0+3 holding:5+1 holding:10+1"
+	if strings.Join(got, " ") != want {
+		t.Errorf("blocks %v, want %s", got, want)
+	}
+}
+
+func TestProbeArgs(t *testing.T) {
+	tab, addr, n, err := ParseReadSpec("holding:0:4")
+	if err != nil || tab != Holding || addr != 0 || n != 4 {
+		t.Errorf("holding:0:4 = %v %v %v %v", tab, addr, n, err)
+	}
+	if _, _, n, err := ParseReadSpec("coil:7"); err != nil || n != 1 {
+		t.Errorf("coil:7: %v %v", n, err)
+	}
+	for _, bad := range []string{"holding", "reg:0:1", "holding:x:1", "holding:0:0", "holding:70000:1"} {
+		if _, _, _, err := ParseReadSpec(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	for _, r := range []ProbeRequest{
+		{Slave: 0, Table: Holding, Count: 1},
+		{Slave: 1, Table: Holding, Count: 3, Type: TypeInt32},
+		{Slave: 1, Table: Coil, Count: 1, Type: TypeInt16},
+		{Slave: 1, Table: Holding, Count: 126},
+	} {
+		if err := ProbeWith(context.Background(), nil, r, nil); err == nil {
+			t.Errorf("%+v: no error", r)
+		}
+	}
+	if err := probeErr(ErrTimeout); !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "wiring") {
+		t.Errorf("timeout advice: %v", err)
+	}
+}
