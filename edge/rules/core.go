@@ -581,6 +581,8 @@ func (c *Core) Tick(now time.Time) []Change {
 		switch {
 		case r.stale:
 			if !ps.active() && !ps.Fired && r.staleD > 0 && !now.Before(ps.LastSeen.Add(r.staleD)) {
+				ps.Ev = edge.Event{Kind: edge.KindStatus, Device: k.dev, Time: now,
+					Text: "no data for " + r.staleD.String()}
 				out = c.fire(out, r, k, ps, d, ps.LastSeq, now)
 			}
 		case r.countN > 0:

@@ -267,14 +267,16 @@ func (e *Engine) commit(ctx context.Context, changes []Change, cursor, next uint
 			return err
 		}
 	}
-	if next != 0 {
-		e.mu.Lock()
-		e.stats.Cursor = next
-		e.mu.Unlock()
-	}
 	if len(changes) > 0 {
 		e.publish()
 	}
+	st := e.core.Stats()
+	e.mu.Lock()
+	if next != 0 {
+		e.stats.Cursor = next
+	}
+	e.stats.CoreStats = st
+	e.mu.Unlock()
 	return nil
 }
 

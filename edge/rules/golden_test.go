@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ type fixture struct {
 		Type     string   `yaml:"type"`
 	} `yaml:"devices"`
 	Outputs []string      `yaml:"outputs"`
+	// RulesFile loads the rules from a snippet file (a top-level rules:
+	// list), relative to the fixture.
+	RulesFile string `yaml:"rules_file"`
 	After   string        `yaml:"after"` // ReplayOptions.After
 	Rules   []config.Rule `yaml:"rules"`
 }
@@ -41,6 +45,9 @@ func loadFixture(t testing.TB, path string) (*Set, []edge.Device, ReplayOptions)
 	var f fixture
 	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict()); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+	if f.RulesFile != "" {
+		f.Rules = loadSnippet(t, filepath.Join(filepath.Dir(path), f.RulesFile))
 	}
 	outs := map[string]bool{}
 	for _, o := range f.Outputs {
@@ -117,5 +124,53 @@ func TestGolden(t *testing.T) {
 				t.Errorf("replay is not deterministic")
 			}
 		})
+	}
+}
+
+// loadSnippet reads a rules snippet file: a top-level rules: list.
+func loadSnippet(t testing.TB, path string) []config.Rule {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sn struct {
+		Rules []config.Rule `yaml:"rules"`
+	}
+	if err := yaml.UnmarshalWithOptions(b, &sn, yaml.Strict()); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return sn.Rules
+}
+
+// The compound rules (copied into the example and demo configs) compile
+// against a whole config and every one of them fires on the short event
+// file of testdata/compound.
+func TestCompoundRules(t *testing.T) {
+	cfg := &config.Config{Gateway: config.Gateway{Timezone: "Asia/Shanghai"}, Rules: loadSnippet(t, "testdata/compound-rules.yaml")}
+	for _, o := range []string{"voice", "siren", "led", "sms"} {
+		cfg.Outputs = append(cfg.Outputs, config.Output{Name: o})
+	}
+	set, err := CompileRules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Len() != 6 {
+		t.Fatalf("%d rules, want 6", set.Len())
+	}
+	// Without the outputs the references are errors naming the fields.
+	cfg.Outputs = cfg.Outputs[:1]
+	if _, err := CompileRules(cfg); err == nil || !strings.Contains(err.Error(), "rules[2].actions[0].output") {
+		t.Errorf("missing siren: got %v, want an error naming rules[2].actions[0].output", err)
+	}
+	fset, devs, opt := loadFixture(t, "testdata/compound/rules.yaml")
+	var out bytes.Buffer
+	if err := Replay(fset, devs, readEventsFile(t, "testdata/compound/events.jsonl"), &out, opt); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range set.Names() {
+		if !strings.Contains(out.String(), "firing       "+name+" ") {
+			t.Errorf("rule %s never fired:\n%s", name, out.String())
+		}
 	}
 }

@@ -151,3 +151,7 @@ func (c *Core) load(k pairKey, ps *pairState) {
 		c.byID[ps.Alert.ID] = k
 	}
 }
+
+// DiscardDirty forgets which states changed, for benchmarks and tools
+// that do not persist.
+func (c *Core) DiscardDirty() { clear(c.dirty) }
