@@ -262,21 +262,23 @@ func (e *Engine) commit(ctx context.Context, changes []Change, cursor, next uint
 	if err := e.retry(ctx, "write rule state", func() error { return e.state.flush(now) }); err != nil {
 		return err
 	}
-	if next > cursor {
-		if err := e.retry(ctx, "move rules cursor", func() error { return e.o.Log.SetCursor(edge.CursorRules, next) }); err != nil {
-			return err
-		}
-	}
 	if len(changes) > 0 {
 		e.publish()
 	}
 	st := e.core.Stats()
 	e.mu.Lock()
-	if next != 0 {
-		e.stats.Cursor = next
-	}
 	e.stats.CoreStats = st
 	e.mu.Unlock()
+	if next > cursor {
+		if err := e.retry(ctx, "move rules cursor", func() error { return e.o.Log.SetCursor(edge.CursorRules, next) }); err != nil {
+			return err
+		}
+	}
+	if next != 0 {
+		e.mu.Lock()
+		e.stats.Cursor = next
+		e.mu.Unlock()
+	}
 	return nil
 }
 
