@@ -46,7 +46,8 @@ func ParseReadSpec(s string) (Table, int, int, error) {
 	return t, addr, n, nil
 }
 
-func (r *ProbeRequest) check() error {
+// Validate checks the request and fills its default type.
+func (r *ProbeRequest) Validate() error {
 	if r.Slave < 1 || r.Slave > 247 {
 		return fmt.Errorf("slave %d out of range 1..247", r.Slave)
 	}
@@ -77,7 +78,7 @@ func (r *ProbeRequest) check() error {
 
 // Probe opens the port, reads once and prints the decoded values to w.
 func Probe(ctx context.Context, r ProbeRequest, w io.Writer) error {
-	if err := r.check(); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	m, err := NewMaster(r.Line)
@@ -90,7 +91,7 @@ func Probe(ctx context.Context, r ProbeRequest, w io.Writer) error {
 
 // ProbeWith is Probe on a master already made.
 func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) error {
-	if err := r.check(); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	tx := Tx{Timeout: r.Timeout, Retries: r.Retries}
@@ -137,7 +138,11 @@ func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) erro
 			addr += "-" + strconv.Itoa(r.Address+i+1)
 			raw += fmt.Sprintf(" 0x%04X", regs[i+1])
 		}
-		fmt.Fprintf(w, "  %s %-11s = %-14s (%s)\n", r.Table, addr, strconv.FormatFloat(v, 'g', -1, 64), raw)
+		bits := 64
+		if r.Type == TypeFloat32 {
+			bits = 32 // shortest text that reads back as the same float32
+		}
+		fmt.Fprintf(w, "  %s %-11s = %-14s (%s)\n", r.Table, addr, strconv.FormatFloat(v, 'g', -1, bits), raw)
 	}
 	return nil
 }

@@ -1,0 +1,67 @@
+package modbus
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
+	"github.com/goccy/go-yaml"
+)
+
+// TestReadmeSampleValidates strict-decodes every input and output of the
+// README's sample blocks and builds the driver or output from them.
+func TestReadmeSampleValidates(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs, outputs int
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+		block := m[1]
+		if !strings.HasPrefix(block, "inputs:") && !strings.HasPrefix(block, "outputs:") {
+			continue
+		}
+		var doc struct {
+			Inputs  []config.Input  `yaml:"inputs"`
+			Outputs []config.Output `yaml:"outputs"`
+		}
+		if err := yaml.UnmarshalWithOptions([]byte(block), &doc, yaml.Strict()); err != nil {
+			t.Fatalf("README block does not parse: %v\n%s", err, block)
+		}
+		for _, in := range doc.Inputs {
+			f, err := edge.LookupDriver(in.Driver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := f(edge.Env{Name: in.Name}, yamlOptions{node: in.Options.Node})
+			if err != nil {
+				t.Fatalf("input %q from README: %v", in.Name, err)
+			}
+			devs := d.Devices()
+			if len(devs) != 3 || devs[2].ID != "b3-di" || devs[2].Location != "sunrise/b3/u2" || devs[0].Driver != "rs485-1" {
+				t.Errorf("devices: %+v", devs)
+			}
+			md := d.(*Driver)
+			if len(md.groups) != 2 || md.groups[1].interval.Seconds() != 30 || md.line.Parity != "none" {
+				t.Errorf("groups/line: %+v %+v", md.groups, md.line)
+			}
+			inputs++
+		}
+		for _, out := range doc.Outputs {
+			f, err := edge.LookupOutput(out.Driver)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f(edge.Env{Name: out.Name}, yamlOptions{node: out.Options.Node}); err != nil {
+				t.Fatalf("output %q from README: %v", out.Name, err)
+			}
+			outputs++
+		}
+	}
+	if inputs != 1 || outputs != 2 {
+		t.Fatalf("checked %d inputs and %d outputs, want 1 and 2", inputs, outputs)
+	}
+}
