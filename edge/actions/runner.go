@@ -299,8 +299,12 @@ func (r *Runner) apply(ctx context.Context, name string, out edge.Output, op edg
 	return nil
 }
 
+// TestPulse is how long Test switches a binary output on.
+const TestPulse = time.Second
+
 // Test drives one output once, harmlessly: its own Test if it has one,
-// else a 1s pulse, else (for text outputs) a test message.
+// else on for TestPulse and off again (it returns after the off, and
+// needs no Run), else, for text outputs, a test message.
 func (r *Runner) Test(ctx context.Context, name string) error {
 	out, ok := r.o.Outputs[name]
 	if !ok {
@@ -309,11 +313,36 @@ func (r *Runner) Test(ctx context.Context, name string) error {
 	if t, ok := out.(Tester); ok {
 		return t.Test(ctx)
 	}
-	err := r.Apply(ctx, name, edge.Op{Kind: edge.OpPulse, Duration: time.Second})
+	err := r.apply(ctx, name, out, edge.Op{Kind: edge.OpSet, On: true})
 	if errors.Is(err, edge.ErrUnsupported) {
-		err = r.Apply(ctx, name, edge.Op{Kind: edge.OpSend, Text: "edgegw test", Vars: map[string]string{"message": "edgegw test"}})
+		return r.Apply(ctx, name, edge.Op{Kind: edge.OpSend, Text: "edgegw test", Vars: map[string]string{"message": "edgegw test"}})
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// The off deadline is durable like any pulse's, in case the gateway
+	// dies during the test; the pulse loop is not involved (Test works
+	// without Run).
+	if r.o.State != nil {
+		_ = r.o.State.PutState(pulseKey(name), []byte(r.clk.Now().Add(TestPulse).UTC().Format(time.RFC3339Nano)))
+	}
+	select {
+	case <-ctx.Done():
+	case <-r.clk.After(TestPulse):
+	}
+	offCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.Timeout)
+	defer cancel()
+	if err := r.apply(offCtx, name, out, edge.Op{Kind: edge.OpSet, On: false}); err != nil {
+		r.schedulePulse(name, r.clk.Now().Add(retryOff)) // retried by the pulse loop, and after a restart
+		return fmt.Errorf("output %q: test: switched on but not off (retrying): %w", name, err)
+	}
+	r.mu.Lock()
+	_, pending := r.pulses[name] // a rule's pulse runs: its deadline stays
+	r.mu.Unlock()
+	if !pending && r.o.State != nil {
+		_ = r.o.State.DeleteState(pulseKey(name))
+	}
+	return nil
 }
 
 // Stats returns the counters.

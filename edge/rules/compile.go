@@ -201,7 +201,7 @@ type Errorf func(field, format string, args ...any) error
 func errorfOf(cfg *config.Config) Errorf {
 	if e, ok := any(cfg).(interface {
 		Errorf(field, format string, args ...any) error
-	}); ok {
+	}); ok && cfg != nil {
 		return e.Errorf
 	}
 	return func(field, format string, args ...any) error {
