@@ -28,12 +28,12 @@ type fixture struct {
 		Tags     []string `yaml:"tags"`
 		Type     string   `yaml:"type"`
 	} `yaml:"devices"`
-	Outputs []string      `yaml:"outputs"`
+	Outputs []string `yaml:"outputs"`
 	// RulesFile loads the rules from a snippet file (a top-level rules:
 	// list), relative to the fixture.
-	RulesFile string `yaml:"rules_file"`
-	After   string        `yaml:"after"` // ReplayOptions.After
-	Rules   []config.Rule `yaml:"rules"`
+	RulesFile string        `yaml:"rules_file"`
+	After     string        `yaml:"after"` // ReplayOptions.After
+	Rules     []config.Rule `yaml:"rules"`
 }
 
 func loadFixture(t testing.TB, path string) (*Set, []edge.Device, ReplayOptions) {
