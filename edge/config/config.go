@@ -2,6 +2,8 @@
 // gateway's YAML config. Every error names file:line and the field.
 package config
 
+import "github.com/goccy/go-yaml/ast"
+
 // Config is the whole gateway config file.
 type Config struct {
 	Gateway Gateway  `yaml:"gateway"`
@@ -12,6 +14,10 @@ type Config struct {
 	Rules   []Rule   `yaml:"rules"`
 	Uplink  Uplink   `yaml:"uplink"`
 	Status  Status   `yaml:"status"`
+
+	file    string              // the name it was parsed from
+	root    ast.Node            // the parsed file, for Errorf's file:line
+	anchors map[string]ast.Node // &anchors seen while decoding, for options
 }
 
 // Gateway identifies this box.
@@ -27,8 +33,9 @@ type Gateway struct {
 
 // Store configures the durable event log.
 type Store struct {
-	// Dir is the data directory. Default: /var/lib/edgegw on Linux,
-	// %ProgramData%\edgegw on Windows.
+	// Dir is the data directory, as written (a relative path is relative
+	// to the working directory). Default: /var/lib/edgegw on Linux,
+	// %ProgramData%\edgegw on Windows (DefaultDataDir).
 	Dir string `yaml:"dir"`
 	// Cap is the byte cap of the store; when full the oldest low-priority
 	// events are evicted first. Default: 1GiB. Minimum: 16MiB.

@@ -1,5 +1,16 @@
 package config
 
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+)
+
 // Input is one driver instance: a serial port, a Modbus bus, a GPIO chip,
 // a simulated compound.
 type Input struct {
@@ -8,6 +19,7 @@ type Input struct {
 	// Driver is a registered driver name: sim, serial, modbus, gpio, modemlines.
 	Driver string `yaml:"driver"`
 	// Options are the driver's own settings; see drivers/<name>/README.md.
+	// Default: none (the driver's defaults).
 	Options RawNode `yaml:"options"`
 }
 
@@ -17,6 +29,427 @@ type Output struct {
 	Name string `yaml:"name"`
 	// Driver is a registered output driver name.
 	Driver string `yaml:"driver"`
-	// Options are the output driver's own settings.
+	// Options are the output driver's own settings. Default: none.
 	Options RawNode `yaml:"options"`
+}
+
+// decoder strict-decodes a YAML subtree into a Go value, walking the node and
+// the type together. Unlike a plain yaml.NodeToValue it reports every
+// problem, not the first, each with its line, column and YAML path (goccy
+// stops at the first error of a struct and picks an unknown key at random).
+// Scalars and types with their own YAML unmarshalers are handed to goccy, so
+// their conversion rules are goccy's.
+type decoder struct {
+	file    string
+	probs   []Problem
+	anchors map[string]ast.Node
+	depth   int
+}
+
+var (
+	rawNodeType       = reflect.TypeFor[RawNode]()
+	textUnmarshalType = reflect.TypeFor[interface{ UnmarshalText([]byte) error }]()
+)
+
+func (d *decoder) addf(n ast.Node, field, format string, args ...any) {
+	line, col := nodePos(n)
+	d.probs = append(d.probs, Problem{File: d.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// decode fills v (settable) from n. path is the YAML path of n.
+func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
+	d.depth++
+	defer func() { d.depth-- }()
+	if d.depth > 64 {
+		d.addf(n, path, "nested too deeply")
+		return
+	}
+	n = d.unwrap(n, path)
+	if n == nil || n.Type() == ast.NullType {
+		return // absent or null: keep the zero value (the default)
+	}
+	t := v.Type()
+	if t == rawNodeType {
+		v.Set(reflect.ValueOf(RawNode{Node: n}))
+		return
+	}
+	if hasYAMLUnmarshaler(t) {
+		d.delegate(n, v, path)
+		return
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshalType) {
+		if !isScalar(n) {
+			d.addf(n, path, "want a single value, got %s", describe(n))
+			return
+		}
+		u := v.Addr().Interface().(interface{ UnmarshalText([]byte) error })
+		if err := u.UnmarshalText([]byte(scalarText(n))); err != nil {
+			d.addf(n, path, "%v", err)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		p := reflect.New(t.Elem())
+		before := len(d.probs)
+		d.decode(n, p.Elem(), path)
+		if len(d.probs) == before {
+			v.Set(p)
+		}
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Slice:
+		seq, ok := n.(*ast.SequenceNode)
+		if !ok {
+			d.addf(n, path, "want a list (- item), got %s", describe(n))
+			return
+		}
+		s := reflect.MakeSlice(t, len(seq.Values), len(seq.Values))
+		for i, e := range seq.Values {
+			d.decode(e, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String {
+			d.delegate(n, v, path)
+			return
+		}
+		mvs, ok := mappingValues(n)
+		if !ok {
+			d.addf(n, path, "want a mapping (key: value), got %s", describe(n))
+			return
+		}
+		m := reflect.MakeMapWithSize(t, len(mvs))
+		for _, mv := range mvs {
+			k := keyText(mv.Key)
+			e := reflect.New(t.Elem()).Elem()
+			d.decode(mv.Value, e, joinPath(path, k))
+			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
+		}
+		v.Set(m)
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		if !isScalar(n) {
+			d.addf(n, path, "want %s, got %s", kindName(t), describe(n))
+			return
+		}
+		d.delegate(n, v, path)
+	default:
+		d.delegate(n, v, path)
+	}
+}
+
+// unwrap resolves anchors, aliases, tags and comments down to a value node.
+func (d *decoder) unwrap(n ast.Node, path string) ast.Node {
+	for i := 0; i < 16 && n != nil; i++ {
+		switch x := n.(type) {
+		case *ast.AnchorNode:
+			if d.anchors == nil {
+				d.anchors = map[string]ast.Node{}
+			}
+			d.anchors[anchorName(x.Name)] = x.Value
+			n = x.Value
+		case *ast.AliasNode:
+			name := anchorName(x.Value)
+			a, ok := d.anchors[name]
+			if !ok {
+				d.addf(n, path, "unknown alias *%s (an anchor &%s must come first)", name, name)
+				return nil
+			}
+			n = a
+		case *ast.TagNode:
+			if isScalar(x.Value) {
+				return n // goccy handles !!str and friends on scalars
+			}
+			n = x.Value
+		case *ast.CommentGroupNode:
+			return nil
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func anchorName(n ast.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.GetToken().Value
+}
+
+// structField is a YAML key of a struct, with the index path of its Go field
+// (inline structs add a level).
+type structField struct {
+	index []int
+}
+
+func structFields(t reflect.Type, prefix []int, out map[string]structField) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.PkgPath != "" && !f.Anonymous {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "" {
+			tag = f.Tag.Get("json")
+		}
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		idx := append(append([]int(nil), prefix...), i)
+		if strings.Contains(","+opts+",", ",inline,") && f.Type.Kind() == reflect.Struct {
+			structFields(f.Type, idx, out)
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = structField{index: idx}
+	}
+}
+
+func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string) {
+	mvs, ok := mappingValues(n)
+	if !ok {
+		d.addf(n, path, "want a mapping (key: value), got %s", describe(n))
+		return
+	}
+	fields := map[string]structField{}
+	structFields(v.Type(), nil, fields)
+	// Merge keys (<<: *defaults) first, so that explicit keys override them.
+	var merged, own []*ast.MappingValueNode
+	for _, mv := range mvs {
+		if keyText(mv.Key) == "<<" {
+			src := d.unwrap(mv.Value, path)
+			if m, ok := mappingValues(src); ok {
+				merged = append(merged, m...)
+			} else if src != nil {
+				d.addf(mv.Value, path, "a merge key (<<) needs a mapping, got %s", describe(src))
+			}
+			continue
+		}
+		own = append(own, mv)
+	}
+	for _, mv := range append(merged, own...) {
+		k := keyText(mv.Key)
+		f, ok := fields[k]
+		if !ok {
+			msg := fmt.Sprintf("unknown field %q", k)
+			if s := suggest(k, fields); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			d.addf(mv.Key, joinPath(path, k), "%s", msg)
+			continue
+		}
+		fv := v
+		for _, i := range f.index {
+			fv = fv.Field(i)
+		}
+		d.decode(mv.Value, fv, joinPath(path, k))
+	}
+}
+
+// delegate hands n to goccy for v and turns its error into a Problem.
+func (d *decoder) delegate(n ast.Node, v reflect.Value, path string) {
+	p := reflect.New(v.Type())
+	err := yaml.NodeToValue(n, p.Interface(), yaml.Strict())
+	if err == nil {
+		v.Set(p.Elem())
+		return
+	}
+	d.addYAMLError(err, n, path, v.Type())
+}
+
+func (d *decoder) addYAMLError(err error, n ast.Node, path string, t reflect.Type) {
+	var ye yaml.Error
+	if !errors.As(err, &ye) {
+		d.addf(n, path, "%v", err)
+		return
+	}
+	msg := ye.GetMessage()
+	var te *yaml.TypeError
+	var oe *yaml.OverflowError
+	switch {
+	case errors.As(err, &te) && t != nil:
+		msg = fmt.Sprintf("want %s, got %s", kindName(t), describe(n))
+	case errors.As(err, &oe):
+		msg = fmt.Sprintf("%s is out of range for %s", oe.SrcNum, kindName(oe.DstType))
+	}
+	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+		d.probs = append(d.probs, Problem{File: d.file, Line: tk.Position.Line, Col: tk.Position.Column, Field: path, Msg: msg})
+		return
+	}
+	d.addf(n, path, "%s", msg)
+}
+
+func hasYAMLUnmarshaler(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	for _, it := range []reflect.Type{
+		reflect.TypeFor[yaml.BytesUnmarshaler](), reflect.TypeFor[yaml.InterfaceUnmarshaler](),
+		reflect.TypeFor[yaml.NodeUnmarshaler](), reflect.TypeFor[yaml.BytesUnmarshalerContext](),
+		reflect.TypeFor[yaml.InterfaceUnmarshalerContext](), reflect.TypeFor[yaml.NodeUnmarshalerContext](),
+	} {
+		if pt.Implements(it) || t.Implements(it) {
+			return true
+		}
+	}
+	return false
+}
+
+func mappingValues(n ast.Node) ([]*ast.MappingValueNode, bool) {
+	switch x := n.(type) {
+	case *ast.MappingNode:
+		return x.Values, true
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{x}, true
+	}
+	return nil, false
+}
+
+func isScalar(n ast.Node) bool {
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
+		return false
+	case *ast.TagNode:
+		return isScalar(n.(*ast.TagNode).Value)
+	}
+	return n != nil
+}
+
+func scalarText(n ast.Node) string {
+	switch x := n.(type) {
+	case *ast.StringNode:
+		return x.Value
+	case *ast.LiteralNode:
+		return x.Value.Value
+	case *ast.TagNode:
+		return scalarText(x.Value)
+	}
+	if tk := n.GetToken(); tk != nil {
+		return tk.Value
+	}
+	return ""
+}
+
+func keyText(k ast.MapKeyNode) string {
+	if k == nil {
+		return ""
+	}
+	if s, ok := k.(*ast.StringNode); ok {
+		return s.Value
+	}
+	if tk := k.GetToken(); tk != nil {
+		return tk.Value
+	}
+	return k.String()
+}
+
+func describe(n ast.Node) string {
+	switch x := n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		return "a mapping (key: value)"
+	case *ast.SequenceNode:
+		return "a list"
+	case *ast.StringNode:
+		return "string " + strconv.Quote(x.Value)
+	case *ast.IntegerNode:
+		return "integer " + x.GetToken().Value
+	case *ast.FloatNode:
+		return "number " + x.GetToken().Value
+	case *ast.BoolNode:
+		return "boolean " + x.GetToken().Value
+	case *ast.NullNode:
+		return "null"
+	case *ast.LiteralNode:
+		return "a text block"
+	}
+	if n == nil {
+		return "nothing"
+	}
+	return strconv.Quote(scalarText(n))
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping (key: value)"
+	case reflect.Pointer:
+		return kindName(t.Elem())
+	}
+	return t.String()
+}
+
+// nodePos is where a node starts: a mapping's first key, a key-value's key.
+func nodePos(n ast.Node) (line, col int) {
+	switch x := n.(type) {
+	case nil:
+		return 0, 0
+	case *ast.MappingNode:
+		if len(x.Values) > 0 && x.Values[0].Key != nil {
+			return nodePos(x.Values[0].Key)
+		}
+	case *ast.MappingValueNode:
+		if x.Key != nil {
+			return nodePos(x.Key)
+		}
+	}
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		return tk.Position.Line, tk.Position.Column
+	}
+	return 0, 0
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// suggest returns the known key closest to k when it is a likely typo.
+func suggest(k string, fields map[string]structField) string {
+	best, bestD := "", 3
+	for name := range fields {
+		if dd := editDistance(k, name); dd < bestD || (dd == bestD && best != "" && name < best) {
+			best, bestD = name, dd
+		}
+	}
+	if bestD > len(k)/3+1 {
+		return ""
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := prev[j-1]
+			if a[i-1] != b[j-1] {
+				c++
+			}
+			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

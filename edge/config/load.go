@@ -1,0 +1,489 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones on Windows and on boxes without /usr/share/zoneinfo
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/edgegw/edgegw/edge"
+)
+
+// Loading a config goes: parse the YAML (syntax errors), strict-decode it
+// into Config walking the AST (every unknown key, wrong type, bad duration
+// or size is a Problem with file:line:col), fill defaults, validate. Every
+// step collects all its problems; Parse returns them together as *Error.
+//
+// The section convention: a section type (a field of Config, or an element
+// of one of its lists) may implement
+//
+//	interface{ SetDefaults() }            // fill defaults after decoding
+//	interface{ Validate() []*FieldError } // after SetDefaults; FieldError.Field
+//	                                      // is named from the file's root:
+//	                                      // "status.listen", "uplink.url"
+//
+// and the loader calls them (Status and Uplink do this; rules use
+// Rule.SetDefaults and ValidateRules). The loader turns each FieldError
+// into a Problem with the file:line of its field. Driver and output options
+// are decoded and validated by their factories (CheckDrivers) through
+// edge.Options, whose Decode and Errorf give the same file:line errors.
+
+// Problem is one thing wrong with a config file.
+type Problem struct {
+	File      string
+	Line, Col int    // 1-based; 0 when unknown
+	Field     string // YAML path: "inputs[2].driver"
+	Msg       string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" || p.Line > 0 {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d:%d", p.Line, max(p.Col, 1))
+		}
+		b.WriteString(": ")
+	}
+	if p.Field != "" {
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Error lists every problem found in a config, in file order. Check for it
+// with errors.As.
+type Error struct {
+	Problems []Problem
+}
+
+// Error prints one line per problem: "file:line:col: field: message".
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (e *Error) sort() {
+	sort.SliceStable(e.Problems, func(i, j int) bool {
+		a, b := e.Problems[i], e.Problems[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+// Problems returns every Problem in err: a *Error, errors joined with
+// errors.Join, or wrapped errors. A plain error becomes a Problem with only
+// its message.
+func Problems(err error) []Problem {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) && !isJoin(err) {
+		return e.Problems
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var ps []Problem
+		for _, x := range j.Unwrap() {
+			ps = append(ps, Problems(x)...)
+		}
+		return ps
+	}
+	return []Problem{{Msg: err.Error()}}
+}
+
+func isJoin(err error) bool {
+	_, ok := err.(interface{ Unwrap() []error })
+	return ok
+}
+
+// Load reads and parses a config file. See Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a config strictly, fills defaults and validates it. It
+// returns a *Error listing every problem found, each with filename:line:col
+// and the field. It does not build drivers: CheckDrivers does that.
+func Parse(filename string, data []byte) (cfg *Config, err error) {
+	defer func() {
+		// The YAML library is third-party code fed outside bytes: a panic in
+		// it is a bad config, never a crash.
+		if r := recover(); r != nil {
+			cfg, err = nil, &Error{Problems: []Problem{{File: filename, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse: %v", r)}}}
+		}
+	}()
+	cfg = &Config{file: filename}
+	f, perr := parser.ParseBytes(data, 0)
+	if perr != nil {
+		return nil, &Error{Problems: []Problem{syntaxProblem(filename, perr)}}
+	}
+	var root ast.Node
+	for i, doc := range f.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		if _, ok := doc.Body.(*ast.CommentGroupNode); ok {
+			continue
+		}
+		if root != nil {
+			l, c := nodePos(doc.Body)
+			return nil, &Error{Problems: []Problem{{File: filename, Line: l, Col: c, Msg: fmt.Sprintf("only one YAML document is allowed (document %d starts here)", i+1)}}}
+		}
+		root = doc.Body
+	}
+	if root == nil {
+		return nil, &Error{Problems: []Problem{{File: filename, Line: 1, Col: 1, Msg: "the config is empty: it needs at least gateway.id (edgegw init writes an example)"}}}
+	}
+	cfg.root = root
+	d := &decoder{file: filename}
+	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	cfg.anchors = d.anchors
+	probs := d.probs
+	cfg.SetDefaults()
+	probs = append(probs, skipDecoded(cfg.validate(), d.probs)...)
+	if len(probs) > 0 {
+		e := &Error{Problems: probs}
+		e.sort()
+		return nil, e
+	}
+	return cfg, nil
+}
+
+// skipDecoded drops validation problems about fields that already failed to
+// decode (a wrong-typed gateway.id is not also "required").
+func skipDecoded(vs, ds []Problem) []Problem {
+	if len(ds) == 0 {
+		return vs
+	}
+	var out []Problem
+next:
+	for _, v := range vs {
+		for _, d := range ds {
+			if d.Field == "" || v.Field == d.Field || strings.HasPrefix(v.Field, d.Field+".") ||
+				strings.HasPrefix(v.Field, d.Field+"[") || strings.HasPrefix(d.Field, v.Field+".") ||
+				strings.HasPrefix(d.Field, v.Field+"[") {
+				continue next
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func syntaxProblem(file string, err error) Problem {
+	p := Problem{File: file, Line: 1, Col: 1, Msg: err.Error()}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		p.Msg = ye.GetMessage()
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			p.Line, p.Col = tk.Position.Line, tk.Position.Column
+		}
+	} else if i := strings.IndexByte(p.Msg, '\n'); i >= 0 {
+		p.Msg = p.Msg[:i]
+	}
+	if strings.Contains(p.Msg, "'\t'") {
+		p.Msg = "a tab character: YAML indentation must use spaces"
+	}
+	p.Msg = "syntax error: " + p.Msg
+	return p
+}
+
+// File is the name the config was parsed from ("" when built in code).
+func (c *Config) File() string { return c.file }
+
+// SetDefaults fills every default named in the field comments. Parse calls
+// it; code that builds a Config by hand may call it too.
+func (c *Config) SetDefaults() {
+	if c.Gateway.Site == "" {
+		c.Gateway.Site = c.Gateway.ID
+	}
+	if c.Gateway.Timezone == "" {
+		c.Gateway.Timezone = "Local"
+	}
+	s := &c.Store
+	if s.Dir == "" {
+		s.Dir = DefaultDataDir()
+	}
+	if s.Cap == 0 {
+		s.Cap = DefaultCap
+	}
+	if s.CommitWait == 0 {
+		s.CommitWait = Duration(DefaultCommitWait)
+	}
+	if s.History == 0 {
+		s.History = Duration(168 * time.Hour)
+	}
+	if s.GCInterval == 0 {
+		s.GCInterval = Duration(5 * time.Minute)
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Rules {
+		c.Rules[i].SetDefaults()
+	}
+	for _, sec := range c.sections() {
+		if d, ok := sec.(interface{ SetDefaults() }); ok {
+			d.SetDefaults()
+		}
+	}
+}
+
+// Defaults that other packages show or compare against.
+const (
+	DefaultCap        = ByteSize(1 << 30)
+	MinCap            = ByteSize(16 << 20)
+	DefaultCommitWait = 5 * time.Millisecond
+	MaxCommitWait     = 100 * time.Millisecond
+)
+
+// DefaultDataDir is store.dir's default: /var/lib/edgegw, or
+// %ProgramData%\edgegw on Windows.
+func DefaultDataDir() string {
+	if runtime.GOOS == "windows" {
+		pd := os.Getenv("ProgramData")
+		if pd == "" {
+			pd = `C:\ProgramData`
+		}
+		return filepath.Join(pd, "edgegw")
+	}
+	return "/var/lib/edgegw"
+}
+
+// sections are the parts that follow the SetDefaults/Validate convention.
+func (c *Config) sections() []any {
+	return []any{&c.Gateway, &c.Store, &c.Log, &c.Uplink, &c.Status}
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidID reports whether s may be a gateway id or an input/output name:
+// 1-64 letters, digits, '.', '_', '-', starting with a letter or digit.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// validate checks everything that needs no driver. Defaults are applied.
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, c.problem(field, fmt.Sprintf(format, args...)))
+	}
+	switch {
+	case c.Gateway.ID == "":
+		add("gateway.id", "gateway.id is required: the id of this box at the central platform, e.g. sunrise-gw1")
+	case !ValidID(c.Gateway.ID):
+		add("gateway.id", "gateway id %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Gateway.ID)
+	}
+	if c.Gateway.Timezone != "Local" {
+		if _, err := time.LoadLocation(c.Gateway.Timezone); err != nil || c.Gateway.Timezone == "" {
+			add("gateway.timezone", "unknown time zone %q: use an IANA name such as Asia/Shanghai or Europe/Berlin, or Local", c.Gateway.Timezone)
+		}
+	}
+	if c.Store.Cap < MinCap {
+		add("store.cap", "store cap %v is too small: at least %v", c.Store.Cap, MinCap)
+	}
+	if w := c.Store.CommitWait; w < 0 || w.D() > MaxCommitWait {
+		add("store.commit_wait", "commit_wait %v out of range 0..%v", w, MaxCommitWait)
+	}
+	if c.Store.History < 0 {
+		add("store.history", "history may not be negative")
+	}
+	if c.Store.GCInterval.D() < time.Second {
+		add("store.gc_interval", "gc_interval %v is too short: at least 1s", c.Store.GCInterval)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "unknown log level %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "unknown log format %q (want text or json)", c.Log.Format)
+	}
+	names := map[string]int{}
+	for i, in := range c.Inputs {
+		f := fmt.Sprintf("inputs[%d]", i)
+		c.checkName(f, "input", in.Name, names, i, add)
+		switch {
+		case in.Driver == "":
+			add(f+".driver", "driver is required (known: %s)", strings.Join(edge.Drivers(), ", "))
+		default:
+			if _, err := edge.LookupDriver(in.Driver); err != nil {
+				add(f+".driver", "%v", err)
+			}
+		}
+	}
+	outs := map[string]int{}
+	outNames := map[string]bool{}
+	for i, o := range c.Outputs {
+		f := fmt.Sprintf("outputs[%d]", i)
+		c.checkName(f, "output", o.Name, outs, i, add)
+		outNames[o.Name] = true
+		switch {
+		case o.Driver == "":
+			add(f+".driver", "driver is required (known: %s)", strings.Join(edge.Outputs(), ", "))
+		default:
+			if _, err := edge.LookupOutput(o.Driver); err != nil {
+				add(f+".driver", "%v", err)
+			}
+		}
+	}
+	for _, fe := range ValidateRules(c.Rules, outNames) {
+		add(fe.Field, "%s", fe.Msg)
+	}
+	for _, sec := range c.sections() {
+		if v, ok := sec.(interface{ Validate() []*FieldError }); ok {
+			for _, fe := range v.Validate() {
+				add(fe.Field, "%s", fe.Msg)
+			}
+		}
+	}
+	return ps
+}
+
+func (c *Config) checkName(f, what, name string, seen map[string]int, i int, add func(string, string, ...any)) {
+	switch {
+	case name == "":
+		add(f+".name", "an %s needs a name", what)
+	case !ValidID(name):
+		add(f+".name", "%s name %q: use 1-64 letters, digits, '.', '_' or '-'", what, name)
+	default:
+		if j, dup := seen[name]; dup {
+			add(f+".name", "duplicate %s name %q (also %ss[%d])", what, name, what, j)
+			return
+		}
+		seen[name] = i
+	}
+}
+
+// Errorf returns a *Error naming the file:line:col of field, a YAML path
+// from the file's root such as "rules[3].when" or
+// "inputs[2].options.devices[1].slave". When field is not in the file (a
+// default, a missing key) the nearest enclosing part that is gives the line.
+func (c *Config) Errorf(field, format string, args ...any) error {
+	return &Error{Problems: []Problem{c.problem(field, fmt.Sprintf(format, args...))}}
+}
+
+func (c *Config) problem(field, msg string) Problem {
+	p := Problem{File: c.file, Field: field, Msg: msg}
+	if c.root != nil {
+		p.Line, p.Col = nodePos(lookup(c.root, field))
+	}
+	if p.Line == 0 && c.file != "" {
+		p.Line, p.Col = 1, 1
+	}
+	return p
+}
+
+// lookup finds the node of a YAML path, or the nearest enclosing one. For a
+// key it returns the key-value node, so that the line is the key's.
+func lookup(root ast.Node, path string) ast.Node {
+	cur, at := root, root
+	for _, seg := range splitPath(path) {
+		cur = unwrapAlias(cur)
+		if seg.index {
+			seq, ok := cur.(*ast.SequenceNode)
+			if !ok || seg.i < 0 || seg.i >= len(seq.Values) {
+				return at
+			}
+			cur = seq.Values[seg.i]
+			at = cur
+			continue
+		}
+		mvs, ok := mappingValues(cur)
+		if !ok {
+			return at
+		}
+		var found *ast.MappingValueNode
+		for _, mv := range mvs {
+			if keyText(mv.Key) == seg.key {
+				found = mv
+			}
+		}
+		if found == nil {
+			return at
+		}
+		at, cur = found, found.Value
+	}
+	return at
+}
+
+type pathSeg struct {
+	key   string
+	i     int
+	index bool
+}
+
+// splitPath turns "a.b[2].c" into a, b, [2], c.
+func splitPath(p string) []pathSeg {
+	var segs []pathSeg
+	for p != "" {
+		switch {
+		case p[0] == '.':
+			p = p[1:]
+		case p[0] == '[':
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				return segs
+			}
+			i, err := strconv.Atoi(p[1:end])
+			if err != nil {
+				return segs
+			}
+			segs = append(segs, pathSeg{i: i, index: true})
+			p = p[end+1:]
+		default:
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				end = len(p)
+			}
+			segs = append(segs, pathSeg{key: p[:end]})
+			p = p[end:]
+		}
+	}
+	return segs
+}
+
+func unwrapAlias(n ast.Node) ast.Node {
+	for i := 0; i < 8; i++ {
+		switch x := n.(type) {
+		case *ast.AnchorNode:
+			n = x.Value
+		case *ast.TagNode:
+			n = x.Value
+		default:
+			return n
+		}
+	}
+	return n
+}
