@@ -1,0 +1,455 @@
+package wire
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+)
+
+// MaxBatchEvents is the most events one batch may hold.
+const MaxBatchEvents = 1 << 20
+
+// Errors of batch decoding. A receiver answers ErrMalformed with 400 and
+// ErrTooLarge with 413.
+var (
+	ErrMalformed = errors.New("malformed batch")
+	ErrTooLarge  = errors.New("batch too large")
+)
+
+// batchDoc is the columnar JSON form of a batch (PROTOCOL.md, "Batch
+// encoding"). Every column has n entries; optional columns may be left out
+// when every entry is 0.
+type batchDoc struct {
+	Version   int       `json:"version"`
+	N         int       `json:"n"`
+	Strings   []string  `json:"strings"`
+	Epochs    []string  `json:"epochs"`
+	Epoch     []int     `json:"epoch"`
+	Seq       []int64   `json:"seq"`
+	TS        []int64   `json:"ts"`
+	Untrusted []int     `json:"untrusted"`
+	Kind      []int     `json:"kind"`
+	Prio      []int     `json:"prio"`
+	Dev       []int     `json:"dev"`
+	Pt        []int     `json:"pt"`
+	V         []float64 `json:"v"`
+	VX        []special `json:"vx"`
+	Unit      []int     `json:"unit"`
+	Q         []int     `json:"q"`
+	Text      []int     `json:"text"`
+	Online    []int     `json:"online"`
+	Ext       []ext     `json:"ext"`
+}
+
+// special carries a value JSON numbers cannot: NaN, +Inf, -Inf.
+type special struct {
+	I int    `json:"i"`
+	V string `json:"v"`
+}
+
+// ext carries the structured payload of event I.
+type ext struct {
+	I      int     `json:"i"`
+	Alert  *Alert  `json:"alert,omitempty"`
+	Gap    *Gap    `json:"gap,omitempty"`
+	Action *Action `json:"action,omitempty"`
+}
+
+// EncodeBatch returns the uncompressed columnar JSON encoding of events, in
+// the order given. Time is kept to the millisecond.
+func EncodeBatch(events []Event) []byte {
+	return AppendBatch(make([]byte, 0, 64+len(events)*24), events)
+}
+
+// AppendBatch appends the encoding of events to dst (see EncodeBatch).
+func AppendBatch(dst []byte, events []Event) []byte {
+	n := len(events)
+	strIdx := map[string]int{"": 0}
+	strs := []string{""}
+	str := func(s string) int {
+		if i, ok := strIdx[s]; ok {
+			return i
+		}
+		i := len(strs)
+		strIdx[s] = i
+		strs = append(strs, s)
+		return i
+	}
+	epIdx := map[uint64]int{}
+	var eps []uint64
+	// Intern in column order so the table is stable for a given batch.
+	kind := make([]int, n)
+	dev := make([]int, n)
+	pt := make([]int, n)
+	unit := make([]int, n)
+	text := make([]int, n)
+	epoch := make([]int, n)
+	var anyDev, anyPt, anyUnit, anyText, anyEpoch, anyPrio, anyV, anyQ, anyOnline, anyUntrusted bool
+	var specials []special
+	var exts []ext
+	for i := range events {
+		e := &events[i]
+		kind[i] = str(e.Kind)
+		dev[i] = str(e.Device)
+		pt[i] = str(e.Point)
+		unit[i] = str(e.Unit)
+		text[i] = str(e.Text)
+		j, ok := epIdx[e.Epoch]
+		if !ok {
+			j = len(eps)
+			epIdx[e.Epoch] = j
+			eps = append(eps, e.Epoch)
+		}
+		epoch[i] = j
+		anyDev = anyDev || dev[i] != 0
+		anyPt = anyPt || pt[i] != 0
+		anyUnit = anyUnit || unit[i] != 0
+		anyText = anyText || text[i] != 0
+		anyEpoch = anyEpoch || j != 0
+		anyPrio = anyPrio || e.Priority != 0
+		anyV = anyV || e.Value != 0
+		anyQ = anyQ || e.Quality != 0
+		anyOnline = anyOnline || e.Online != nil
+		anyUntrusted = anyUntrusted || !e.ClockTrusted
+		if math.IsNaN(e.Value) || math.IsInf(e.Value, 0) {
+			specials = append(specials, special{I: i, V: strconv.FormatFloat(e.Value, 'g', -1, 64)})
+		}
+		if e.Alert != nil || e.Gap != nil || e.Action != nil {
+			exts = append(exts, ext{I: i, Alert: e.Alert, Gap: e.Gap, Action: e.Action})
+		}
+	}
+
+	b := append(dst, `{"version":1,"n":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"strings":[`...)
+	for i, s := range strs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	b = append(b, `],"epochs":[`...)
+	for i, ep := range eps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = strconv.AppendUint(b, ep, 10)
+		b = append(b, '"')
+	}
+	b = append(b, ']')
+	if anyEpoch {
+		b = appendInts(b, "epoch", epoch)
+	}
+	b = append(b, `,"seq":[`...)
+	var prevSeq uint64
+	for i := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(events[i].Seq-prevSeq), 10) // wraps: decoders add mod 2^64
+		prevSeq = events[i].Seq
+	}
+	b = append(b, `],"ts":[`...)
+	var prevTS int64
+	for i := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		ms := events[i].Time.UnixMilli()
+		b = strconv.AppendInt(b, ms-prevTS, 10)
+		prevTS = ms
+	}
+	b = append(b, ']')
+	if anyUntrusted {
+		b = appendColumn(b, "untrusted", n, func(i int) int { return b2i(!events[i].ClockTrusted) })
+	}
+	b = appendInts(b, "kind", kind)
+	if anyPrio {
+		b = appendColumn(b, "prio", n, func(i int) int { return int(events[i].Priority) })
+	}
+	if anyDev {
+		b = appendInts(b, "dev", dev)
+	}
+	if anyPt {
+		b = appendInts(b, "pt", pt)
+	}
+	if anyV {
+		b = append(b, `,"v":[`...)
+		for i := range events {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			v := events[i].Value
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				v = 0
+			}
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		}
+		b = append(b, ']')
+	}
+	if len(specials) > 0 {
+		js, _ := json.Marshal(specials)
+		b = append(b, `,"vx":`...)
+		b = append(b, js...)
+	}
+	if anyUnit {
+		b = appendInts(b, "unit", unit)
+	}
+	if anyQ {
+		b = appendColumn(b, "q", n, func(i int) int { return int(events[i].Quality) })
+	}
+	if anyText {
+		b = appendInts(b, "text", text)
+	}
+	if anyOnline {
+		b = appendColumn(b, "online", n, func(i int) int {
+			switch o := events[i].Online; {
+			case o == nil:
+				return 0
+			case *o:
+				return 2
+			default:
+				return 1
+			}
+		})
+	}
+	if len(exts) > 0 {
+		js, _ := json.Marshal(exts) // plain structs of strings and numbers: cannot fail
+		b = append(b, `,"ext":`...)
+		b = append(b, js...)
+	}
+	return append(b, '}')
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func appendString(b []byte, s string) []byte {
+	js, _ := json.Marshal(s) // a string always marshals
+	return append(b, js...)
+}
+
+func appendInts(b []byte, name string, col []int) []byte {
+	return appendColumn(b, name, len(col), func(i int) int { return col[i] })
+}
+
+func appendColumn(b []byte, name string, n int, f func(int) int) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, `":[`...)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(f(i)), 10)
+	}
+	return append(b, ']')
+}
+
+// GzipBatch returns the gzip-compressed encoding of events: a request body
+// for POST /v1/batches.
+func GzipBatch(events []Event) ([]byte, error) {
+	raw := EncodeBatch(events)
+	var buf bytes.Buffer
+	buf.Grow(len(raw)/4 + 64)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(raw); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// ReadBatch gunzips r, refusing more than maxDecoded bytes of decompressed
+// data (ErrTooLarge: a gzip bomb stops there), and decodes the batch.
+// maxDecoded <= 0 means 64 MiB.
+func ReadBatch(r io.Reader, maxDecoded int64) ([]Event, error) {
+	if maxDecoded <= 0 {
+		maxDecoded = 64 << 20
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
+	}
+	defer zr.Close()
+	raw, err := io.ReadAll(io.LimitReader(zr, maxDecoded+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
+	}
+	if int64(len(raw)) > maxDecoded {
+		return nil, fmt.Errorf("%w: more than %d bytes decompressed", ErrTooLarge, maxDecoded)
+	}
+	return DecodeBatch(raw)
+}
+
+// DecodeBatch decodes an uncompressed batch. Any inconsistency (a column of
+// the wrong length, an index out of range, a version other than 1) is an
+// error wrapping ErrMalformed; unknown members are ignored.
+func DecodeBatch(data []byte) ([]Event, error) {
+	var d batchDoc
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if d.Version != Version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrMalformed, d.Version, Version)
+	}
+	n := d.N
+	if n < 0 || n > MaxBatchEvents {
+		return nil, fmt.Errorf("%w: n=%d out of range 0..%d", ErrMalformed, n, MaxBatchEvents)
+	}
+	if len(d.Strings) == 0 || d.Strings[0] != "" {
+		return nil, fmt.Errorf("%w: strings must start with the empty string", ErrMalformed)
+	}
+	eps := make([]uint64, len(d.Epochs))
+	for i, s := range d.Epochs {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: epochs[%d]: %v", ErrMalformed, i, err)
+		}
+		eps[i] = v
+	}
+	if n > 0 && len(eps) == 0 {
+		return nil, fmt.Errorf("%w: no epochs", ErrMalformed)
+	}
+	ns := len(d.Strings)
+	checks := []struct {
+		name     string
+		col      []int
+		required bool
+		max      int // exclusive
+	}{
+		{"epoch", d.Epoch, false, len(eps)},
+		{"untrusted", d.Untrusted, false, 2},
+		{"kind", d.Kind, true, ns},
+		{"prio", d.Prio, false, 256},
+		{"dev", d.Dev, false, ns},
+		{"pt", d.Pt, false, ns},
+		{"unit", d.Unit, false, ns},
+		{"q", d.Q, false, 256},
+		{"text", d.Text, false, ns},
+		{"online", d.Online, false, 3},
+	}
+	for _, c := range checks {
+		if err := checkColumn(c.name, len(c.col), n, c.required); err != nil {
+			return nil, err
+		}
+		for i, v := range c.col {
+			if v < 0 || v >= c.max {
+				return nil, fmt.Errorf("%w: %s[%d]=%d out of range 0..%d", ErrMalformed, c.name, i, v, c.max-1)
+			}
+		}
+	}
+	if err := checkColumn("seq", len(d.Seq), n, true); err != nil {
+		return nil, err
+	}
+	if err := checkColumn("ts", len(d.TS), n, true); err != nil {
+		return nil, err
+	}
+	if err := checkColumn("v", len(d.V), n, false); err != nil {
+		return nil, err
+	}
+
+	events := make([]Event, n)
+	var seq uint64
+	var ts int64
+	for i := range events {
+		e := &events[i]
+		seq += uint64(d.Seq[i])
+		ts += d.TS[i]
+		e.Seq = seq
+		e.Time = time.UnixMilli(ts).UTC()
+		e.ClockTrusted = true
+		if d.Epoch != nil {
+			e.Epoch = eps[d.Epoch[i]]
+		} else if n > 0 {
+			e.Epoch = eps[0]
+		}
+		if d.Untrusted != nil {
+			e.ClockTrusted = d.Untrusted[i] == 0
+		}
+		e.Kind = d.Strings[d.Kind[i]]
+		if d.Prio != nil {
+			e.Priority = uint8(d.Prio[i])
+		}
+		if d.Dev != nil {
+			e.Device = d.Strings[d.Dev[i]]
+		}
+		if d.Pt != nil {
+			e.Point = d.Strings[d.Pt[i]]
+		}
+		if d.V != nil {
+			e.Value = d.V[i]
+		}
+		if d.Unit != nil {
+			e.Unit = d.Strings[d.Unit[i]]
+		}
+		if d.Q != nil {
+			e.Quality = uint8(d.Q[i])
+		}
+		if d.Text != nil {
+			e.Text = d.Strings[d.Text[i]]
+		}
+		if d.Online != nil && d.Online[i] != 0 {
+			e.Online = BoolPtr(d.Online[i] == 2)
+		}
+	}
+	for _, s := range d.VX {
+		if s.I < 0 || s.I >= n {
+			return nil, fmt.Errorf("%w: vx index %d out of range", ErrMalformed, s.I)
+		}
+		var v float64
+		switch s.V {
+		case "NaN":
+			v = math.NaN()
+		case "+Inf":
+			v = math.Inf(1)
+		case "-Inf":
+			v = math.Inf(-1)
+		default:
+			return nil, fmt.Errorf("%w: vx value %q is not NaN, +Inf or -Inf", ErrMalformed, s.V)
+		}
+		events[s.I].Value = v
+	}
+	for _, x := range d.Ext {
+		if x.I < 0 || x.I >= n {
+			return nil, fmt.Errorf("%w: ext index %d out of range", ErrMalformed, x.I)
+		}
+		e := &events[x.I]
+		if (x.Alert != nil && e.Alert != nil) || (x.Gap != nil && e.Gap != nil) || (x.Action != nil && e.Action != nil) {
+			return nil, fmt.Errorf("%w: ext index %d given twice", ErrMalformed, x.I)
+		}
+		if x.Alert != nil {
+			e.Alert = x.Alert
+		}
+		if x.Gap != nil {
+			e.Gap = x.Gap
+		}
+		if x.Action != nil {
+			e.Action = x.Action
+		}
+	}
+	return events, nil
+}
+
+func checkColumn(name string, got, n int, required bool) error {
+	if got == n || (got == 0 && !required) {
+		return nil
+	}
+	return fmt.Errorf("%w: column %s has %d entries, want %d", ErrMalformed, name, got, n)
+}

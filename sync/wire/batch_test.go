@@ -1,0 +1,260 @@
+package wire
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+var t0 = time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)
+
+// sampleEvents is a small batch with every field and kind in use.
+func sampleEvents() []Event {
+	return []Event{
+		{Epoch: 9876543210123456789, Seq: 41, Time: t0, ClockTrusted: true, Kind: KindAlert, Priority: 3,
+			Device: "door-3-2-101", Point: "contact", Text: "door open",
+			Alert: &Alert{ID: "door-open/door-3-2-101/40", Rule: "door-open", State: AlertFiring, Severity: "high", Message: "door open 5 min", Cause: 40}},
+		{Epoch: 9876543210123456789, Seq: 1, Time: t0.Add(-time.Minute), ClockTrusted: true, Kind: KindReading,
+			Device: "temp-1", Point: "temperature", Value: 21.5, Unit: "°C"},
+		{Epoch: 9876543210123456789, Seq: 2, Time: t0.Add(-time.Minute + 1500*time.Millisecond), Kind: KindReading,
+			Device: "temp-1", Point: "temperature", Value: math.NaN(), Unit: "°C", Quality: 2},
+		{Epoch: 9876543210123456789, Seq: 3, Time: t0.Add(-50 * time.Second), ClockTrusted: true, Kind: KindStatus, Priority: 1,
+			Device: "modbus-1", Online: BoolPtr(false), Text: "read timeout"},
+		{Epoch: 9876543210123456789, Seq: 4, Time: t0.Add(-49 * time.Second), ClockTrusted: true, Kind: KindStatus, Priority: 1,
+			Device: "modbus-1", Online: BoolPtr(true)},
+		{Epoch: 17, Seq: 5, Time: t0.Add(-40 * time.Second), ClockTrusted: true, Kind: KindGap, Priority: 3,
+			Gap: &Gap{Epoch: 17, From: 100, To: 199, Count: 100, Reason: "evicted: store cap"}},
+		{Epoch: 9876543210123456789, Seq: 6, Time: t0.Add(-30 * time.Second), ClockTrusted: true, Kind: KindAction, Priority: 1,
+			Action: &Action{Rule: "door-open", Output: "siren", Result: "failed", Error: "write timeout \"x\"\n"}},
+		{Epoch: 9876543210123456789, Seq: 7, Time: t0.Add(-20 * time.Second), ClockTrusted: true, Kind: "future-kind", Priority: 2,
+			Device: "cam", Point: "alarm", Text: "FALL", Value: math.Inf(-1)},
+		{Epoch: 9876543210123456789, Seq: 8, Kind: KindReading, Device: "zero-time", Value: -1e300},
+	}
+}
+
+// equalEvents compares events, NaN equal to NaN and times by instant.
+func equalEvents(t *testing.T, got, want []Event) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.Time.Equal(w.Time.Truncate(time.Millisecond)) {
+			t.Errorf("event %d: time %v, want %v", i, g.Time, w.Time)
+		}
+		if math.IsNaN(w.Value) && math.IsNaN(g.Value) {
+			g.Value, w.Value = 0, 0
+		}
+		g.Time, w.Time = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("event %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	events := sampleEvents()
+	got, err := DecodeBatch(EncodeBatch(events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalEvents(t, got, events)
+
+	body, err := GzipBatch(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = ReadBatch(bytes.NewReader(body), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalEvents(t, got, events)
+
+	got, err = DecodeBatch(EncodeBatch(nil))
+	if err != nil || len(got) != 0 {
+		t.Fatalf("empty batch: got %v, %v", got, err)
+	}
+}
+
+// TestBatchGolden pins the encoding: a change here is a protocol change.
+func TestBatchGolden(t *testing.T) {
+	cases := map[string][]Event{
+		"sample":   sampleEvents(),
+		"readings": simReadings(1, 20),
+		"empty":    nil,
+	}
+	for name, events := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata", "golden", name+".json")
+			got := EncodeBatch(events)
+			if *update {
+				os.MkdirAll(filepath.Dir(path), 0o755)
+				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if string(got) != strings.TrimSuffix(string(want), "\n") {
+				t.Errorf("encoding changed:\n got %s\nwant %s", got, want)
+			}
+			dec, err := DecodeBatch(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalEvents(t, dec, events)
+		})
+	}
+}
+
+// simReadings makes n readings of a compound's simulated sensors, in the
+// order the gateway's log would hold them.
+func simReadings(seed uint64, n int) []Event {
+	r := rand.New(rand.NewPCG(seed, seed))
+	type pt struct {
+		dev, point, unit string
+		base, spread     float64
+		decimals         int
+	}
+	var pts []pt
+	for b := 1; b <= 6; b++ {
+		pts = append(pts,
+			pt{fmt.Sprintf("b%d-temp", b), "temperature", "°C", 22, 3, 1},
+			pt{fmt.Sprintf("b%d-temp", b), "humidity", "%", 55, 10, 1},
+			pt{fmt.Sprintf("b%d-water", b), "level", "cm", 12, 4, 1},
+			pt{fmt.Sprintf("b%d-smoke", b), "smoke", "ppm", 3, 2, 0},
+			pt{fmt.Sprintf("bin-%d", b), "fill", "%", 40, 30, 0},
+		)
+	}
+	events := make([]Event, n)
+	ts := t0
+	for i := range events {
+		p := pts[i%len(pts)]
+		if i%len(pts) == 0 {
+			ts = ts.Add(time.Second)
+		}
+		scale := math.Pow(10, float64(p.decimals))
+		v := math.Round((p.base+(r.Float64()-0.5)*p.spread)*scale) / scale
+		events[i] = Event{Epoch: 0x5eed5eed5eed5eed, Seq: uint64(i + 1), Time: ts.Add(time.Duration(r.IntN(40)) * time.Millisecond),
+			ClockTrusted: true, Kind: KindReading, Device: p.dev, Point: p.point, Value: v, Unit: p.unit}
+	}
+	return events
+}
+
+func TestDecodeBatchRejects(t *testing.T) {
+	cases := map[string]string{
+		"not json":             `{"version":1,`,
+		"wrong version":        `{"version":2,"n":0,"strings":[""],"epochs":[]}`,
+		"no strings":           `{"version":1,"n":0,"strings":[],"epochs":[]}`,
+		"strings[0] not empty": `{"version":1,"n":0,"strings":["x"],"epochs":[]}`,
+		"negative n":           `{"version":1,"n":-1,"strings":[""],"epochs":[]}`,
+		"huge n":               `{"version":1,"n":99999999,"strings":[""],"epochs":["1"]}`,
+		"short seq":            `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0,0],"kind":[1,1]}`,
+		"missing kind":         `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0]}`,
+		"kind out of range":    `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[2]}`,
+		"no epochs":            `{"version":1,"n":1,"strings":["","reading"],"epochs":[],"seq":[1],"ts":[0],"kind":[1]}`,
+		"bad epoch":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["-1"],"seq":[1],"ts":[0],"kind":[1]}`,
+		"epoch idx":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"epoch":[1],"seq":[1],"ts":[0],"kind":[1]}`,
+		"online 3":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"online":[3]}`,
+		"short v":              `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"v":[1]}`,
+		"ext out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":1,"gap":{}}]}`,
+		"ext twice":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"gap":{}},{"i":0,"gap":{}}]}`,
+		"vx bad":               `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"vx":[{"i":0,"v":"7"}]}`,
+		"seq not int":          `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1.5],"ts":[0],"kind":[1]}`,
+	}
+	for name, in := range cases {
+		if _, err := DecodeBatch([]byte(in)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: got %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestReadBatchLimits(t *testing.T) {
+	if _, err := ReadBatch(strings.NewReader("not gzip"), 0); !errors.Is(err, ErrMalformed) {
+		t.Errorf("not gzip: got %v, want ErrMalformed", err)
+	}
+	// A gzip bomb: 10 MiB of zeros in a few kB.
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(make([]byte, 10<<20))
+	zw.Close()
+	if _, err := ReadBatch(bytes.NewReader(buf.Bytes()), 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("gzip bomb: got %v, want ErrTooLarge", err)
+	}
+}
+
+// TestWireSize reports the bytes per reading of a realistic batch; the
+// target (≤ 20 B) is checked by the benchmark figure, the ceiling here only
+// catches a broken encoder.
+func TestWireSize(t *testing.T) {
+	events := simReadings(7, 5000)
+	body, err := GzipBatch(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := float64(len(body)) / float64(len(events))
+	t.Logf("5000 readings: %d bytes gzip, %.2f B/reading", len(body), per)
+	if per > 20 {
+		t.Errorf("got %.2f B/reading, want ≤ 20", per)
+	}
+}
+
+func BenchmarkGzipBatch(b *testing.B) {
+	events := simReadings(7, 5000)
+	var size int
+	for b.Loop() {
+		body, _ := GzipBatch(events)
+		size = len(body)
+	}
+	b.ReportMetric(float64(size)/float64(len(events)), "B/reading")
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkReadBatch(b *testing.B) {
+	events := simReadings(7, 5000)
+	body, _ := GzipBatch(events)
+	for b.Loop() {
+		if _, err := ReadBatch(bytes.NewReader(body), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(EncodeBatch(sampleEvents()))
+	f.Add(EncodeBatch(simReadings(3, 10)))
+	f.Add(EncodeBatch(nil))
+	f.Add([]byte(`{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"alert":{"id":"a"}}]}`))
+	f.Add([]byte(`{"version":1,"n":1,"strings":[""],"epochs":["1"],"seq":[-1],"ts":[-9223372036854775808],"kind":[0],"vx":[{"i":0,"v":"NaN"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		events, err := DecodeBatch(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		// Whatever decodes re-encodes to the same events.
+		again, err := DecodeBatch(EncodeBatch(events))
+		if err != nil {
+			t.Fatalf("re-encoded batch does not decode: %v", err)
+		}
+		equalEvents(t, again, events)
+	})
+}
