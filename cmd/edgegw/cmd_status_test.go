@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/status"
+	"github.com/edgegw/edgegw/edge/status/password"
+	"github.com/edgegw/edgegw/edge/status/statustest"
+	"github.com/edgegw/edgegw/internal/cli"
+)
+
+// statusServer runs the real status server with a fake gateway behind it.
+func statusServer(t *testing.T, cfg config.Status) (*statustest.Fake, string) {
+	t.Helper()
+	fake := statustest.New(time.Now())
+	s, err := status.New(status.Options{Config: cfg, Provider: fake, Version: "test", Logs: status.NewLogRing(5, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return fake, srv.URL
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := app.Main(context.Background(), args, &cli.Env{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(stdin)})
+	return code, out.String(), errb.String()
+}
+
+func TestStatusExitCodes(t *testing.T) {
+	fake, url := statusServer(t, config.Status{Listen: "127.0.0.1:0"})
+	now := time.Now()
+	healthy := fake.Snap
+
+	cases := []struct {
+		name string
+		edit func(s *status.Snapshot)
+		args []string
+		want int
+		text string
+	}{
+		{"healthy", func(s *status.Snapshot) {}, nil, 0, "health: OK"},
+		{"device offline", func(s *status.Snapshot) {
+			s.Devices[1].Online, s.Devices[1].Reason, s.Devices[1].Since = false, "no answer", now.Add(-5*time.Minute)
+		}, nil, exitStatusDeviceOffline, "device temp-b3 offline for 5m0s (no answer)"},
+		{"backlog old", func(s *status.Snapshot) {
+			s.Sync.OldestUnsynced, s.Sync.Reachable = now.Add(-20*time.Minute), false
+		}, nil, exitStatusBacklogOld, "oldest unsynced 20m0s old (limit 15m0s)"},
+		{"backlog old but limit raised", func(s *status.Snapshot) {
+			s.Sync.OldestUnsynced = now.Add(-20 * time.Minute)
+		}, []string{"--max-backlog-age", "30m"}, 0, "health: OK"},
+		{"store near cap", func(s *status.Snapshot) {
+			s.Store.Bytes = s.Store.CapBytes * 95 / 100
+		}, nil, exitStatusStoreNearCap, "store at 95.0% of its cap (limit 90%)"},
+		{"store limit lowered", func(s *status.Snapshot) {}, []string{"--max-store-pct", "20"}, exitStatusStoreNearCap, "store at 25.0%"},
+		{"not ready", func(s *status.Snapshot) { s.Ready = false }, nil, exitStatusNotReady, "not ready"},
+		{"offline and store: smallest code wins", func(s *status.Snapshot) {
+			s.Devices[0].Online = false
+			s.Store.Bytes = s.Store.CapBytes
+		}, nil, exitStatusDeviceOffline, "store at 100.0%"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake.Edit(func(s *status.Snapshot) {
+				*s = healthy
+				s.Devices = append([]status.Device(nil), healthy.Devices...)
+				s.Now = now
+				tc.edit(s)
+			})
+			code, out, errOut := runCLI(t, "", append([]string{"status", "--url", url}, tc.args...)...)
+			if code != tc.want {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.want, out, errOut)
+			}
+			if !strings.Contains(out, tc.text) {
+				t.Fatalf("output lacks %q:\n%s", tc.text, out)
+			}
+			code, out, _ = runCLI(t, "", append([]string{"status", "--json", "--url", url}, tc.args...)...)
+			if code != tc.want {
+				t.Fatalf("--json exit %d, want %d", code, tc.want)
+			}
+			var v struct {
+				Healthy  bool            `json:"healthy"`
+				ExitCode int             `json:"exit_code"`
+				Problems []string        `json:"problems"`
+				Status   status.Snapshot `json:"status"`
+			}
+			if err := json.Unmarshal([]byte(out), &v); err != nil {
+				t.Fatalf("--json output: %v\n%s", err, out)
+			}
+			if v.Healthy != (tc.want == 0) || v.ExitCode != tc.want || v.Status.GatewayID != "gw-test-1" || len(v.Status.Devices) != 3 {
+				t.Fatalf("--json: %+v", v)
+			}
+		})
+	}
+}
+
+func TestStatusNotRunning(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+	code, _, errOut := runCLI(t, "", "status", "--url", "http://"+addr)
+	if code != exitStatusNotRunning {
+		t.Fatalf("exit %d, want %d (%s)", code, exitStatusNotRunning, errOut)
+	}
+	if !strings.Contains(errOut, "not running") {
+		t.Fatalf("stderr: %s", errOut)
+	}
+	// The address can come from the config file's status.listen.
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "edgegw.yaml")
+	os.WriteFile(cfg, []byte("gateway: {id: x}\nstatus:\n  listen: "+addr+"\n"), 0o644)
+	code, out, _ := runCLI(t, "", "status", "--json", "--config", cfg)
+	if code != exitStatusNotRunning || !strings.Contains(out, `"exit_code": 3`) {
+		t.Fatalf("via config: exit %d, out %s", code, out)
+	}
+}
+
+func TestStatusWithPassword(t *testing.T) {
+	h, _ := password.NewWithIterations("technician-pw", password.MinIterations)
+	_, url := statusServer(t, config.Status{Listen: "127.0.0.1:0", PasswordHash: h})
+	code, _, errOut := runCLI(t, "", "status", "--url", url)
+	if code != 1 || !strings.Contains(errOut, "password") {
+		t.Fatalf("without password: exit %d, stderr %s", code, errOut)
+	}
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pwFile, []byte("technician-pw\n"), 0o600)
+	if code, out, errOut := runCLI(t, "", "status", "--url", url, "--password-file", pwFile); code != 0 {
+		t.Fatalf("with password: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestHashPassword(t *testing.T) {
+	code, out, errOut := runCLI(t, "a good password\n", "status", "hash-password")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	h, err := password.Parse(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if !h.Verify("a good password") || h.Verify("a good password\n") {
+		t.Fatal("hash does not verify the password read from stdin")
+	}
+	if code, _, _ := runCLI(t, "short\n", "status", "hash-password"); code == 0 {
+		t.Fatal("accepted a 5-character password")
+	}
+	// The hash is accepted by the config.
+	c := config.Status{Listen: "0.0.0.0:8780", PasswordHash: strings.TrimSpace(out)}
+	c.SetDefaults()
+	if errs := c.Validate(); len(errs) != 0 {
+		t.Fatalf("config refuses the hash: %v", errs)
+	}
+}

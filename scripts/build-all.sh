@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds every artifact into dist/ (or $DIST):
+#   edgegw-linux-amd64, edgegw-linux-arm64, edgegw-linux-armv7, edgegw-windows-amd64.exe
+#     (CGO_ENABLED=0, stamped with version, commit and date via -ldflags -X)
+#   edgegw.yaml                              the default config (edgegw init), validated
+#   edgegw_<ver>_amd64.deb, _arm64.deb, _armhf.deb   (packaging/cmd/mkdeb, nfpm)
+#   edgegw_<ver>_windows_amd64.zip           edgegw.exe, example config, install.ps1, install.md
+# Environment: VERSION (default 0.1.0), DIST (default dist), SOURCE_DATE_EPOCH.
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSION="${VERSION:-0.1.0}"
+DIST="${DIST:-dist}"
+COMMIT="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+	DATE="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
+else
+	DATE="$(git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)"
+fi
+export TZ=UTC
+
+pkg=github.com/edgegw/edgegw/internal/version
+LDFLAGS="-s -w -X $pkg.Version=$VERSION -X $pkg.Commit=$COMMIT -X $pkg.Date=$DATE"
+
+rm -rf "$DIST"
+mkdir -p "$DIST/.tools"
+
+build() { # os arch goarm out
+	echo "build-all: $1/$2${3:+ GOARM=$3} -> $DIST/$4"
+	CGO_ENABLED=0 GOOS=$1 GOARCH=$2 GOARM=$3 go build -trimpath -ldflags "$LDFLAGS" -o "$DIST/$4" ./cmd/edgegw
+}
+build linux amd64 "" edgegw-linux-amd64
+build linux arm64 "" edgegw-linux-arm64
+build linux arm 7 edgegw-linux-armv7
+build windows amd64 "" edgegw-windows-amd64.exe
+
+# Tools and the default config run on the build machine.
+go build -o "$DIST/.tools/edgegw" ./cmd/edgegw
+go build -o "$DIST/.tools/mkdeb" ./packaging/cmd/mkdeb
+go build -o "$DIST/.tools/mkzip" ./packaging/cmd/mkzip
+"$DIST/.tools/edgegw" init >"$DIST/edgegw.yaml"
+"$DIST/.tools/edgegw" validate "$DIST/edgegw.yaml" >/dev/null
+
+# The unit in the package must be the one `edgegw service install` writes.
+"$DIST/.tools/mkdeb" --unit-only | cmp - packaging/systemd/edgegw.service ||
+	{ echo "build-all: packaging/systemd/edgegw.service is stale: go run ./packaging/cmd/mkdeb --unit-only > packaging/systemd/edgegw.service" >&2; exit 1; }
+
+for a in amd64:edgegw-linux-amd64 arm64:edgegw-linux-arm64 armhf:edgegw-linux-armv7; do
+	arch=${a%%:*} bin=${a#*:}
+	"$DIST/.tools/mkdeb" --arch "$arch" --version "$VERSION" --binary "$DIST/$bin" \
+		--config "$DIST/edgegw.yaml" --out "$DIST"
+done
+
+"$DIST/.tools/mkzip" -o "$DIST/edgegw_${VERSION}_windows_amd64.zip" \
+	edgegw/edgegw.exe="$DIST/edgegw-windows-amd64.exe" \
+	edgegw/edgegw.example.yaml="$DIST/edgegw.yaml" \
+	edgegw/install.ps1=packaging/windows/install.ps1 \
+	edgegw/install.md=docs/install.md
+echo "build-all: $DIST/edgegw_${VERSION}_windows_amd64.zip"
+
+rm -rf "$DIST/.tools"
+echo "build-all: ok ($VERSION, commit $COMMIT, built $DATE)"
+ls -l "$DIST"
