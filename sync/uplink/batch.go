@@ -1,0 +1,98 @@
+package uplink
+
+import (
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/sync/wire"
+)
+
+// CursorPriority is the uplink's second durable cursor: the next event of
+// priority PriorityHigh or more (state changes, alerts, gaps) not yet
+// acknowledged. The priority lane sends those ahead of the readings
+// backlog; the main cursor (edge.CursorUplink) then skips them, because the
+// priority cursor moved past them only after an acknowledgement.
+const CursorPriority = "uplink-prio"
+
+// MinPriority is the lowest priority the priority lane carries.
+const MinPriority = edge.PriorityHigh
+
+// eventSize estimates the uncompressed wire size of ev in bytes: enough to
+// cap batches and to estimate the backlog, not exact.
+func eventSize(ev *edge.Event) int {
+	n := 24 + len(ev.Device)/4 + len(ev.Point)/4 + len(ev.Text)/4
+	if ev.Alert != nil {
+		n += 64 + len(ev.Alert.ID) + len(ev.Alert.Rule) + len(ev.Alert.Message) + len(ev.Alert.Severity) + len(ev.Alert.By)
+	}
+	if ev.Gap != nil {
+		n += 64 + len(ev.Gap.Reason)
+	}
+	if ev.Action != nil {
+		n += 48 + len(ev.Action.Rule) + len(ev.Action.Output) + len(ev.Action.Error)
+	}
+	return n
+}
+
+// mainPlan decides what of a read from the main cursor goes on the wire.
+// Events at or above MinPriority that lie below prioNext were acknowledged
+// through the priority lane and are skipped. It returns the events to send
+// (a prefix of the read, capped at maxBytes, filtered) and the number of
+// read events the plan covers: once the sent events are acknowledged the
+// main cursor moves past read[covered-1].
+func mainPlan(read []edge.Event, prioNext uint64, maxBytes int) (send []edge.Event, covered int) {
+	bytes := 0
+	for i := range read {
+		ev := &read[i]
+		if ev.Priority >= MinPriority && ev.Seq < prioNext {
+			covered = i + 1
+			continue
+		}
+		sz := eventSize(ev)
+		if len(send) > 0 && bytes+sz > maxBytes {
+			break
+		}
+		bytes += sz
+		send = append(send, *ev)
+		covered = i + 1
+	}
+	return send, covered
+}
+
+// capBytes returns the longest prefix of evs within maxBytes (at least one).
+func capBytes(evs []edge.Event, maxBytes int) []edge.Event {
+	bytes := 0
+	for i := range evs {
+		bytes += eventSize(&evs[i])
+		if i > 0 && bytes > maxBytes {
+			return evs[:i]
+		}
+	}
+	return evs
+}
+
+// toWire converts a log event to its wire form.
+func toWire(e *edge.Event) wire.Event {
+	w := wire.Event{
+		Epoch: e.Epoch, Seq: e.Seq, Time: e.Time, ClockTrusted: e.ClockTrusted,
+		Kind: e.Kind.String(), Priority: uint8(e.Priority),
+		Device: e.Device, Point: e.Point, Value: e.Value, Unit: e.Unit,
+		Quality: uint8(e.Quality), Text: e.Text, Online: e.Online,
+	}
+	if a := e.Alert; a != nil {
+		w.Alert = &wire.Alert{ID: a.ID, Rule: a.Rule, State: string(a.State), Severity: a.Severity, Message: a.Message, By: a.By, Cause: a.Cause}
+	}
+	if g := e.Gap; g != nil {
+		w.Gap = &wire.Gap{Epoch: g.Epoch, From: g.From, To: g.To, Count: g.Count, Reason: g.Reason}
+	}
+	if a := e.Action; a != nil {
+		w.Action = &wire.Action{Rule: a.Rule, Output: a.Output, Result: a.Result, Error: a.Error}
+	}
+	return w
+}
+
+// encode returns the gzip batch body of evs.
+func encode(evs []edge.Event) ([]byte, error) {
+	ws := make([]wire.Event, len(evs))
+	for i := range evs {
+		ws[i] = toWire(&evs[i])
+	}
+	return wire.GzipBatch(ws)
+}

@@ -1,0 +1,300 @@
+package uplink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/sync/wire"
+)
+
+// QuarantinePrefix is the StateStore key prefix of quarantined batches:
+// "uplink/quarantine/<epoch>-<from>-<to>".
+const QuarantinePrefix = "uplink/quarantine/"
+
+// rejectedReason prefixes the gap record of a quarantined batch.
+const rejectedReason = "rejected by central: "
+
+// Quarantined is what the StateStore keeps of a batch the central platform
+// refused: the events, as they would have gone on the wire, and why.
+type Quarantined struct {
+	At     time.Time    `json:"at"`
+	Status int          `json:"status"`
+	Reason string       `json:"reason"`
+	Events []wire.Event `json:"events"`
+}
+
+// uploadLoop sends the log to the central platform, priority lane first,
+// until ctx ends.
+func (u *Uplink) uploadLoop(ctx context.Context) error {
+	var linger time.Time // when the main lane started waiting to fill a batch
+	attempt := 0
+	for {
+		if err := u.waitUnpaused(ctx); err != nil {
+			return nil
+		}
+		wait, err := u.step(ctx, &linger)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if u.paused.Load() {
+				continue
+			}
+			d := jitter(u.cfg.RetryWaitMin.D(), u.cfg.RetryWaitMax.D(), attempt)
+			attempt++
+			u.log.Warn("upload failed, backing off", "err", err, "wait", d.Round(time.Millisecond))
+			if u.sleep(ctx, d) != nil {
+				return nil
+			}
+			continue
+		}
+		attempt = 0
+		if wait != nil {
+			if u.waitFor(ctx, wait) != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// waitFor waits for ch, ctx or a pause change.
+func (u *Uplink) waitFor(ctx context.Context, ch <-chan struct{}) error {
+	pc := u.pauseChanged()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-ch:
+	case <-pc:
+	}
+	return nil
+}
+
+// step does one unit of upload work: one priority batch, one main batch,
+// or nothing yet. It returns a channel to wait on when there is nothing to
+// send now.
+func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, error) {
+	lg := u.o.Log
+	maxEv, maxBytes := u.cfg.MaxEvents, int(u.cfg.MaxBytes)
+	prioNext, err := lg.Cursor(CursorPriority)
+	if err != nil {
+		return nil, fmt.Errorf("read cursor %s: %w", CursorPriority, err)
+	}
+	mainNext, err := lg.Cursor(edge.CursorUplink)
+	if err != nil {
+		return nil, fmt.Errorf("read cursor %s: %w", edge.CursorUplink, err)
+	}
+	// The priority lane never goes behind the main cursor.
+	from := max(prioNext, mainNext)
+	prio, err := lg.ReadPriority(from, MinPriority, maxEv)
+	if err != nil {
+		return nil, fmt.Errorf("read priority events from %d: %w", from, err)
+	}
+	if len(prio) > 0 {
+		prio = capBytes(prio, maxBytes)
+		n, err := u.deliver(ctx, "priority", prio)
+		if n > 0 {
+			if cerr := lg.SetCursor(CursorPriority, prio[n-1].Seq+1); cerr != nil {
+				return nil, fmt.Errorf("move cursor %s: %w", CursorPriority, cerr)
+			}
+		}
+		return nil, err
+	}
+	if prioNext < from {
+		// Keep the priority cursor up with the main one, so a restart does
+		// not scan the index from far behind.
+		if err := lg.SetCursor(CursorPriority, from); err != nil {
+			return nil, fmt.Errorf("move cursor %s: %w", CursorPriority, err)
+		}
+		prioNext = from
+	}
+
+	read, err := lg.Read(mainNext, maxEv)
+	if err != nil {
+		return nil, fmt.Errorf("read events from %d: %w", mainNext, err)
+	}
+	if len(read) == 0 {
+		*linger = time.Time{}
+		last := lg.LastSeq()
+		if last >= mainNext {
+			// Everything left was evicted: move past it.
+			return nil, lg.SetCursor(edge.CursorUplink, last+1)
+		}
+		return lg.Wait(last), nil
+	}
+	send, covered := mainPlan(read, prioNext, maxBytes)
+	full := covered < len(read) || len(read) >= maxEv
+	if !full && len(send) > 0 && u.cfg.MaxAge > 0 {
+		now := u.clk.Now()
+		if linger.IsZero() {
+			*linger = now
+		}
+		if left := u.cfg.MaxAge.D() - now.Sub(*linger); left > 0 {
+			return u.lingerWait(read[len(read)-1].Seq, left), nil
+		}
+	}
+	*linger = time.Time{}
+	n := 0
+	if len(send) > 0 {
+		n, err = u.deliver(ctx, "main", send)
+	}
+	// Move the main cursor past what was sent and acknowledged, and past
+	// the skipped priority events between them.
+	var through uint64
+	switch {
+	case n == len(send):
+		through = read[covered-1].Seq
+	case n > 0:
+		through = send[n-1].Seq
+	default:
+		// Nothing of send went: only the skipped events before send[0].
+		for i := 0; i < covered && (len(send) == 0 || read[i].Seq < send[0].Seq); i++ {
+			through = read[i].Seq
+		}
+	}
+	if through >= mainNext {
+		if cerr := lg.SetCursor(edge.CursorUplink, through+1); cerr != nil {
+			return nil, fmt.Errorf("move cursor %s: %w", edge.CursorUplink, cerr)
+		}
+	}
+	return nil, err
+}
+
+// lingerWait returns a channel closed when the linger time is up or when
+// something arrives that ends it early (the next event: step re-checks for
+// priority events and a full batch).
+func (u *Uplink) lingerWait(after uint64, left time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		select {
+		case <-u.o.Log.Wait(after):
+		case <-u.clk.After(left):
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+// deliver sends evs (one lane's batch, in seq order) and returns how many of
+// them, from the start, are done: acknowledged or quarantined. A rejected
+// batch is bisected so the good events still go and each poison event is
+// quarantined alone.
+func (u *Uplink) deliver(ctx context.Context, lane string, evs []edge.Event) (int, error) {
+	acked, err := u.post(ctx, evs)
+	if err == nil {
+		if acked < len(evs) {
+			return acked, &Error{Class: ErrTransient, Msg: fmt.Sprintf("acknowledgement covers %d of %d events", acked, len(evs))}
+		}
+		return len(evs), nil
+	}
+	if !errors.Is(err, ErrRejected) {
+		return 0, err
+	}
+	if len(evs) == 1 {
+		if qerr := u.quarantine(ctx, evs, err); qerr != nil {
+			return 0, qerr
+		}
+		return 1, nil
+	}
+	u.log.Warn("batch rejected, bisecting", "lane", lane, "events", len(evs), "from", evs[0].Seq, "to", evs[len(evs)-1].Seq, "err", err)
+	mid := len(evs) / 2
+	n, err := u.deliver(ctx, lane, evs[:mid])
+	if err != nil || n < mid {
+		return n, err
+	}
+	m, err := u.deliver(ctx, lane, evs[mid:])
+	return mid + m, err
+}
+
+// post uploads one batch and returns how many of its events, from the
+// start, the central platform's signed acknowledgement covers.
+func (u *Uplink) post(ctx context.Context, evs []edge.Event) (int, error) {
+	body, err := encode(evs)
+	if err != nil {
+		return 0, &Error{Class: ErrInvalid, Msg: "encode batch", Err: err}
+	}
+	nctx, cancel := u.netCtx(ctx)
+	defer cancel()
+	h := http.Header{}
+	h.Set("Content-Type", wire.ContentTypeBatch)
+	h.Set("Content-Encoding", "gzip")
+	ex, err := u.c.do(nctx, http.MethodPost, wire.PathBatches, body, h)
+	if err != nil {
+		u.noteResult(ex, err)
+		return 0, err
+	}
+	var resp wire.BatchResponse
+	if err := json.Unmarshal(ex.Body, &resp); err != nil {
+		err = &Error{Class: ErrTransient, Status: ex.Status, Msg: "acknowledgement does not decode", Err: err}
+		u.noteResult(ex, err)
+		return 0, err
+	}
+	u.noteResult(ex, nil)
+	n := 0
+	for n < len(evs) && resp.Covers(evs[n].Epoch, evs[n].Seq) {
+		n++
+	}
+	sz := 0
+	for i := range evs {
+		sz += eventSize(&evs[i])
+	}
+	u.mu.Lock()
+	u.avgSize = 0.8*u.avgSize + 0.2*float64(sz)/float64(len(evs))
+	u.mu.Unlock()
+	return n, nil
+}
+
+// quarantine sets a rejected event (or batch) aside: kept in the state store,
+// counted, and reported by a gap record appended to the log, which syncs
+// like any other event.
+func (u *Uplink) quarantine(ctx context.Context, evs []edge.Event, cause error) error {
+	first, last := evs[0], evs[len(evs)-1]
+	msg := cause.Error()
+	status := 0
+	var ue *Error
+	if errors.As(cause, &ue) {
+		status = ue.Status
+		if ue.Msg != "" {
+			msg = ue.Msg
+		}
+	}
+	q := Quarantined{At: u.clk.Now(), Status: status, Reason: msg, Events: make([]wire.Event, len(evs))}
+	for i := range evs {
+		q.Events[i] = toWire(&evs[i])
+	}
+	b, err := json.Marshal(q)
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	key := fmt.Sprintf("%s%016x-%d-%d", QuarantinePrefix, first.Epoch, first.Seq, last.Seq)
+	if err := u.o.State.PutState(key, b); err != nil {
+		return fmt.Errorf("quarantine %s: %w", key, err)
+	}
+	u.mu.Lock()
+	u.st.Quarantined++
+	u.mu.Unlock()
+	u.log.Error("events quarantined: the central platform rejected them", "key", key, "events", len(evs), "status", status, "reason", msg)
+	// A rejected gap record about an earlier rejection gets no gap record of
+	// its own: that would loop.
+	if len(evs) == 1 && first.Kind == edge.KindGap && first.Gap != nil && strings.HasPrefix(first.Gap.Reason, rejectedReason) {
+		return nil
+	}
+	gap := edge.Event{
+		Kind:     edge.KindGap,
+		Priority: edge.DefaultPriority(edge.KindGap),
+		Text:     "quarantined",
+		Gap: &edge.Gap{
+			Epoch: first.Epoch, From: first.Seq, To: last.Seq, Count: uint64(len(evs)),
+			Reason: rejectedReason + msg,
+		},
+	}
+	if _, err := u.o.Log.Append(ctx, gap); err != nil {
+		return fmt.Errorf("append gap record for %s: %w", key, err)
+	}
+	return nil
+}
