@@ -57,7 +57,11 @@ func (e *emitter) value(p *point, dev, raw string, out []edge.Event) ([]edge.Eve
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return out, fmt.Errorf("point %q of device %q: %q is not a number", p.Point, dev, clip(raw))
 	}
-	return append(out, edge.Reading(dev, p.Point, f*p.scale+p.Offset, p.Unit)), nil
+	v := f*p.scale + p.Offset
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return out, fmt.Errorf("point %q of device %q: %q scaled is out of range", p.Point, dev, clip(raw))
+	}
+	return append(out, edge.Reading(dev, p.Point, v, p.Unit)), nil
 }
 
 func clip(s string) string {
@@ -147,13 +151,14 @@ func (m *regexpMapper) Map(frame []byte, out []edge.Event) ([]edge.Event, string
 		dev = id
 	}
 	var err error
+	start := len(out)
 	for i := range m.points {
 		p := &m.points[i]
 		if sm[2*p.idx] < 0 {
 			continue // optional group absent
 		}
 		if out, err = m.value(p, dev, group(p.idx), out); err != nil {
-			return out, dev, err
+			return out[:start], dev, err
 		}
 	}
 	return out, dev, nil
@@ -251,6 +256,7 @@ func (m *jsonMapper) Map(frame []byte, out []edge.Event) ([]edge.Event, string, 
 	}
 	found := false
 	var err error
+	start := len(out)
 	for i := range m.points {
 		p := &m.points[i]
 		v, ok := lookup(obj, p.path)
@@ -259,7 +265,7 @@ func (m *jsonMapper) Map(frame []byte, out []edge.Event) ([]edge.Event, string, 
 		}
 		raw, isText := jsonText(v)
 		if !isText {
-			return out, dev, fmt.Errorf("field %q of device %q is not a number, string or bool", p.Field, dev)
+			return out[:start], dev, fmt.Errorf("field %q of device %q is not a number, string or bool", p.Field, dev)
 		}
 		if p.Kind == "reading" {
 			if b, isBool := v.(bool); isBool {
@@ -271,7 +277,7 @@ func (m *jsonMapper) Map(frame []byte, out []edge.Event) ([]edge.Event, string, 
 		}
 		found = true
 		if out, err = m.value(p, dev, raw, out); err != nil {
-			return out, dev, err
+			return out[:start], dev, err
 		}
 	}
 	if !found {
