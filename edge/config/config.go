@@ -41,10 +41,10 @@ type Store struct {
 	// events are evicted first. Default: 1GiB. Minimum: 16MiB.
 	Cap ByteSize `yaml:"cap"`
 	// CommitWait bounds how long an event waits for its group commit.
-	// Default: 5ms. Range: 0 to 100ms.
+	// Default: 5ms. Range: 0 (written as 0s: commit at once) to 100ms.
 	CommitWait Duration `yaml:"commit_wait"`
 	// History keeps events that every cursor has passed for this long.
-	// Default: 168h (7 days).
+	// Default: 168h (7 days); 0s written keeps none.
 	History Duration `yaml:"history"`
 	// GCInterval is how often value-log GC and retention run. Default: 5m.
 	GCInterval Duration `yaml:"gc_interval"`

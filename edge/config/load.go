@@ -131,15 +131,28 @@ func Load(path string) (*Config, error) {
 // Parse decodes a config strictly, fills defaults and validates it. It
 // returns a *Error listing every problem found, each with filename:line:col
 // and the field. It does not build drivers: CheckDrivers does that.
-func Parse(filename string, data []byte) (cfg *Config, err error) {
+func Parse(filename string, data []byte) (*Config, error) {
+	cfg, e := parseLoose(filename, data)
+	if e != nil {
+		return nil, e
+	}
+	return cfg, nil
+}
+
+// parseLoose is Parse that also returns the config when it decoded but did
+// not validate (nil when it did not decode at all).
+func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 	defer func() {
 		// The YAML library is third-party code fed outside bytes: a panic in
-		// it is a bad config, never a crash.
+		// it is a bad config, never a crash. (The fuzz test turns this off
+		// to see the panics.)
+		if !recoverPanics {
+			return
+		}
 		if r := recover(); r != nil {
-			cfg, err = nil, &Error{Problems: []Problem{{File: filename, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse: %v", r)}}}
+			cfg, e = nil, &Error{Problems: []Problem{{File: filename, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse: %v", r)}}}
 		}
 	}()
-	cfg = &Config{file: filename}
 	f, perr := parser.ParseBytes(data, 0)
 	if perr != nil {
 		return nil, &Error{Problems: []Problem{syntaxProblem(filename, perr)}}
@@ -161,7 +174,7 @@ func Parse(filename string, data []byte) (cfg *Config, err error) {
 	if root == nil {
 		return nil, &Error{Problems: []Problem{{File: filename, Line: 1, Col: 1, Msg: "the config is empty: it needs at least gateway.id (edgegw init writes an example)"}}}
 	}
-	cfg.root = root
+	cfg = &Config{file: filename, root: root}
 	d := &decoder{file: filename}
 	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	cfg.anchors = d.anchors
@@ -169,12 +182,14 @@ func Parse(filename string, data []byte) (cfg *Config, err error) {
 	cfg.SetDefaults()
 	probs = append(probs, skipDecoded(cfg.validate(), d.probs)...)
 	if len(probs) > 0 {
-		e := &Error{Problems: probs}
+		e = &Error{Problems: probs}
 		e.sort()
-		return nil, e
+		return cfg, e
 	}
 	return cfg, nil
 }
+
+var recoverPanics = true
 
 // skipDecoded drops validation problems about fields that already failed to
 // decode (a wrong-typed gateway.id is not also "required").
@@ -234,10 +249,10 @@ func (c *Config) SetDefaults() {
 	if s.Cap == 0 {
 		s.Cap = DefaultCap
 	}
-	if s.CommitWait == 0 {
+	if s.CommitWait == 0 && !c.has("store.commit_wait") {
 		s.CommitWait = Duration(DefaultCommitWait)
 	}
-	if s.History == 0 {
+	if s.History == 0 && !c.has("store.history") {
 		s.History = Duration(168 * time.Hour)
 	}
 	if s.GCInterval == 0 {
@@ -405,16 +420,31 @@ func (c *Config) problem(field, msg string) Problem {
 	return p
 }
 
+// has reports whether the file sets field (so that an explicit 0 is kept).
+func (c *Config) has(field string) bool {
+	if c.root == nil {
+		return false
+	}
+	_, ok := lookupExact(c.root, field)
+	return ok
+}
+
 // lookup finds the node of a YAML path, or the nearest enclosing one. For a
 // key it returns the key-value node, so that the line is the key's.
 func lookup(root ast.Node, path string) ast.Node {
+	n, _ := lookupExact(root, path)
+	return n
+}
+
+// lookupExact is lookup that also says whether the whole path was found.
+func lookupExact(root ast.Node, path string) (ast.Node, bool) {
 	cur, at := root, root
 	for _, seg := range splitPath(path) {
 		cur = unwrapAlias(cur)
 		if seg.index {
 			seq, ok := cur.(*ast.SequenceNode)
 			if !ok || seg.i < 0 || seg.i >= len(seq.Values) {
-				return at
+				return at, false
 			}
 			cur = seq.Values[seg.i]
 			at = cur
@@ -422,7 +452,7 @@ func lookup(root ast.Node, path string) ast.Node {
 		}
 		mvs, ok := mappingValues(cur)
 		if !ok {
-			return at
+			return at, false
 		}
 		var found *ast.MappingValueNode
 		for _, mv := range mvs {
@@ -431,11 +461,11 @@ func lookup(root ast.Node, path string) ast.Node {
 			}
 		}
 		if found == nil {
-			return at
+			return at, false
 		}
 		at, cur = found, found.Value
 	}
-	return at
+	return at, true
 }
 
 type pathSeg struct {
