@@ -55,10 +55,11 @@ type StoreStats struct {
 	Epoch      uint64 `json:"epoch"`
 	FirstSeq   uint64 `json:"first_seq"`
 	LastSeq    uint64 `json:"last_seq"`
-	Bytes      int64  `json:"bytes"`     // LSM + value log size on disk
-	CapBytes   int64  `json:"cap_bytes"` // configured cap
-	Events     uint64 `json:"events"`    // events held now
-	Evicted    uint64 `json:"evicted"`   // events evicted since the store was created
+	Bytes      int64  `json:"bytes"`      // LSM + value log size on disk
+	LiveBytes  int64  `json:"live_bytes"` // encoded events + keys held: what CapBytes limits
+	CapBytes   int64  `json:"cap_bytes"`  // configured cap
+	Events     uint64 `json:"events"`     // events held now
+	Evicted    uint64 `json:"evicted"`    // events evicted since the store was created
 	GapRecords uint64 `json:"gap_records"`
 	Appended   uint64 `json:"appended"` // events appended by this process
 	Commits    uint64 `json:"commits"`  // group commits (fsyncs) by this process
