@@ -1,0 +1,253 @@
+package receiver
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgegw/edgegw/sync/wire"
+)
+
+// Admin API request and answer bodies (PROTOCOL.md §9).
+type (
+	// EventsPage is the answer to GET /v1/admin/events.
+	EventsPage struct {
+		Events []StoredEvent `json:"events"`
+		Next   uint64        `json:"next"` // pass as after= to continue
+	}
+	// AddGatewayRequest is the body of POST /v1/admin/gateways.
+	AddGatewayRequest struct {
+		ID string `json:"id"`
+	}
+	// AddGatewayResponse is its answer: the new gateway's key, shown once.
+	AddGatewayResponse struct {
+		ID  string   `json:"id"`
+		Key wire.Key `json:"key"`
+	}
+	// PutConfigRequest is the body of POST /v1/admin/config.
+	PutConfigRequest struct {
+		Gateway string `json:"gateway"`
+		YAML    string `json:"yaml"`
+		Version string `json:"version,omitempty"` // default: the last numeric version + 1
+	}
+	// AddCommandRequest is the body of POST /v1/admin/commands.
+	AddCommandRequest struct {
+		Gateway string            `json:"gateway"`
+		Type    string            `json:"type"`
+		Args    map[string]string `json:"args,omitempty"`
+	}
+)
+
+// CommandTypes are the command types the admin API queues.
+var CommandTypes = []string{wire.CmdPlayVoice, wire.CmdPulseOutput, wire.CmdSetOutput,
+	wire.CmdAckAlert, wire.CmdSendDiagnostics, wire.CmdApplyConfig}
+
+// admin wraps an admin endpoint: with an admin token configured, it is
+// required; without one, only loopback clients are served.
+func (r *Receiver) admin(h func(w http.ResponseWriter, req *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if tok := r.opts.AdminToken; tok != "" {
+			got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(tok)) != 1 {
+				writeError(w, r.log, req, nil, r.now(), http.StatusForbidden, wire.CodeForbidden, "admin API: wrong or missing admin token")
+				return
+			}
+		} else if !isLoopback(req.RemoteAddr) {
+			writeError(w, r.log, req, nil, r.now(), http.StatusForbidden, wire.CodeForbidden,
+				"admin API: only from loopback unless the receiver has an admin token")
+			return
+		}
+		h(w, req)
+	}
+}
+
+func (r *Receiver) adminOK(w http.ResponseWriter, req *http.Request, v any) {
+	writeJSON(w, req, nil, r.now(), http.StatusOK, v)
+}
+
+func (r *Receiver) adminErr(w http.ResponseWriter, req *http.Request, status int, code, msg string) {
+	writeError(w, nil, req, nil, r.now(), status, code, msg)
+}
+
+func (r *Receiver) adminEvents(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	after, err := parseUint(q.Get("after"), 0)
+	if err != nil {
+		r.adminErr(w, req, http.StatusBadRequest, wire.CodeBadRequest, "after: "+err.Error())
+		return
+	}
+	limit, err := parseUint(q.Get("limit"), 1000)
+	if err != nil || limit == 0 {
+		r.adminErr(w, req, http.StatusBadRequest, wire.CodeBadRequest, "limit: want a number from 1 to 10000")
+		return
+	}
+	events, next, err := r.store.Events(q.Get("gateway"), after, int(min(limit, 10000)))
+	if err != nil {
+		r.adminErr(w, req, http.StatusInternalServerError, wire.CodeInternal, "list events: "+err.Error())
+		return
+	}
+	if events == nil {
+		events = []StoredEvent{}
+	}
+	r.adminOK(w, req, EventsPage{Events: events, Next: next})
+}
+
+func parseUint(s string, def uint64) (uint64, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+func (r *Receiver) adminAlerts(w http.ResponseWriter, req *http.Request) {
+	alerts, err := r.store.ActiveAlerts(req.URL.Query().Get("gateway"))
+	if err != nil {
+		r.adminErr(w, req, http.StatusInternalServerError, wire.CodeInternal, "list alerts: "+err.Error())
+		return
+	}
+	if alerts == nil {
+		alerts = []ActiveAlert{}
+	}
+	r.adminOK(w, req, map[string]any{"alerts": alerts})
+}
+
+func (r *Receiver) adminGateways(w http.ResponseWriter, req *http.Request) {
+	gws, err := r.store.Gateways()
+	if err != nil {
+		r.adminErr(w, req, http.StatusInternalServerError, wire.CodeInternal, "list gateways: "+err.Error())
+		return
+	}
+	if gws == nil {
+		gws = []GatewayStatus{}
+	}
+	r.adminOK(w, req, map[string]any{"gateways": gws})
+}
+
+// readAdmin decodes a JSON admin body strictly.
+func (r *Receiver) readAdmin(w http.ResponseWriter, req *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBody))
+	if err != nil {
+		r.adminErr(w, req, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "read body: "+err.Error())
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		r.adminErr(w, req, http.StatusBadRequest, wire.CodeBadRequest, "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (r *Receiver) adminAddGateway(w http.ResponseWriter, req *http.Request) {
+	var in AddGatewayRequest
+	if !r.readAdmin(w, req, &in) {
+		return
+	}
+	key, err := r.AddGateway(in.ID)
+	switch {
+	case errors.Is(err, ErrExists):
+		r.adminErr(w, req, http.StatusConflict, wire.CodeBadRequest, err.Error())
+	case err != nil:
+		r.adminErr(w, req, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+	default:
+		r.adminOK(w, req, AddGatewayResponse{ID: in.ID, Key: key})
+	}
+}
+
+// knownGateway answers 404 and returns false when id is not a gateway.
+func (r *Receiver) knownGateway(w http.ResponseWriter, req *http.Request, id string) bool {
+	if _, err := r.store.Gateway(id); errors.Is(err, ErrNotFound) {
+		r.adminErr(w, req, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("unknown gateway %q", id))
+		return false
+	} else if err != nil {
+		r.adminErr(w, req, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		return false
+	}
+	return true
+}
+
+func (r *Receiver) adminPutConfig(w http.ResponseWriter, req *http.Request) {
+	var in PutConfigRequest
+	if !r.readAdmin(w, req, &in) || !r.knownGateway(w, req, in.Gateway) {
+		return
+	}
+	if strings.TrimSpace(in.YAML) == "" {
+		r.adminErr(w, req, http.StatusBadRequest, wire.CodeBadRequest, "yaml: empty config")
+		return
+	}
+	b, err := PushConfig(r.store, in.Gateway, []byte(in.YAML), in.Version, r.now())
+	if err != nil {
+		r.adminErr(w, req, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		return
+	}
+	r.adminOK(w, req, b)
+}
+
+// PushConfig stores yaml as gateway's config bundle. An empty version
+// becomes the last numeric version + 1 (1 for the first). The ETag is a
+// digest of version and yaml.
+func PushConfig(s Storage, gateway string, yaml []byte, version string, now time.Time) (wire.ConfigBundle, error) {
+	if version == "" {
+		version = "1"
+		if old, err := s.Config(gateway); err == nil {
+			if n, err := strconv.ParseUint(old.Version, 10, 64); err == nil {
+				version = strconv.FormatUint(n+1, 10)
+			} else {
+				version = now.UTC().Format("20060102T150405Z")
+			}
+		}
+	}
+	sum := sha256.Sum256(append([]byte(version+"\n"), yaml...))
+	b := wire.ConfigBundle{Version: version, ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, YAML: string(yaml), Created: now.UTC()}
+	if err := s.PutConfig(gateway, b); err != nil {
+		return b, fmt.Errorf("store config of gateway %q: %w", gateway, err)
+	}
+	return b, nil
+}
+
+func (r *Receiver) adminCommands(w http.ResponseWriter, req *http.Request) {
+	gw := req.URL.Query().Get("gateway")
+	if !r.knownGateway(w, req, gw) {
+		return
+	}
+	entries, err := r.store.Commands(gw, 0, 10000, false)
+	if err != nil {
+		r.adminErr(w, req, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		return
+	}
+	if entries == nil {
+		entries = []CommandEntry{}
+	}
+	r.adminOK(w, req, map[string]any{"commands": entries})
+}
+
+func (r *Receiver) adminAddCommand(w http.ResponseWriter, req *http.Request) {
+	var in AddCommandRequest
+	if !r.readAdmin(w, req, &in) || !r.knownGateway(w, req, in.Gateway) {
+		return
+	}
+	known := false
+	for _, t := range CommandTypes {
+		known = known || t == in.Type
+	}
+	if !known {
+		r.adminErr(w, req, http.StatusBadRequest, wire.CodeBadRequest,
+			fmt.Sprintf("type %q: want one of %s", in.Type, strings.Join(CommandTypes, ", ")))
+		return
+	}
+	c, err := r.store.AddCommand(in.Gateway, wire.Command{Type: in.Type, Args: in.Args, Created: r.now().UTC()})
+	if err != nil {
+		r.adminErr(w, req, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		return
+	}
+	r.adminOK(w, req, c)
+}

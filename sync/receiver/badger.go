@@ -1,0 +1,472 @@
+package receiver
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/edgegw/edgegw/sync/wire"
+)
+
+// Key layout of the Badger store. Integers are 8 bytes big-endian so keys
+// sort numerically; gateway ids never contain 0x00.
+const (
+	pGateway   = "gw/"  // + id → Gateway JSON
+	pStats     = "gs/"  // + id → gwStats JSON
+	pHeartbeat = "hb/"  // + id → hbRecord JSON
+	pDedupe    = "d/"   // + id 0x00 epoch seq → cursor
+	pEvent     = "e/"   // + cursor → len(id) id receivedMillis eventJSON
+	pAlert     = "al/"  // + id 0x00 alertID → ActiveAlert JSON
+	pConfig    = "cfg/" // + id → ConfigBundle JSON
+	pCommand   = "cmd/" // + id 0x00 cmdID → Command JSON
+	pResult    = "res/" // + id 0x00 cmdID → CommandResult JSON
+	kCmdSeq    = "meta/cmdseq"
+)
+
+// Chunk limits of one ingest transaction, well inside Badger's per-txn
+// limits for a 16 MiB memtable (15% of it, in entries of up to ~100 B of
+// overhead each).
+const (
+	chunkBytes   = 1 << 20
+	chunkEntries = 8000
+)
+
+// Badger is the default Storage: an embedded Badger database sized for a
+// small box (16 MiB memtables, 8 MiB block cache) that fsyncs every commit.
+type Badger struct {
+	db  *badger.DB
+	log *slog.Logger
+
+	ingest gosync.Mutex // one batch at a time: cursors are committed in order
+	cursor uint64       // last cursor committed
+	cmdMu  gosync.Mutex // command ids and results
+}
+
+var _ Storage = (*Badger)(nil)
+
+type gwStats struct {
+	Events      uint64    `json:"events"`
+	LastBatchAt time.Time `json:"last_batch_at,omitzero"`
+}
+
+type hbRecord struct {
+	Heartbeat wire.Heartbeat `json:"heartbeat"`
+	At        time.Time      `json:"at"`
+}
+
+// OpenBadger opens (or creates) the store in dir. logger may be nil.
+func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(4 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(4 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithDetectConflicts(false). // writers are serialized by the receiver
+		WithLogger(badgerLogger{logger.With("component", "badger")})
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
+	}
+	b := &Badger{db: db, log: logger}
+	if err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pEvent)})
+		defer it.Close()
+		it.Seek(append([]byte(pEvent), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		if it.Valid() {
+			b.cursor = binary.BigEndian.Uint64(it.Item().Key()[len(pEvent):])
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
+	}
+	return b, nil
+}
+
+// Close closes the database.
+func (b *Badger) Close() error { return b.db.Close() }
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func gwKey(prefix, id string) []byte { return []byte(prefix + id) }
+
+func gwSubKey(prefix, id string, rest ...uint64) []byte {
+	k := make([]byte, 0, len(prefix)+len(id)+1+8*len(rest))
+	k = append(k, prefix...)
+	k = append(k, id...)
+	k = append(k, 0)
+	for _, r := range rest {
+		k = binary.BigEndian.AppendUint64(k, r)
+	}
+	return k
+}
+
+func getJSON(txn *badger.Txn, key []byte, v any) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(val []byte) error { return json.Unmarshal(val, v) })
+}
+
+func setJSON(txn *badger.Txn, key []byte, v any) error {
+	val, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set(key, val)
+}
+
+// AddGateway implements Storage.
+func (b *Badger) AddGateway(g Gateway) error {
+	if !ValidGatewayID(g.ID) {
+		return fmt.Errorf("gateway id %q: want 1 to 64 of A-Z a-z 0-9 . _ -", g.ID)
+	}
+	return b.db.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(gwKey(pGateway, g.ID)); err == nil {
+			return fmt.Errorf("gateway %q: %w", g.ID, ErrExists)
+		}
+		return setJSON(txn, gwKey(pGateway, g.ID), g)
+	})
+}
+
+// Gateway implements Storage.
+func (b *Badger) Gateway(id string) (Gateway, error) {
+	var g Gateway
+	err := b.db.View(func(txn *badger.Txn) error { return getJSON(txn, gwKey(pGateway, id), &g) })
+	return g, err
+}
+
+// Gateways implements Storage.
+func (b *Badger) Gateways() ([]GatewayStatus, error) {
+	var out []GatewayStatus
+	err := b.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 16, Prefix: []byte(pGateway)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var g Gateway
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &g) }); err != nil {
+				return err
+			}
+			s := GatewayStatus{ID: g.ID, Created: g.Created, Disabled: g.Disabled}
+			var st gwStats
+			if err := getJSON(txn, gwKey(pStats, g.ID), &st); err == nil {
+				s.Events, s.LastBatchAt = st.Events, st.LastBatchAt
+			}
+			var hb hbRecord
+			if err := getJSON(txn, gwKey(pHeartbeat, g.ID), &hb); err == nil {
+				s.LastHeartbeat, s.HeartbeatAt = &hb.Heartbeat, hb.At
+				s.ClockSkewMillis, s.SkewKnown = hb.Heartbeat.ClockSkewMillis, hb.Heartbeat.SkewKnown
+			}
+			var cfg wire.ConfigBundle
+			if err := getJSON(txn, gwKey(pConfig, g.ID), &cfg); err == nil {
+				s.ConfigVersion = cfg.Version
+			}
+			out = append(out, s)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// StoreBatch implements Storage. One batch is written in as few transactions
+// as Badger's limits allow; each transaction holds whole events (dedupe key
+// and event together), so a crash between two of them leaves every event
+// either fully stored or not at all, and a resend stores the rest.
+func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) (stored, dups int, err error) {
+	b.ingest.Lock()
+	defer b.ingest.Unlock()
+
+	txn := b.db.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	var st gwStats
+	if err := getJSON(txn, gwKey(pStats, gw), &st); err != nil && !errors.Is(err, ErrNotFound) {
+		return 0, 0, fmt.Errorf("gateway %q stats: %w", gw, err)
+	}
+	commit := func(cursor uint64) error {
+		st.LastBatchAt = received
+		if err := setJSON(txn, gwKey(pStats, gw), st); err != nil {
+			return err
+		}
+		if err := txn.Commit(); err != nil {
+			return fmt.Errorf("gateway %q: commit events: %w", gw, err)
+		}
+		b.cursor = cursor
+		return nil
+	}
+
+	seen := make(map[[2]uint64]struct{}, len(events))
+	cursor := b.cursor
+	var chunkN, chunkB int
+	var val []byte
+	recvMs := received.UnixMilli()
+	for i := range events {
+		e := &events[i]
+		id := [2]uint64{e.Epoch, e.Seq}
+		if _, ok := seen[id]; ok {
+			dups++
+			continue
+		}
+		seen[id] = struct{}{}
+		dk := gwSubKey(pDedupe, gw, e.Epoch, e.Seq)
+		if _, err := txn.Get(dk); err == nil {
+			dups++
+			continue
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return 0, 0, fmt.Errorf("gateway %q: dedupe lookup: %w", gw, err)
+		}
+		if chunkN >= chunkEntries || chunkB >= chunkBytes {
+			if err := commit(cursor); err != nil {
+				return 0, 0, err
+			}
+			txn = b.db.NewTransaction(true)
+			chunkN, chunkB = 0, 0
+		}
+		cursor++
+		js, err := json.Marshal(e)
+		if err != nil {
+			return 0, 0, fmt.Errorf("gateway %q: event %d/%d: %w", gw, e.Epoch, e.Seq, err)
+		}
+		val = make([]byte, 0, 1+len(gw)+8+len(js))
+		val = append(val, byte(len(gw)))
+		val = append(val, gw...)
+		val = binary.BigEndian.AppendUint64(val, uint64(recvMs))
+		val = append(val, js...)
+		ek := append([]byte(pEvent), u64(cursor)...)
+		if err := txn.Set(ek, val); err != nil {
+			return 0, 0, fmt.Errorf("gateway %q: store event: %w", gw, err)
+		}
+		if err := txn.Set(dk, u64(cursor)); err != nil {
+			return 0, 0, fmt.Errorf("gateway %q: store event: %w", gw, err)
+		}
+		chunkN += 2
+		chunkB += len(ek) + len(val) + len(dk) + 8 + 64
+		if e.Alert != nil && e.Alert.ID != "" {
+			if err := b.updateAlert(txn, gw, e); err != nil {
+				return 0, 0, err
+			}
+			chunkN++
+			chunkB += 256
+		}
+		stored++
+		st.Events++
+	}
+	if err := commit(cursor); err != nil {
+		return 0, 0, err
+	}
+	return stored, dups, nil
+}
+
+// updateAlert keeps the latest state of an alert, dropping it once resolved.
+func (b *Badger) updateAlert(txn *badger.Txn, gw string, e *wire.Event) error {
+	k := append(gwSubKey(pAlert, gw), e.Alert.ID...)
+	var cur ActiveAlert
+	switch err := getJSON(txn, k, &cur); {
+	case err == nil:
+		if cur.Epoch == e.Epoch && cur.Seq > e.Seq {
+			return nil // an older change arriving late
+		}
+	case !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("gateway %q alert %q: %w", gw, e.Alert.ID, err)
+	}
+	if e.Alert.State == wire.AlertResolved {
+		return txn.Delete(k)
+	}
+	return setJSON(txn, k, ActiveAlert{Gateway: gw, Epoch: e.Epoch, Seq: e.Seq, Time: e.Time,
+		Device: e.Device, Point: e.Point, Alert: *e.Alert})
+}
+
+// maxScan bounds the events one Events call reads when filtering by gateway.
+const maxScan = 200_000
+
+// Events implements Storage.
+func (b *Badger) Events(gw string, after uint64, limit int) ([]StoredEvent, uint64, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	next := after
+	var out []StoredEvent
+	err := b.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: []byte(pEvent)})
+		defer it.Close()
+		scanned := 0
+		for it.Seek(append([]byte(pEvent), u64(after+1)...)); it.Valid() && len(out) < limit && scanned < maxScan; it.Next() {
+			scanned++
+			item := it.Item()
+			cur := binary.BigEndian.Uint64(item.Key()[len(pEvent):])
+			next = cur
+			err := item.Value(func(v []byte) error {
+				if len(v) < 1 || len(v) < 1+int(v[0])+8 {
+					return fmt.Errorf("event %d: short record", cur)
+				}
+				id := string(v[1 : 1+v[0]])
+				if gw != "" && id != gw {
+					return nil
+				}
+				rest := v[1+v[0]:]
+				ms := int64(binary.BigEndian.Uint64(rest))
+				out = append(out, StoredEvent{Cursor: cur, Gateway: id, Received: time.UnixMilli(ms).UTC(),
+					Event: json.RawMessage(append([]byte(nil), rest[8:]...))})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// ActiveAlerts implements Storage.
+func (b *Badger) ActiveAlerts(gw string) ([]ActiveAlert, error) {
+	prefix := []byte(pAlert)
+	if gw != "" {
+		prefix = gwSubKey(pAlert, gw)
+	}
+	var out []ActiveAlert
+	err := b.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var a ActiveAlert
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &a) }); err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutHeartbeat implements Storage.
+func (b *Badger) PutHeartbeat(gw string, hb wire.Heartbeat, at time.Time) error {
+	return b.db.Update(func(txn *badger.Txn) error {
+		return setJSON(txn, gwKey(pHeartbeat, gw), hbRecord{Heartbeat: hb, At: at})
+	})
+}
+
+// PutConfig implements Storage.
+func (b *Badger) PutConfig(gw string, c wire.ConfigBundle) error {
+	return b.db.Update(func(txn *badger.Txn) error { return setJSON(txn, gwKey(pConfig, gw), c) })
+}
+
+// Config implements Storage.
+func (b *Badger) Config(gw string) (wire.ConfigBundle, error) {
+	var c wire.ConfigBundle
+	err := b.db.View(func(txn *badger.Txn) error { return getJSON(txn, gwKey(pConfig, gw), &c) })
+	return c, err
+}
+
+// AddCommand implements Storage.
+func (b *Badger) AddCommand(gw string, c wire.Command) (wire.Command, error) {
+	b.cmdMu.Lock()
+	defer b.cmdMu.Unlock()
+	err := b.db.Update(func(txn *badger.Txn) error {
+		var last uint64
+		switch item, err := txn.Get([]byte(kCmdSeq)); {
+		case err == nil:
+			if err := item.Value(func(v []byte) error {
+				if len(v) != 8 {
+					return errors.New("command counter: bad record")
+				}
+				last = binary.BigEndian.Uint64(v)
+				return nil
+			}); err != nil {
+				return err
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		c.ID = last + 1
+		if err := txn.Set([]byte(kCmdSeq), u64(c.ID)); err != nil {
+			return err
+		}
+		return setJSON(txn, gwSubKey(pCommand, gw, c.ID), c)
+	})
+	return c, err
+}
+
+// Commands implements Storage.
+func (b *Badger) Commands(gw string, after uint64, limit int, pendingOnly bool) ([]CommandEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []CommandEntry
+	err := b.db.View(func(txn *badger.Txn) error {
+		prefix := gwSubKey(pCommand, gw)
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 16, Prefix: prefix})
+		defer it.Close()
+		for it.Seek(gwSubKey(pCommand, gw, after+1)); it.Valid() && len(out) < limit; it.Next() {
+			var ce CommandEntry
+			ce.Gateway = gw
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ce.Command) }); err != nil {
+				return err
+			}
+			var r wire.CommandResult
+			switch err := getJSON(txn, gwSubKey(pResult, gw, ce.Command.ID), &r); {
+			case err == nil:
+				if pendingOnly {
+					continue
+				}
+				ce.Result = &r
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+			out = append(out, ce)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutResult implements Storage.
+func (b *Badger) PutResult(gw string, id uint64, r wire.CommandResult) (first bool, err error) {
+	b.cmdMu.Lock()
+	defer b.cmdMu.Unlock()
+	err = b.db.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(gwSubKey(pCommand, gw, id)); errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("gateway %q command %d: %w", gw, id, ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if _, err := txn.Get(gwSubKey(pResult, gw, id)); err == nil {
+			return nil
+		}
+		first = true
+		return setJSON(txn, gwSubKey(pResult, gw, id), r)
+	})
+	return first, err
+}
+
+// badgerLogger routes Badger's logs into slog; its chatty info goes to debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) { b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Infof(f string, a ...any)  { b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Debugf(f string, a ...any) {}
