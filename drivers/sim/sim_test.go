@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -385,4 +386,24 @@ func BenchmarkSimEmit(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestReadmeConfig: the README's sample config is valid.
+func TestReadmeConfig(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no yaml block in README.md")
+	}
+	cfg, err := config.Parse("README.md", []byte("gateway: {id: g}\n"+block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := config.CheckDrivers(cfg); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/edgegw/edgegw/drivers/modbus"
+	_ "github.com/edgegw/edgegw/drivers/serial"
 	_ "github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/edge/config"
 )
