@@ -65,11 +65,11 @@ func TestDriverCameraOverPty(t *testing.T) {
 	d, stop := startDriver(t, o, sink)
 	sink.waitFor(t, 0, "cam3 online", 3*time.Second, isStatus("cam3", true))
 
-	p.Write([]byte("\x00\xff\xfe\r\n"))                            // noise line
-	p.Write([]byte("ALARM,CA"))                                     // split frame ...
-	time.Sleep(30 * time.Millisecond)                               // ... over a read timeout
+	p.Write([]byte("\x00\xff\xfe\r\n"))                                                    // noise line
+	p.Write([]byte("ALARM,CA"))                                                            // split frame ...
+	time.Sleep(30 * time.Millisecond)                                                      // ... over a read timeout
 	p.Write([]byte("M3,FALL,2026-11-29T10:00:00\r\nHB,CAM3\r\nCLEAR,CAM4,CLEAR,T=20\r\n")) // merged frames
-	p.Write(append(bytes.Repeat([]byte("X"), 200), "\nALARM,CAM4,SMOKE\n"...))          // overlong, then good
+	p.Write(append(bytes.Repeat([]byte("X"), 200), "\nALARM,CAM4,SMOKE\n"...))             // overlong, then good
 
 	i := sink.waitFor(t, 0, "cam3 FALL", 3*time.Second, func(e edge.Event) bool {
 		return e.Kind == edge.KindState && e.Device == "cam3" && e.Text == "FALL" && e.Point == "alarm" && e.Value == 1
@@ -207,7 +207,7 @@ func TestDriverOfflineAfterSilence(t *testing.T) {
 		Port:         Port{Port: p.Path()},
 		Devices:      []DeviceConf{{ID: "hb"}},
 		OfflineAfter: config.Duration(100 * time.Millisecond),
-		Decode: Decode{Regexp: &RegexpDecode{Pattern: `^(?P<v>\d+)$`, Points: []PointConf{{Group: "v", Point: "n"}}}},
+		Decode:       Decode{Regexp: &RegexpDecode{Pattern: `^(?P<v>\d+)$`, Points: []PointConf{{Group: "v", Point: "n"}}}},
 	}
 	sink := newCollector()
 	_, stop := startDriver(t, o, sink)
