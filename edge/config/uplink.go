@@ -148,11 +148,11 @@ func (u *Uplink) Validate() []*FieldError {
 	if u.RetryAfterCap < 0 {
 		add("retry_after_cap", "retry_after_cap may not be negative")
 	}
-	if u.PollInterval < 0 || (u.PollInterval > 0 && u.PollInterval.D() < 100*time.Millisecond) {
-		add("poll_interval", "poll_interval must be at least 100ms")
+	if u.PollInterval < 0 || (u.PollInterval > 0 && u.PollInterval.D() < 10*time.Millisecond) {
+		add("poll_interval", "poll_interval must be at least 10ms")
 	}
-	if u.HeartbeatInterval < 0 || (u.HeartbeatInterval > 0 && u.HeartbeatInterval.D() < 100*time.Millisecond) {
-		add("heartbeat_interval", "heartbeat_interval must be at least 100ms")
+	if u.HeartbeatInterval < 0 || (u.HeartbeatInterval > 0 && u.HeartbeatInterval.D() < 10*time.Millisecond) {
+		add("heartbeat_interval", "heartbeat_interval must be at least 10ms")
 	}
 	return errs
 }

@@ -1,0 +1,95 @@
+package uplink
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+)
+
+func TestBackoffCapsRetryAfter(t *testing.T) {
+	now := time.Now()
+	b := Backoff(60 * time.Second)
+	resp := func(status int, ra string) *http.Response {
+		h := http.Header{}
+		if ra != "" {
+			h.Set("Retry-After", ra)
+		}
+		return &http.Response{StatusCode: status, Header: h}
+	}
+	for _, tc := range []struct {
+		name     string
+		resp     *http.Response
+		min, max time.Duration
+	}{
+		{"429 seconds", resp(429, "7"), 7 * time.Second, 7 * time.Second},
+		{"503 seconds", resp(503, "2"), 2 * time.Second, 2 * time.Second},
+		{"429 a day is capped", resp(429, "86400"), 60 * time.Second, 60 * time.Second},
+		{"429 http date", resp(429, now.Add(30*time.Second).UTC().Format(http.TimeFormat)), 28 * time.Second, 31 * time.Second},
+		{"429 date in the past", resp(429, now.Add(-time.Hour).UTC().Format(http.TimeFormat)), 0, 0},
+		{"429 garbage falls back to backoff", resp(429, "soon"), 50 * time.Millisecond, 100 * time.Millisecond},
+		{"500 ignores Retry-After", resp(500, "30"), 50 * time.Millisecond, 100 * time.Millisecond},
+		{"network error", nil, 50 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		for i := 0; i < 20; i++ {
+			got := b(100*time.Millisecond, 10*time.Second, 0, tc.resp)
+			if got < tc.min || got > tc.max {
+				t.Fatalf("%s: got %v, want %v..%v", tc.name, got, tc.min, tc.max)
+			}
+		}
+	}
+	// Exponential, jittered, bounded by max.
+	for attempt, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second} {
+		for i := 0; i < 20; i++ {
+			got := b(100*time.Millisecond, time.Second, attempt, nil)
+			if got < want/2 || got > want {
+				t.Fatalf("attempt %d: got %v, want %v..%v", attempt, got, want/2, want)
+			}
+		}
+	}
+}
+
+func TestRetryAfterParse(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false}, {"0", 0, true}, {"120", 120 * time.Second, true}, {"-1", 0, false},
+		{"Fri, 02 Jan 2026 03:05:05 GMT", time.Minute, true}, {"yesterday", 0, false},
+		{"99999999999", 24 * time.Hour, true},
+	} {
+		got, ok := RetryAfter(tc.in, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("RetryAfter(%q): got %v %v, want %v %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestMainPlanSkipsAckedPriorityEvents(t *testing.T) {
+	ev := func(seq uint64, p edge.Priority) edge.Event {
+		return edge.Event{Seq: seq, Priority: p, Kind: edge.KindReading, Device: "d"}
+	}
+	read := []edge.Event{ev(1, 0), ev(2, edge.PriorityAlert), ev(3, 0), ev(4, edge.PriorityHigh), ev(5, edge.PriorityAlert), ev(6, 0)}
+	// The priority lane acknowledged up to seq 4 (its cursor is 5).
+	send, covered := mainPlan(read, 5, 1<<20)
+	var seqs []uint64
+	for _, e := range send {
+		seqs = append(seqs, e.Seq)
+	}
+	if covered != 6 || len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 3 || seqs[2] != 5 || seqs[3] != 6 {
+		t.Fatalf("got send %v covered %d, want [1 3 5 6] covered 6", seqs, covered)
+	}
+	// A byte cap ends the plan early, always with at least one event.
+	send, covered = mainPlan(read, 0, 1)
+	if len(send) != 1 || covered != 1 {
+		t.Fatalf("tiny cap: got %d events covering %d, want 1 covering 1", len(send), covered)
+	}
+	// Only acknowledged priority events: nothing to send, all covered.
+	send, covered = mainPlan(read[1:2], 5, 1<<20)
+	if len(send) != 0 || covered != 1 {
+		t.Fatalf("acked only: got %d to send covering %d, want 0 covering 1", len(send), covered)
+	}
+}
