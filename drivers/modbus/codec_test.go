@@ -212,3 +212,12 @@ func BenchmarkParseResponse(b *testing.B) {
 		_ = Registers(resp)
 	}
 }
+
+func mustRead(t *testing.T, fn byte, addr, qty uint16) PDU {
+	t.Helper()
+	p, err := ReadRequest(fn, addr, qty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -316,15 +316,6 @@ func TestLibmodbusSlave(t *testing.T) {
 	})
 }
 
-func mustRead(t *testing.T, fn byte, addr, qty uint16) PDU {
-	t.Helper()
-	p, err := ReadRequest(fn, addr, qty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestLibmodbusDriver runs the input driver against libmodbus: every point
 // type is emitted with its value; the slave going silent takes the device
 // offline after offline_after failures, and it comes back online.

@@ -1,0 +1,467 @@
+package gpio
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
+	"go.bug.st/serial"
+)
+
+// ModemPort is the part of a serial port the modem-line drivers use.
+type ModemPort interface {
+	GetModemStatusBits() (*serial.ModemStatusBits, error)
+	SetDTR(bool) error
+	SetRTS(bool) error
+	Close() error
+}
+
+// OpenModemPort opens a serial port for its modem lines, with DTR and RTS
+// at the given levels.
+func OpenModemPort(path string, dtr, rts bool) (ModemPort, error) {
+	p, err := serial.Open(path, &serial.Mode{BaudRate: 9600, InitialStatusBits: &serial.ModemOutputBits{DTR: dtr, RTS: rts}})
+	if err != nil {
+		return nil, fmt.Errorf("open %s for its modem lines: %w", path, err)
+	}
+	return p, nil
+}
+
+// A port's modem lines may be read by an input and its DTR/RTS driven by
+// outputs at once (DTR often powers the contact loop read on CTS), but the
+// port opens only once: inputs and outputs on one path share it.
+var (
+	portsMu sync.Mutex
+	ports   = map[string]*sharedPort{}
+)
+
+type sharedPort struct {
+	path string
+	open func() (ModemPort, error)
+	refs int
+
+	mu    sync.Mutex
+	p     ModemPort
+	opens int
+}
+
+func acquirePort(path string, open func() (ModemPort, error)) (*sharedPort, func()) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	s := ports[path]
+	if s == nil {
+		s = &sharedPort{path: path, open: open}
+		ports[path] = s
+	}
+	s.refs++
+	var once sync.Once
+	return s, func() {
+		once.Do(func() {
+			portsMu.Lock()
+			defer portsMu.Unlock()
+			if s.refs--; s.refs == 0 {
+				delete(ports, path)
+				s.mu.Lock()
+				if s.p != nil {
+					s.p.Close()
+					s.p = nil
+				}
+				s.mu.Unlock()
+			}
+		})
+	}
+}
+
+// do runs fn on the open port, opening it first if needed; an error from
+// fn closes the port so that the next do reopens it.
+func (s *sharedPort) do(fn func(ModemPort) error) (reopened bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		p, err := s.open()
+		if err != nil {
+			return false, err
+		}
+		s.p, reopened = p, true
+		s.opens++
+	}
+	if err := fn(s.p); err != nil {
+		s.p.Close()
+		s.p = nil
+		return reopened, err
+	}
+	return reopened, nil
+}
+
+// Signals a modem-lines point can read.
+var modemSignals = map[string]func(*serial.ModemStatusBits) bool{
+	"cts": func(b *serial.ModemStatusBits) bool { return b.CTS },
+	"dsr": func(b *serial.ModemStatusBits) bool { return b.DSR },
+	"dcd": func(b *serial.ModemStatusBits) bool { return b.DCD },
+	"ri":  func(b *serial.ModemStatusBits) bool { return b.RI },
+}
+
+// ModemOptions are the "modemlines" input driver's settings: dry contacts
+// wired to a serial port's status inputs, polled.
+type ModemOptions struct {
+	// Port is the serial device: /dev/ttyS0, /dev/ttyUSB0, COM1. Required.
+	Port string `yaml:"port"`
+	// Interval is the time between reads of the lines. Default: 50ms.
+	Interval config.Duration `yaml:"interval"`
+	// Debounce: a line must hold a new level this long before the change
+	// is sent. Default: 100ms.
+	Debounce *config.Duration `yaml:"debounce"`
+	// DTR and RTS are the levels set when the port opens; a contact wired
+	// from DTR to CTS needs DTR on to be read. Default: both on.
+	DTR *bool `yaml:"dtr"`
+	RTS *bool `yaml:"rts"`
+	// Devices are the contacts' devices. At least one is required.
+	Devices []ModemDeviceOptions `yaml:"devices"`
+}
+
+// ModemDeviceOptions is one device with its contacts.
+type ModemDeviceOptions struct {
+	// ID is the device id, unique in the gateway. Required.
+	ID string `yaml:"id"`
+	// Location is compound/building/unit/household. Default: none.
+	Location string `yaml:"location"`
+	// Tags are free labels for rules. Default: none.
+	Tags []string `yaml:"tags"`
+	// Type is a free device type. Default: "contact".
+	Type string `yaml:"type"`
+	// Points are the device's contacts. At least one is required.
+	Points []ModemPointOptions `yaml:"points"`
+}
+
+// ModemPointOptions is one contact on one status line.
+type ModemPointOptions struct {
+	// Name is the point name. Required, unique within the device.
+	Name string `yaml:"name"`
+	// Signal is cts, dsr, dcd or ri. Required, each at most once per port.
+	Signal string `yaml:"signal"`
+	// Invert: the contact is active when the line is off. Default: false.
+	Invert bool `yaml:"invert"`
+	// On and Off name the active and inactive states. Default: closed, open.
+	On  string `yaml:"on"`
+	Off string `yaml:"off"`
+}
+
+type modemPoint struct {
+	dev, name, signal string
+	get               func(*serial.ModemStatusBits) bool
+	invert            bool
+	on, off           string
+	have, reported    bool
+	cand              bool
+	candSince         time.Time
+}
+
+// Modem polls the modem status lines of one serial port.
+type Modem struct {
+	env      edge.Env
+	log      edge.Logger
+	port     string
+	interval time.Duration
+	debounce time.Duration
+	dtr, rts bool
+	devs     []edge.Device
+	points   []*modemPoint
+
+	open                   func(path string, dtr, rts bool) (ModemPort, error)
+	backoffMin, backoffMax time.Duration
+
+	mu    sync.Mutex
+	stats map[string]*edge.DeviceStats
+}
+
+// NewModem builds the input driver from its options; it opens nothing.
+func NewModem(env edge.Env, opts edge.Options) (*Modem, error) {
+	var o ModemOptions
+	if err := opts.Decode(&o); err != nil {
+		return nil, err
+	}
+	if o.Port == "" {
+		return nil, opts.Errorf("port", "port is required (/dev/ttyS0, COM1)")
+	}
+	m := &Modem{env: env, log: env.Logger, port: o.Port, interval: o.Interval.D(), debounce: 100 * time.Millisecond,
+		dtr: true, rts: true, open: OpenModemPort, backoffMin: time.Second, backoffMax: 30 * time.Second,
+		stats: map[string]*edge.DeviceStats{}}
+	if m.interval == 0 {
+		m.interval = 50 * time.Millisecond
+	}
+	if m.interval < 5*time.Millisecond {
+		return nil, opts.Errorf("interval", "interval %v is too short (at least 5ms)", m.interval)
+	}
+	if o.Debounce != nil {
+		if m.debounce = o.Debounce.D(); m.debounce < 0 {
+			return nil, opts.Errorf("debounce", "debounce may not be negative")
+		}
+	}
+	if o.DTR != nil {
+		m.dtr = *o.DTR
+	}
+	if o.RTS != nil {
+		m.rts = *o.RTS
+	}
+	if m.log == nil {
+		m.log = edge.DiscardLogger()
+	}
+	if len(o.Devices) == 0 {
+		return nil, opts.Errorf("devices", "at least one device is required")
+	}
+	ids, used := map[string]bool{}, map[string]string{}
+	for i, do := range o.Devices {
+		f := fmt.Sprintf("devices[%d]", i)
+		if do.ID == "" || ids[do.ID] {
+			return nil, opts.Errorf(f+".id", "a device needs an id, unique in this input (got %q)", do.ID)
+		}
+		ids[do.ID] = true
+		if len(do.Points) == 0 {
+			return nil, opts.Errorf(f+".points", "device %q has no points", do.ID)
+		}
+		typ := do.Type
+		if typ == "" {
+			typ = "contact"
+		}
+		m.devs = append(m.devs, edge.Device{ID: do.ID, Location: do.Location, Tags: do.Tags, Type: typ, Driver: env.Name})
+		m.stats[do.ID] = &edge.DeviceStats{Device: do.ID}
+		for j, po := range do.Points {
+			pf := fmt.Sprintf("%s.points[%d]", f, j)
+			if po.Name == "" {
+				return nil, opts.Errorf(pf+".name", "a point needs a name")
+			}
+			get := modemSignals[po.Signal]
+			if get == nil {
+				return nil, opts.Errorf(pf+".signal", "unknown signal %q (want cts, dsr, dcd or ri)", po.Signal)
+			}
+			if other, dup := used[po.Signal]; dup {
+				return nil, opts.Errorf(pf+".signal", "signal %s is already read by %s", po.Signal, other)
+			}
+			used[po.Signal] = do.ID + "/" + po.Name
+			p := &modemPoint{dev: do.ID, name: po.Name, signal: po.Signal, get: get, invert: po.Invert, on: po.On, off: po.Off}
+			if p.on == "" {
+				p.on = "closed"
+			}
+			if p.off == "" {
+				p.off = "open"
+			}
+			m.points = append(m.points, p)
+		}
+	}
+	return m, nil
+}
+
+// Devices lists the devices.
+func (m *Modem) Devices() []edge.Device { return append([]edge.Device(nil), m.devs...) }
+
+// Stats returns each device's counters: Frames counts reads of the lines.
+func (m *Modem) Stats() []edge.DeviceStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]edge.DeviceStats, 0, len(m.devs))
+	for _, dv := range m.devs {
+		out = append(out, *m.stats[dv.ID])
+	}
+	return out
+}
+
+// Run polls the lines until ctx ends; a port that fails or vanishes takes
+// the devices offline and is reopened with jittered backoff.
+func (m *Modem) Run(ctx context.Context, sink edge.Sink) error {
+	port, release := acquirePort(m.port, func() (ModemPort, error) { return m.open(m.port, m.dtr, m.rts) })
+	defer release()
+	clock := m.env.Clock
+	if clock == nil {
+		clock = edge.SystemClock{}
+	}
+	var state int8 // 0 not yet known, 1 online, -1 offline
+	backoff := m.backoffMin
+	var bits serial.ModemStatusBits
+	for {
+		reopened, err := port.do(func(p ModemPort) error {
+			b, err := p.GetModemStatusBits()
+			if err != nil {
+				return fmt.Errorf("read modem status lines of %s: %w", m.port, err)
+			}
+			bits = *b
+			return nil
+		})
+		wait := m.interval
+		if err != nil {
+			m.down(sink, &state, err)
+			wait = backoff/2 + rand.N(backoff/2+1)
+			backoff = min(2*backoff, m.backoffMax)
+		} else {
+			backoff = m.backoffMin
+			m.mu.Lock()
+			for _, s := range m.stats {
+				s.Frames++
+				if reopened && port.opens > 1 {
+					s.Reconnects++
+				}
+			}
+			m.mu.Unlock()
+			if state <= 0 {
+				state = 1
+				for _, dv := range m.devs {
+					m.emit(sink, edge.DeviceStatus(dv.ID, true, "modem lines readable"))
+				}
+			}
+			m.sample(sink, &bits, clock.Now())
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-clock.After(wait):
+		}
+	}
+}
+
+// sample debounces one reading of the lines: a new level is sent once it
+// has held for the debounce period; the first reading is sent at once.
+func (m *Modem) sample(sink edge.Sink, bits *serial.ModemStatusBits, now time.Time) {
+	for _, p := range m.points {
+		v := p.get(bits) != p.invert
+		if !p.have {
+			p.have, p.cand, p.candSince = true, v, now
+			m.report(sink, p, v)
+			continue
+		}
+		if v != p.cand {
+			p.cand, p.candSince = v, now
+		}
+		if p.cand != p.reported && now.Sub(p.candSince) >= m.debounce {
+			m.report(sink, p, p.cand)
+		}
+	}
+}
+
+func (m *Modem) report(sink edge.Sink, p *modemPoint, active bool) {
+	p.reported = active
+	name, v := p.off, 0.0
+	if active {
+		name, v = p.on, 1
+	}
+	m.emit(sink, edge.StateChange(p.dev, p.name, name, v))
+}
+
+func (m *Modem) down(sink edge.Sink, state *int8, err error) {
+	m.mu.Lock()
+	for _, s := range m.stats {
+		s.Errors++
+		s.LastError = err.Error()
+	}
+	m.mu.Unlock()
+	if *state < 0 {
+		return // already offline
+	}
+	*state = -1
+	m.log.Warn("modem lines unreadable; reopening", "port", m.port, "err", err)
+	for _, p := range m.points {
+		p.have = false // send the lines' state again when they are back
+	}
+	for _, dv := range m.devs {
+		m.emit(sink, edge.DeviceStatus(dv.ID, false, err.Error()))
+	}
+}
+
+func (m *Modem) emit(sink edge.Sink, ev edge.Event) {
+	if err := sink.Emit(ev); err != nil {
+		m.log.Debug("emit failed", "device", ev.Device, "err", err)
+	}
+}
+
+// ModemOutputOptions are the "modemlines" output driver's settings: DTR
+// or RTS of a serial port switched on and off.
+type ModemOutputOptions struct {
+	// Port is the serial device. Required.
+	Port string `yaml:"port"`
+	// Signal is dtr or rts. Required.
+	Signal string `yaml:"signal"`
+	// Invert: on drives the line off. Default: false.
+	Invert bool `yaml:"invert"`
+}
+
+// ModemOutput drives DTR or RTS.
+type ModemOutput struct {
+	path   string
+	rts    bool
+	invert bool
+	open   func(path string, dtr, rts bool) (ModemPort, error)
+
+	mu      sync.Mutex
+	port    *sharedPort
+	release func()
+}
+
+// NewModemOutput builds the output from its options; it opens nothing.
+func NewModemOutput(env edge.Env, opts edge.Options) (*ModemOutput, error) {
+	var o ModemOutputOptions
+	if err := opts.Decode(&o); err != nil {
+		return nil, err
+	}
+	if o.Port == "" {
+		return nil, opts.Errorf("port", "port is required")
+	}
+	if o.Signal != "dtr" && o.Signal != "rts" {
+		return nil, opts.Errorf("signal", "signal %q: want dtr or rts", o.Signal)
+	}
+	return &ModemOutput{path: o.Port, rts: o.Signal == "rts", invert: o.Invert, open: OpenModemPort}, nil
+}
+
+// Apply sets the line for OpSet.
+func (o *ModemOutput) Apply(ctx context.Context, op edge.Op) error {
+	if op.Kind != edge.OpSet {
+		return fmt.Errorf("modemlines output: %s: %w", op.Kind, edge.ErrUnsupported)
+	}
+	o.mu.Lock()
+	if o.port == nil {
+		// Opened by this output alone, the port starts with our line off
+		// (a siren must not sound because the gateway started) and the
+		// other line on.
+		off := o.invert
+		dtr, rts := off, true
+		if o.rts {
+			dtr, rts = true, off
+		}
+		o.port, o.release = acquirePort(o.path, func() (ModemPort, error) { return o.open(o.path, dtr, rts) })
+	}
+	port := o.port
+	o.mu.Unlock()
+	level := op.On != o.invert
+	_, err := port.do(func(p ModemPort) error {
+		if o.rts {
+			return p.SetRTS(level)
+		}
+		return p.SetDTR(level)
+	})
+	if err != nil {
+		sig := "DTR"
+		if o.rts {
+			sig = "RTS"
+		}
+		return fmt.Errorf("modemlines output: set %s of %s: %w", sig, o.path, err)
+	}
+	return nil
+}
+
+// Close releases the port.
+func (o *ModemOutput) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.release != nil {
+		o.release()
+		o.port, o.release = nil, nil
+	}
+	return nil
+}
+
+var (
+	_ edge.Driver        = (*Modem)(nil)
+	_ edge.StatsReporter = (*Modem)(nil)
+	_ edge.Output        = (*ModemOutput)(nil)
+	_ edge.Closer        = (*ModemOutput)(nil)
+)
