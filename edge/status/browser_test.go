@@ -1,0 +1,141 @@
+package status_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/status"
+	"github.com/edgegw/edgegw/edge/status/password"
+	"github.com/edgegw/edgegw/edge/status/statustest"
+)
+
+// browserTools finds node, chromium and playwright-core (scripts/setup.sh
+// installs them). Missing tools fail under CI=true and skip otherwise.
+func browserTools(t *testing.T) {
+	t.Helper()
+	var missing []string
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node (apt-get install nodejs npm)")
+	}
+	found := os.Getenv("CHROMIUM") != ""
+	for _, p := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium"} {
+		if _, err := os.Stat(p); err == nil {
+			found = true
+		}
+	}
+	if !found {
+		missing = append(missing, "chromium (apt-get install chromium)")
+	}
+	if _, err := os.Stat("../../scripts/browser/node_modules/playwright-core"); err != nil {
+		missing = append(missing, "playwright-core (cd scripts/browser && npm install)")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "browser test needs: " + strings.Join(missing, ", ") + " (scripts/setup.sh installs them)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// ArtifactDir is where screenshots go: $ARTIFACTS/<sub> or testdata/out/<sub>.
+func artifactDir(t *testing.T, sub string) string {
+	base := os.Getenv("ARTIFACTS")
+	if base == "" {
+		base = filepath.Join("testdata", "out")
+	} else if !filepath.IsAbs(base) {
+		t.Fatalf("ARTIFACTS must be absolute, got %q", base)
+	}
+	d := filepath.Join(base, sub)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// runBrowser runs testdata/browser.mjs against url.
+func runBrowser(t *testing.T, url, outDir, prefix string, env ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "testdata/browser.mjs", url, outDir, prefix)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("browser.mjs: %v\nstdout: %s\nstderr: %s", err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func servePage(t *testing.T, cfg config.Status) (*statustest.Fake, string) {
+	t.Helper()
+	fake := statustest.New(time.Now())
+	s, err := status.New(status.Options{Config: cfg, Provider: fake, Version: "1.2.3-browser"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return fake, "http://" + ln.Addr().String() + "/"
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if len(b) < 5000 || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("%s is not a real PNG screenshot (%d bytes)", path, len(b))
+	}
+}
+
+func TestBrowserStatusPage(t *testing.T) {
+	browserTools(t)
+	fake, url := servePage(t, config.Status{Listen: "127.0.0.1:0"})
+	dir := artifactDir(t, "browser")
+	out := runBrowser(t, url, dir, "status-page", "MIN_DEVICES=3")
+	if !strings.Contains(out, `"devices":3`) || !strings.Contains(out, `"acknowledged":"observed-door-open/door-3-2-101/17"`) {
+		t.Fatalf("browser summary: %s", out)
+	}
+	if fake.AckCount() != 1 || !strings.HasPrefix(fake.Acks[0], "observed-door-open/door-3-2-101/17 local:status-page@127.0.0.1") {
+		t.Fatalf("the gateway got acks %v, want one from the page", fake.Acks)
+	}
+	checkPNG(t, filepath.Join(dir, "status-page.png"))
+	checkPNG(t, filepath.Join(dir, "status-page-acked.png"))
+	t.Logf("screenshots in %s", dir)
+}
+
+func TestBrowserLoginAndAck(t *testing.T) {
+	browserTools(t)
+	h, err := password.NewWithIterations("site-password", password.MinIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake, url := servePage(t, config.Status{Listen: "127.0.0.1:0", PasswordHash: h})
+	dir := artifactDir(t, "browser")
+	out := runBrowser(t, url, dir, "status-page-login", "EDGEGW_PASSWORD=site-password", "MIN_DEVICES=3")
+	if !strings.Contains(out, `"loggedIn":true`) || fake.AckCount() != 1 {
+		t.Fatalf("browser summary %s, acks %v", out, fake.Acks)
+	}
+	checkPNG(t, filepath.Join(dir, "status-page-login.png"))
+}
