@@ -44,7 +44,11 @@ type decoder struct {
 	probs   []Problem
 	anchors map[string]ast.Node
 	depth   int
+	visits  int // nodes decoded, aliases expanded: bounded against alias bombs
 }
+
+// maxVisits bounds the nodes one decode walks (a config has a few thousand).
+const maxVisits = 1 << 18
 
 var (
 	rawNodeType       = reflect.TypeFor[RawNode]()
@@ -62,6 +66,12 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	defer func() { d.depth-- }()
 	if d.depth > 64 {
 		d.addf(n, path, "nested too deeply")
+		return
+	}
+	if d.visits++; d.visits > maxVisits {
+		if d.visits == maxVisits+1 {
+			d.addf(n, path, "too many nodes (more than %d, counting alias expansions)", maxVisits)
+		}
 		return
 	}
 	n = d.unwrap(n, path)

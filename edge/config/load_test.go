@@ -238,3 +238,30 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+type bombNode struct {
+	K []bombNode `yaml:"k"`
+}
+
+// TestAliasBomb: aliases that would expand to 10^9 nodes are refused with a
+// problem instead of eating the box.
+func TestAliasBomb(t *testing.T) {
+	src := "gateway: {id: gw1}\ninputs:\n  - name: a\n    driver: sim\n    options:\n"
+	src += "      a0: &a0 [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]\n"
+	for i := 1; i < 9; i++ {
+		src += fmt.Sprintf("      a%d: &a%d [", i, i)
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				src += ", "
+			}
+			src += fmt.Sprintf("{k: *a%d}", i-1)
+		}
+		src += "]\n"
+	}
+	cfg := parse(t, src)
+	var v map[string][]bombNode
+	err := cfg.InputOptions(0).Decode(&v)
+	if err == nil || !strings.Contains(err.Error(), "too many nodes") {
+		t.Fatalf("got %v", err)
+	}
+}
