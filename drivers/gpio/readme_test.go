@@ -1,6 +1,7 @@
 package gpio
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -8,35 +9,35 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
-	"github.com/goccy/go-yaml"
 )
 
-// TestReadmeSampleValidates strict-decodes every input and output of the
-// README's sample blocks and builds the driver or output from them.
+// TestReadmeSampleValidates parses every sample block as a whole config with
+// the gateway's loader (config.Parse, strict, file:line errors) and builds
+// its inputs and outputs as `edgegw validate` does (config.CheckDrivers).
 func TestReadmeSampleValidates(t *testing.T) {
 	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
-	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
-		block := m[1]
-		if !strings.HasPrefix(block, "inputs:") && !strings.HasPrefix(block, "outputs:") {
+	for i, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+		if !strings.HasPrefix(m[1], "inputs:") && !strings.HasPrefix(m[1], "outputs:") {
 			continue
 		}
-		var doc struct {
-			Inputs  []config.Input  `yaml:"inputs"`
-			Outputs []config.Output `yaml:"outputs"`
+		data := "gateway:\n  id: readme-test\n" + m[1]
+		cfg, err := config.Parse(fmt.Sprintf("README.md block %d", i), []byte(data))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, data)
 		}
-		if err := yaml.UnmarshalWithOptions([]byte(block), &doc, yaml.Strict()); err != nil {
-			t.Fatalf("README block does not parse: %v\n%s", err, block)
+		if err := config.CheckDrivers(cfg); err != nil {
+			t.Fatalf("%v\n%s", err, data)
 		}
-		for _, in := range doc.Inputs {
+		for j, in := range cfg.Inputs {
 			f, err := edge.LookupDriver(in.Driver)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := f(edge.Env{Name: in.Name}, yamlOptions{node: in.Options.Node})
+			d, err := f(edge.Env{Name: in.Name}, cfg.InputOptions(j))
 			if err != nil {
 				t.Fatalf("input %q from README: %v", in.Name, err)
 			}
@@ -45,12 +46,12 @@ func TestReadmeSampleValidates(t *testing.T) {
 			}
 			seen["in:"+in.Driver]++
 		}
-		for _, out := range doc.Outputs {
+		for j, out := range cfg.Outputs {
 			f, err := edge.LookupOutput(out.Driver)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f(edge.Env{Name: out.Name}, yamlOptions{node: out.Options.Node}); err != nil {
+			if _, err := f(edge.Env{Name: out.Name}, cfg.OutputOptions(j)); err != nil {
 				t.Fatalf("output %q from README: %v", out.Name, err)
 			}
 			seen["out:"+out.Driver]++
