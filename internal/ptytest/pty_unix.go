@@ -44,9 +44,14 @@ func New(t testing.TB) *Pair {
 }
 
 func (p *Pair) plug() error {
-	m, s, err := pty.Open()
+	m0, s, err := pty.Open()
 	if err != nil {
 		return fmt.Errorf("open pty: %w", err)
+	}
+	m, err := pollable(m0)
+	if err != nil {
+		s.Close()
+		return err
 	}
 	if err := makeRaw(int(s.Fd())); err != nil {
 		m.Close()
@@ -69,6 +74,22 @@ func (p *Pair) plug() error {
 	p.master, p.slave = m, s
 	p.mu.Unlock()
 	return nil
+}
+
+// pollable returns f as a non-blocking file in Go's poller, so that read
+// deadlines work and Close unblocks a pending Read (pty.Open's master went
+// blocking when it asked for its Fd).
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("dup pty master: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("pty master non-blocking: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // makeRaw puts the line into raw mode, as a serial port is, before anyone

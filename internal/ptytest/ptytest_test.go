@@ -5,6 +5,7 @@ package ptytest
 import (
 	"bytes"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -29,6 +30,14 @@ func TestPairRoundTripAndUnplug(t *testing.T) {
 	}
 	port.Write([]byte("AT\r"))
 	p.Expect([]byte("AT\r"), 2*time.Second)
+	// Read deadlines work on the far end.
+	start := time.Now()
+	if n, err := p.ReadTimeout(buf, 50*time.Millisecond); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadTimeout on a quiet line: got %d, %v, want os.ErrDeadlineExceeded", n, err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("ReadTimeout did not time out")
+	}
 
 	p.Unplug()
 	n, err = port.Read(buf)
