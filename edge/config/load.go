@@ -33,6 +33,8 @@ import (
 //	interface{ Validate() []*FieldError } // after SetDefaults; FieldError.Field
 //	                                      // is named from the file's root:
 //	                                      // "status.listen", "uplink.url"
+//	interface{ Validate() error }         // or this: *FieldError values, alone
+//	                                      // or joined with errors.Join
 //
 // and the loader calls them (Status and Uplink do this; rules use
 // Rule.SetDefaults and ValidateRules). The loader turns each FieldError
@@ -377,13 +379,37 @@ func (c *Config) validate() []Problem {
 		add(fe.Field, "%s", fe.Msg)
 	}
 	for _, sec := range c.sections() {
-		if v, ok := sec.(interface{ Validate() []*FieldError }); ok {
+		switch v := sec.(type) {
+		case interface{ Validate() []*FieldError }:
 			for _, fe := range v.Validate() {
 				add(fe.Field, "%s", fe.Msg)
 			}
+		case interface{ Validate() error }:
+			ps = append(ps, c.fieldProblems(v.Validate())...)
 		}
 	}
 	return ps
+}
+
+// fieldProblems turns a section's Validate() error into Problems: each
+// *FieldError (alone, wrapped or joined) gets its field's file:line; a
+// *Error keeps its problems; other errors get the file's first line.
+func (c *Config) fieldProblems(err error) []Problem {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var ps []Problem
+		for _, e := range j.Unwrap() {
+			ps = append(ps, c.fieldProblems(e)...)
+		}
+		return ps
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return []Problem{c.problem(fe.Field, fe.Msg)}
+	}
+	return c.problemsOf(err, "")
 }
 
 func (c *Config) checkName(f, what, name string, seen map[string]int, i int, add func(string, string, ...any)) {

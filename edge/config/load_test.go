@@ -265,3 +265,30 @@ func TestAliasBomb(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestSectionValidate: a section's own Validate (status here) is called
+// after its SetDefaults and its problems get file:line.
+func TestSectionValidate(t *testing.T) {
+	_, err := config.Parse("gw.yaml", []byte("gateway: {id: gw1}\nstatus:\n  listen: 0.0.0.0:8780\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "gw.yaml:3:3: status.listen: listening on") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	cases := []struct {
+		in   string
+		want config.ByteSize
+		ok   bool
+	}{
+		{"1GiB", 1 << 30, true}, {"64 MiB", 64 << 20, true}, {"1000", 1000, true}, {"1.5KiB", 1536, true},
+		{"2MB", 2e6, true}, {"NaN", 0, false}, {"-1", 0, false}, {"1e30GiB", 0, false}, {"lots", 0, false}, {"", 0, false},
+	}
+	for _, c := range cases {
+		var b config.ByteSize
+		err := b.UnmarshalText([]byte(c.in))
+		if (err == nil) != c.ok || (c.ok && b != c.want) {
+			t.Errorf("%q: got %v, %v; want %v, ok %v", c.in, b, err, c.want, c.ok)
+		}
+	}
+}
