@@ -325,7 +325,8 @@ func (m *Master) once(ctx context.Context, slave byte, req PDU, timeout time.Dur
 			}
 			return PDU{}, fmt.Errorf("%w: slave %d did not answer within %v", ErrTimeout, slave, timeout)
 		}
-		if err := p.SetReadTimeout(left); err != nil {
+		// Short reads keep a cancelled ctx from waiting out a long timeout.
+		if err := p.SetReadTimeout(min(left, 100*time.Millisecond)); err != nil {
 			return PDU{}, m.portFailed(err)
 		}
 		n, err := p.Read(m.rbuf[:])
