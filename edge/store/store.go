@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +30,10 @@ const (
 	MaxCommitWait     = 100 * time.Millisecond
 	DefaultHistory    = 168 * time.Hour
 	DefaultGCInterval = 5 * time.Minute
-	DefaultQueueSize  = 16384
+	DefaultQueueSize  = 4096
+	// DefaultMemoryLimit is the Go soft memory limit Open sets when the
+	// process has none (see Options.MemoryLimit).
+	DefaultMemoryLimit = 48 << 20
 )
 
 // Options configures a Store.
@@ -47,8 +53,15 @@ type Options struct {
 	// GCInterval is how often retention and value-log GC run. Default 5m.
 	GCInterval time.Duration
 	// QueueSize is how many events may wait for a commit before
-	// AppendAsync blocks. Default 16384.
+	// AppendAsync blocks. Default 4096: at the disk's commit rate this
+	// bounds the append-to-durable latency under overload.
 	QueueSize int
+	// MemoryLimit is the Go runtime's soft memory limit (debug.SetMemoryLimit)
+	// that Open sets when the process has none yet (no GOMEMLIMIT, no earlier
+	// call). 0 means DefaultMemoryLimit (48 MiB); negative leaves the runtime
+	// alone. Badger's garbage (table builds, iterators) otherwise grows the
+	// heap to several times what is live on a small box.
+	MemoryLimit int64
 	// Logger gets the store's and Badger's messages. Default: discard.
 	Logger *slog.Logger
 	// Judge stamps Time and ClockTrusted on events with a zero Time. Nil
@@ -178,6 +191,13 @@ func Open(o Options) (*Store, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = edge.DiscardLogger()
+	}
+	if o.MemoryLimit == 0 {
+		o.MemoryLimit = DefaultMemoryLimit
+	}
+	if o.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(o.MemoryLimit)
+		o.Logger.Debug("go memory limit set", "bytes", o.MemoryLimit)
 	}
 	db, err := badger.Open(badgerOptions(o.Dir, o.Logger))
 	if err != nil {

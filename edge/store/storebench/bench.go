@@ -1,0 +1,283 @@
+// Package storebench measures the event store against raw Badger: durable
+// group-committed ingest, append-to-durable latency and peak memory. It backs
+// `edgebench store`.
+package storebench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/store"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	Events     int           // events appended (default 1,000,000)
+	EventBytes int           // encoded size of each event (default 200)
+	Producers  int           // goroutines calling AppendAsync (default 4)
+	CommitWait time.Duration // store.Options.CommitWait (default 5ms)
+	Dir        string        // parent of the temp dirs (default os.TempDir())
+	Baseline   bool          // also run raw Badger
+}
+
+// Result is what `edgebench store --json` prints.
+type Result struct {
+	Events          int     `json:"events"`
+	EventBytes      int     `json:"event_bytes"`
+	Producers       int     `json:"producers"`
+	CommitWaitMs    float64 `json:"commit_wait_ms"`
+	EventsPerSec    float64 `json:"events_per_sec"`
+	BaselinePerSec  float64 `json:"baseline_events_per_sec,omitempty"`
+	Ratio           float64 `json:"ratio,omitempty"`
+	P50CommitMs     float64 `json:"p50_commit_ms"`
+	P99CommitMs     float64 `json:"p99_commit_ms"`
+	MaxCommitMs     float64 `json:"max_commit_ms"`
+	Commits         uint64  `json:"commits"`
+	EventsPerCommit float64 `json:"events_per_commit"`
+	ReadPerSec      float64 `json:"read_events_per_sec"`
+	PeakRSSMiB      float64 `json:"peak_rss_mib"`
+	DiskMiB         float64 `json:"disk_mib"`
+	GoVersion       string  `json:"go_version"`
+	GOOS            string  `json:"goos"`
+	GOARCH          string  `json:"goarch"`
+	NumCPU          int     `json:"num_cpu"`
+	GOMAXPROCS      int     `json:"gomaxprocs"`
+}
+
+func (c *Config) defaults() {
+	if c.Events <= 0 {
+		c.Events = 1_000_000
+	}
+	if c.EventBytes <= 0 {
+		c.EventBytes = 200
+	}
+	if c.Producers <= 0 {
+		c.Producers = 4
+	}
+	if c.CommitWait <= 0 {
+		c.CommitWait = store.DefaultCommitWait
+	}
+}
+
+// MakeEvent returns reading i padded so that its encoded record (as the
+// store writes it) is exactly size bytes.
+func MakeEvent(i, size int) edge.Event {
+	ev := edge.Reading(fmt.Sprintf("sim-temp-%03d", i%500), "temperature", 20+float64(i%100)/10, "C")
+	ev.Priority = edge.PriorityLow
+	ev.Time = time.Unix(1_700_000_000, int64(i))
+	base := store.EncodedLen(&ev)
+	if pad := size - base; pad > 0 {
+		// the text's length prefix grows past 127 bytes; keep it exact
+		txt := strings.Repeat("x", pad)
+		ev.Text = txt
+		for store.EncodedLen(&ev) > size && len(ev.Text) > 0 {
+			ev.Text = ev.Text[1:]
+		}
+	}
+	ev.Time = time.Time{}
+	return ev
+}
+
+// latency is a histogram with 50µs buckets up to 1 s.
+type latency struct {
+	b   [20001]atomic.Uint64
+	max atomic.Int64
+}
+
+func (l *latency) add(d time.Duration) {
+	i := int(d / (50 * time.Microsecond))
+	if i >= len(l.b) {
+		i = len(l.b) - 1
+	}
+	l.b[i].Add(1)
+	for {
+		m := l.max.Load()
+		if int64(d) <= m || l.max.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+func (l *latency) quantile(q float64) float64 {
+	var total uint64
+	for i := range l.b {
+		total += l.b[i].Load()
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var n uint64
+	for i := range l.b {
+		n += l.b[i].Load()
+		if n >= want {
+			return float64(i+1) * 0.05 // upper edge of the bucket, ms
+		}
+	}
+	return math.Inf(1)
+}
+
+// Run runs the benchmark: the store first (ingest, then reading everything
+// back; peak RSS is taken then), then raw Badger in its own directory.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	c.defaults()
+	r := &Result{Events: c.Events, EventBytes: c.EventBytes, Producers: c.Producers,
+		CommitWaitMs: float64(c.CommitWait) / 1e6, GoVersion: runtime.Version(),
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	dir, err := os.MkdirTemp(c.Dir, "edgebench-store-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := runStore(ctx, c, filepath.Join(dir, "store"), r); err != nil {
+		return nil, err
+	}
+	r.PeakRSSMiB = peakRSSMiB()
+	if c.Baseline {
+		if r.BaselinePerSec, err = runBaseline(c, filepath.Join(dir, "baseline")); err != nil {
+			return nil, err
+		}
+		r.Ratio = r.EventsPerSec / r.BaselinePerSec
+	}
+	return r, nil
+}
+
+func runStore(ctx context.Context, c Config, dir string, r *Result) error {
+	st, err := store.Open(store.Options{Dir: dir, CommitWait: c.CommitWait})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// Build the events before the clock starts; each producer appends its
+	// share through AppendAsync, as drivers do.
+	tmpl := make([]edge.Event, 1000)
+	for i := range tmpl {
+		tmpl[i] = MakeEvent(i, c.EventBytes)
+	}
+	var lat latency
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	wg.Add(c.Events)
+	start := time.Now()
+	var pw sync.WaitGroup
+	for p := 0; p < c.Producers; p++ {
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			for i := p; i < c.Events; i += c.Producers {
+				t0 := time.Now()
+				err := st.AppendAsync(tmpl[i%len(tmpl)], func(_ edge.Event, err error) {
+					if err != nil {
+						failed.Store(err)
+					}
+					lat.add(time.Since(t0))
+					wg.Done()
+				})
+				if err != nil {
+					failed.Store(err)
+					wg.Done()
+				}
+			}
+		}()
+	}
+	pw.Wait()
+	wg.Wait()
+	el := time.Since(start)
+	if err, _ := failed.Load().(error); err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	stats := st.Stats()
+	r.EventsPerSec = float64(c.Events) / el.Seconds()
+	r.P50CommitMs, r.P99CommitMs = lat.quantile(0.50), lat.quantile(0.99)
+	r.MaxCommitMs = float64(lat.max.Load()) / 1e6
+	r.Commits = stats.Commits
+	r.EventsPerCommit = float64(stats.Appended) / float64(max(stats.Commits, 1))
+
+	// Read everything back and check it.
+	start = time.Now()
+	n, next := 0, uint64(1)
+	for ctx.Err() == nil {
+		evs, err := st.Read(next, 1000)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, ev := range evs {
+			if ev.Seq != next || ev.Device == "" {
+				return fmt.Errorf("read back: got seq %d device %q, want seq %d", ev.Seq, ev.Device, next)
+			}
+			next++
+		}
+		n += len(evs)
+	}
+	if n != c.Events {
+		return fmt.Errorf("read back %d events, want %d", n, c.Events)
+	}
+	r.ReadPerSec = float64(n) / time.Since(start).Seconds()
+	r.DiskMiB = float64(st.Stats().Bytes) / (1 << 20)
+	return ctx.Err()
+}
+
+// runBaseline is raw Badger at its defaults with SyncWrites on: one
+// goroutine, 1000 events per transaction, the same 200-byte records under
+// 8-byte big-endian keys.
+func runBaseline(c Config, dir string) (float64, error) {
+	db, err := badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(nil))
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	recs := make([][]byte, 1000)
+	for i := range recs {
+		ev := MakeEvent(i, c.EventBytes)
+		ev.Time = time.Now()
+		recs[i] = store.Encode(nil, &ev)
+	}
+	start := time.Now()
+	for i := 0; i < c.Events; {
+		txn := db.NewTransaction(true)
+		for j := 0; j < 1000 && i < c.Events; j, i = j+1, i+1 {
+			k := make([]byte, 8)
+			for b := 0; b < 8; b++ {
+				k[b] = byte(uint64(i) >> (56 - 8*b))
+			}
+			if err := txn.Set(k, recs[i%len(recs)]); err != nil {
+				txn.Discard()
+				return 0, err
+			}
+		}
+		if err := txn.Commit(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(c.Events) / time.Since(start).Seconds(), nil
+}
+
+// peakRSSMiB reads VmHWM from /proc/self/status (0 where there is none).
+func peakRSSMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
