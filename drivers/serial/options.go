@@ -501,3 +501,14 @@ func compileRE(pattern, field string, ef errorf) (*regexp.Regexp, error) {
 }
 
 var _ edge.Options = (edge.Options)(nil)
+
+// Defaults fills the zero line settings with their defaults.
+func (p *Port) Defaults() { p.defaults() }
+
+// Validate checks the line settings; ef names the field (nil: plain errors).
+func (p *Port) Validate(ef func(field, format string, args ...any) error) error {
+	if ef == nil {
+		ef = plainErrorf
+	}
+	return p.validate(ef)
+}
