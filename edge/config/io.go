@@ -139,7 +139,7 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 		v.Set(m)
 	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		if !isScalar(n) {
+		if !isScalar(n) || !scalarFits(n, t.Kind()) {
 			d.addf(n, path, "want %s, got %s", kindName(t), describe(n))
 			return
 		}
@@ -326,6 +326,31 @@ func isScalar(n ast.Node) bool {
 		return isScalar(n.(*ast.TagNode).Value)
 	}
 	return n != nil
+}
+
+// scalarFits keeps numbers strict: an integer field takes only an integer
+// (not 7.5, not "7"), a number field an integer or a float. Strings take
+// any scalar (id: 123 is the string "123").
+func scalarFits(n ast.Node, k reflect.Kind) bool {
+	if tg, ok := n.(*ast.TagNode); ok {
+		n = tg.Value
+	}
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		_, ok := n.(*ast.IntegerNode)
+		return ok
+	case reflect.Float32, reflect.Float64:
+		switch n.(type) {
+		case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
+			return true
+		}
+		return false
+	case reflect.Bool:
+		_, ok := n.(*ast.BoolNode)
+		return ok
+	}
+	return true
 }
 
 func scalarText(n ast.Node) string {

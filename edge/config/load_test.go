@@ -292,3 +292,19 @@ func TestByteSize(t *testing.T) {
 		}
 	}
 }
+
+func TestStrictScalars(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"status: {login_attempts: 7.5}", `gw.yaml:2:26: status.login_attempts: want an integer, got number 7.5`},
+		{"status: {login_attempts: \"7\"}", `gw.yaml:2:26: status.login_attempts: want an integer, got string "7"`},
+		{"rules: [{name: r, schedule: {outside: yes}}]", `gw.yaml:2:39: rules[0].schedule.outside: want true or false, got string "yes"`},
+		{"store: {cap: [1]}", `gw.yaml:2:14: store.cap: want a single value, got a list`},
+		{"status: {login_attempts: 99999999999999999999}", `gw.yaml:2:26: status.login_attempts: want an integer, got string "99999999999999999999"`},
+	}
+	for _, c := range cases {
+		_, err := config.Parse("gw.yaml", []byte("gateway: {id: gw1}\n"+c.src+"\n"))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s:\ngot  %v\nwant %s", c.src, err, c.want)
+		}
+	}
+}
