@@ -198,13 +198,13 @@ func TestSMSBusyQueue(t *testing.T) {
 func TestSMSBoundedByCtx(t *testing.T) {
 	f := newFakeModem(t, func(int, string, string) (string, time.Duration) { return "", 0 })
 	out := startSMS(t, f.p.Path(), func(o *Options) { o.SendTimeout = config.Duration(time.Minute) })
-	err := send(out, 200*time.Millisecond, "slow")
+	err := send(out, time.Second, "slow")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want DeadlineExceeded", err)
 	}
 	// The modem is free again for the next SMS (which gets no answer either,
 	// but fails by its own bound, not by the first one's).
-	if err := send(out, 200*time.Millisecond, "next"); !errors.Is(err, context.DeadlineExceeded) {
+	if err := send(out, time.Second, "next"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want DeadlineExceeded", err)
 	}
 	if n := len(f.messages()); n != 2 {

@@ -168,6 +168,15 @@ func (m *modem) line(ctx context.Context, deadline time.Time, prompt bool) (stri
 	}
 }
 
+// flush drops what the modem said before the next command: the late answer
+// to a command that timed out (even one before the port was last reopened:
+// the OS keeps it in the input queue) would otherwise be taken for the
+// answer to the next.
+func (m *modem) flush() {
+	m.buf = m.buf[:0]
+	m.port.ResetInputBuffer()
+}
+
 func (m *modem) write(b []byte) error {
 	for len(b) > 0 {
 		n, err := m.port.Write(b)
@@ -185,7 +194,7 @@ func (m *modem) write(b []byte) error {
 // command sends cmd and waits for its final result code; it returns the
 // information lines before it.
 func (m *modem) command(ctx context.Context, cmd string, timeout time.Duration) ([]string, error) {
-	m.buf = m.buf[:0]
+	m.flush()
 	if err := m.write([]byte(cmd + "\r")); err != nil {
 		return nil, err
 	}
@@ -214,6 +223,7 @@ func (m *modem) init(ctx context.Context, timeout time.Duration) error {
 	// A modem left in the text prompt by a crash eats commands: ESC leaves it.
 	m.write([]byte{0x1b, '\r'})
 	time.Sleep(20 * time.Millisecond)
+	m.flush()
 	for _, c := range []string{"AT", "ATE0", "AT+CMGF=1"} {
 		if _, err := m.command(ctx, c, timeout); err != nil {
 			return err
@@ -257,7 +267,7 @@ func (m *modem) send(ctx context.Context, to, text string, cmdTimeout, sendTimeo
 		num, body = ucs2Hex(to), ucs2Hex(text)
 	}
 	cmd := `AT+CMGS="` + num + `"`
-	m.buf = m.buf[:0]
+	m.flush()
 	if err := m.write([]byte(cmd + "\r")); err != nil {
 		return 0, err
 	}
