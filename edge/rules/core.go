@@ -21,6 +21,9 @@ var ErrUnknownAlert = errors.New("no active alert with this id")
 type Change struct {
 	Event edge.Event
 	Jobs  []actions.Job
+	// Logged: Event is already in the log (an acknowledgement appended by
+	// Ack or by the central platform); it is reported, not appended.
+	Logged bool
 }
 
 // ActiveAlert is an alert that is firing or acknowledged.
@@ -73,11 +76,12 @@ type pairState struct {
 	LastHit   time.Time  `json:"last_hit,omitzero"`
 	LastSeen  time.Time  `json:"last_seen,omitzero"`
 	LastSeq   uint64     `json:"last_seq,omitempty"`
-	Ev        edge.Event `json:"ev"` // the event behind the condition, for templates
+	Ev        edge.Event `json:"ev,omitzero"` // the event behind the condition, for templates
 	Alert     *alertRec  `json:"alert,omitempty"`
 
 	savedSeen time.Time // LastSeen as last persisted
 	schedWait time.Time // schedule blocks firing until then
+	asOf      uint64    // the loaded state reflects the events before this seq
 }
 
 func (ps *pairState) active() bool { return ps.Alert != nil }
@@ -107,7 +111,7 @@ type Core struct {
 	order   []pairKey
 	sorted  bool
 	byID    map[string]pairKey
-	logged  map[string]edge.AlertState
+	logged  map[string]*loggedAlert
 	dirty   map[pairKey]struct{}
 	env     Env
 	vm      vm.VM
@@ -123,7 +127,7 @@ func NewCore(set *Set, devices []edge.Device, log edge.Logger) *Core {
 		log = edge.DiscardLogger()
 	}
 	c := &Core{set: set, log: log, devs: map[string]*devState{}, pairs: map[pairKey]*pairState{},
-		byID: map[string]pairKey{}, logged: map[string]edge.AlertState{}, dirty: map[pairKey]struct{}{},
+		byID: map[string]pairKey{}, logged: map[string]*loggedAlert{}, dirty: map[pairKey]struct{}{},
 		errs: map[string]*errCount{}}
 	c.env.Latest = c.latest
 	for _, d := range devices {
@@ -263,8 +267,7 @@ func (c *Core) dueOf(r *rule, ps *pairState) {
 func (c *Core) Event(ev *edge.Event, now time.Time) []Change {
 	switch ev.Kind {
 	case edge.KindAlert:
-		c.observe(ev, false)
-		return nil
+		return c.observe(ev, false)
 	case edge.KindGap:
 		return nil
 	}
@@ -354,6 +357,10 @@ func (c *Core) RuntimeErrors() map[string]uint64 {
 }
 
 func (c *Core) eval(out []Change, r *rule, d *devState, ev *edge.Event, now time.Time) []Change {
+	k, ps := c.pair(r, d.dev.ID)
+	if ev.Seq != 0 && ev.Seq < ps.asOf {
+		return out // re-read after a restart, and already in the loaded state
+	}
 	raw := true
 	if r.when != nil {
 		var ok bool
@@ -364,7 +371,6 @@ func (c *Core) eval(out []Change, r *rule, d *devState, ev *edge.Event, now time
 	if raw && r.sched != nil && !r.sched.active(now) {
 		raw = false
 	}
-	k, ps := c.pair(r, d.dev.ID)
 	if raw {
 		ps.Ev = snap(ev)
 	}
@@ -526,6 +532,9 @@ func (c *Core) staleEvent(out []Change, r *rule, d *devState, ev *edge.Event, no
 		return out
 	}
 	k, ps := c.pair(r, d.dev.ID)
+	if ev.Seq != 0 && ev.Seq < ps.asOf {
+		return out
+	}
 	if ev.Kind == edge.KindStatus && !ev.IsOnline() {
 		if r.offline && !ps.active() {
 			ps.Ev = snap(ev)
@@ -610,8 +619,16 @@ func (c *Core) fire(out []Change, r *rule, k pairKey, ps *pairState, d *devState
 	ps.Fired, ps.LastFired = true, now
 	c.dirty[k] = struct{}{}
 	id := alertID(r.name, d.dev.ID, cause)
-	if _, ok := c.logged[id]; ok {
-		return out // in the log already (appended before a restart): adopted by observe
+	if rec := c.logged[id]; rec != nil {
+		// In the log already (appended before a restart): adopt it as the
+		// log has it, without raising it again.
+		rec.adopted = true
+		if rec.state != edge.AlertResolved {
+			ps.Alert = &alertRec{ID: id, State: rec.state, Since: rec.since, Cause: cause, Severity: rec.alert.Severity,
+				Message: rec.alert.Message, By: rec.by}
+			c.byID[id] = k
+		}
+		return out
 	}
 	var b bytes.Buffer
 	msg := ""
@@ -631,7 +648,7 @@ func (c *Core) resolve(out []Change, r *rule, k pairKey, ps *pairState, d *devSt
 	ps.Alert = nil
 	delete(c.byID, a.ID)
 	c.dirty[k] = struct{}{}
-	if c.logged[a.ID] == edge.AlertResolved {
+	if rec := c.logged[a.ID]; rec != nil && rec.state == edge.AlertResolved {
 		return out
 	}
 	a.State = edge.AlertResolved
@@ -654,58 +671,92 @@ func (c *Core) change(r *rule, d *devState, ps *pairState, a alertRec, now time.
 	return ch
 }
 
-// Ack acknowledges an active alert. A rule with resolve: ack resolves it
-// at once.
+// AckEvent validates an acknowledgement and returns the event that records
+// it, to append to the log. The state changes when the engine reads that
+// event back in log order (so a replay of the log, and a restart, see the
+// same thing). ok is false when the alert is already acknowledged.
+func (c *Core) AckEvent(id, by string, now time.Time) (ev edge.Event, ok bool, err error) {
+	k, found := c.byID[id]
+	ps := c.pairs[k]
+	if !found || ps == nil || ps.Alert == nil || c.set.byName[k.rule] == nil {
+		return ev, false, fmt.Errorf("ack %q: %w", id, ErrUnknownAlert)
+	}
+	if ps.Alert.State == edge.AlertAcknowledged {
+		return ev, false, nil
+	}
+	a := *ps.Alert
+	a.State, a.By = edge.AlertAcknowledged, by
+	return c.change(c.set.byName[k.rule], c.device(k.dev), ps, a, now).Event, true, nil
+}
+
+// IsActive reports whether id is an active alert.
+func (c *Core) IsActive(id string) bool {
+	_, ok := c.byID[id]
+	return ok
+}
+
+// Ack acknowledges an active alert at once (AckEvent, then applying it):
+// for tools and tests that have no log. A rule with resolve: ack resolves
+// it too.
 func (c *Core) Ack(id, by string, now time.Time) ([]Change, error) {
-	k, ok := c.byID[id]
-	if !ok {
-		return nil, fmt.Errorf("ack %q: %w", id, ErrUnknownAlert)
+	ev, ok, err := c.AckEvent(id, by, now)
+	if err != nil || !ok {
+		return nil, err
 	}
-	ps, r := c.pairs[k], c.set.byName[k.rule]
-	if r == nil || ps == nil || ps.Alert == nil {
-		return nil, fmt.Errorf("ack %q: %w", id, ErrUnknownAlert)
-	}
-	d := c.device(k.dev)
-	var out []Change
-	if ps.Alert.State != edge.AlertAcknowledged {
-		ps.Alert.State, ps.Alert.By = edge.AlertAcknowledged, by
-		c.dirty[k] = struct{}{}
-		out = append(out, c.change(r, d, ps, *ps.Alert, now))
-	}
-	if r.rmode == resolveAck {
-		out = c.resolve(out, r, k, ps, d, 0, now)
-	}
-	return out, nil
+	ev.Time = now
+	return c.observe(&ev, false), nil
 }
 
 // observe applies an alert event read from the log. recovering marks the
 // events appended after the cursor before a restart: their ids are
 // remembered so that re-evaluating the events before them does not raise
-// the same alert again.
-func (c *Core) observe(ev *edge.Event, recovering bool) {
+// the same alert again. An acknowledgement read in order (not recovering)
+// returns its change (Logged) and, for resolve: ack, the resolution.
+func (c *Core) observe(ev *edge.Event, recovering bool) []Change {
 	a := ev.Alert
 	if a == nil {
-		return
+		return nil
 	}
 	r := c.set.byName[a.Rule]
 	if r == nil {
-		return
+		return nil
 	}
 	if recovering {
-		c.logged[a.ID] = a.State
+		rec := c.logged[a.ID]
+		if rec == nil {
+			rec = &loggedAlert{alert: *a, dev: ev.Device, since: ev.Time}
+			c.logged[a.ID] = rec
+		}
+		rec.state = a.State
+		if a.By != "" {
+			rec.by = a.By
+		}
+		return nil // applied when the events before it are re-evaluated (or at EndRecovery)
 	}
 	k, ps := c.pair(r, ev.Device)
+	if ev.Seq != 0 && ev.Seq < ps.asOf {
+		return nil // already in the loaded state
+	}
 	switch a.State {
 	case edge.AlertFiring, edge.AlertAcknowledged:
 		if ps.Alert != nil && ps.Alert.ID == a.ID {
-			if ps.Alert.State != a.State {
+			var out []Change
+			if ps.Alert.State != a.State && a.State == edge.AlertAcknowledged {
 				ps.Alert.State, ps.Alert.By = a.State, a.By
 				c.dirty[k] = struct{}{}
+				if !recovering {
+					ch := c.change(r, c.device(ev.Device), ps, *ps.Alert, ev.Time)
+					ch.Logged = true
+					out = append(out, ch)
+				}
 			}
-			return
+			if a.State == edge.AlertAcknowledged && r.rmode == resolveAck && !recovering {
+				out = c.resolve(out, r, k, ps, c.device(ev.Device), 0, ev.Time)
+			}
+			return out
 		}
-		if ps.Alert != nil && ps.Alert.ID != a.ID && !recovering {
-			return // a newer alert of ours is active
+		if !recovering || a.State != edge.AlertFiring {
+			return nil // not ours, or an ack of an alert no longer active
 		}
 		ps.Alert = &alertRec{ID: a.ID, State: a.State, Since: ev.Time, Cause: a.Cause, Severity: a.Severity, Message: a.Message, By: a.By}
 		ps.Fired = true
@@ -718,6 +769,7 @@ func (c *Core) observe(ev *edge.Event, recovering bool) {
 			c.dirty[k] = struct{}{}
 		}
 	}
+	return nil
 }
 
 // Recover applies an alert event appended after the rules cursor (before a
@@ -728,8 +780,45 @@ func (c *Core) Recover(ev *edge.Event) {
 	}
 }
 
-// EndRecovery forgets the recovered ids once the engine has passed them.
-func (c *Core) EndRecovery() { clear(c.logged) }
+// loggedAlert is an alert found in the log after the cursor at a restart.
+type loggedAlert struct {
+	alert   edge.Alert // as first logged
+	dev     string
+	since   time.Time
+	state   edge.AlertState // the last state logged
+	by      string
+	adopted bool
+}
+
+// EndRecovery runs once the engine has re-read every event that was in the
+// log at the restart. An active alert of the log that re-evaluation did not
+// raise again (its cause depended on something not kept, such as another
+// device's latest value) is adopted now rather than forgotten; then the
+// recovered ids are dropped.
+func (c *Core) EndRecovery() {
+	ids := make([]string, 0, len(c.logged))
+	for id := range c.logged {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		rec := c.logged[id]
+		r := c.set.byName[rec.alert.Rule]
+		if rec.adopted || rec.state == edge.AlertResolved || r == nil {
+			continue
+		}
+		k, ps := c.pair(r, rec.dev)
+		if ps.Alert != nil {
+			continue
+		}
+		ps.Alert = &alertRec{ID: id, State: rec.state, Since: rec.since, Cause: rec.alert.Cause,
+			Severity: rec.alert.Severity, Message: rec.alert.Message, By: rec.by}
+		ps.Fired = true
+		c.byID[id] = k
+		c.dirty[k] = struct{}{}
+	}
+	clear(c.logged)
+}
 
 // Active lists the active alerts, oldest first.
 func (c *Core) Active() []ActiveAlert {

@@ -58,6 +58,7 @@ type Engine struct {
 	state *stateStore
 	reqs  chan func()
 
+	cursor   uint64    // the events before it are in the state
 	base     time.Time // engine time at baseRead
 	baseRead time.Time // clock reading with its monotonic part
 	lastNow  time.Time
@@ -232,26 +233,24 @@ func (e *Engine) recover(cursor uint64) (uint64, error) {
 // their actions queued, rule state written, cursor moved. Failures are
 // retried (the core's state already moved on and must not be recomputed).
 func (e *Engine) commit(ctx context.Context, changes []Change, cursor, next uint64) error {
-	if len(changes) > 0 {
-		evs := make([]edge.Event, len(changes))
-		for i := range changes {
-			evs[i] = changes[i].Event
+	var evs []edge.Event
+	for i := range changes {
+		if !changes[i].Logged {
+			evs = append(evs, changes[i].Event)
 		}
-		var appended []edge.Event
+	}
+	if len(evs) > 0 {
 		if err := e.retry(ctx, "append alerts", func() (err error) {
-			appended, err = e.o.Log.Append(ctx, evs...)
+			_, err = e.o.Log.Append(ctx, evs...)
 			return err
 		}); err != nil {
 			return err
 		}
+	}
+	if e.o.Actions != nil {
 		for i := range changes {
 			for _, j := range changes[i].Jobs {
-				if i < len(appended) {
-					j.Alert = *appended[i].Alert
-				}
-				if e.o.Actions != nil {
-					e.o.Actions.Submit(j)
-				}
+				e.o.Actions.Submit(j)
 			}
 		}
 	}
@@ -259,9 +258,11 @@ func (e *Engine) commit(ctx context.Context, changes []Change, cursor, next uint
 		return fmt.Errorf("rules: encode state: %w", err)
 	}
 	now := e.lastNow
-	if err := e.retry(ctx, "write rule state", func() error { return e.state.flush(now) }); err != nil {
+	asOf := max(next, cursor)
+	if err := e.retry(ctx, "write rule state", func() error { return e.state.flush(now, asOf) }); err != nil {
 		return err
 	}
+	e.cursor = asOf
 	if len(changes) > 0 {
 		e.publish()
 	}
@@ -340,11 +341,16 @@ func (e *Engine) Ack(id, by string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return e.do(ctx, func() error {
-		changes, err := e.core.Ack(id, by, e.now())
-		if err != nil {
+		// The acknowledgement takes effect when the engine reads it back
+		// from the log, in order with the events around it.
+		ev, ok, err := e.core.AckEvent(id, by, e.now())
+		if err != nil || !ok {
 			return err
 		}
-		return e.commit(ctx, changes, 0, 0)
+		return e.retry(ctx, "append acknowledgement", func() error {
+			_, err := e.o.Log.Append(ctx, ev)
+			return err
+		})
 	})
 }
 
@@ -355,7 +361,7 @@ func (e *Engine) Reload(ctx context.Context, set *Set, devices []edge.Device) er
 		if err := e.state.take(e.core); err != nil {
 			return err
 		}
-		if err := e.state.flush(e.lastNow); err != nil {
+		if err := e.state.flush(e.lastNow, e.cursor); err != nil {
 			return err
 		}
 		if err := e.reset(set, devices); err != nil {

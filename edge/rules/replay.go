@@ -142,13 +142,21 @@ func Replay(set *Set, devices []edge.Device, events []edge.Event, w io.Writer, o
 		}
 		prevTS = t
 		if ev.Kind == edge.KindAlert {
-			if ev.Alert != nil && ev.Alert.State == edge.AlertAcknowledged {
-				chs, err := core.Ack(ev.Alert.ID, ev.Alert.By, vnow)
-				if err != nil {
-					fmt.Fprintf(bw, "%s  ack %s: %v\n", vnow.In(tz).Format("2006-01-02 15:04:05 MST"), ev.Alert.ID, err)
-				}
-				print(chs)
+			if ev.Alert == nil || ev.Alert.State != edge.AlertAcknowledged {
+				continue
 			}
+			if !core.IsActive(ev.Alert.ID) {
+				fmt.Fprintf(bw, "%s  ack %s: %v\n", vnow.In(tz).Format("2006-01-02 15:04:05 MST"), ev.Alert.ID, ErrUnknownAlert)
+				continue
+			}
+			// A recorded acknowledgement carries only the id; the core
+			// fills rule and device from its own alert.
+			ack, ok, err := core.AckEvent(ev.Alert.ID, ev.Alert.By, vnow)
+			if err != nil || !ok {
+				continue
+			}
+			ack.Seq, ack.Time = ev.Seq, vnow
+			print(core.Event(&ack, vnow))
 			continue
 		}
 		print(core.Event(ev, vnow))

@@ -32,17 +32,29 @@ type meta struct {
 	LastNow time.Time `json:"last_now"`
 }
 
+// shard is one stored group of pair states. Next says which events they
+// reflect: all those before it. A shard is written with the cursor the
+// engine is about to store, so after a crash between writing shards and
+// moving the cursor, re-reading the events from the cursor skips, for the
+// pairs of a shard, the events its state already reflects. Shards are
+// written one by one (the state store has no transactions); Next makes
+// each of them safe on its own.
+type shard struct {
+	Next  uint64                     `json:"next"`
+	Pairs map[string]json.RawMessage `json:"pairs"`
+}
+
 // stateStore persists a core's dirty pair states.
 type stateStore struct {
 	st     edge.StateStore
-	shards [nShards]map[string]json.RawMessage
+	shards [nShards]shard
 	dirty  [nShards]bool
 }
 
 func newStateStore(st edge.StateStore) *stateStore {
 	s := &stateStore{st: st}
 	for i := range s.shards {
-		s.shards[i] = map[string]json.RawMessage{}
+		s.shards[i].Pairs = map[string]json.RawMessage{}
 	}
 	return s
 }
@@ -70,10 +82,13 @@ func (s *stateStore) load(c *Core) (time.Time, error) {
 		if err := json.Unmarshal(b, &s.shards[i]); err != nil {
 			return m.LastNow, fmt.Errorf("decode rule state shard %d: %w", i, err)
 		}
-		for key, raw := range s.shards[i] {
+		if s.shards[i].Pairs == nil {
+			s.shards[i].Pairs = map[string]json.RawMessage{}
+		}
+		for key, raw := range s.shards[i].Pairs {
 			rname, dev, _ := strings.Cut(key, "\x00")
 			if c.set.byName[rname] == nil {
-				delete(s.shards[i], key)
+				delete(s.shards[i].Pairs, key)
 				s.dirty[i] = true
 				continue
 			}
@@ -81,6 +96,7 @@ func (s *stateStore) load(c *Core) (time.Time, error) {
 			if err := json.Unmarshal(raw, ps); err != nil {
 				return m.LastNow, fmt.Errorf("decode rule state of %s/%s: %w", rname, dev, err)
 			}
+			ps.asOf = s.shards[i].Next
 			c.load(pairKey{rname, dev}, ps)
 		}
 	}
@@ -94,13 +110,13 @@ func (s *stateStore) take(c *Core) error {
 		i := shardOf(k)
 		key := k.rule + "\x00" + k.dev
 		if ps == nil {
-			delete(s.shards[i], key)
+			delete(s.shards[i].Pairs, key)
 		} else {
 			b, err := json.Marshal(ps)
 			if err != nil {
 				return err
 			}
-			s.shards[i][key] = b
+			s.shards[i].Pairs[key] = b
 		}
 		s.dirty[i] = true
 	}
@@ -108,8 +124,9 @@ func (s *stateStore) take(c *Core) error {
 	return nil
 }
 
-// flush writes the dirty shards and the engine time.
-func (s *stateStore) flush(now time.Time) error {
+// flush writes the dirty shards, marked as reflecting the events before
+// next, and the engine time.
+func (s *stateStore) flush(now time.Time, next uint64) error {
 	if s.st == nil {
 		clear(s.dirty[:])
 		return nil
@@ -118,6 +135,9 @@ func (s *stateStore) flush(now time.Time) error {
 	for i, d := range s.dirty {
 		if !d {
 			continue
+		}
+		if next > s.shards[i].Next {
+			s.shards[i].Next = next
 		}
 		b, err := json.Marshal(s.shards[i])
 		if err != nil {

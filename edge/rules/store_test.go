@@ -1,0 +1,267 @@
+package rules
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/store"
+)
+
+func openStore(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	s, err := store.Open(store.Options{Dir: dir, CommitWait: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// reopen returns an open func for the restart tests: each call closes the
+// previous handle (the gateway went away) and opens the same directory.
+func reopen(t *testing.T) func() logs {
+	dir := t.TempDir()
+	var cur *store.Store
+	return func() logs {
+		if cur != nil {
+			if err := cur.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cur = openStore(t, dir)
+		return cur
+	}
+}
+
+func TestRestartMidForStore(t *testing.T)      { testRestartMidFor(t, reopen(t)) }
+func TestRestartActiveAlertStore(t *testing.T) { testRestartActiveAlert(t, reopen(t)) }
+func TestCrashBeforeCursorStore(t *testing.T)  { testCrashBeforeCursor(t, reopen(t)) }
+
+// crashRules are event-driven only (no timers), so that the alerts of a
+// run interrupted by crashes can be compared with a pure replay.
+func crashRules(t testing.TB) (*Set, []edge.Device) {
+	rules := []config.Rule{
+		{Name: "door", Match: config.RuleMatch{Tags: []string{"observe"}, Points: []string{"door"}}, When: `event.text == "open"`},
+		{Name: "hot", Match: config.RuleMatch{Points: []string{"temp"}}, When: `event.value > 60`, Resolve: `event.value < 50`},
+		{Name: "camera", Match: config.RuleMatch{Points: []string{"alarm"}}, When: `event.text == "FALL"`, Resolve: "ack"},
+	}
+	set, err := Compile(rules, "UTC", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var devs []edge.Device
+	for i := 0; i < 8; i++ {
+		devs = append(devs, edge.Device{ID: fmt.Sprintf("d%d", i), Tags: []string{"observe"}})
+	}
+	return set, devs
+}
+
+func randomEvent(rng *rand.Rand) edge.Event {
+	dev := fmt.Sprintf("d%d", rng.IntN(8))
+	switch rng.IntN(3) {
+	case 0:
+		st := []string{"open", "closed"}[rng.IntN(2)]
+		return edge.StateChange(dev, "door", st, 0)
+	case 1:
+		return edge.Reading(dev, "temp", float64(rng.IntN(90)), "C")
+	default:
+		st := []string{"FALL", "ok"}[rng.IntN(2)]
+		return edge.StateChange(dev, "alarm", st, 0)
+	}
+}
+
+// TestCrashChild is the process the crash test kills: a store, the rule
+// engine, and a writer appending random events as fast as it can, and
+// acknowledging camera alerts now and then.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv("EDGEGW_RULES_CRASH_DIR")
+	if dir == "" {
+		t.Skip("run by TestCrashSIGKILL")
+	}
+	seed, _ := strconv.ParseUint(os.Getenv("EDGEGW_RULES_CRASH_SEED"), 10, 64)
+	s, err := store.Open(store.Options{Dir: dir, CommitWait: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, devs := crashRules(t)
+	e, err := New(Options{Set: set, Devices: devs, Log: s, State: s, Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.Run(context.Background())
+	fmt.Println("ready")
+	rng := rand.New(rand.NewPCG(seed, 9))
+	for i := 0; ; i++ {
+		_ = s.AppendAsync(randomEvent(rng), nil)
+		if i%200 == 0 {
+			if act := e.Active(); len(act) > 0 {
+				a := act[rng.IntN(len(act))]
+				if a.Rule == "camera" {
+					_ = e.Ack(a.ID, "local:crash-test")
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// TestCrashSIGKILL kills a process running the engine at random moments
+// (10 times), restarts it each time, then checks the alert changes in the
+// log against a pure replay of the events that were made durable: every
+// alert raised exactly once, resolved at most once, nothing forgotten,
+// every event evaluated.
+func TestCrashSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test")
+	}
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for i := 0; i < 10; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "EDGEGW_RULES_CRASH_DIR="+dir, fmt.Sprintf("EDGEGW_RULES_CRASH_SEED=%d", i))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ready := make(chan bool, 1)
+		var lines []string
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if sc.Text() == "ready" {
+					ready <- true
+				} else if len(lines) < 50 {
+					lines = append(lines, sc.Text())
+				}
+			}
+			close(ready)
+		}()
+		if !<-ready {
+			cmd.Wait()
+			t.Fatalf("crash child %d exited before it was ready:\n%s", i, strings.Join(lines, "\n"))
+		}
+		time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond)
+		cmd.Process.Kill() // SIGKILL
+		cmd.Wait()
+		if os.Getenv("EDGEGW_RULES_CRASH_DEBUG") != "" {
+			s := openStore(t, dir)
+			c, _ := s.Cursor(edge.CursorRules)
+			t.Logf("after kill %d: last %d cursor %d", i, s.LastSeq(), c)
+			s.Close()
+		}
+	}
+	// The last restart runs to the end of the log.
+	s := openStore(t, dir)
+	set, devs := crashRules(t)
+	last := s.LastSeq()
+	if last < 1000 {
+		t.Fatalf("only %d events were written across the runs", last)
+	}
+	r := startEngine(t, Options{Set: set, Devices: devs, Log: s, State: s})
+	waitFor(t, "the engine to reach the end of the log", func() bool {
+		c, _ := s.Cursor(edge.CursorRules)
+		return c > s.LastSeq() && s.LastSeq() >= last
+	})
+	r.stop()
+
+	// The log as the engine left it.
+	var evs []edge.Event
+	for from := uint64(1); ; {
+		b, err := s.Read(from, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			break
+		}
+		evs = append(evs, b...)
+		from = b[len(b)-1].Seq + 1
+	}
+	// A pure replay of the same events (acks included, at their place).
+	core := NewCore(set, devs, nil)
+	now := time.Now()
+	core.Start(now)
+	type change struct {
+		id    string
+		state edge.AlertState
+	}
+	var want, got []change
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Kind == edge.KindAlert {
+			got = append(got, change{ev.Alert.ID, ev.Alert.State})
+			if ev.Alert.State == edge.AlertAcknowledged {
+				chs, err := core.Ack(ev.Alert.ID, ev.Alert.By, now)
+				if err != nil {
+					t.Fatalf("ack of %s at seq %d: the replay has no such active alert: %v", ev.Alert.ID, ev.Seq, err)
+				}
+				for _, ch := range chs {
+					want = append(want, change{ch.Event.Alert.ID, ch.Event.Alert.State})
+				}
+			}
+			continue
+		}
+		for _, ch := range core.Event(ev, now) {
+			want = append(want, change{ch.Event.Alert.ID, ch.Event.Alert.State})
+		}
+	}
+	key := func(cs []change) []string {
+		var out []string
+		seen := map[string]int{}
+		for _, c := range cs {
+			k := c.id + " " + string(c.state)
+			seen[k]++
+			out = append(out, fmt.Sprintf("%s #%d", k, seen[k]))
+		}
+		sort.Strings(out)
+		return out
+	}
+	g, w := key(got), key(want)
+	if len(w) < 50 {
+		t.Fatalf("only %d alert changes expected: too few to test anything", len(w))
+	}
+	gm := map[string]bool{}
+	for _, k := range g {
+		gm[k] = true
+	}
+	wm := map[string]bool{}
+	for _, k := range w {
+		wm[k] = true
+		if !gm[k] {
+			t.Errorf("missing from the log: %s", k)
+		}
+	}
+	for _, k := range g {
+		if !wm[k] {
+			t.Errorf("in the log but not in the replay (raised twice?): %s", k)
+			var id string
+			fmt.Sscan(k, &id)
+			parts := strings.SplitN(id, "/", 3)
+			for _, ev := range evs {
+				if ev.Device == parts[1] && (ev.Alert != nil && ev.Alert.Rule == parts[0] || ev.Point == map[string]string{"hot": "temp", "door": "door", "camera": "alarm"}[parts[0]] && ev.Seq < 600) {
+					if ev.Alert != nil {
+						t.Logf("  %d alert %s %s", ev.Seq, ev.Alert.ID, ev.Alert.State)
+					} else {
+						t.Logf("  %d %s %v %s", ev.Seq, ev.Point, ev.Value, ev.Text)
+					}
+
+				}
+			}
+		}
+	}
+	t.Logf("%d events, %d alert changes, across 10 SIGKILLs", len(evs), len(g))
+}
