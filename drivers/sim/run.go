@@ -9,8 +9,14 @@ import (
 	"github.com/edgegw/edgegw/edge"
 )
 
-// tick is how often a rate-limited Run wakes to emit its budget.
-const tick = 10 * time.Millisecond
+// tickFor is how often a rate-limited Run wakes to emit its budget: every
+// 10ms at 100 events/s and more, about once per event below that (at most
+// every 250ms, so the scenario's deadlines stay on time). Triggers do not
+// wait for a tick.
+func tickFor(rate float64) time.Duration {
+	t := time.Duration(float64(time.Second) / rate)
+	return min(max(t, 10*time.Millisecond), 250*time.Millisecond)
+}
 
 // ErrQueueFull is returned by the triggers when Run is not taking their
 // events (it is not running, or its sink is stuck) and 4096 are waiting.
@@ -46,6 +52,7 @@ func (d *Driver) Run(ctx context.Context, sink edge.Sink) error {
 	}
 	var random uint64
 	budget, last := 0.0, start
+	tick := tickFor(o.Rate)
 	for {
 		if ctx.Err() != nil {
 			return nil

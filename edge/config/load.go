@@ -102,8 +102,7 @@ func Problems(err error) []Problem {
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	if errors.As(err, &e) && !isJoin(err) {
+	if e, ok := err.(*Error); ok {
 		return e.Problems
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -113,12 +112,11 @@ func Problems(err error) []Problem {
 		}
 		return ps
 	}
+	var e *Error
+	if u := errors.Unwrap(err); u != nil && errors.As(u, &e) {
+		return Problems(u) // the problems carry their own context
+	}
 	return []Problem{{Msg: err.Error()}}
-}
-
-func isJoin(err error) bool {
-	_, ok := err.(interface{ Unwrap() []error })
-	return ok
 }
 
 // Load reads and parses a config file. See Parse.

@@ -221,8 +221,9 @@ inputs:
 func TestProblemsOfJoined(t *testing.T) {
 	cfg := parse(t, "gateway:\n  id: gw1\n")
 	err := errors.Join(cfg.Errorf("gateway.id", "one"), fmt.Errorf("wrapped: %w", cfg.Errorf("gateway", "two")), errors.New("plain"))
+	err = fmt.Errorf("outer: %w", errors.Join(err, cfg.Errorf("gateway.id", "four")))
 	ps := config.Problems(err)
-	if len(ps) != 3 || ps[0].Line != 2 || ps[1].Line != 1 || ps[2].Msg != "plain" {
+	if len(ps) != 4 || ps[0].Line != 2 || ps[1].Line != 1 || ps[2].Msg != "plain" || ps[3].Msg != "four" {
 		t.Errorf("got %+v", ps)
 	}
 	// A Config built in code has no file: errors name only the field.
