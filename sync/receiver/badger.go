@@ -22,8 +22,8 @@ const (
 	pGateway   = "gw/"  // + id → Gateway JSON
 	pStats     = "gs/"  // + id → gwStats JSON
 	pHeartbeat = "hb/"  // + id → hbRecord JSON
-	pDedupe    = "d/"   // + id 0x00 epoch seq → cursor
-	pEvent     = "e/"   // + cursor → len(id) id receivedMillis eventJSON
+	pSeqs      = "r/"   // + id 0x00 epoch → seqSet: the seqs stored (the dedupe index)
+	pEvent     = "e/"   // + cursor → event record (record.go)
 	pAlert     = "al/"  // + id 0x00 alertID → ActiveAlert JSON
 	pConfig    = "cfg/" // + id → ConfigBundle JSON
 	pCommand   = "cmd/" // + id 0x00 cmdID → Command JSON
@@ -31,12 +31,12 @@ const (
 	kCmdSeq    = "meta/cmdseq"
 )
 
-// Chunk limits of one ingest transaction, well inside Badger's per-txn
-// limits for a 16 MiB memtable (15% of it, in entries of up to ~100 B of
-// overhead each).
+// Chunk limits of one ingest transaction, inside Badger's per-txn limits
+// for a 16 MiB memtable: 15% of it in bytes (2.4 MiB) and in entries of
+// 96 B skiplist nodes (26,214).
 const (
-	chunkBytes   = 1 << 20
-	chunkEntries = 8000
+	chunkBytes   = 2 << 20
+	chunkEntries = 20000
 )
 
 // Badger is the default Storage: an embedded Badger database sized for a
@@ -45,9 +45,10 @@ type Badger struct {
 	db  *badger.DB
 	log *slog.Logger
 
-	ingest gosync.Mutex // one batch at a time: cursors are committed in order
-	cursor uint64       // last cursor committed
-	cmdMu  gosync.Mutex // command ids and results
+	ingest gosync.Mutex       // one batch at a time: cursors are committed in order
+	cursor uint64             // last cursor committed
+	seqs   map[seqKey]*seqSet // committed dedupe sets, loaded on first use
+	cmdMu  gosync.Mutex       // command ids and results
 }
 
 var _ Storage = (*Badger)(nil)
@@ -84,7 +85,7 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
 	}
-	b := &Badger{db: db, log: logger}
+	b := &Badger{db: db, log: logger, seqs: map[seqKey]*seqSet{}}
 	if err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pEvent)})
 		defer it.Close()
@@ -190,21 +191,65 @@ func (b *Badger) Gateways() ([]GatewayStatus, error) {
 	return out, err
 }
 
+type seqKey struct {
+	gw    string
+	epoch uint64
+}
+
+// seqSet returns the committed dedupe set of (gw, epoch), loading it.
+func (b *Badger) seqSet(txn *badger.Txn, k seqKey) (*seqSet, error) {
+	if s, ok := b.seqs[k]; ok {
+		return s, nil
+	}
+	s := &seqSet{}
+	item, err := txn.Get(gwSubKey(pSeqs, k.gw, k.epoch))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		if err := item.Value(func(v []byte) error {
+			var err error
+			s, err = decodeSeqSet(v)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("gateway %q epoch %d: dedupe index: %w", k.gw, k.epoch, err)
+		}
+	}
+	b.seqs[k] = s
+	return s, nil
+}
+
 // StoreBatch implements Storage. One batch is written in as few transactions
-// as Badger's limits allow; each transaction holds whole events (dedupe key
-// and event together), so a crash between two of them leaves every event
-// either fully stored or not at all, and a resend stores the rest.
+// as Badger's limits allow. Each transaction holds its events together with
+// the updated dedupe index of their epochs, so a crash between two of them
+// leaves every event either stored and indexed or not at all; a resend
+// stores the rest.
 func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) (stored, dups int, err error) {
 	b.ingest.Lock()
 	defer b.ingest.Unlock()
 
 	txn := b.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
+	work := map[seqKey]*seqSet{} // this batch's copies of the sets it touches
+	defer func() {
+		if err != nil {
+			for k := range work {
+				delete(b.seqs, k) // reload what was committed
+			}
+		}
+	}()
 	var st gwStats
 	if err := getJSON(txn, gwKey(pStats, gw), &st); err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, 0, fmt.Errorf("gateway %q stats: %w", gw, err)
 	}
+	dirty := map[seqKey]bool{}
 	commit := func(cursor uint64) error {
+		for k := range dirty {
+			if err := txn.Set(gwSubKey(pSeqs, k.gw, k.epoch), work[k].encode()); err != nil {
+				return fmt.Errorf("gateway %q: store dedupe index: %w", gw, err)
+			}
+		}
 		st.LastBatchAt = received
 		if err := setJSON(txn, gwKey(pStats, gw), st); err != nil {
 			return err
@@ -213,28 +258,34 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 			return fmt.Errorf("gateway %q: commit events: %w", gw, err)
 		}
 		b.cursor = cursor
+		for k := range dirty {
+			b.seqs[k] = work[k].clone()
+		}
+		clear(dirty)
 		return nil
 	}
 
-	seen := make(map[[2]uint64]struct{}, len(events))
 	cursor := b.cursor
 	var chunkN, chunkB int
-	var val []byte
 	recvMs := received.UnixMilli()
+	var last seqKey
+	var set *seqSet
 	for i := range events {
 		e := &events[i]
-		id := [2]uint64{e.Epoch, e.Seq}
-		if _, ok := seen[id]; ok {
-			dups++
-			continue
+		if k := (seqKey{gw, e.Epoch}); set == nil || k != last {
+			if set = work[k]; set == nil {
+				committed, err := b.seqSet(txn, k)
+				if err != nil {
+					return 0, 0, err
+				}
+				set = committed.clone()
+				work[k] = set
+			}
+			last = k
 		}
-		seen[id] = struct{}{}
-		dk := gwSubKey(pDedupe, gw, e.Epoch, e.Seq)
-		if _, err := txn.Get(dk); err == nil {
+		if set.has(e.Seq) {
 			dups++
 			continue
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return 0, 0, fmt.Errorf("gateway %q: dedupe lookup: %w", gw, err)
 		}
 		if chunkN >= chunkEntries || chunkB >= chunkBytes {
 			if err := commit(cursor); err != nil {
@@ -244,24 +295,18 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 			chunkN, chunkB = 0, 0
 		}
 		cursor++
-		js, err := json.Marshal(e)
+		val, err := appendRecord(make([]byte, 0, 64+len(gw)+len(e.Device)+len(e.Point)+len(e.Text)), gw, recvMs, e)
 		if err != nil {
 			return 0, 0, fmt.Errorf("gateway %q: event %d/%d: %w", gw, e.Epoch, e.Seq, err)
 		}
-		val = make([]byte, 0, 1+len(gw)+8+len(js))
-		val = append(val, byte(len(gw)))
-		val = append(val, gw...)
-		val = binary.BigEndian.AppendUint64(val, uint64(recvMs))
-		val = append(val, js...)
-		ek := append([]byte(pEvent), u64(cursor)...)
+		ek := binary.BigEndian.AppendUint64([]byte(pEvent), cursor)
 		if err := txn.Set(ek, val); err != nil {
 			return 0, 0, fmt.Errorf("gateway %q: store event: %w", gw, err)
 		}
-		if err := txn.Set(dk, u64(cursor)); err != nil {
-			return 0, 0, fmt.Errorf("gateway %q: store event: %w", gw, err)
-		}
-		chunkN += 2
-		chunkB += len(ek) + len(val) + len(dk) + 8 + 64
+		set.add(e.Seq)
+		dirty[last] = true
+		chunkN++
+		chunkB += len(ek) + len(val) + 32
 		if e.Alert != nil && e.Alert.ID != "" {
 			if err := b.updateAlert(txn, gw, e); err != nil {
 				return 0, 0, err
@@ -317,17 +362,19 @@ func (b *Badger) Events(gw string, after uint64, limit int) ([]StoredEvent, uint
 			cur := binary.BigEndian.Uint64(item.Key()[len(pEvent):])
 			next = cur
 			err := item.Value(func(v []byte) error {
-				if len(v) < 1 || len(v) < 1+int(v[0])+8 {
-					return fmt.Errorf("event %d: short record", cur)
+				id, err := recordGateway(v)
+				if err != nil || (gw != "" && id != gw) {
+					return err
 				}
-				id := string(v[1 : 1+v[0]])
-				if gw != "" && id != gw {
-					return nil
+				id, received, e, err := decodeRecord(v)
+				if err != nil {
+					return fmt.Errorf("event %d: %w", cur, err)
 				}
-				rest := v[1+v[0]:]
-				ms := int64(binary.BigEndian.Uint64(rest))
-				out = append(out, StoredEvent{Cursor: cur, Gateway: id, Received: time.UnixMilli(ms).UTC(),
-					Event: json.RawMessage(append([]byte(nil), rest[8:]...))})
+				js, err := json.Marshal(&e)
+				if err != nil {
+					return fmt.Errorf("event %d: %w", cur, err)
+				}
+				out = append(out, StoredEvent{Cursor: cur, Gateway: id, Received: received, Event: js})
 				return nil
 			})
 			if err != nil {
