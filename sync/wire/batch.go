@@ -375,37 +375,37 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		e.Seq = seq
 		e.Time = time.UnixMilli(ts).UTC()
 		e.ClockTrusted = true
-		if d.Epoch != nil {
+		if len(d.Epoch) > 0 {
 			e.Epoch = eps[d.Epoch[i]]
 		} else if n > 0 {
 			e.Epoch = eps[0]
 		}
-		if d.Untrusted != nil {
+		if len(d.Untrusted) > 0 {
 			e.ClockTrusted = d.Untrusted[i] == 0
 		}
 		e.Kind = d.Strings[d.Kind[i]]
-		if d.Prio != nil {
+		if len(d.Prio) > 0 {
 			e.Priority = uint8(d.Prio[i])
 		}
-		if d.Dev != nil {
+		if len(d.Dev) > 0 {
 			e.Device = d.Strings[d.Dev[i]]
 		}
-		if d.Pt != nil {
+		if len(d.Pt) > 0 {
 			e.Point = d.Strings[d.Pt[i]]
 		}
-		if d.V != nil {
+		if len(d.V) > 0 {
 			e.Value = d.V[i]
 		}
-		if d.Unit != nil {
+		if len(d.Unit) > 0 {
 			e.Unit = d.Strings[d.Unit[i]]
 		}
-		if d.Q != nil {
+		if len(d.Q) > 0 {
 			e.Quality = uint8(d.Q[i])
 		}
-		if d.Text != nil {
+		if len(d.Text) > 0 {
 			e.Text = d.Strings[d.Text[i]]
 		}
-		if d.Online != nil && d.Online[i] != 0 {
+		if len(d.Online) > 0 && d.Online[i] != 0 {
 			e.Online = BoolPtr(d.Online[i] == 2)
 		}
 	}

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -257,4 +258,27 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		equalEvents(t, again, events)
 	})
+}
+
+func TestEventJSON(t *testing.T) {
+	events := sampleEvents()
+	for i := range events {
+		events[i].Time = events[i].Time.Truncate(time.Millisecond)
+	}
+	js, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"epoch":"9876543210123456789"`) || !strings.Contains(string(js), `"v":"NaN"`) {
+		t.Errorf("unexpected JSON %s", js)
+	}
+	var got []Event
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatal(err)
+	}
+	equalEvents(t, got, events)
+	var e Event
+	if err := json.Unmarshal([]byte(`{"seq":1,"v":"many"}`), &e); err == nil {
+		t.Error("bad value accepted")
+	}
 }
