@@ -20,6 +20,7 @@ const GapReasonCap = "evicted: store cap"
 
 // maintain runs retention, cap eviction and value-log GC until Close. It
 // only plans deletions (reads); the writer commits them between appends.
+// maintMu keeps plans from overlapping, so nothing is deleted twice.
 func (s *Store) maintain() {
 	defer s.wg.Done()
 	gc := time.NewTicker(s.opts.GCInterval)
@@ -50,18 +51,18 @@ func (s *Store) live() int64 {
 	return s.pub.Live
 }
 
-// enforceCap evicts until the live bytes are back under 90% of the cap.
+// enforceCap evicts until the live bytes are under the cap; each pass aims
+// at 90% of it, so passes are few and large.
 func (s *Store) enforceCap() {
+	s.maintMu.Lock()
+	defer s.maintMu.Unlock()
 	capb := s.opts.CapBytes
-	if capb <= 0 || s.live() <= capb {
+	if capb <= 0 {
 		return
 	}
 	target := capb - capb/10
-	for passes := 0; ; passes++ {
+	for s.live() > capb {
 		need := s.live() - target
-		if need <= 0 {
-			return
-		}
 		n, err := s.evict(need)
 		if err != nil {
 			if !errors.Is(err, edge.ErrClosed) {
@@ -90,7 +91,7 @@ func (s *Store) evict(need int64) (uint64, error) {
 	}
 	last := s.durable.Load()
 	plan := &delPlan{evicted: true, result: make(chan error, 1)}
-	var from, to uint64
+	var from, to, folded uint64
 	take := func(seq uint64, prio edge.Priority, recLen int) {
 		plan.keys = append(plan.keys, eventKey(seq))
 		if prio > edge.PriorityLow {
@@ -145,6 +146,15 @@ func (s *Store) evict(need int64) (uint64, error) {
 					return err
 				}
 				take(seq, p, int(item.ValueSize()))
+				if p == edge.PriorityAlert {
+					// An evicted gap record folds into the new one, so the
+					// gap records left always account for every missing seq.
+					ev, err := s.decodeItem(item, seq)
+					if err == nil && ev.Kind == edge.KindGap && ev.Gap != nil {
+						folded += ev.Gap.Count
+						from, to = min(from, ev.Gap.From), max(to, ev.Gap.To)
+					}
+				}
 			}
 			it.Close()
 		}
@@ -158,7 +168,7 @@ func (s *Store) evict(need int64) (uint64, error) {
 	gap := s.prepare(edge.Event{
 		Kind: edge.KindGap,
 		Text: GapReasonCap,
-		Gap:  &edge.Gap{Epoch: s.epoch, From: from, To: to, Count: plan.events, Reason: GapReasonCap},
+		Gap:  &edge.Gap{Epoch: s.epoch, From: from, To: to, Count: plan.events + folded, Reason: GapReasonCap},
 	})
 	gap.del = plan
 	if err := s.runPlan(gap); err != nil {
@@ -183,6 +193,8 @@ func (s *Store) runPlan(r *req) error {
 // than History. With no cursor at all nothing has been consumed, so nothing
 // is deleted (only the cap removes events then).
 func (s *Store) retain(now time.Time) error {
+	s.maintMu.Lock()
+	defer s.maintMu.Unlock()
 	for {
 		n, err := s.retainPass(now)
 		if err != nil || n < maxPlanEvents {

@@ -163,6 +163,7 @@ type Store struct {
 	capSignal chan struct{}
 	done      chan []*req // committed batches for the completer
 
+	maintMu  sync.Mutex // one deletion plan at a time
 	sizeMu   sync.Mutex
 	sizeAt   time.Time
 	sizeDisk int64
