@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+
+	"github.com/edgegw/edgegw/drivers/serial"
+	"github.com/edgegw/edgegw/internal/cli"
+)
+
+func init() {
+	var asJSON bool
+	app.Register(&cli.Command{
+		Name:  "ports",
+		Short: "list the serial ports of this machine with their USB ids",
+		Usage: `Lists the serial ports of this machine: the name to put under port: in
+the config, and for USB-serial adapters the USB vendor:product id
+(VID:PID), the adapter's serial number and its product name, so you can
+tell two identical-looking adapters apart.
+
+Plug the adapters in one at a time and run it after each to see which
+name each one got. On Linux, prefer the stable /dev/serial/by-id/... link
+of an adapter over /dev/ttyUSB0 in the config: ttyUSB numbers change with
+the order adapters are found at boot.
+
+Examples:
+  edgegw ports
+  edgegw ports --json
+
+Exit status: 0, also when there are no ports (it says so); 1 when the
+ports could not be listed.`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+		},
+		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+			}
+			ports, err := serial.ListPorts()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if ports == nil {
+					ports = []serial.PortInfo{}
+				}
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(ports)
+			}
+			serial.WritePorts(env.Stdout, ports)
+			return nil
+		},
+	})
+}
