@@ -191,6 +191,9 @@ func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 
 var recoverPanics = true
 
+// goccyPos is how goccy names a position inside a message: "at [3:5]".
+var goccyPos = regexp.MustCompile(`at \[(\d+):\d+\]`)
+
 // skipDecoded drops validation problems about fields that already failed to
 // decode (a wrong-typed gateway.id is not also "required").
 func skipDecoded(vs, ds []Problem) []Problem {
@@ -223,6 +226,7 @@ func syntaxProblem(file string, err error) Problem {
 	} else if i := strings.IndexByte(p.Msg, '\n'); i >= 0 {
 		p.Msg = p.Msg[:i]
 	}
+	p.Msg = goccyPos.ReplaceAllString(p.Msg, "at line $1")
 	if strings.Contains(p.Msg, "'\t'") {
 		p.Msg = "a tab character: YAML indentation must use spaces"
 	}
