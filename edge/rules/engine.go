@@ -33,14 +33,18 @@ type Options struct {
 	Tick time.Duration
 	// Batch is how many events are read from the log at once. Default: 512.
 	Batch int
+	// Checkpoint is how often the rule state and the cursor are written.
+	// A crash re-evaluates at most this much of the log. Default: 1s.
+	Checkpoint time.Duration
 }
 
 // Stats are what the status page shows of the rule engine.
 type Stats struct {
 	CoreStats
 	Rules   int    `json:"rules"`
-	Cursor  uint64 `json:"cursor"`
-	Lag     uint64 `json:"lag"` // events in the log not yet evaluated
+	Cursor  uint64 `json:"cursor"` // the events before it are evaluated
+	Saved   uint64 `json:"saved"`  // the durable cursor
+	Lag     uint64 `json:"lag"`    // events in the log not yet evaluated
 	Active  int    `json:"active_alerts"`
 	Retries uint64 `json:"retries"` // failed appends/state writes retried
 }
@@ -58,7 +62,9 @@ type Engine struct {
 	state *stateStore
 	reqs  chan func()
 
-	cursor   uint64    // the events before it are in the state
+	done     uint64    // the events before it are evaluated
+	saved    uint64    // the cursor as last stored
+	lastSave time.Time // engine time of the last checkpoint
 	base     time.Time // engine time at baseRead
 	baseRead time.Time // clock reading with its monotonic part
 	lastNow  time.Time
@@ -85,6 +91,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 512
+	}
+	if o.Checkpoint <= 0 {
+		o.Checkpoint = time.Second
 	}
 	e := &Engine{o: o, log: o.Logger, clk: o.Clock, reqs: make(chan func())}
 	if err := e.reset(o.Set, o.Devices); err != nil {
@@ -147,9 +156,19 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	e.core.Start(e.now())
-	if err := e.commit(ctx, nil, cursor, cursor); err != nil {
+	e.done, e.saved = cursor, cursor
+	if err := e.checkpoint(ctx); err != nil {
 		return err
 	}
+	defer func() {
+		// A last checkpoint on the way out, so a clean restart re-reads
+		// nothing.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := e.checkpoint(cctx); err != nil {
+			e.log.Warn("rule state not saved on stop", "err", err)
+		}
+	}()
 	nextTick := e.now().Add(e.o.Tick)
 	for {
 		if ctx.Err() != nil {
@@ -166,7 +185,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				changes = append(changes, e.core.Event(&evs[i], now)...)
 			}
 			next := evs[len(evs)-1].Seq + 1
-			if err := e.commit(ctx, changes, cursor, next); err != nil {
+			if err := e.commit(ctx, changes, next); err != nil {
 				return err
 			}
 			cursor = next
@@ -180,7 +199,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		now := e.now()
 		if d := e.core.NextDeadline(); !now.Before(nextTick) || (!d.IsZero() && !now.Before(d)) {
-			if err := e.commit(ctx, e.core.Tick(now), cursor, cursor); err != nil {
+			if err := e.commit(ctx, e.core.Tick(now), cursor); err != nil {
 				return err
 			}
 			nextTick = now.Add(e.o.Tick)
@@ -188,6 +207,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		wait := nextTick.Sub(now)
 		if d := e.core.NextDeadline(); !d.IsZero() && d.Sub(now) < wait {
 			wait = d.Sub(now)
+		}
+		if e.done > e.saved {
+			if d := e.lastSave.Add(e.o.Checkpoint).Sub(now); d < wait {
+				if d <= 0 {
+					if err := e.checkpoint(ctx); err != nil {
+						return err
+					}
+					continue
+				}
+				wait = d
+			}
 		}
 		if wait <= 0 {
 			continue
@@ -229,10 +259,13 @@ func (e *Engine) recover(cursor uint64) (uint64, error) {
 	return last, nil
 }
 
-// commit makes a step durable, in order: alert changes appended (fsynced),
-// their actions queued, rule state written, cursor moved. Failures are
-// retried (the core's state already moved on and must not be recomputed).
-func (e *Engine) commit(ctx context.Context, changes []Change, cursor, next uint64) error {
+// commit finishes a step: the alert changes are appended (durable, before
+// anything acts on them), their actions queued, and the step counted as
+// evaluated. The rule state and the cursor are checkpointed every
+// Options.Checkpoint: a crash re-reads at most that much of the log, and
+// re-reading is safe (alerts already in the log are adopted, not raised
+// again; a state shard knows which events it reflects).
+func (e *Engine) commit(ctx context.Context, changes []Change, next uint64) error {
 	var evs []edge.Event
 	for i := range changes {
 		if !changes[i].Logged {
@@ -254,32 +287,42 @@ func (e *Engine) commit(ctx context.Context, changes []Change, cursor, next uint
 			}
 		}
 	}
-	if err := e.state.take(e.core); err != nil {
-		return fmt.Errorf("rules: encode state: %w", err)
+	if next > e.done {
+		e.done = next
 	}
-	now := e.lastNow
-	asOf := max(next, cursor)
-	if err := e.retry(ctx, "write rule state", func() error { return e.state.flush(now, asOf) }); err != nil {
-		return err
-	}
-	e.cursor = asOf
 	if len(changes) > 0 {
 		e.publish()
 	}
 	st := e.core.Stats()
 	e.mu.Lock()
 	e.stats.CoreStats = st
+	e.stats.Cursor = e.done
 	e.mu.Unlock()
-	if next > cursor {
-		if err := e.retry(ctx, "move rules cursor", func() error { return e.o.Log.SetCursor(edge.CursorRules, next) }); err != nil {
+	if e.now().Sub(e.lastSave) >= e.o.Checkpoint || e.done-e.saved >= 20000 {
+		return e.checkpoint(ctx)
+	}
+	return nil
+}
+
+// checkpoint writes the changed rule state, then moves the cursor.
+func (e *Engine) checkpoint(ctx context.Context) error {
+	if err := e.state.take(e.core); err != nil {
+		return fmt.Errorf("rules: encode state: %w", err)
+	}
+	now, done := e.lastNow, e.done
+	if err := e.retry(ctx, "write rule state", func() error { return e.state.flush(now, done) }); err != nil {
+		return err
+	}
+	if done > e.saved {
+		if err := e.retry(ctx, "move rules cursor", func() error { return e.o.Log.SetCursor(edge.CursorRules, done) }); err != nil {
 			return err
 		}
+		e.saved = done
 	}
-	if next != 0 {
-		e.mu.Lock()
-		e.stats.Cursor = next
-		e.mu.Unlock()
-	}
+	e.lastSave = e.now()
+	e.mu.Lock()
+	e.stats.Saved = e.saved
+	e.mu.Unlock()
 	return nil
 }
 
@@ -361,7 +404,7 @@ func (e *Engine) Reload(ctx context.Context, set *Set, devices []edge.Device) er
 		if err := e.state.take(e.core); err != nil {
 			return err
 		}
-		if err := e.state.flush(e.lastNow, e.cursor); err != nil {
+		if err := e.state.flush(e.lastNow, e.done); err != nil {
 			return err
 		}
 		if err := e.reset(set, devices); err != nil {

@@ -120,14 +120,9 @@ func appendEv(t testing.TB, l edge.Log, ev edge.Event) edge.Event {
 	return out[0]
 }
 
-func cursorAt(t testing.TB, l edge.Log, seq uint64) func() bool {
-	return func() bool {
-		c, err := l.Cursor(edge.CursorRules)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c > seq
-	}
+// evaluated reports whether the engine has evaluated the event seq.
+func evaluated(e *Engine, seq uint64) func() bool {
+	return func() bool { return e.Stats().Cursor > seq }
 }
 
 // advanceUntil moves the fake clock in small steps until cond holds or
@@ -161,7 +156,7 @@ func testRestartMidFor(t *testing.T, open func() logs) {
 	l := open()
 	r1 := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
 	ev := appendEv(t, l, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "event evaluated", cursorAt(t, l, ev.Seq))
+	waitFor(t, "event evaluated", evaluated(r1.e, ev.Seq))
 	advanceUntil(clk, t0.Add(20*time.Second), 500*time.Millisecond, func() bool { return false })
 	r1.stop()
 	if n := len(alerts(t, l)); n != 0 {
@@ -210,10 +205,10 @@ func testRestartActiveAlert(t *testing.T, open func() logs) {
 	}
 	r2 := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
 	again := appendEv(t, l, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "event evaluated", cursorAt(t, l, again.Seq))
+	waitFor(t, "event evaluated", evaluated(r2.e, again.Seq))
 	closed := appendEv(t, l, edge.StateChange("d1", "door", "closed", 0))
 	waitFor(t, "resolved", func() bool { return countState(alerts(t, l), edge.AlertResolved) == 1 })
-	waitFor(t, "closed evaluated", cursorAt(t, l, closed.Seq))
+	waitFor(t, "closed evaluated", evaluated(r2.e, closed.Seq))
 	a := alerts(t, l)
 	if f, r := countState(a, edge.AlertFiring), countState(a, edge.AlertResolved); f != 1 || r != 1 {
 		t.Errorf("got %d firing and %d resolved, want 1 and 1", f, r)
@@ -243,7 +238,7 @@ func testCrashBeforeCursor(t *testing.T, open func() logs) {
 	ev2 := appendEv(t, l, edge.StateChange("d2", "door", "open", 1))
 
 	r := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
-	waitFor(t, "events evaluated", cursorAt(t, l, ev2.Seq+1))
+	waitFor(t, "events evaluated", evaluated(r.e, ev2.Seq+1))
 	a := alerts(t, l)
 	if n := countState(a, edge.AlertFiring); n != 2 {
 		t.Fatalf("got %d firing alerts, want 2 (d1 adopted, d2 new): %+v", n, a)
@@ -309,7 +304,7 @@ func TestEngineAppendRetry(t *testing.T) {
 	if !advanceUntil(clk, t0.Add(time.Minute), 100*time.Millisecond, func() bool { return len(alerts(t, l)) == 1 }) {
 		t.Fatal("alert not appended after retries")
 	}
-	waitFor(t, "cursor", cursorAt(t, l, ev.Seq))
+	waitFor(t, "cursor", evaluated(r.e, ev.Seq))
 	if st := r.e.Stats(); st.Retries != 3 {
 		t.Errorf("retries %d, want 3", st.Retries)
 	}
@@ -338,7 +333,7 @@ func TestRuntimeErrorRateLimited(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		last = appendEv(t, l, edge.Reading("s1", "v", float64(i), ""))
 	}
-	waitFor(t, "events evaluated", cursorAt(t, l, last.Seq))
+	waitFor(t, "events evaluated", evaluated(r.e, last.Seq))
 	if n := strings.Count(buf.String(), "rule expression failed"); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, buf.String())
 	}
@@ -356,7 +351,7 @@ func TestRuntimeErrorRateLimited(t *testing.T) {
 	// A minute later the error is logged again, with the suppressed count.
 	clk.Advance(61 * time.Second)
 	last = appendEv(t, l, edge.Reading("s1", "v", 1, ""))
-	waitFor(t, "event evaluated", cursorAt(t, l, last.Seq))
+	waitFor(t, "event evaluated", evaluated(r.e, last.Seq))
 	if n := strings.Count(buf.String(), "rule expression failed"); n != 2 {
 		t.Errorf("logged %d times after a minute, want 2", n)
 	}

@@ -95,7 +95,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	set, devs := crashRules(t)
-	e, err := New(Options{Set: set, Devices: devs, Log: s, State: s, Batch: 16})
+	e, err := New(Options{Set: set, Devices: devs, Log: s, State: s, Batch: 16, Checkpoint: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +173,12 @@ func TestCrashSIGKILL(t *testing.T) {
 	}
 	r := startEngine(t, Options{Set: set, Devices: devs, Log: s, State: s})
 	waitFor(t, "the engine to reach the end of the log", func() bool {
-		c, _ := s.Cursor(edge.CursorRules)
-		return c > s.LastSeq() && s.LastSeq() >= last
+		return r.e.Stats().Cursor > s.LastSeq() && s.LastSeq() >= last
 	})
 	r.stop()
+	if c, _ := s.Cursor(edge.CursorRules); c <= last {
+		t.Errorf("cursor %d after a clean stop, want past %d", c, last)
+	}
 
 	// The log as the engine left it.
 	var evs []edge.Event
