@@ -325,8 +325,10 @@ func (m *Master) once(ctx context.Context, slave byte, req PDU, timeout time.Dur
 			}
 			return PDU{}, fmt.Errorf("%w: slave %d did not answer within %v", ErrTimeout, slave, timeout)
 		}
-		// Short reads keep a cancelled ctx from waiting out a long timeout.
-		if err := p.SetReadTimeout(min(left, 100*time.Millisecond)); err != nil {
+		// Short reads keep a cancelled ctx from waiting out a long timeout;
+		// at least 1ms, as Windows counts read timeouts in whole
+		// milliseconds and 0 would spin.
+		if err := p.SetReadTimeout(max(min(left, 100*time.Millisecond), time.Millisecond)); err != nil {
 			return PDU{}, m.portFailed(err)
 		}
 		n, err := p.Read(m.rbuf[:])
