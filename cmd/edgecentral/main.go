@@ -4,6 +4,8 @@ package main
 import (
 	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/edgegw/edgegw/internal/cli"
 )
@@ -11,5 +13,8 @@ import (
 var app = &cli.App{Name: "edgecentral", Summary: "reference central receiver for edgegw gateways"}
 
 func main() {
-	os.Exit(app.Main(context.Background(), os.Args[1:], nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := app.Main(ctx, os.Args[1:], nil)
+	stop()
+	os.Exit(code)
 }

@@ -21,7 +21,8 @@ type (
 	// EventsPage is the answer to GET /v1/admin/events.
 	EventsPage struct {
 		Events []StoredEvent `json:"events"`
-		Next   uint64        `json:"next"` // pass as after= to continue
+		Next   uint64        `json:"next"`           // pass as after= to continue
+		Last   uint64        `json:"last,omitempty"` // the newest cursor in the store, when the store knows it
 	}
 	// AddGatewayRequest is the body of POST /v1/admin/gateways.
 	AddGatewayRequest struct {
@@ -97,7 +98,11 @@ func (r *Receiver) adminEvents(w http.ResponseWriter, req *http.Request) {
 	if events == nil {
 		events = []StoredEvent{}
 	}
-	r.adminOK(w, req, EventsPage{Events: events, Next: next})
+	page := EventsPage{Events: events, Next: next}
+	if lc, ok := r.store.(interface{ LastCursor() uint64 }); ok {
+		page.Last = lc.LastCursor()
+	}
+	r.adminOK(w, req, page)
 }
 
 func parseUint(s string, def uint64) (uint64, error) {

@@ -101,6 +101,13 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 	return b, nil
 }
 
+// LastCursor is the cursor of the newest stored event (0: none).
+func (b *Badger) LastCursor() uint64 {
+	b.ingest.Lock()
+	defer b.ingest.Unlock()
+	return b.cursor
+}
+
 // Close closes the database.
 func (b *Badger) Close() error { return b.db.Close() }
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/sync/wire"
+)
+
+const defaultURL = "http://127.0.0.1:8700"
+
+// adminFlags are the flags of every command that talks to a running server.
+type adminFlags struct {
+	url, token string
+}
+
+func (a *adminFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&a.url, "url", a.url, "base URL of the running edgecentral server")
+	fs.StringVar(&a.token, "admin-token", a.token, "admin token, if the server was started with one (default: $EDGECENTRAL_ADMIN_TOKEN)")
+}
+
+func newAdminFlags() *adminFlags {
+	return &adminFlags{url: defaultURL, token: os.Getenv("EDGECENTRAL_ADMIN_TOKEN")}
+}
+
+// call sends a JSON admin request and decodes the answer into out.
+func (a *adminFlags) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.url, "/")+path, body)
+	if err != nil {
+		return fmt.Errorf("--url %q: %w", a.url, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("edgecentral server at %s: %w (is `edgecentral serve` running?)", a.url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var er wire.ErrorResponse
+		if json.Unmarshal(b, &er) == nil && er.Error != "" {
+			return fmt.Errorf("%s %s: %s (%d %s)", method, path, er.Error, resp.StatusCode, er.Code)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// positional parses args that mix flags and positional arguments
+// ("gateways add gw1 --data DIR"): the framework stops at the first
+// positional, so the rest is parsed here into the same variables (bind must
+// use the variables' current values as defaults).
+func positional(args []string, bind func(*flag.FlagSet)) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		fs := flag.NewFlagSet("", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		bind(fs)
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %v", cli.ErrUsage, err)
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	return pos, nil
+}
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{cli.ErrUsage}, a...)...)
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/sync/receiver"
+)
+
+type serveFlags struct {
+	listen, data, tlsCert, tlsKey, adminToken, logLevel string
+	maxBody, maxDecoded                                 int64
+	replayWindow, drain                                 time.Duration
+}
+
+var serveOpts *serveFlags
+
+func (o *serveFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", o.listen, "address to listen on; 0.0.0.0:8700 for all interfaces")
+	fs.StringVar(&o.data, "data", o.data, "data directory (embedded Badger store); created if missing (required)")
+	fs.StringVar(&o.tlsCert, "tls-cert", o.tlsCert, "PEM certificate file: serve HTTPS (with --tls-key)")
+	fs.StringVar(&o.tlsKey, "tls-key", o.tlsKey, "PEM private key file of --tls-cert")
+	fs.StringVar(&o.adminToken, "admin-token", o.adminToken, "require this bearer token on the admin API; without it the admin API answers loopback clients only (default: $EDGECENTRAL_ADMIN_TOKEN)")
+	fs.Int64Var(&o.maxBody, "max-body", o.maxBody, "largest request body accepted, in bytes (compressed)")
+	fs.Int64Var(&o.maxDecoded, "max-decoded", o.maxDecoded, "largest decompressed batch, in bytes (stops gzip bombs)")
+	fs.DurationVar(&o.replayWindow, "replay-window", o.replayWindow, "how far a request's timestamp may be from this server's clock")
+	fs.DurationVar(&o.drain, "drain", o.drain, "on SIGINT/SIGTERM, how long requests in flight may take to finish")
+	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
+}
+
+func init() {
+	app.Register(&cli.Command{
+		Name:  "serve",
+		Short: "run the central receiver (HTTP API for gateways and the admin API)",
+		Usage: `Runs the central receiver: gateways upload their events to it, fetch config
+and commands from it and send heartbeats; operators read events, alerts and
+gateway status from its admin API (edgecentral tail, gateways list).
+Everything is kept in the data directory (embedded Badger); each event is
+stored once, durably, before the gateway gets its acknowledgement.
+
+Example:
+  edgecentral gateways add gw-compound-7 --data /var/lib/edgecentral
+  edgecentral serve --listen 0.0.0.0:8700 --data /var/lib/edgecentral \
+      --tls-cert /etc/edgecentral/cert.pem --tls-key /etc/edgecentral/key.pem
+
+The first SIGINT/SIGTERM stops accepting requests and lets those in flight
+finish (--drain); a second one exits at once. Exit code 0 after a clean
+shutdown, 1 on an error (e.g. the address is in use or the data directory is
+locked by another edgecentral).`,
+		Flags: func(fs *flag.FlagSet) {
+			serveOpts = &serveFlags{listen: "127.0.0.1:8700", adminToken: os.Getenv("EDGECENTRAL_ADMIN_TOKEN"),
+				maxBody: 8 << 20, maxDecoded: 64 << 20, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info"}
+			serveOpts.bind(fs)
+		},
+		Run: runServe,
+	})
+}
+
+func runServe(ctx context.Context, env *cli.Env, args []string) error {
+	o := serveOpts
+	pos, err := positional(args, o.bind)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("unexpected argument %q", pos[0])
+	}
+	if o.data == "" {
+		return usageErr("--data DIR is required")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageErr("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// A second signal aborts the drain.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	srv, err := receiver.Start(receiver.ServerOptions{
+		Dir: o.data, Addr: o.listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey, AdminToken: o.adminToken, Logger: log,
+		Receiver: receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow},
+	})
+	if err != nil {
+		return err
+	}
+	gws, _ := srv.Store().Gateways()
+	log.Info("edgecentral serving", "url", srv.URL(), "data", o.data, "gateways", len(gws), "admin_token", o.adminToken != "")
+	fmt.Fprintf(env.Stdout, "edgecentral listening on %s (data %s, %d gateways)\n", srv.URL(), o.data, len(gws))
+	if len(gws) == 0 {
+		fmt.Fprintf(env.Stdout, "no gateways yet: add one with `edgecentral gateways add ID --url %s`\n", srv.URL())
+	}
+
+	var serveErr error
+	signals := 0 // seen on sigs; the main context may see the first one too
+	select {
+	case <-ctx.Done():
+	case <-sigs:
+		signals++
+	case serveErr = <-srv.Done():
+	}
+	log.Info("edgecentral shutting down", "drain", o.drain)
+	dctx, cancel := context.WithTimeout(context.Background(), o.drain)
+	defer cancel()
+	go func() {
+		for signals < 2 {
+			select {
+			case <-sigs:
+				signals++
+			case <-dctx.Done():
+				return
+			}
+		}
+		log.Warn("second signal: aborting the drain")
+		cancel()
+	}()
+	if err := srv.Close(dctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if serveErr != nil {
+		return serveErr
+	}
+	log.Info("edgecentral stopped")
+	return nil
+}
