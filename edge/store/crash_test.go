@@ -106,6 +106,9 @@ func TestCrashSIGKILL(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	for run := 0; run < runs; run++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		if w := os.Getenv("EDGE_STORE_TEST_EXEC_WRAPPER"); w != "" {
+			cmd = exec.Command(w, os.Args[0], "-test.run=^$") // qemu-arm-static, see scripts/test-store-armv7.sh
+		}
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("%s_RUN=%d", crashChildEnv, run))
 		out, err := cmd.StdoutPipe()
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -349,5 +350,55 @@ func TestClockStamping(t *testing.T) {
 	evs, _ := s.Read(1, 10)
 	if len(evs) != 3 || evs[1].ClockTrusted || !evs[1].Time.Equal(b[0].Time) || !evs[2].Time.Equal(fixed) || !evs[2].ClockTrusted {
 		t.Errorf("stored stamps: got %+v", evs)
+	}
+}
+
+// TestCompaction pushes several memtables through flush and a full
+// compaction: on 32-bit (scripts/test-store-armv7.sh) this is where Badger
+// panics without compression and a block cache.
+func TestCompaction(t *testing.T) {
+	dir := t.TempDir()
+	ev := edge.Reading("sim-temp-001", "temperature", 21.5, "C")
+	ev.Text = strings.Repeat("y", 150)
+	batch := make([]edge.Event, 2000)
+	for i := range batch {
+		batch[i] = ev
+	}
+	const rounds, per = 3, 6000
+	// Each close flushes the memtable into a level-0 table.
+	for r := 0; r < rounds; r++ {
+		s := openT(t, Options{Dir: dir})
+		for i := 0; i < per; i += len(batch) {
+			if _, err := s.Append(context.Background(), batch...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+	}
+	s := openT(t, Options{Dir: dir})
+	if err := s.db.Flatten(2); err != nil {
+		t.Fatalf("flatten: %v", err)
+	}
+	s.Close()
+	s = openT(t, Options{Dir: dir})
+	got := 0
+	for next := uint64(1); ; {
+		evs, err := s.Read(next, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			if e.Seq != next || e.Text != ev.Text {
+				t.Fatalf("seq %d: got %+v", next, e)
+			}
+			next++
+		}
+		got += len(evs)
+	}
+	if got != rounds*per {
+		t.Fatalf("read back %d events, want %d", got, rounds*per)
 	}
 }
