@@ -140,6 +140,18 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 		g.next = now
 	}
 	backoff := d.backoffMin
+	// pause waits a jittered backoff (half to the whole of it), woken by
+	// ctx; it reports false when ctx ended.
+	pause := func() bool {
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, d.backoffMax)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-clock.After(wait):
+			return true
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil
@@ -150,17 +162,11 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 					return nil
 				}
 				d.portDown(sink, err)
-				// Jittered backoff, woken by ctx: half to the whole of backoff.
-				wait := backoff/2 + rand.N(backoff/2+1)
-				backoff = min(2*backoff, d.backoffMax)
-				select {
-				case <-ctx.Done():
+				if !pause() {
 					return nil
-				case <-clock.After(wait):
 				}
 				continue
 			}
-			backoff = d.backoffMin
 			d.mu.Lock()
 			d.opens++
 			if d.opens > 1 {
@@ -194,8 +200,13 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 					return nil
 				}
 				d.portDown(sink, err)
+				// A port that opens but fails at once must not spin.
+				if !pause() {
+					return nil
+				}
 				break
 			}
+			backoff = d.backoffMin
 			// Skip missed ticks rather than bursting to catch up.
 			g.next = g.next.Add(g.interval)
 			if now := clock.Now(); g.next.Before(now) {
