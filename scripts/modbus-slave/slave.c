@@ -39,7 +39,8 @@
 #include <unistd.h>
 #include <modbus.h>
 
-static void mode(const char *path, char *out, size_t n) {
+/* mode reads the control file's word into out (16 bytes). */
+static void mode(const char *path, char out[16]) {
 	FILE *f = fopen(path, "r");
 	strcpy(out, "normal");
 	if (!f)
@@ -107,7 +108,7 @@ int main(int argc, char **argv) {
 			fprintf(stderr, "slave: receive: %s\n", modbus_strerror(errno));
 			return 1;
 		}
-		mode(argv[4], m, sizeof m);
+		mode(argv[4], m);
 		if (strcmp(m, "silent") == 0)
 			continue;
 		if (strcmp(m, "busy") == 0) {
