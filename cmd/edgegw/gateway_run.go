@@ -16,7 +16,7 @@ import (
 
 	// The device families, registered by name.
 	_ "github.com/edgegw/edgegw/drivers/gpio"
-	// _ "github.com/edgegw/edgegw/drivers/gsm"
+	_ "github.com/edgegw/edgegw/drivers/gsm"
 	_ "github.com/edgegw/edgegw/drivers/modbus"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	_ "github.com/edgegw/edgegw/drivers/sim"

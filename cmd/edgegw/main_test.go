@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var edgegwBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "edgegw-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	edgegwBin = filepath.Join(dir, "edgegw")
+	if out, err := exec.Command("go", "build", "-o", edgegwBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build edgegw: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func edgegw(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(edgegwBin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run edgegw %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	out, _, code := edgegw(t, "help")
+	if code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "   ") {
+			f := strings.Fields(l)
+			if len(f) > 0 {
+				names = append(names, f[0])
+			}
+		}
+	}
+	if len(names) < 8 {
+		t.Fatalf("help lists %d commands: %v", len(names), names)
+	}
+	for _, n := range []string{"run", "demo", "validate", "init"} {
+		h, _, code := edgegw(t, n, "--help")
+		if code != 0 || !strings.Contains(h, "Usage: edgegw "+n) || !strings.Contains(h, "xample") {
+			t.Errorf("%s --help: exit %d, no usage or example:\n%s", n, code, h)
+		}
+	}
+	if _, _, code := edgegw(t, "no-such-command"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	if _, e, code := edgegw(t, "run", "--bogus"); code != 2 || !strings.Contains(e, "bogus") {
+		t.Errorf("bad flag: exit %d, stderr %q; want 2 naming the flag", code, e)
+	}
+}
+
+func TestInitThenValidate(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "edgegw.yaml")
+	if _, e, code := edgegw(t, "init", f); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, e)
+	}
+	if _, e, code := edgegw(t, "init", f); code == 0 || !strings.Contains(e, "exists") {
+		t.Errorf("init over an existing file: exit %d, %q", code, e)
+	}
+	out, e, code := edgegw(t, "validate", f)
+	if code != 0 {
+		t.Fatalf("validate the example: exit %d\n%s%s", code, out, e)
+	}
+}
+
+func TestValidateBadConfig(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(f, []byte("gateway:\n  id: gw\nstore:\n  commit_wait: soon\n  capp: 1GiB\n"), 0o644)
+	_, e, code := edgegw(t, "validate", f)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr:\n%s", code, e)
+	}
+	for _, want := range []string{f + ":4:", f + ":5:", "commit_wait", "capp"} {
+		if !strings.Contains(e, want) {
+			t.Errorf("stderr does not name %q:\n%s", want, e)
+		}
+	}
+	if strings.Contains(e, "panic") {
+		t.Errorf("panic:\n%s", e)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestRunDrainsOnSIGTERM runs the real binary, waits until it serves its
+// status API, sends SIGTERM and expects a clean exit 0.
+func TestRunDrainsOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfgFile := filepath.Join(dir, "gw.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+gateway: {id: gw-run}
+store: {dir: %q, cap: 64MiB}
+status: {listen: %q}
+inputs:
+  - name: compound
+    driver: sim
+    options: {rate: 500, buildings: 1, units: 1, households: 2}
+`, filepath.Join(dir, "data"), addr)), 0o644)
+	cmd := exec.Command(edgegwBin, "run", "--config", cfgFile)
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway did not come up:\n%s", e.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, e.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no exit 20s after SIGTERM:\n%s", e.String())
+	}
+	if !strings.Contains(e.String(), "gateway stopped") {
+		t.Errorf("no clean stop in the log:\n%s", e.String())
+	}
+}
+
+func TestDemoRunsWithoutHardwareOrNetwork(t *testing.T) {
+	addr := freeAddr(t)
+	out, e, code := edgegw(t, "demo", "--duration", "5s", "--every", "1s", "--listen", addr)
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, out, e)
+	}
+	for _, want := range []string{"ev/s", "devices", "online", "store", "sync up"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo summary lacks %q:\n%s", want, out)
+		}
+	}
+}
