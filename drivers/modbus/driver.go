@@ -37,9 +37,11 @@ type Driver struct {
 	// reconnect backoff bounds; tests shorten them
 	backoffMin, backoffMax time.Duration
 
-	mu    sync.Mutex
-	state map[string]*devState
-	opens int
+	mu      sync.Mutex
+	state   map[string]*devState
+	opens   int
+	dropped uint64
+	dropLog time.Time
 }
 
 // devState is a device's counters and online state.
@@ -352,10 +354,28 @@ func (d *Driver) portDown(sink edge.Sink, err error) {
 	}
 }
 
+// emit hands ev to the core. A refusal (shutting down, queue full past
+// its bound) is counted and logged at most once a minute; polling goes on.
 func (d *Driver) emit(sink edge.Sink, ev edge.Event) {
 	if err := sink.Emit(ev); err != nil {
-		d.log.Debug("emit failed", "device", ev.Device, "err", err)
+		d.mu.Lock()
+		d.dropped++
+		n, quiet := d.dropped, time.Since(d.dropLog) < time.Minute
+		if !quiet {
+			d.dropLog = time.Now()
+		}
+		d.mu.Unlock()
+		if !quiet {
+			d.log.Warn("event not accepted by the core", "device", ev.Device, "err", err, "dropped_total", n)
+		}
 	}
+}
+
+// Dropped counts events the core refused.
+func (d *Driver) Dropped() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dropped
 }
 
 // emitBlock sends what changed in a block just read.

@@ -362,3 +362,37 @@ func TestProbeArgs(t *testing.T) {
 		t.Errorf("timeout advice: %v", err)
 	}
 }
+
+// TestDriverSinkRefuses: events the core refuses are counted and polling
+// goes on.
+func TestDriverSinkRefuses(t *testing.T) {
+	if !ptytest.Supported {
+		t.Skip("no pty on this OS")
+	}
+	pair := ptytest.New(t)
+	bank := newBank()
+	slave := modbustest.New(map[byte]*modbustest.Bank{1: bank})
+	serveOn(t, pair, slave)
+	d, err := New(edge.Env{Name: "bus"}, opts(`
+port: `+pair.Path()+`
+baud: 115200
+groups: [{name: g, interval: 10ms, report_every: 0s}]
+devices:
+  - {id: a, slave: 1, points: [{name: v, table: holding, address: 0}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	refuse := edge.SinkFunc(func(edge.Event) error { return edge.ErrClosed })
+	go func() { done <- d.Run(ctx, refuse) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Dropped() < 2 || d.Counters("a").Frames < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped %d, counters %+v", d.Dropped(), d.Counters("a"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
