@@ -109,6 +109,7 @@ type Driver struct {
 	mu    sync.Mutex
 	stats map[string]*edge.DeviceStats
 	opens int
+	drops drops
 }
 
 // New builds the input driver from its options; it opens nothing.
@@ -367,8 +368,38 @@ func (d *Driver) update(sink edge.Sink, p *gpioPoint, active bool) {
 
 func (d *Driver) emit(sink edge.Sink, ev edge.Event) {
 	if err := sink.Emit(ev); err != nil {
-		d.log.Debug("emit failed", "device", ev.Device, "err", err)
+		d.drops.add(d.log, ev, err)
 	}
+}
+
+// Dropped counts events the core refused.
+func (d *Driver) Dropped() uint64 { return d.drops.count() }
+
+// drops counts events the core refused (shutting down, queue full past its
+// bound) and logs them at most once a minute; the driver carries on.
+type drops struct {
+	mu   sync.Mutex
+	n    uint64
+	last time.Time
+}
+
+func (c *drops) add(log edge.Logger, ev edge.Event, err error) {
+	c.mu.Lock()
+	c.n++
+	n, quiet := c.n, time.Since(c.last) < time.Minute
+	if !quiet {
+		c.last = time.Now()
+	}
+	c.mu.Unlock()
+	if !quiet {
+		log.Warn("event not accepted by the core", "device", ev.Device, "err", err, "dropped_total", n)
+	}
+}
+
+func (c *drops) count() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
 
 var (

@@ -208,3 +208,32 @@ func TestGPIOOptionsErrors(t *testing.T) {
 		t.Errorf("output without line: got %v", err)
 	}
 }
+
+// TestGPIOSinkRefuses: refused events are counted; edges are still followed.
+func TestGPIOSinkRefuses(t *testing.T) {
+	chip := newFakeChip()
+	d, err := New(edge.Env{Name: "contacts"}, opts(contactsYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.open = chip.opener()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, edge.SinkFunc(func(edge.Event) error { return edge.ErrClosed })) }()
+	defer func() { cancel(); <-done }()
+	// 2 online + 3 initial states.
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Dropped() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped %d, want 5", d.Dropped())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	chip.drive(17, false)
+	for d.Dropped() < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("edge after refusals: dropped %d, want 6", d.Dropped())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

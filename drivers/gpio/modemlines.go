@@ -175,6 +175,7 @@ type Modem struct {
 
 	mu    sync.Mutex
 	stats map[string]*edge.DeviceStats
+	drops drops
 }
 
 // NewModem builds the input driver from its options; it opens nothing.
@@ -370,9 +371,12 @@ func (m *Modem) down(sink edge.Sink, state *int8, err error) {
 
 func (m *Modem) emit(sink edge.Sink, ev edge.Event) {
 	if err := sink.Emit(ev); err != nil {
-		m.log.Debug("emit failed", "device", ev.Device, "err", err)
+		m.drops.add(m.log, ev, err)
 	}
 }
+
+// Dropped counts events the core refused.
+func (m *Modem) Dropped() uint64 { return m.drops.count() }
 
 // ModemOutputOptions are the "modemlines" output driver's settings: DTR
 // or RTS of a serial port switched on and off.
