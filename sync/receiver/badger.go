@@ -23,7 +23,7 @@ const (
 	pStats     = "gs/"  // + id → gwStats JSON
 	pHeartbeat = "hb/"  // + id → hbRecord JSON
 	pSeqs      = "r/"   // + id 0x00 epoch → seqSet: the seqs stored (the dedupe index)
-	pEvent     = "e/"   // + cursor → event record (record.go)
+	pEvent     = "e/"   // + cursor of the block's first event → block of events (record.go)
 	pAlert     = "al/"  // + id 0x00 alertID → ActiveAlert JSON
 	pConfig    = "cfg/" // + id → ConfigBundle JSON
 	pCommand   = "cmd/" // + id 0x00 cmdID → Command JSON
@@ -90,10 +90,18 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pEvent)})
 		defer it.Close()
 		it.Seek(append([]byte(pEvent), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if it.Valid() {
-			b.cursor = binary.BigEndian.Uint64(it.Item().Key()[len(pEvent):])
+		if !it.Valid() {
+			return nil
 		}
-		return nil
+		first := binary.BigEndian.Uint64(it.Item().Key()[len(pEvent):])
+		return it.Item().Value(func(v []byte) error {
+			blk, err := readBlock(v)
+			if err != nil {
+				return fmt.Errorf("event block %d: %w", first, err)
+			}
+			b.cursor = first + blk.n - 1
+			return nil
+		})
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
@@ -275,6 +283,24 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 	cursor := b.cursor
 	var chunkN, chunkB int
 	recvMs := received.UnixMilli()
+	// The block being filled: events cursor-blockN+1 .. cursor.
+	var block, rec []byte
+	blockN := 0
+	flush := func() error {
+		if blockN == 0 {
+			return nil
+		}
+		val := appendBlockHeader(make([]byte, 0, 32+len(gw)+len(block)), blockN, gw, recvMs)
+		val = append(val, block...)
+		ek := binary.BigEndian.AppendUint64([]byte(pEvent), cursor-uint64(blockN)+1)
+		if err := txn.Set(ek, val); err != nil {
+			return fmt.Errorf("gateway %q: store events: %w", gw, err)
+		}
+		chunkN++
+		chunkB += len(ek) + len(val) + 32
+		block, blockN = block[:0], 0
+		return nil
+	}
 	var last seqKey
 	var set *seqSet
 	for i := range events {
@@ -294,7 +320,10 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 			dups++
 			continue
 		}
-		if chunkN >= chunkEntries || chunkB >= chunkBytes {
+		if chunkN >= chunkEntries || chunkB+len(block) >= chunkBytes {
+			if err := flush(); err != nil {
+				return 0, 0, err
+			}
 			if err := commit(cursor); err != nil {
 				return 0, 0, err
 			}
@@ -302,18 +331,15 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 			chunkN, chunkB = 0, 0
 		}
 		cursor++
-		val, err := appendRecord(make([]byte, 0, 64+len(gw)+len(e.Device)+len(e.Point)+len(e.Text)), gw, recvMs, e)
+		rec, err = appendRecord(rec[:0], e)
 		if err != nil {
 			return 0, 0, fmt.Errorf("gateway %q: event %d/%d: %w", gw, e.Epoch, e.Seq, err)
 		}
-		ek := binary.BigEndian.AppendUint64([]byte(pEvent), cursor)
-		if err := txn.Set(ek, val); err != nil {
-			return 0, 0, fmt.Errorf("gateway %q: store event: %w", gw, err)
-		}
+		block = binary.AppendUvarint(block, uint64(len(rec)))
+		block = append(block, rec...)
+		blockN++
 		set.add(e.Seq)
 		dirty[last] = true
-		chunkN++
-		chunkB += len(ek) + len(val) + 32
 		if e.Alert != nil && e.Alert.ID != "" {
 			if err := b.updateAlert(txn, gw, e); err != nil {
 				return 0, 0, err
@@ -323,6 +349,14 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 		}
 		stored++
 		st.Events++
+		if blockN >= blockEvents {
+			if err := flush(); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, 0, err
 	}
 	if err := commit(cursor); err != nil {
 		return 0, 0, err
@@ -360,28 +394,52 @@ func (b *Badger) Events(gw string, after uint64, limit int) ([]StoredEvent, uint
 	next := after
 	var out []StoredEvent
 	err := b.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: []byte(pEvent)})
+		// Start at the block holding after+1: the last block key <= it.
+		start := binary.BigEndian.AppendUint64([]byte(pEvent), after+1)
+		rit := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pEvent)})
+		rit.Seek(start)
+		if rit.Valid() {
+			start = rit.Item().KeyCopy(nil)
+		}
+		rit.Close()
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 8, Prefix: []byte(pEvent)})
 		defer it.Close()
 		scanned := 0
-		for it.Seek(append([]byte(pEvent), u64(after+1)...)); it.Valid() && len(out) < limit && scanned < maxScan; it.Next() {
-			scanned++
-			item := it.Item()
-			cur := binary.BigEndian.Uint64(item.Key()[len(pEvent):])
-			next = cur
-			err := item.Value(func(v []byte) error {
-				id, err := recordGateway(v)
-				if err != nil || (gw != "" && id != gw) {
-					return err
-				}
-				id, received, e, err := decodeRecord(v)
+		for it.Seek(start); it.Valid() && len(out) < limit && scanned < maxScan; it.Next() {
+			first := binary.BigEndian.Uint64(it.Item().Key()[len(pEvent):])
+			err := it.Item().Value(func(v []byte) error {
+				blk, err := readBlock(v)
 				if err != nil {
-					return fmt.Errorf("event %d: %w", cur, err)
+					return fmt.Errorf("event block %d: %w", first, err)
 				}
-				js, err := json.Marshal(&e)
-				if err != nil {
-					return fmt.Errorf("event %d: %w", cur, err)
+				if gw != "" && blk.gateway != gw { // skip the block whole
+					if end := first + blk.n - 1; end > after {
+						next = end
+						scanned += int(end - max(first, after+1) + 1)
+					}
+					return nil
 				}
-				out = append(out, StoredEvent{Cursor: cur, Gateway: id, Received: received, Event: js})
+				for j := uint64(0); j < blk.n && len(out) < limit; j++ {
+					rec, err := blk.next()
+					if err != nil {
+						return fmt.Errorf("event %d: %w", first+j, err)
+					}
+					cur := first + j
+					if cur <= after {
+						continue
+					}
+					scanned++
+					next = cur
+					e, err := decodeRecord(rec)
+					if err != nil {
+						return fmt.Errorf("event %d: %w", cur, err)
+					}
+					js, err := json.Marshal(&e)
+					if err != nil {
+						return fmt.Errorf("event %d: %w", cur, err)
+					}
+					out = append(out, StoredEvent{Cursor: cur, Gateway: blk.gateway, Received: blk.received, Event: js})
+				}
 				return nil
 			})
 			if err != nil {

@@ -11,15 +11,21 @@ import (
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
-// Stored event record (value of an e/ key), compact so that ingest writes
-// few bytes:
+// Events are stored in blocks: the value of key e/<cursor of its first
+// event> holds up to blockEvents consecutive events of one batch, so ingest
+// writes one Badger entry per block instead of one per event.
 //
-//	0x01 uvarint(len gw) gw varint(receivedMs) uvarint(epoch) uvarint(seq)
-//	varint(tsMs) flags prio q str(kind) str(dev) str(pt) str(unit) str(text)
-//	float64bits(v) [uvarint(len) extJSON if flags&8]
+//	block:  0x01 uvarint(n) str(gateway) varint(receivedMs) n × (uvarint(len) record)
+//	record: uvarint(epoch) uvarint(seq) varint(tsMs) flags prio q
+//	        str(kind) str(dev) str(pt) str(unit) str(text) float64bits(v)
+//	        [uvarint(len) extJSON, if flags&8]
+//	str:    uvarint(len) bytes
 //
 // flags: 1 clock trusted, 2 online given, 4 online, 8 has alert/gap/action.
-const recordVersion = 1
+const (
+	blockVersion = 1
+	blockEvents  = 256
+)
 
 type recordExt struct {
 	Alert  *wire.Alert  `json:"alert,omitempty"`
@@ -32,10 +38,14 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func appendRecord(b []byte, gw string, receivedMs int64, e *wire.Event) ([]byte, error) {
-	b = append(b, recordVersion)
+func appendBlockHeader(b []byte, n int, gw string, receivedMs int64) []byte {
+	b = append(b, blockVersion)
+	b = binary.AppendUvarint(b, uint64(n))
 	b = appendStr(b, gw)
-	b = binary.AppendVarint(b, receivedMs)
+	return binary.AppendVarint(b, receivedMs)
+}
+
+func appendRecord(b []byte, e *wire.Event) ([]byte, error) {
 	b = binary.AppendUvarint(b, e.Epoch)
 	b = binary.AppendUvarint(b, e.Seq)
 	b = binary.AppendVarint(b, e.Time.UnixMilli())
@@ -110,29 +120,42 @@ func (r *recordReader) bytes(n uint64) []byte {
 
 func (r *recordReader) str() string { return string(r.bytes(r.uvarint())) }
 
-// recordGateway returns the gateway of a record without decoding the rest.
-func recordGateway(b []byte) (string, error) {
-	if len(b) < 1 || b[0] != recordVersion {
-		return "", errRecord
-	}
-	r := recordReader{b: b[1:]}
-	gw := r.str()
-	return gw, r.err
+// blockReader walks the records of a block.
+type blockReader struct {
+	recordReader
+	n        uint64
+	gateway  string
+	received time.Time
 }
 
-func decodeRecord(b []byte) (gw string, received time.Time, e wire.Event, err error) {
-	if len(b) < 1 || b[0] != recordVersion {
-		return "", received, e, errRecord
+func readBlock(b []byte) (*blockReader, error) {
+	if len(b) < 1 || b[0] != blockVersion {
+		return nil, errRecord
 	}
-	r := recordReader{b: b[1:]}
-	gw = r.str()
-	received = time.UnixMilli(r.varint()).UTC()
+	r := &blockReader{recordReader: recordReader{b: b[1:]}}
+	r.n = r.uvarint()
+	r.gateway = r.str()
+	r.received = time.UnixMilli(r.varint()).UTC()
+	if r.err != nil || r.n > uint64(len(b)) {
+		return nil, errRecord
+	}
+	return r, nil
+}
+
+// next returns the next record's bytes.
+func (r *blockReader) next() ([]byte, error) {
+	rec := r.bytes(r.uvarint())
+	return rec, r.err
+}
+
+func decodeRecord(b []byte) (e wire.Event, err error) {
+	r := recordReader{b: b}
 	e.Epoch = r.uvarint()
 	e.Seq = r.uvarint()
 	e.Time = time.UnixMilli(r.varint()).UTC()
 	hdr := r.bytes(3)
 	if r.err != nil {
-		return "", received, e, r.err
+		return e, r.err
 	}
 	flags := hdr[0]
 	e.Priority, e.Quality = hdr[1], hdr[2]
@@ -148,12 +171,12 @@ func decodeRecord(b []byte) (gw string, received time.Time, e wire.Event, err er
 		var x recordExt
 		if js := r.bytes(r.uvarint()); r.err == nil {
 			if err := json.Unmarshal(js, &x); err != nil {
-				return "", received, e, errRecord
+				return e, errRecord
 			}
 		}
 		e.Alert, e.Gap, e.Action = x.Alert, x.Gap, x.Action
 	}
-	return gw, received, e, r.err
+	return e, r.err
 }
 
 // seqSet is the set of sequence numbers of one (gateway, epoch) stored so
