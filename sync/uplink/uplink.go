@@ -311,6 +311,8 @@ func (u *Uplink) noteResult(ex *exchange, err error) {
 		u.st.LastSuccess = now
 		u.st.Successes++
 		u.lastContact = now
+	} else if errors.Is(err, context.Canceled) {
+		return // shutdown or the pause switch: not the network's failure
 	} else {
 		u.st.Failures++
 		u.st.LastError = err.Error()

@@ -42,7 +42,6 @@ func (f Fault) String() string {
 
 // Proxy forwards to Target unless a fault says otherwise.
 type Proxy struct {
-	Target     string // host:port of the central platform
 	DelayFor   time.Duration
 	RetryAfter int // seconds, for TooMany
 
@@ -52,6 +51,7 @@ type Proxy struct {
 	down atomic.Bool
 
 	mu      sync.Mutex
+	target  string // host:port of the central platform
 	plan    func(r *http.Request) Fault
 	rewrite func(r *http.Request, status int, h http.Header, body []byte) []byte
 	counts  map[Fault]int
@@ -65,7 +65,7 @@ func Start(target string) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{
-		Target: target, DelayFor: 200 * time.Millisecond, RetryAfter: 1,
+		target: target, DelayFor: 200 * time.Millisecond, RetryAfter: 1,
 		ln: ln, counts: map[Fault]int{},
 		tr: &http.Transport{MaxIdleConnsPerHost: 8, ResponseHeaderTimeout: 30 * time.Second},
 	}
@@ -84,6 +84,15 @@ func (p *Proxy) URL() string { return "http://" + p.Addr() }
 func (p *Proxy) Close() error {
 	p.tr.CloseIdleConnections()
 	return p.srv.Close()
+}
+
+// SetTarget points the proxy at a new central address (a restarted
+// central process listens on a new port).
+func (p *Proxy) SetTarget(addr string) {
+	p.mu.Lock()
+	p.target = addr
+	p.mu.Unlock()
+	p.tr.CloseIdleConnections()
 }
 
 // SetDown holds the central platform down (every connection is closed at
@@ -229,7 +238,10 @@ func (p *Proxy) count(f Fault) {
 }
 
 func (p *Proxy) forward(ctx context.Context, r *http.Request, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+p.Target+r.URL.RequestURI(), bytes.NewReader(body))
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+target+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
