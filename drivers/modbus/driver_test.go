@@ -396,3 +396,42 @@ devices:
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestMasterEcho: with echo on, the adapter's copy of each request is
+// skipped; with it off, the same line fails (so the option matters).
+func TestMasterEcho(t *testing.T) {
+	if !ptytest.Supported {
+		t.Skip("no pty on this OS")
+	}
+	pair := ptytest.New(t)
+	bank := newBank()
+	bank.Holding[0], bank.Holding[1] = 11, 22
+	slave := modbustest.New(map[byte]*modbustest.Bank{1: bank})
+	slave.Echo = true
+	serveOn(t, pair, slave)
+	tx := Tx{Timeout: 50 * time.Millisecond}
+	m, err := NewMaster(Line{Port: pair.Path(), Baud: 115200, Echo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		regs, err := m.ReadRegisters(t.Context(), 1, FuncReadHoldingRegisters, 0, 2, tx)
+		if err != nil || len(regs) != 2 || regs[0] != 11 || regs[1] != 22 {
+			t.Fatalf("with echo: got %v, %v", regs, err)
+		}
+	}
+	if err := m.Write(t.Context(), 1, WriteSingleRegister(3, 7), tx); err != nil {
+		t.Fatalf("write with echo: %v", err)
+	}
+	m.Close()
+	m, err = NewMaster(Line{Port: pair.Path(), Baud: 115200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// The echoed request 01 03 00 00 00 02 .. is taken for a response with
+	// byte count 0: a CRC error, not a value.
+	if _, err := m.ReadRegisters(t.Context(), 1, FuncReadHoldingRegisters, 0, 2, tx); err == nil {
+		t.Fatal("without echo on an echoing line: no error")
+	}
+}

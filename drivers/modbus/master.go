@@ -26,6 +26,10 @@ type Line struct {
 	DataBits int    // 7 or 8; default 8
 	Parity   string // none, even or odd; default even (the Modbus default)
 	StopBits int    // 1 or 2; default 1
+	// Echo: the adapter hears its own transmission (an RS-485 transceiver
+	// with its receiver always enabled), so every request comes back before
+	// the answer and is skipped.
+	Echo bool
 }
 
 func (l *Line) setDefaults() {
@@ -315,6 +319,10 @@ func (m *Master) once(ctx context.Context, slave byte, req PDU, timeout time.Dur
 	// timeout is what the slave may add to that.
 	deadline := start.Add(time.Duration(len(m.wbuf)+expect)*ct + m.line.Silence() + timeout)
 	m.asm.Reset(slave, req.Function)
+	echo := 0 // bytes of our own request still to skip
+	if m.line.Echo {
+		echo = len(m.wbuf)
+	}
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -341,7 +349,19 @@ func (m *Master) once(ctx context.Context, slave byte, req PDU, timeout time.Dur
 			}
 			continue
 		}
-		adu, extra := m.asm.Feed(m.rbuf[:n])
+		got := m.rbuf[:n]
+		if echo > 0 {
+			k := min(echo, len(got))
+			if string(got[:k]) != string(m.wbuf[len(m.wbuf)-echo:][:k]) {
+				st.Garbage += k // not our echo: line noise, or echo is off
+			}
+			echo -= k
+			got = got[k:]
+			if len(got) == 0 {
+				continue
+			}
+		}
+		adu, extra := m.asm.Feed(got)
 		if adu == nil {
 			continue
 		}

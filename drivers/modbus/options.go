@@ -29,10 +29,13 @@ type LineOptions struct {
 	// Retries is how many times a request that timed out or came back
 	// damaged is repeated. Default: 1.
 	Retries *int `yaml:"retries"`
+	// Echo: the RS-485 adapter hears its own requests (receiver always
+	// enabled); they are skipped before each answer. Default: false.
+	Echo bool `yaml:"echo"`
 }
 
 func (o *LineOptions) line() Line {
-	l := Line{Port: o.Port, Baud: o.Baud, DataBits: o.DataBits, Parity: o.Parity, StopBits: o.StopBits}
+	l := Line{Port: o.Port, Baud: o.Baud, DataBits: o.DataBits, Parity: o.Parity, StopBits: o.StopBits, Echo: o.Echo}
 	l.setDefaults()
 	return l
 }

@@ -29,6 +29,9 @@ type Slave struct {
 	CharTime time.Duration
 	// Silence is that end-of-frame silence. Default: 3.5 * CharTime.
 	Silence time.Duration
+	// Echo sends every request back before its answer, as an RS-485
+	// adapter whose receiver is always on does.
+	Echo bool
 
 	mu     sync.Mutex
 	banks  map[byte]*Bank
@@ -77,6 +80,9 @@ func (s *Slave) Serve(ctx context.Context, rw io.ReadWriter) error {
 			req := append([]byte(nil), buf[:l]...)
 			buf = buf[l:]
 			resp := s.answer(req)
+			if s.Echo {
+				resp = append(append([]byte(nil), req...), resp...)
+			}
 			if resp == nil {
 				continue
 			}
