@@ -622,12 +622,13 @@ func (c *Core) fire(out []Change, r *rule, k pairKey, ps *pairState, d *devState
 	if rec := c.logged[id]; rec != nil {
 		// In the log already (appended before a restart): adopt it as the
 		// log has it, without raising it again.
+		// It is adopted as it was when raised; its acknowledgement and
+		// resolution are re-read or re-evaluated in order after it (and
+		// not appended again).
 		rec.adopted = true
-		if rec.state != edge.AlertResolved {
-			ps.Alert = &alertRec{ID: id, State: rec.state, Since: rec.since, Cause: cause, Severity: rec.alert.Severity,
-				Message: rec.alert.Message, By: rec.by}
-			c.byID[id] = k
-		}
+		ps.Alert = &alertRec{ID: id, State: edge.AlertFiring, Since: rec.since, Cause: cause, Severity: rec.alert.Severity,
+			Message: rec.alert.Message}
+		c.byID[id] = k
 		return out
 	}
 	var b bytes.Buffer
@@ -804,11 +805,21 @@ func (c *Core) EndRecovery() {
 	for _, id := range ids {
 		rec := c.logged[id]
 		r := c.set.byName[rec.alert.Rule]
-		if rec.adopted || rec.state == edge.AlertResolved || r == nil {
+		if r == nil {
 			continue
 		}
 		k, ps := c.pair(r, rec.dev)
-		if ps.Alert != nil {
+		if rec.state == edge.AlertResolved {
+			if ps.Alert != nil && ps.Alert.ID == id {
+				// The log says it was resolved; re-evaluation did not get
+				// there (it depended on something not kept). Follow the log.
+				ps.Alert = nil
+				delete(c.byID, id)
+				c.dirty[k] = struct{}{}
+			}
+			continue
+		}
+		if rec.adopted || ps.Alert != nil {
 			continue
 		}
 		ps.Alert = &alertRec{ID: id, State: rec.state, Since: rec.since, Cause: rec.alert.Cause,
