@@ -28,7 +28,7 @@ mkdir -p "$DIST/.tools"
 
 build() { # os arch goarm out
 	echo "build-all: $1/$2${3:+ GOARM=$3} -> $DIST/$4"
-	CGO_ENABLED=0 GOOS=$1 GOARCH=$2 GOARM=$3 go build -trimpath -ldflags "$LDFLAGS" -o "$DIST/$4" ./cmd/edgegw
+	CGO_ENABLED=0 GOOS=$1 GOARCH=$2 GOARM=$3 go build -ldflags "$LDFLAGS" -o "$DIST/$4" ./cmd/edgegw
 }
 build linux amd64 "" edgegw-linux-amd64
 build linux arm64 "" edgegw-linux-arm64

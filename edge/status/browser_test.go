@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,4 +139,59 @@ func TestBrowserLoginAndAck(t *testing.T) {
 		t.Fatalf("browser summary %s, acks %v", out, fake.Acks)
 	}
 	checkPNG(t, filepath.Join(dir, "status-page-login.png"))
+}
+
+// TestBrowserDemo runs the same browser script against a real `edgegw demo`
+// (the whole gateway on the simulated compound), as the issue asks.
+func TestBrowserDemo(t *testing.T) {
+	browserTools(t)
+	if testing.Short() {
+		t.Skip("builds and runs edgegw demo")
+	}
+	bin := filepath.Join(t.TempDir(), "edgegw")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/edgegw")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build edgegw: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var logs bytes.Buffer
+	demo := exec.Command(bin, "demo", "--listen", addr, "--duration", "3m", "--every", "5s")
+	demo.Stdout, demo.Stderr = &logs, &logs
+	if err := demo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		demo.Process.Kill()
+		demo.Wait()
+		if t.Failed() {
+			t.Logf("demo output:\n%s", logs.String())
+		}
+	})
+	url := "http://" + addr + "/"
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(url + "readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo not ready at %s after 60s", url)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	dir := artifactDir(t, "browser")
+	out := runBrowser(t, url, dir, "demo", "MIN_DEVICES=10")
+	if !strings.Contains(out, `"acknowledged":`) {
+		t.Fatalf("browser summary: %s", out)
+	}
+	checkPNG(t, filepath.Join(dir, "demo.png"))
+	t.Logf("demo: %s", out)
 }

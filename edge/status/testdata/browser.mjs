@@ -69,10 +69,17 @@ try {
 
   await page.screenshot({ path: path.join(outDir, prefix + ".png"), fullPage: true });
 
-  // Press Acknowledge like a technician; the next poll shows it acknowledged.
+  // Press Acknowledge like a technician. The next poll shows the alert
+  // acknowledged, or gone when its rule resolves on acknowledgement.
   await page.click(`button[data-alert="${alert.replace(/"/g, '\\"')}"]`);
-  await page.waitForSelector(`tr.alert[data-state='acknowledged'] button[data-alert="${alert.replace(/"/g, '\\"')}"]`, { timeout: 15000 });
+  await page.waitForFunction((id) => {
+    const rows = [...document.querySelectorAll("tr.alert")].filter((r) => r.querySelector("button")?.dataset.alert === id);
+    return rows.length === 0 || rows.every((r) => r.dataset.state === "acknowledged");
+  }, alert, { timeout: 15000 });
   result.acknowledged = alert;
+  await page.waitForSelector("#toast", { state: "visible", timeout: 5000 });
+  result.toast = await page.$eval("#toast", (e) => e.textContent);
+  if (result.toast !== "Alert acknowledged") throw new Error("toast says: " + result.toast);
   await page.screenshot({ path: path.join(outDir, prefix + "-acked.png"), fullPage: true });
 
   if (external.length) throw new Error("page loaded from elsewhere: " + external.join(", "));
