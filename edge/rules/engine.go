@@ -383,7 +383,8 @@ func (e *Engine) do(ctx context.Context, f func() error) error {
 func (e *Engine) Ack(id, by string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return e.do(ctx, func() error {
+	var seq uint64
+	err := e.do(ctx, func() error {
 		// The acknowledgement takes effect when the engine reads it back
 		// from the log, in order with the events around it.
 		ev, ok, err := e.core.AckEvent(id, by, e.now())
@@ -391,10 +392,22 @@ func (e *Engine) Ack(id, by string) error {
 			return err
 		}
 		return e.retry(ctx, "append acknowledgement", func() error {
-			_, err := e.o.Log.Append(ctx, ev)
+			out, err := e.o.Log.Append(ctx, ev)
+			if err == nil {
+				seq = out[0].Seq
+			}
 			return err
 		})
 	})
+	if err != nil || seq == 0 {
+		return err
+	}
+	// Return once it is applied, so that a page reloaded after the button
+	// shows it (the engine is normally milliseconds behind the log).
+	for ctx.Err() == nil && e.Stats().Cursor <= seq {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
 }
 
 // Reload swaps in a new rule set (and device list) without losing events

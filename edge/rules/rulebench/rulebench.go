@@ -115,12 +115,12 @@ func RunThroughput(nRules, nDevices, n int) (Throughput, error) {
 		return Throughput{}, err
 	}
 	devs := Devices(nDevices)
-	evs := Events(devs, 200_000, 2, 7)
+	evs := Events(devs, min(n, 200_000), 2, 7)
 	core := rules.NewCore(set, devs, nil)
 	now := evs[0].Time
 	core.Start(now)
-	// warm up: every device seen once
-	for i := range evs[:50_000] {
+	// warm up: (nearly) every device seen once
+	for i := range evs[:min(len(evs), 50_000)] {
 		core.Event(&evs[i], now)
 	}
 	core.DiscardDirty()

@@ -9,7 +9,7 @@ import (
 // by about one rule whatever the rule count.
 func TestWorkload(t *testing.T) {
 	for _, n := range []int{5, 500} {
-		r, err := RunThroughput(n, 2000, 100_000)
+		r, err := RunThroughput(n, 2000, 20_000)
 		if err != nil {
 			t.Fatal(err)
 		}
