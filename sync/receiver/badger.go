@@ -34,7 +34,8 @@ const (
 // Chunk limits of one ingest transaction, inside Badger's per-txn limits
 // for a 16 MiB memtable: 15% of it in bytes (2.4 MiB) and in entries of
 // 96 B skiplist nodes (26,214).
-const (
+// (Variables so a test can force many chunks.)
+var (
 	chunkBytes   = 2 << 20
 	chunkEntries = 20000
 )

@@ -1,0 +1,153 @@
+package receiver
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/sync/wire"
+)
+
+func TestSeqSet(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 50; round++ {
+		var s seqSet
+		want := map[uint64]bool{}
+		for i := 0; i < 300; i++ {
+			v := uint64(r.IntN(400))
+			if round%2 == 0 {
+				v = uint64(i) // mostly in order, the common case
+				if r.IntN(5) == 0 {
+					continue
+				}
+			}
+			s.add(v)
+			want[v] = true
+		}
+		for v := uint64(0); v < 420; v++ {
+			if s.has(v) != want[v] {
+				t.Fatalf("round %d: has(%d) = %v, want %v (ranges %v)", round, v, s.has(v), want[v], s.r)
+			}
+		}
+		for i := 1; i < len(s.r); i++ {
+			if s.r[i][0] <= s.r[i-1][1]+1 || s.r[i][0] > s.r[i][1] {
+				t.Fatalf("ranges not sorted, disjoint and merged: %v", s.r)
+			}
+		}
+		got, err := decodeSeqSet(s.encode())
+		if err != nil || len(got.r) != len(s.r) {
+			t.Fatalf("encode/decode: %v %v", got, err)
+		}
+		for i := range s.r {
+			if got.r[i] != s.r[i] {
+				t.Fatalf("encode/decode: got %v, want %v", got.r, s.r)
+			}
+		}
+	}
+	var s seqSet
+	s.add(^uint64(0))
+	s.add(^uint64(0) - 1)
+	if !s.has(^uint64(0)) || !s.has(^uint64(0)-1) || len(s.r) != 1 {
+		t.Errorf("max seq: %v", s.r)
+	}
+	if _, err := decodeSeqSet([]byte{0xff}); err == nil {
+		t.Error("corrupt set decoded")
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	on := true
+	events := []wire.Event{
+		{Epoch: 1 << 60, Seq: 7, Time: time.UnixMilli(1795932000123).UTC(), ClockTrusted: true, Kind: "reading", Priority: 0,
+			Device: "d", Point: "p", Value: -3.25, Unit: "°C", Quality: 1},
+		{Epoch: 2, Seq: 8, Time: time.UnixMilli(-62135596800000).UTC(), Kind: "status", Online: &on, Text: "back"},
+		{Epoch: 2, Seq: 9, Kind: "alert", Priority: 3, Alert: &wire.Alert{ID: "a", State: "firing"},
+			Gap: &wire.Gap{Epoch: 2, From: 1, To: 3, Count: 3, Reason: "x"}, Action: &wire.Action{Result: "ok"}},
+	}
+	var block []byte
+	for i := range events {
+		rec, err := appendRecord(nil, &events[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		block = binary.AppendUvarint(block, uint64(len(rec)))
+		block = append(block, rec...)
+	}
+	val := append(appendBlockHeader(nil, len(events), "gw-x", 1234), block...)
+	blk, err := readBlock(val)
+	if err != nil || blk.n != 3 || blk.gateway != "gw-x" || blk.received.UnixMilli() != 1234 {
+		t.Fatalf("block header: %+v %v", blk, err)
+	}
+	for i := range events {
+		rec, err := blk.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeRecord(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := events[i]
+		if !got.Time.Equal(w.Time) || got.Epoch != w.Epoch || got.Seq != w.Seq || got.Kind != w.Kind || got.Device != w.Device ||
+			got.Value != w.Value || got.Unit != w.Unit || got.Quality != w.Quality || got.ClockTrusted != w.ClockTrusted ||
+			(w.Online != nil) != (got.Online != nil) || (w.Alert != nil && *got.Alert != *w.Alert) || (w.Gap != nil && *got.Gap != *w.Gap) {
+			t.Errorf("event %d: got %+v, want %+v", i, got, w)
+		}
+	}
+	if _, err := readBlock(val[:3]); err == nil {
+		if b, _ := readBlock(val[:3]); b != nil {
+			if _, err := b.next(); err == nil {
+				t.Error("truncated block read")
+			}
+		}
+	}
+}
+
+// TestManyChunks forces a batch across several transactions and blocks and
+// checks cursors, dedupe and the gateway filter still hold.
+func TestManyChunks(t *testing.T) {
+	oldB, oldN := chunkBytes, chunkEntries
+	chunkBytes, chunkEntries = 4<<10, 3
+	defer func() { chunkBytes, chunkEntries = oldB, oldN }()
+	r := newRig(t, Options{})
+	key2, _ := r.rcv.AddGateway("gw2")
+	events := readings(4, 1, 2000)
+	if br := r.postBatch(events); br.Stored != 2000 {
+		t.Fatalf("got %+v", br)
+	}
+	body, _ := wire.GzipBatch(readings(5, 1, 300))
+	r.do("POST", wire.PathBatches, "gw2", key2, body, nil)
+	if br := r.postBatch(readings(4, 1500, 1000)); br.Stored != 499 || br.Duplicates != 501 {
+		t.Fatalf("overlap: got %+v", br)
+	}
+	r.restart()
+	if br := r.postBatch(readings(4, 2400, 200)); br.Stored != 100 || br.Duplicates != 100 {
+		t.Fatalf("after restart: got %+v", br)
+	}
+	var after uint64
+	seen := map[uint64]bool{}
+	for {
+		page, next, err := r.store.Events("gw1", after, 333)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page {
+			e, _ := s.Decode()
+			if s.Gateway != "gw1" || seen[e.Seq] || s.Cursor <= after {
+				t.Fatalf("bad event %+v after %d", s, after)
+			}
+			seen[e.Seq] = true
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = next
+	}
+	if len(seen) != 2599 {
+		t.Fatalf("got %d distinct gw1 events, want 2599", len(seen))
+	}
+	if lc := r.store.LastCursor(); lc != 2899 {
+		t.Errorf("LastCursor %d, want 2899", lc)
+	}
+}
