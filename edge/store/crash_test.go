@@ -163,8 +163,10 @@ func TestCrashSIGKILL(t *testing.T) {
 			r, ok := reported[seq]
 			return r.run, r.i, ok
 		})
+		st := s.Stats()
 		s.Close()
-		t.Logf("run %d: %d events reported durable this run, last seq %d", run, n, lastSeqOf(reported))
+		t.Logf("run %d: %d events reported durable this run; last seq %d, %d held, %d evicted, %d gap records",
+			run, n, st.LastSeq, st.Events, st.Evicted, st.GapRecords)
 	}
 	if len(reported) == 0 {
 		t.Fatal("no event was ever reported durable")

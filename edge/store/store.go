@@ -388,7 +388,7 @@ func (s *Store) Stats() edge.StoreStats {
 	}
 }
 
-// diskBytes sums the sizes of Badger's files (tables, value log, write-ahead
+// diskBytes sums the allocated sizes of Badger's files (tables, value log, write-ahead
 // memtables), at most once a second. Badger's own db.Size() is only kept
 // when its metrics are on, which costs memory on a small box.
 func (s *Store) diskBytes() int64 {
@@ -403,7 +403,7 @@ func (s *Store) diskBytes() int64 {
 			return nil
 		}
 		if fi, err := d.Info(); err == nil {
-			n += fi.Size()
+			n += fileBytes(fi)
 		}
 		return nil
 	})
