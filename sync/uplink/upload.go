@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
@@ -114,7 +115,7 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		prioNext = from
 	}
 
-	read, err := lg.Read(mainNext, maxEv)
+	read, err := lg.Read(mainNext, maxEv*pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("read events from %d: %w", mainNext, err)
 	}
@@ -127,9 +128,19 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		}
 		return lg.Wait(last), nil
 	}
-	send, covered := mainPlan(read, prioNext, maxBytes)
-	full := covered < len(read) || len(read) >= maxEv
-	if !full && len(send) > 0 && u.cfg.MaxAge > 0 {
+	// Up to `pipeline` batches go at once, so the receiver's storage and the
+	// network overlap; the cursor moves past each only once it and every
+	// batch before it are acknowledged.
+	var plans []plan
+	for off := 0; off < len(read) && len(plans) < pipeline; {
+		part := read[off:min(off+maxEv, len(read))]
+		send, covered := mainPlan(part, prioNext, maxBytes)
+		plans = append(plans, plan{read: part[:covered], send: send})
+		off += covered
+	}
+	first := plans[0]
+	full := len(plans) > 1 || len(first.read) >= maxEv || len(first.read) < len(read)
+	if !full && len(first.send) > 0 && u.cfg.MaxAge > 0 {
 		now := u.clk.Now()
 		if linger.IsZero() {
 			*linger = now
@@ -139,22 +150,46 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		}
 	}
 	*linger = time.Time{}
-	n := 0
-	if len(send) > 0 {
-		n, err = u.deliver(ctx, "main", send)
+	var wg sync.WaitGroup
+	for i := range plans {
+		if len(plans[i].send) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func(p *plan) {
+			defer wg.Done()
+			p.n, p.err = u.deliver(ctx, "main", p.send)
+		}(&plans[i])
 	}
-	// Move the main cursor past what was sent and acknowledged, and past
-	// the skipped priority events between them.
+	wg.Wait()
+	// Move the main cursor past what was acknowledged (or quarantined), in
+	// order, and past the skipped priority events between.
 	var through uint64
-	switch {
-	case n == len(send):
-		through = read[covered-1].Seq
-	case n > 0:
-		through = send[n-1].Seq
-	default:
-		// Nothing of send went: only the skipped events before send[0].
-		for i := 0; i < covered && (len(send) == 0 || read[i].Seq < send[0].Seq); i++ {
-			through = read[i].Seq
+	for i := range plans {
+		p := &plans[i]
+		if p.n == len(p.send) {
+			through = p.read[len(p.read)-1].Seq
+			continue
+		}
+		if p.n > 0 {
+			through = p.send[p.n-1].Seq
+		} else {
+			for _, e := range p.read {
+				if e.Seq >= p.send[0].Seq {
+					break
+				}
+				through = e.Seq
+			}
+		}
+		err = p.err
+		break
+	}
+	if err == nil {
+		for i := range plans {
+			if plans[i].err != nil {
+				err = plans[i].err
+				break
+			}
 		}
 	}
 	if through >= mainNext {
@@ -163,6 +198,18 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		}
 	}
 	return nil, err
+}
+
+// pipeline is how many main-lane batches are in flight at once.
+const pipeline = 2
+
+// plan is one main-lane batch: the events read that it covers, the ones it
+// sends (read minus those the priority lane had acknowledged), and the
+// outcome.
+type plan struct {
+	read, send []edge.Event
+	n          int
+	err        error
 }
 
 // lingerWait returns a channel closed when the linger time is up or when
