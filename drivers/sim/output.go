@@ -67,7 +67,7 @@ func (o *Output) Apply(ctx context.Context, op edge.Op) error {
 		o.on = op.On
 	}
 	o.mu.Unlock()
-	o.log.Info("simulated output", "output", o.name, "kind", o.opts.Kind, "op", op.Kind, "on", op.On, "text", op.Text)
+	o.log.Info("simulated output", "kind", o.opts.Kind, "op", op.Kind, "on", op.On, "text", op.Text)
 	return nil
 }
 
