@@ -22,7 +22,7 @@ import (
 // Env is what rule expressions see. Field names in expressions are the
 // expr tags.
 type Env struct {
-	Event  EventEnv           `expr:"event"`
+	Event  *EventEnv          `expr:"event"`
 	Device *DeviceEnv         `expr:"device"`
 	Points map[string]float64 `expr:"points"`
 	Now    time.Time          `expr:"now"`

@@ -130,6 +130,7 @@ func NewCore(set *Set, devices []edge.Device, log edge.Logger) *Core {
 		byID: map[string]pairKey{}, logged: map[string]*loggedAlert{}, dirty: map[pairKey]struct{}{},
 		errs: map[string]*errCount{}}
 	c.env.Latest = c.latest
+	c.env.Event = &EventEnv{}
 	for _, d := range devices {
 		c.bind(d)
 	}
@@ -307,7 +308,7 @@ func (c *Core) fillEnv(d *devState, ev *edge.Event, now time.Time) {
 	if int(ev.Quality) < len(qualityNames) {
 		q = qualityNames[ev.Quality]
 	}
-	c.env.Event = EventEnv{Kind: ev.Kind.String(), Point: ev.Point, Value: ev.Value, Text: ev.Text,
+	*c.env.Event = EventEnv{Kind: ev.Kind.String(), Point: ev.Point, Value: ev.Value, Text: ev.Text,
 		Unit: ev.Unit, Quality: q, Device: ev.Device, Online: ev.IsOnline(), Seq: ev.Seq, Time: ev.Time}
 	c.env.Device = d.env
 	c.env.Points = d.points
