@@ -175,6 +175,7 @@ Exit status (when several apply, the smallest):
 		},
 	})
 
+	var iterations int
 	app.Register(&cli.Command{
 		Name:  "status hash-password",
 		Short: "hash a technician password for status.password_hash",
@@ -189,6 +190,9 @@ Example:
     status:
       listen: 0.0.0.0:8780
       password_hash: "pbkdf2-sha256$600000$..."`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&iterations, "iterations", password.DefaultIterations, "PBKDF2 iterations: more is slower to guess and to log in")
+		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("%w: the password is read from stdin, not given as an argument", cli.ErrUsage)
@@ -209,7 +213,10 @@ Example:
 			if len(pw) < 8 {
 				return errors.New("password too short: use at least 8 characters")
 			}
-			h, err := password.New(pw)
+			if iterations < password.MinIterations {
+				return fmt.Errorf("%w: --iterations must be at least %d", cli.ErrUsage, password.MinIterations)
+			}
+			h, err := password.NewWithIterations(pw, iterations)
 			if err != nil {
 				return err
 			}

@@ -145,9 +145,12 @@ func TestStatusWithPassword(t *testing.T) {
 }
 
 func TestHashPassword(t *testing.T) {
-	code, out, errOut := runCLI(t, "a good password\n", "status", "hash-password")
+	code, out, errOut := runCLI(t, "a good password\n", "status", "hash-password", "--iterations", "10000")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "pbkdf2-sha256$10000$") {
+		t.Fatalf("output %q", out)
 	}
 	h, err := password.Parse(strings.TrimSpace(out))
 	if err != nil {
@@ -156,7 +159,7 @@ func TestHashPassword(t *testing.T) {
 	if !h.Verify("a good password") || h.Verify("a good password\n") {
 		t.Fatal("hash does not verify the password read from stdin")
 	}
-	if code, _, _ := runCLI(t, "short\n", "status", "hash-password"); code == 0 {
+	if code, _, _ := runCLI(t, "short\n", "status", "hash-password", "--iterations", "10000"); code == 0 {
 		t.Fatal("accepted a 5-character password")
 	}
 	// The hash is accepted by the config.
