@@ -81,7 +81,10 @@ func (s *libSlave) master(t *testing.T) *Master {
 	return m
 }
 
-var fastTx = Tx{Timeout: 150 * time.Millisecond, Retries: 1}
+// fastTx is generous: the libmodbus slave answers in well under a
+// millisecond, but a loaded CI box may schedule it late, and a spurious
+// timeout would fail tests that count retries.
+var fastTx = Tx{Timeout: time.Second, Retries: 1}
 
 // TestLibmodbusSlave runs the master against libmodbus: reads of every
 // type, the four write functions read back, exceptions, CRC errors and a
@@ -294,7 +297,7 @@ func TestLibmodbusSlave(t *testing.T) {
 			{Table: Holding, Address: 8, Count: 2, Type: TypeUint32, WordOrder: WordsLittle},
 			{Table: Discrete, Address: 0, Count: 2},
 		} {
-			r.Slave, r.Timeout = 1, 150*time.Millisecond
+			r.Slave, r.Timeout = 1, time.Second
 			if err := ProbeWith(ctx, m, r, &out); err != nil {
 				t.Fatal(err)
 			}
@@ -309,7 +312,7 @@ func TestLibmodbusSlave(t *testing.T) {
 		if strings.Count(out.String(), "-123456") != 1 {
 			t.Errorf("probe output:\n%s", out.String())
 		}
-		err := ProbeWith(ctx, m, ProbeRequest{Slave: 1, Table: Holding, Address: 60, Count: 1, Timeout: 150 * time.Millisecond}, &out)
+		err := ProbeWith(ctx, m, ProbeRequest{Slave: 1, Table: Holding, Address: 60, Count: 1, Timeout: time.Second}, &out)
 		if err == nil || !strings.Contains(err.Error(), "ILLEGAL DATA ADDRESS") {
 			t.Errorf("probe of a missing register: got %v", err)
 		}
@@ -324,7 +327,7 @@ func TestLibmodbusDriver(t *testing.T) {
 	d, err := New(edge.Env{Name: "rs485-1"}, opts(`
 port: `+s.Port+`
 baud: 115200
-timeout: 60ms
+timeout: 250ms
 retries: 0
 offline_after: 2
 groups:
@@ -423,7 +426,7 @@ func TestLibmodbusDriverCRC(t *testing.T) {
 	d, err := New(edge.Env{Name: "rs485-1"}, opts(`
 port: `+s.Port+`
 baud: 115200
-timeout: 60ms
+timeout: 1s
 offline_after: 2
 groups: [{name: fast, interval: 20ms}]
 devices:
