@@ -112,6 +112,7 @@ func checkPNG(t *testing.T, path string) {
 
 func TestBrowserStatusPage(t *testing.T) {
 	browserTools(t)
+	t.Parallel()
 	fake, url := servePage(t, config.Status{Listen: "127.0.0.1:0"})
 	dir := artifactDir(t, "browser")
 	out := runBrowser(t, url, dir, "status-page", "MIN_DEVICES=3")
@@ -128,6 +129,7 @@ func TestBrowserStatusPage(t *testing.T) {
 
 func TestBrowserLoginAndAck(t *testing.T) {
 	browserTools(t)
+	t.Parallel()
 	h, err := password.NewWithIterations("site-password", password.MinIterations)
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +147,7 @@ func TestBrowserLoginAndAck(t *testing.T) {
 // (the whole gateway on the simulated compound), as the issue asks.
 func TestBrowserDemo(t *testing.T) {
 	browserTools(t)
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs edgegw demo")
 	}
