@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -43,7 +44,8 @@ func crashPayload(run, i int) edge.Event {
 // position it durably set.
 func crashChild(dir string) {
 	run, _ := strconv.Atoi(os.Getenv(crashChildEnv + "_RUN"))
-	s, err := Open(Options{Dir: dir, CapBytes: 256 << 10, CommitWait: 2 * time.Millisecond, GCInterval: 50 * time.Millisecond})
+	s, err := Open(Options{Dir: dir, CapBytes: 16 << 10, CommitWait: 2 * time.Millisecond, GCInterval: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		fmt.Println("E", err)
 		os.Exit(1)
@@ -126,7 +128,11 @@ func TestCrashSIGKILL(t *testing.T) {
 		}
 		killed := make(chan struct{})
 		go func() {
-			time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+			d := time.Duration(100+rng.IntN(700)) * time.Millisecond
+			if run%5 == 4 {
+				d += 1500 * time.Millisecond // long enough for cap eviction to commit mid-ingest
+			}
+			time.Sleep(d)
 			cmd.Process.Signal(syscall.SIGKILL)
 			close(killed)
 		}()

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -13,7 +12,7 @@ import (
 
 // maxPlanEvents bounds one deletion plan, so it fits in one transaction and
 // never holds up appends for long.
-const maxPlanEvents = 2000
+const maxPlanEvents = 1000
 
 // GapReasonCap is the reason of the gap records left by cap eviction.
 const GapReasonCap = "evicted: store cap"
@@ -27,6 +26,7 @@ func (s *Store) maintain() {
 	defer gc.Stop()
 	capTick := time.NewTicker(time.Second)
 	defer capTick.Stop()
+	s.enforceCap() // the cap may have been lowered since the last run
 	for {
 		select {
 		case <-s.stop:
@@ -180,11 +180,21 @@ func (s *Store) evict(need int64) (uint64, error) {
 }
 
 func (s *Store) runPlan(r *req) error {
-	if err := s.submit(context.Background(), r); err != nil {
-		return err
+	select {
+	case s.delq <- r:
+	case <-s.stop:
+		return edge.ErrClosed
 	}
-	if err := <-r.del.result; err != nil {
-		return err
+	select {
+	case err := <-r.del.result:
+		if err != nil {
+			return err
+		}
+	case <-s.stop:
+		// The writer drains the queue before it exits; it may or may not
+		// have taken this plan. Either way the next open sees a consistent
+		// store: the plan commits whole or not at all.
+		return edge.ErrClosed
 	}
 	return s.refreshFirst(s.first.Load())
 }

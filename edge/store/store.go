@@ -147,6 +147,7 @@ type Store struct {
 	closeMu sync.RWMutex // held for reading by every operation on db
 	closed  bool
 	queue   chan *req
+	delq    chan *req // deletion plans from maintenance, ahead of the queue
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
@@ -209,6 +210,7 @@ func Open(o Options) (*Store, error) {
 		log:       o.Logger,
 		db:        db,
 		queue:     make(chan *req, o.QueueSize),
+		delq:      make(chan *req, 1),
 		stop:      make(chan struct{}),
 		notify:    make(chan struct{}),
 		capSignal: make(chan struct{}, 1),

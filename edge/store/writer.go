@@ -177,16 +177,29 @@ func (s *Store) writer() {
 			carry = nil
 			add(r)
 		} else {
-			r, ok := <-s.queue
-			if !ok {
-				return
+			select {
+			case r := <-s.delq:
+				add(r)
+			case r, ok := <-s.queue:
+				if !ok {
+					return
+				}
+				add(r)
 			}
+		}
+		// Deletions jump the queue: under overload the cap must still be
+		// enforced, and its gap record written, at once.
+		select {
+		case r := <-s.delq:
 			add(r)
+		default:
 		}
 		timer.Reset(s.opts.CommitWait)
 	collect:
 		for carry == nil {
 			select {
+			case r := <-s.delq:
+				add(r)
 			case r, ok := <-s.queue:
 				if !ok {
 					closed = true
