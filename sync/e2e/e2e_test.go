@@ -47,7 +47,7 @@ func TestNoLossThroughEveryFault(t *testing.T) {
 		faultproxy.Delay: 0.05, faultproxy.Error500: 0.06, faultproxy.TooMany: 0.04, faultproxy.CutRequest: 0.06,
 		faultproxy.TruncateResp: 0.06, faultproxy.DropResp: 0.06, faultproxy.Reset: 0.03,
 	}))
-	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "6000", "--total", "30000", "--max-events", "400")
+	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "6000", "--total", "20000", "--max-events", "400")
 	// Hold the central platform down twice while the gateway records.
 	for i := 0; i < 2; i++ {
 		time.Sleep(700 * time.Millisecond)
@@ -84,7 +84,7 @@ func TestGatewayKilledDuringUpload(t *testing.T) {
 	const kills = 12
 	var lastSeqs []uint64
 	for i := 0; i < kills; i++ {
-		gw := startGateway(t, gdir, px.URL(), key, "--rate", "8000", "--total", "40000", "--max-events", "300")
+		gw := startGateway(t, gdir, px.URL(), key, "--rate", "8000", "--total", "15000", "--max-events", "300")
 		// Wait until it is uploading (the backlog exists and batches flow).
 		before, _ := px.Counts()
 		waitFor(t, 20*time.Second, "uploads in flight", func() bool {
@@ -98,7 +98,7 @@ func TestGatewayKilledDuringUpload(t *testing.T) {
 		gw.kill() // SIGKILL
 		lastSeqs = append(lastSeqs, gw.state().LastSeq)
 	}
-	gw := startGateway(t, gdir, px.URL(), key, "--rate", "8000", "--total", "40000", "--max-events", "300")
+	gw := startGateway(t, gdir, px.URL(), key, "--rate", "8000", "--total", "15000", "--max-events", "300")
 	drained(t, gw, 60*time.Second)
 	gw.term(10 * time.Second)
 	c.term(10 * time.Second)

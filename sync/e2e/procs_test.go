@@ -27,6 +27,7 @@ var bins struct {
 	dir     string
 	gateway string
 	central string
+	edgegw  string // the real gateway binary
 }
 
 func TestMain(m *testing.M) {
@@ -38,7 +39,8 @@ func TestMain(m *testing.M) {
 	bins.dir = dir
 	bins.gateway = filepath.Join(dir, "gwproc")
 	bins.central = filepath.Join(dir, "centralproc")
-	for out, pkg := range map[string]string{bins.gateway: "./internal/gwproc", bins.central: "./internal/centralproc"} {
+	bins.edgegw = filepath.Join(dir, "edgegw")
+	for out, pkg := range map[string]string{bins.gateway: "./internal/gwproc", bins.central: "./internal/centralproc", bins.edgegw: "../../cmd/edgegw"} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
