@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/edgegw/edgegw/sync/wire"
 )
@@ -31,17 +32,14 @@ const (
 	kCmdSeq    = "meta/cmdseq"
 )
 
-// Chunk limits of one ingest transaction, inside Badger's per-txn limits
-// for a 16 MiB memtable: 15% of it in bytes (2.4 MiB) and in entries of
-// 96 B skiplist nodes (26,214).
-// (Variables so a test can force many chunks.)
-var (
-	chunkBytes   = 2 << 20
-	chunkEntries = 20000
-)
+// memTableSize is the Badger memtable size; one ingest transaction stays
+// within Badger's per-txn limits for it: 15% of it in bytes, and in entries
+// of 96-byte skiplist nodes. Chunks use half of each.
+const memTableSize = 8 << 20
 
 // Badger is the default Storage: an embedded Badger database sized for a
-// small box (16 MiB memtables, 8 MiB block cache) that fsyncs every commit.
+// small box (8 MiB memtables, 1 MiB tables, 4 MiB block cache: the whole
+// receiver stays under ~96 MiB RSS while ingesting) that fsyncs every commit.
 type Badger struct {
 	db  *badger.DB
 	log *slog.Logger
@@ -49,7 +47,9 @@ type Badger struct {
 	ingest gosync.Mutex       // one batch at a time: cursors are committed in order
 	cursor uint64             // last cursor committed
 	seqs   map[seqKey]*seqSet // committed dedupe sets, loaded on first use
-	cmdMu  gosync.Mutex       // command ids and results
+
+	chunkBytes, chunkEntries int          // limits of one ingest transaction
+	cmdMu                    gosync.Mutex // command ids and results
 }
 
 var _ Storage = (*Badger)(nil)
@@ -71,22 +71,27 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 	}
 	opts := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(memTableSize).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(4 << 20).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(4 << 20).
-		WithValueLogFileSize(64 << 20).
+		WithBaseTableSize(1 << 20).
+		WithBaseLevelSize(8 << 20).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(2 << 20).
+		WithValueLogFileSize(32 << 20).
 		WithNumCompactors(2).
+		// Compression doubles the table builders' buffers (each block kept
+		// raw and compressed) and costs CPU; event blocks are compact already.
+		WithCompression(options.None).
 		WithDetectConflicts(false). // writers are serialized by the receiver
 		WithLogger(badgerLogger{logger.With("component", "badger")})
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
 	}
-	b := &Badger{db: db, log: logger, seqs: map[seqKey]*seqSet{}}
+	b := &Badger{db: db, log: logger, seqs: map[seqKey]*seqSet{},
+		chunkBytes: memTableSize * 15 / 100 / 2, chunkEntries: memTableSize * 15 / 100 / 96 / 2}
 	if err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pEvent)})
 		defer it.Close()
@@ -207,6 +212,21 @@ func (b *Badger) Gateways() ([]GatewayStatus, error) {
 	return out, err
 }
 
+// eventSize estimates the stored size of an event, generously.
+func eventSize(e *wire.Event) int {
+	n := 64 + len(e.Kind) + len(e.Device) + len(e.Point) + len(e.Unit) + len(e.Text)
+	if a := e.Alert; a != nil {
+		n += 64 + 2*(len(a.ID)+len(a.Rule)+len(a.State)+len(a.Severity)+len(a.Message)+len(a.By))
+	}
+	if g := e.Gap; g != nil {
+		n += 96 + 2*len(g.Reason)
+	}
+	if a := e.Action; a != nil {
+		n += 64 + 2*(len(a.Rule)+len(a.Output)+len(a.Result)+len(a.Error))
+	}
+	return n
+}
+
 type seqKey struct {
 	gw    string
 	epoch uint64
@@ -242,6 +262,13 @@ func (b *Badger) seqSet(txn *badger.Txn, k seqKey) (*seqSet, error) {
 // leaves every event either stored and indexed or not at all; a resend
 // stores the rest.
 func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) (stored, dups int, err error) {
+	// Refuse an event too large for one transaction before writing anything.
+	for i := range events {
+		if n := eventSize(&events[i]); n > b.chunkBytes/4 {
+			return 0, 0, fmt.Errorf("%w: event %d/%d is about %d bytes, the limit is %d",
+				ErrEventTooLarge, events[i].Epoch, events[i].Seq, n, b.chunkBytes/4)
+		}
+	}
 	b.ingest.Lock()
 	defer b.ingest.Unlock()
 
@@ -321,7 +348,7 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 			dups++
 			continue
 		}
-		if chunkN >= chunkEntries || chunkB+len(block) >= chunkBytes {
+		if chunkN >= b.chunkEntries || chunkB+len(block) >= b.chunkBytes {
 			if err := flush(); err != nil {
 				return 0, 0, err
 			}
@@ -350,7 +377,7 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 		}
 		stored++
 		st.Events++
-		if blockN >= blockEvents {
+		if blockN >= blockEvents || len(block) >= b.chunkBytes/4 {
 			if err := flush(); err != nil {
 				return 0, 0, err
 			}

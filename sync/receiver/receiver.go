@@ -259,6 +259,10 @@ func (r *Receiver) handleBatch(w http.ResponseWriter, req *http.Request, a *auth
 		return
 	}
 	stored, dups, err := r.store.StoreBatch(a.gw.ID, events, now)
+	if errors.Is(err, ErrEventTooLarge) {
+		writeError(w, log, req, key, now, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, err.Error())
+		return
+	}
 	if err != nil {
 		writeError(w, log, req, key, now, http.StatusInternalServerError, wire.CodeInternal, "store batch: "+err.Error())
 		return

@@ -197,6 +197,9 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i * 7919 >> 3)
 	}
+	huge := readings(5, 1, 3)
+	huge[2].Text = strings.Repeat("x", 300<<10) // over a quarter of one transaction
+	hugeEvent, _ := wire.GzipBatch(huge)
 	bomb := gz(t, make([]byte, 8<<20)) // 8 MiB of zeros in ~8 kB
 	if len(bomb) > 64<<10 {
 		t.Fatalf("bomb is %d bytes compressed, want under the body limit", len(bomb))
@@ -227,6 +230,7 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 		{"malformed json", "gw1", r.key, gz(t, []byte(`{"version":1,"n":3,`)), nil, 400, wire.CodeBadBatch},
 		{"bad columns", "gw1", r.key, gz(t, []byte(`{"version":1,"n":2,"strings":[""],"epochs":["1"],"seq":[1],"ts":[0,0],"kind":[0,0]}`)), nil, 400, wire.CodeBadBatch},
 		{"not gzip", "gw1", r.key, []byte(`{"version":1}`), nil, 400, wire.CodeBadBatch},
+		{"event too large", "gw1", r.key, hugeEvent, nil, 413, wire.CodeTooLarge},
 		{"no content-encoding", "gw1", r.key, good, func(q *http.Request) { q.Header.Del("Content-Encoding") }, 415, wire.CodeUnsupported},
 	}
 	for _, c := range cases {

@@ -107,10 +107,8 @@ func TestRecordRoundTrip(t *testing.T) {
 // TestManyChunks forces a batch across several transactions and blocks and
 // checks cursors, dedupe and the gateway filter still hold.
 func TestManyChunks(t *testing.T) {
-	oldB, oldN := chunkBytes, chunkEntries
-	chunkBytes, chunkEntries = 4<<10, 3
-	defer func() { chunkBytes, chunkEntries = oldB, oldN }()
 	r := newRig(t, Options{})
+	r.store.chunkBytes, r.store.chunkEntries = 4<<10, 3
 	key2, _ := r.rcv.AddGateway("gw2")
 	events := readings(4, 1, 2000)
 	if br := r.postBatch(events); br.Stored != 2000 {
@@ -122,6 +120,7 @@ func TestManyChunks(t *testing.T) {
 		t.Fatalf("overlap: got %+v", br)
 	}
 	r.restart()
+	r.store.chunkBytes, r.store.chunkEntries = 4<<10, 3
 	if br := r.postBatch(readings(4, 2400, 200)); br.Stored != 100 || br.Duplicates != 100 {
 		t.Fatalf("after restart: got %+v", br)
 	}

@@ -13,6 +13,10 @@ import (
 // does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrEventTooLarge is returned by Storage.StoreBatch when one event is too
+// large to store; nothing of the batch is stored. The receiver answers 413.
+var ErrEventTooLarge = errors.New("event too large")
+
 // ErrExists is returned by Storage.AddGateway for an id already taken.
 var ErrExists = errors.New("already exists")
 
