@@ -21,6 +21,9 @@ type rulesResult struct {
 	Many  rulebench.Throughput `json:"throughput_many"` // 500 rules
 	Few   rulebench.Throughput `json:"throughput_few"`  // 5 rules
 	Ratio float64              `json:"ratio_many_to_few"`
+	// Every run's rate; the figures above are the best of them.
+	RunsMany []float64 `json:"runs_many"`
+	RunsFew  []float64 `json:"runs_few"`
 	// Latency from a reading accepted to its output command, on the store.
 	Latency *rulebench.Latency `json:"latency,omitempty"`
 	Targets map[string]bool    `json:"targets_met"`
@@ -30,6 +33,7 @@ type rulesResult struct {
 func init() {
 	var (
 		asJSON          bool
+		runs            int
 		events          int
 		many, few, devs int
 		skipLatency     bool
@@ -43,10 +47,13 @@ func init() {
 		Usage: `Two measurements of the local alert rules.
 
 Throughput: the pure rule engine (no IO) on one core (GOMAXPROCS=1, one
-goroutine) with 2,000 devices, first with 500 rules, then with 5. Every
-device is matched by about one rule either way, so the ratio shows what the
-rule count itself costs. Targets: >= 500,000 events/s with 500 rules, and at
-least 0.5x the 5-rule rate.
+goroutine locked to its thread) with 2,000 devices, with 5 rules and with
+500, interleaved, best of --runs. Every device is matched by about one rule
+either way, so the ratio shows what the rule count itself costs. Rates are
+per second of the engine thread's CPU time (Linux), so that a busy shared
+box measures the engine and not its neighbours; wall-clock rates are in the
+JSON too. Targets: >= 500,000 events/s with 500 rules, and at least 0.5x
+the 5-rule rate.
 
 Latency: on a real store (Badger in a temp dir, group commit), the time
 from a reading being accepted (Log.AppendAsync) to its output command being
@@ -61,7 +68,8 @@ Example:
 Exit status 1 when a target is missed.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
-			fs.IntVar(&events, "events", 3_000_000, "events per throughput run")
+			fs.IntVar(&events, "events", 2_000_000, "events per throughput run")
+			fs.IntVar(&runs, "runs", 3, "throughput runs of each set (the best counts)")
 			fs.IntVar(&many, "rules", 500, "rules in the big set")
 			fs.IntVar(&few, "few", 5, "rules in the small set")
 			fs.IntVar(&devs, "devices", 2000, "devices")
@@ -74,15 +82,30 @@ Exit status 1 when a target is missed.`,
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			res := rulesResult{Bench: "rules", Targets: map[string]bool{}}
 			prev := runtime.GOMAXPROCS(1)
-			var err error
-			res.Few, err = rulebench.RunThroughput(few, devs, events)
-			if err == nil {
-				res.Many, err = rulebench.RunThroughput(many, devs, events)
+			// Best of several interleaved runs: on a shared box the
+			// neighbours only ever slow a run down.
+			for i := 0; i < runs; i++ {
+				f, err := rulebench.RunThroughput(few, devs, events)
+				if err != nil {
+					runtime.GOMAXPROCS(prev)
+					return err
+				}
+				m, err := rulebench.RunThroughput(many, devs, events)
+				if err != nil {
+					runtime.GOMAXPROCS(prev)
+					return err
+				}
+				res.RunsFew = append(res.RunsFew, f.EventsPerSec)
+				res.RunsMany = append(res.RunsMany, m.EventsPerSec)
+				if f.EventsPerSec > res.Few.EventsPerSec {
+					res.Few = f
+				}
+				if m.EventsPerSec > res.Many.EventsPerSec {
+					res.Many = m
+				}
 			}
 			runtime.GOMAXPROCS(prev)
-			if err != nil {
-				return err
-			}
+			var err error
 			res.Ratio = res.Many.EventsPerSec / res.Few.EventsPerSec
 			res.Targets["throughput_500_rules_ge_500k"] = res.Many.EventsPerSec >= 500_000
 			res.Targets["ratio_ge_0.5"] = res.Ratio >= 0.5
