@@ -198,7 +198,7 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 		big[i] = byte(i * 7919 >> 3)
 	}
 	huge := readings(5, 1, 3)
-	huge[2].Text = strings.Repeat("x", 300<<10) // over a quarter of one transaction
+	huge[2].Text = strings.Repeat("x", 500<<10) // over a quarter of one transaction (~314 kB)
 	hugeEvent, _ := wire.GzipBatch(huge)
 	bomb := gz(t, make([]byte, 8<<20)) // 8 MiB of zeros in ~8 kB
 	if len(bomb) > 64<<10 {
