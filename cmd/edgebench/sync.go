@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,7 +61,7 @@ func init() {
 	var (
 		events, maxEvents, posters int
 		asJSON                     bool
-		dir                        string
+		dir, cpuProfile            string
 	)
 	app.Register(&cli.Command{
 		Name:  "sync",
@@ -91,9 +92,10 @@ Example:
 			fs.IntVar(&posters, "posters", 4, "concurrent clients in the ingest phase")
 			fs.StringVar(&dir, "dir", "", "parent directory for the temp stores (default $TMPDIR)")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the drain to `file`")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
-			r, err := runSyncBench(ctx, env, events, maxEvents, posters, dir)
+			r, err := runSyncBench(ctx, env, events, maxEvents, posters, dir, cpuProfile)
 			if err != nil {
 				return err
 			}
@@ -187,7 +189,7 @@ func (c *countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
-func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters int, parent string) (*syncResult, error) {
+func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters int, parent, cpuProfile string) (*syncResult, error) {
 	tmp, err := os.MkdirTemp(parent, "edgebench-sync-")
 	if err != nil {
 		return nil, err
@@ -293,8 +295,17 @@ func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters 
 	debug.FreeOSMemory()
 	resetPeakRSS()
 	upCtx, stopUp := context.WithCancel(ctx)
+	defer stopUp()
 	var upWG sync.WaitGroup
 	upWG.Add(1)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+	}
 	t1 := time.Now()
 	go func() {
 		defer upWG.Done()
@@ -317,6 +328,9 @@ func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters 
 		time.Sleep(2 * time.Millisecond)
 	}
 	res.DrainSec = time.Since(t1).Seconds()
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	stopUp()
 	upWG.Wait()
 	res.GatewayPeakRSSMiB = peakRSSMiB(os.Getpid())
