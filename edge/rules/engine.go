@@ -62,9 +62,9 @@ type Engine struct {
 	state *stateStore
 	reqs  chan func()
 
-	done     uint64    // the events before it are evaluated
-	saved    uint64    // the cursor as last stored
-	lastSave time.Time // engine time of the last checkpoint
+	done     uint64        // the events before it are evaluated
+	lastSave time.Time     // engine time of the last checkpoint
+	ckptIdle chan struct{} // holds a token while no checkpoint is being written
 	base     time.Time // engine time at baseRead
 	baseRead time.Time // clock reading with its monotonic part
 	lastNow  time.Time
@@ -95,7 +95,8 @@ func New(o Options) (*Engine, error) {
 	if o.Checkpoint <= 0 {
 		o.Checkpoint = time.Second
 	}
-	e := &Engine{o: o, log: o.Logger, clk: o.Clock, reqs: make(chan func())}
+	e := &Engine{o: o, log: o.Logger, clk: o.Clock, reqs: make(chan func()), ckptIdle: make(chan struct{}, 1)}
+	e.ckptIdle <- struct{}{}
 	if err := e.reset(o.Set, o.Devices); err != nil {
 		return nil, err
 	}
@@ -156,8 +157,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	e.core.Start(e.now())
-	e.done, e.saved = cursor, cursor
-	if err := e.checkpoint(ctx); err != nil {
+	e.done = cursor
+	e.mu.Lock()
+	e.stats.Saved = cursor
+	e.mu.Unlock()
+	if err := e.checkpointSync(ctx); err != nil {
 		return err
 	}
 	defer func() {
@@ -165,7 +169,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		// nothing.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := e.checkpoint(cctx); err != nil {
+		if err := e.checkpointSync(cctx); err != nil {
 			e.log.Warn("rule state not saved on stop", "err", err)
 		}
 	}()
@@ -208,7 +212,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if d := e.core.NextDeadline(); !d.IsZero() && d.Sub(now) < wait {
 			wait = d.Sub(now)
 		}
-		if e.done > e.saved {
+		if e.done > e.lastSavedDone() {
 			if d := e.lastSave.Add(e.o.Checkpoint).Sub(now); d < wait {
 				if d <= 0 {
 					if err := e.checkpoint(ctx); err != nil {
@@ -298,31 +302,85 @@ func (e *Engine) commit(ctx context.Context, changes []Change, next uint64) erro
 	e.stats.CoreStats = st
 	e.stats.Cursor = e.done
 	e.mu.Unlock()
-	if e.now().Sub(e.lastSave) >= e.o.Checkpoint || e.done-e.saved >= 20000 {
+	if e.now().Sub(e.lastSave) >= e.o.Checkpoint || e.done-e.lastSavedDone() >= 20000 {
 		return e.checkpoint(ctx)
 	}
 	return nil
 }
 
-// checkpoint writes the changed rule state, then moves the cursor.
+func (e *Engine) lastSavedDone() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats.Saved
+}
+
+// checkpoint hands the changed rule state and the evaluated position to
+// the writer goroutine, which stores the state and then moves the cursor,
+// so that the engine never waits for the state store. While a checkpoint
+// is being written the next one waits (the changes stay marked).
 func (e *Engine) checkpoint(ctx context.Context) error {
-	if err := e.state.take(e.core); err != nil {
-		return fmt.Errorf("rules: encode state: %w", err)
+	select {
+	case <-e.ckptIdle:
+	default:
+		// The writer is busy; try again shortly.
+		e.lastSave = e.now().Add(20*time.Millisecond - e.o.Checkpoint)
+		return nil
 	}
-	now, done := e.lastNow, e.done
-	if err := e.retry(ctx, "write rule state", func() error { return e.state.flush(now, done) }); err != nil {
+	kvs, done, err := e.snapshotState()
+	if err != nil {
+		e.ckptIdle <- struct{}{}
 		return err
 	}
-	if done > e.saved {
+	e.lastSave = e.now()
+	go func() {
+		defer func() { e.ckptIdle <- struct{}{} }()
+		e.writeCheckpoint(ctx, kvs, done)
+	}()
+	return nil
+}
+
+// checkpointSync writes a checkpoint and waits for it (on stop, on reload).
+func (e *Engine) checkpointSync(ctx context.Context) error {
+	select {
+	case <-e.ckptIdle:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { e.ckptIdle <- struct{}{} }()
+	kvs, done, err := e.snapshotState()
+	if err != nil {
+		return err
+	}
+	e.lastSave = e.now()
+	return e.writeCheckpoint(ctx, kvs, done)
+}
+
+func (e *Engine) snapshotState() ([]kv, uint64, error) {
+	if err := e.state.take(e.core); err != nil {
+		return nil, 0, fmt.Errorf("rules: encode state: %w", err)
+	}
+	kvs, err := e.state.snapshot(e.lastNow, e.done)
+	if err != nil {
+		return nil, 0, fmt.Errorf("rules: encode state: %w", err)
+	}
+	return kvs, e.done, nil
+}
+
+func (e *Engine) writeCheckpoint(ctx context.Context, kvs []kv, done uint64) error {
+	if err := e.retry(ctx, "write rule state", func() error { return e.state.write(kvs) }); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	saved := e.stats.Saved
+	e.mu.Unlock()
+	if done > saved {
 		if err := e.retry(ctx, "move rules cursor", func() error { return e.o.Log.SetCursor(edge.CursorRules, done) }); err != nil {
 			return err
 		}
-		e.saved = done
+		e.mu.Lock()
+		e.stats.Saved = done
+		e.mu.Unlock()
 	}
-	e.lastSave = e.now()
-	e.mu.Lock()
-	e.stats.Saved = e.saved
-	e.mu.Unlock()
 	return nil
 }
 
@@ -414,10 +472,7 @@ func (e *Engine) Ack(id, by string) error {
 // or state: state is kept by rule name, so unchanged rules carry on.
 func (e *Engine) Reload(ctx context.Context, set *Set, devices []edge.Device) error {
 	return e.do(ctx, func() error {
-		if err := e.state.take(e.core); err != nil {
-			return err
-		}
-		if err := e.state.flush(e.lastNow, e.done); err != nil {
+		if err := e.checkpointSync(ctx); err != nil {
 			return err
 		}
 		if err := e.reset(set, devices); err != nil {

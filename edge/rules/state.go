@@ -124,14 +124,17 @@ func (s *stateStore) take(c *Core) error {
 	return nil
 }
 
-// flush writes the dirty shards, marked as reflecting the events before
-// next, and the engine time.
-func (s *stateStore) flush(now time.Time, next uint64) error {
-	if s.st == nil {
-		clear(s.dirty[:])
-		return nil
-	}
-	wrote := false
+// kv is one state-store write.
+type kv struct {
+	key string
+	val []byte
+}
+
+// snapshot encodes the dirty shards, marked as reflecting the events
+// before next, and the engine time, and clears the dirty marks. Writing
+// them (write) can then happen off the engine's goroutine.
+func (s *stateStore) snapshot(now time.Time, next uint64) ([]kv, error) {
+	var out []kv
 	for i, d := range s.dirty {
 		if !d {
 			continue
@@ -141,21 +144,38 @@ func (s *stateStore) flush(now time.Time, next uint64) error {
 		}
 		b, err := json.Marshal(s.shards[i])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.st.PutState(shardKey(i), b); err != nil {
-			return fmt.Errorf("write rule state shard %d: %w", i, err)
-		}
+		out = append(out, kv{shardKey(i), b})
 		s.dirty[i] = false
-		wrote = true
 	}
-	if wrote {
+	if len(out) > 0 {
 		b, _ := json.Marshal(meta{LastNow: now})
-		if err := s.st.PutState(metaKey, b); err != nil {
-			return fmt.Errorf("write rule state: %w", err)
+		out = append(out, kv{metaKey, b})
+	}
+	return out, nil
+}
+
+// write stores a snapshot.
+func (s *stateStore) write(kvs []kv) error {
+	if s.st == nil {
+		return nil
+	}
+	for _, x := range kvs {
+		if err := s.st.PutState(x.key, x.val); err != nil {
+			return fmt.Errorf("write rule state %s: %w", x.key, err)
 		}
 	}
 	return nil
+}
+
+// flush writes the dirty shards now.
+func (s *stateStore) flush(now time.Time, next uint64) error {
+	kvs, err := s.snapshot(now, next)
+	if err != nil {
+		return err
+	}
+	return s.write(kvs)
 }
 
 // load installs a persisted state.
