@@ -55,6 +55,13 @@ type syncResult struct {
 	GatewayPeakRSSMiB float64 `json:"gateway_peak_rss_mib"`  // this process during the drain (VmHWM reset after the fill)
 	ReceiverRSSDrain  float64 `json:"receiver_peak_rss_mib_drain"`
 	ReceiverRSSIngest float64 `json:"receiver_peak_rss_mib_ingest"`
+	// Current RSS at the end of the drain, split into anonymous memory (the
+	// heap) and file-backed pages (Badger's memory-mapped tables, which the
+	// kernel may drop at will).
+	GatewayAnonMiB  float64 `json:"gateway_rss_anon_mib"`
+	GatewayFileMiB  float64 `json:"gateway_rss_file_mib"`
+	ReceiverAnonMiB float64 `json:"receiver_rss_anon_mib"`
+	ReceiverFileMiB float64 `json:"receiver_rss_file_mib"`
 }
 
 func init() {
@@ -335,6 +342,8 @@ func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters 
 	upWG.Wait()
 	res.GatewayPeakRSSMiB = peakRSSMiB(os.Getpid())
 	res.ReceiverRSSDrain = peakRSSMiB(child.Process.Pid)
+	res.GatewayAnonMiB, res.GatewayFileMiB = procMiB(os.Getpid(), "RssAnon:"), procMiB(os.Getpid(), "RssFile:")
+	res.ReceiverAnonMiB, res.ReceiverFileMiB = procMiB(child.Process.Pid, "RssAnon:"), procMiB(child.Process.Pid, "RssFile:")
 	res.DrainPerSec = float64(events) / res.DrainSec
 	res.Batches = crt.batches.Load()
 	res.BodyBytes = crt.bytes.Load()
@@ -452,13 +461,16 @@ func toWireEvent(e *edge.Event) wire.Event {
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSSMiB reads VmHWM of pid (0 where /proc is absent).
-func peakRSSMiB(pid int) float64 {
+func peakRSSMiB(pid int) float64 { return procMiB(pid, "VmHWM:") }
+
+// procMiB reads a kB field of /proc/pid/status in MiB.
+func procMiB(pid int, field string) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
 			return kb / 1024
 		}
