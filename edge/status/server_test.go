@@ -9,6 +9,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -423,6 +425,22 @@ func TestSnapshotJSONRoundTrip(t *testing.T) {
 	for _, key := range []string{`"gateway_id"`, `"uptime_s"`, `"backlog_events"`, `"cap_bytes"`, `"skew_s"`, `"garbage"`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON lacks %s", key)
+		}
+	}
+}
+
+// The loader reports the status section's problems with file:line.
+func TestStatusConfigErrorsNameFileLine(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"gateway:\n  id: gw1\nstatus:\n  listen: 0.0.0.0:8780\n", ":4:3: status.listen"},
+		{"gateway:\n  id: gw1\nstatus:\n  listen: 0.0.0.0:8780\n  password_hash: pbkdf2-sha256$1$x$y\n", ":5:3: status.password_hash"},
+		{"gateway:\n  id: gw1\nstatus:\n  idle_timeout: 5s\n", ":4:3: status.idle_timeout"},
+	} {
+		p := filepath.Join(t.TempDir(), "gw.yaml")
+		os.WriteFile(p, []byte(tc.yaml), 0o644)
+		_, err := config.Load(p)
+		if err == nil || !strings.Contains(err.Error(), p+tc.want) {
+			t.Errorf("config.Load:\n%s\ngot %v, want an error with %s%s", tc.yaml, err, p, tc.want)
 		}
 	}
 }
