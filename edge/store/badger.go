@@ -24,8 +24,8 @@ const is32bit = strconv.IntSize == 32
 func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
-		WithMemTableSize(4 << 20).
-		WithNumMemtables(3).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
 		WithBaseTableSize(2 << 20).

@@ -91,14 +91,14 @@ func MakeEvent(i, size int) edge.Event {
 	return ev
 }
 
-// latency is a histogram with 50µs buckets up to 1 s.
+// latency is a histogram with 100µs buckets up to 10 s.
 type latency struct {
-	b   [20001]atomic.Uint64
+	b   [100001]atomic.Uint64
 	max atomic.Int64
 }
 
 func (l *latency) add(d time.Duration) {
-	i := int(d / (50 * time.Microsecond))
+	i := int(d / (100 * time.Microsecond))
 	if i >= len(l.b) {
 		i = len(l.b) - 1
 	}
@@ -121,7 +121,7 @@ func (l *latency) quantile(q float64) float64 {
 	for i := range l.b {
 		n += l.b[i].Load()
 		if n >= want {
-			return float64(i+1) * 0.05 // upper edge of the bucket, ms
+			return float64(i+1) * 0.1 // upper edge of the bucket, ms
 		}
 	}
 	return math.Inf(1)
