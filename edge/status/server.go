@@ -11,12 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/status/password"
@@ -94,7 +93,7 @@ func New(o Options) (*Server, error) {
 		auth:     newAuth(h, cfg.SessionTTL.D(), cfg.IdleTimeout.D(), cfg.LoginAttempts, o.Now),
 		loopback: loop,
 	}
-	s.handler = s.routes(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPromLogger{o.Logger}}))
+	s.handler = s.routes(metricsHandler(reg, o.Logger))
 	return s, nil
 }
 
@@ -402,9 +401,23 @@ func jsonError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-// slogPromLogger adapts slog to promhttp's error logger.
-type slogPromLogger struct{ l *slog.Logger }
-
-func (p slogPromLogger) Println(v ...any) {
-	p.l.Warn("metrics", "err", strings.TrimSpace(fmt.Sprintln(v...)))
+// metricsHandler serves the registry in the Prometheus text format. A
+// collector's error is logged and the rest is served (promhttp's
+// ContinueOnError), so one failing part never blanks the whole scrape.
+func metricsHandler(g prometheus.Gatherer, log *slog.Logger) http.Handler {
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mfs, err := g.Gather()
+		if err != nil {
+			log.Warn("metrics gather", "err", err)
+		}
+		w.Header().Set("Content-Type", string(format))
+		enc := expfmt.NewEncoder(w, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				log.Warn("metrics encode", "err", err)
+				return
+			}
+		}
+	})
 }
