@@ -250,9 +250,12 @@ func TestRunnerFailureExits(t *testing.T) {
 
 type recLogger struct{ info, warn, err []string }
 
-func (r *recLogger) Error(v ...interface{}) error   { r.err = append(r.err, v[0].(string)); return nil }
-func (r *recLogger) Warning(v ...interface{}) error { r.warn = append(r.warn, v[0].(string)); return nil }
-func (r *recLogger) Info(v ...interface{}) error    { r.info = append(r.info, v[0].(string)); return nil }
+func (r *recLogger) Error(v ...interface{}) error { r.err = append(r.err, v[0].(string)); return nil }
+func (r *recLogger) Warning(v ...interface{}) error {
+	r.warn = append(r.warn, v[0].(string))
+	return nil
+}
+func (r *recLogger) Info(v ...interface{}) error { r.info = append(r.info, v[0].(string)); return nil }
 func (r *recLogger) Errorf(f string, v ...interface{}) error {
 	return nil
 }
