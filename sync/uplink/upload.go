@@ -106,9 +106,10 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		}
 		return nil, err
 	}
-	if prioNext < from {
-		// Keep the priority cursor up with the main one, so a restart does
-		// not scan the index from far behind.
+	if from-prioNext > uint64(4*maxEv) {
+		// Keep the priority cursor near the main one, so a restart does not
+		// scan the index from far behind (not on every batch: each move is
+		// an fsync).
 		if err := lg.SetCursor(CursorPriority, from); err != nil {
 			return nil, fmt.Errorf("move cursor %s: %w", CursorPriority, err)
 		}
