@@ -78,10 +78,11 @@ type pairState struct {
 	LastSeq   uint64     `json:"last_seq,omitempty"`
 	Ev        edge.Event `json:"ev,omitzero"` // the event behind the condition, for templates
 	Alert     *alertRec  `json:"alert,omitempty"`
+	AsOf      uint64     `json:"as_of,omitempty"` // events before it are reflected
 
 	savedSeen time.Time // LastSeen as last persisted
 	schedWait time.Time // schedule blocks firing until then
-	asOf      uint64    // the loaded state reflects the events before this seq
+	asOf      uint64    // this state reflects the events before this seq (persisted as AsOf)
 }
 
 func (ps *pairState) active() bool { return ps.Alert != nil }

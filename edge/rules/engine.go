@@ -263,13 +263,24 @@ func (e *Engine) recover(cursor uint64) (uint64, error) {
 	return last, nil
 }
 
-// commit finishes a step: the alert changes are appended (durable, before
-// anything acts on them), their actions queued, and the step counted as
-// evaluated. The rule state and the cursor are checkpointed every
+// commit finishes a step: the actions are queued, the alert changes
+// appended (durable), and the step counted as evaluated. The rule state and the cursor are checkpointed every
 // Options.Checkpoint: a crash re-reads at most that much of the log, and
 // re-reading is safe (alerts already in the log are adopted, not raised
 // again; a state shard knows which events it reflects).
 func (e *Engine) commit(ctx context.Context, changes []Change, next uint64) error {
+	// Actions are queued first: the events behind them are durable
+	// already, so the decision is reproducible, and an alarm must not wait
+	// for a second fsync. After a crash before the alert is durable the
+	// events are evaluated again and the actions repeated: actions are
+	// at-least-once, alerts exactly once.
+	if e.o.Actions != nil {
+		for i := range changes {
+			for _, j := range changes[i].Jobs {
+				e.o.Actions.Submit(j)
+			}
+		}
+	}
 	var evs []edge.Event
 	for i := range changes {
 		if !changes[i].Logged {
@@ -282,13 +293,6 @@ func (e *Engine) commit(ctx context.Context, changes []Change, next uint64) erro
 			return err
 		}); err != nil {
 			return err
-		}
-	}
-	if e.o.Actions != nil {
-		for i := range changes {
-			for _, j := range changes[i].Jobs {
-				e.o.Actions.Submit(j)
-			}
 		}
 	}
 	if next > e.done {
@@ -356,7 +360,7 @@ func (e *Engine) checkpointSync(ctx context.Context) error {
 }
 
 func (e *Engine) snapshotState() ([]kv, uint64, error) {
-	if err := e.state.take(e.core); err != nil {
+	if err := e.state.take(e.core, e.done); err != nil {
 		return nil, 0, fmt.Errorf("rules: encode state: %w", err)
 	}
 	kvs, err := e.state.snapshot(e.lastNow, e.done)

@@ -32,13 +32,13 @@ type meta struct {
 	LastNow time.Time `json:"last_now"`
 }
 
-// shard is one stored group of pair states. Next says which events they
-// reflect: all those before it. A shard is written with the cursor the
-// engine is about to store, so after a crash between writing shards and
-// moving the cursor, re-reading the events from the cursor skips, for the
-// pairs of a shard, the events its state already reflects. Shards are
-// written one by one (the state store has no transactions); Next makes
-// each of them safe on its own.
+// shard is one stored group of pair states. Each pair state records which
+// events it reflects (AsOf: all those before it), so after a crash between
+// writing shards and moving the cursor, re-reading the events from the
+// cursor skips, for each pair, the events its state already reflects.
+// Shards are written one by one (the state store has no transactions);
+// the per-pair mark makes each of them safe on its own. Next is the newest
+// mark written into the shard, for diagnostics.
 type shard struct {
 	Next  uint64                     `json:"next"`
 	Pairs map[string]json.RawMessage `json:"pairs"`
@@ -96,17 +96,23 @@ func (s *stateStore) load(c *Core) (time.Time, error) {
 			if err := json.Unmarshal(raw, ps); err != nil {
 				return m.LastNow, fmt.Errorf("decode rule state of %s/%s: %w", rname, dev, err)
 			}
-			ps.asOf = s.shards[i].Next
+			ps.asOf = ps.AsOf
 			c.load(pairKey{rname, dev}, ps)
 		}
 	}
 	return m.LastNow, nil
 }
 
-// take moves the core's dirty states into the shards.
-func (s *stateStore) take(c *Core) error {
+// take moves the core's dirty states into the shards; they reflect the
+// events before done (each pair records it: a pair that is not dirty keeps
+// the mark it was written with, even when its shard is written again).
+func (s *stateStore) take(c *Core, done uint64) error {
 	for k := range c.dirty {
 		ps := c.pairs[k]
+		if ps != nil {
+			ps.asOf = max(ps.asOf, done)
+			ps.AsOf = ps.asOf
+		}
 		i := shardOf(k)
 		key := k.rule + "\x00" + k.dev
 		if ps == nil {
