@@ -65,8 +65,8 @@ type Engine struct {
 	done     uint64        // the events before it are evaluated
 	lastSave time.Time     // engine time of the last checkpoint
 	ckptIdle chan struct{} // holds a token while no checkpoint is being written
-	base     time.Time // engine time at baseRead
-	baseRead time.Time // clock reading with its monotonic part
+	base     time.Time     // engine time at baseRead
+	baseRead time.Time     // clock reading with its monotonic part
 	lastNow  time.Time
 
 	mu      sync.Mutex
