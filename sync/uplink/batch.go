@@ -5,6 +5,11 @@ import (
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
+// CursorAlert is the cursor of the alert lane: the next alert or gap record
+// (priority PriorityAlert) not yet acknowledged. It goes ahead of
+// everything, state changes included.
+const CursorAlert = "uplink-alert"
+
 // CursorPriority is the uplink's second durable cursor: the next event of
 // priority PriorityHigh or more (state changes, alerts, gaps) not yet
 // acknowledged. The priority lane sends those ahead of the readings
@@ -31,17 +36,16 @@ func eventSize(ev *edge.Event) int {
 	return n
 }
 
-// mainPlan decides what of a read from the main cursor goes on the wire.
-// Events at or above MinPriority that lie below prioNext were acknowledged
-// through the priority lane and are skipped. It returns the events to send
-// (a prefix of the read, capped at maxBytes, filtered) and the number of
-// read events the plan covers: once the sent events are acknowledged the
-// main cursor moves past read[covered-1].
-func mainPlan(read []edge.Event, prioNext uint64, maxBytes int) (send []edge.Event, covered int) {
+// planBatch decides what of a read goes on the wire. Events skip says a
+// higher lane acknowledged (they lie below its cursor) are left out. It
+// returns the events to send (a prefix of the read, capped at maxBytes,
+// filtered) and the number of read events the plan covers: once the sent
+// events are acknowledged the lane's cursor moves past read[covered-1].
+func planBatch(read []edge.Event, skip func(*edge.Event) bool, maxBytes int) (send []edge.Event, covered int) {
 	bytes := 0
 	for i := range read {
 		ev := &read[i]
-		if ev.Priority >= MinPriority && ev.Seq < prioNext {
+		if skip(ev) {
 			covered = i + 1
 			continue
 		}
@@ -56,16 +60,9 @@ func mainPlan(read []edge.Event, prioNext uint64, maxBytes int) (send []edge.Eve
 	return send, covered
 }
 
-// capBytes returns the longest prefix of evs within maxBytes (at least one).
-func capBytes(evs []edge.Event, maxBytes int) []edge.Event {
-	bytes := 0
-	for i := range evs {
-		bytes += eventSize(&evs[i])
-		if i > 0 && bytes > maxBytes {
-			return evs[:i]
-		}
-	}
-	return evs
+// mainPlan is planBatch for the main lane behind the priority lane alone.
+func mainPlan(read []edge.Event, prioNext uint64, maxBytes int) ([]edge.Event, int) {
+	return planBatch(read, func(e *edge.Event) bool { return e.Priority >= MinPriority && e.Seq < prioNext }, maxBytes)
 }
 
 // toWire converts a log event to its wire form.

@@ -200,8 +200,15 @@ func TestAlertRaisedDuringOutageGoesFirst(t *testing.T) {
 	r.u.SetPaused(true)
 	r.start()
 	r.appendReadings(3000, "t1")
+	states := make([]edge.Event, 50)
+	for i := range states {
+		states[i] = edge.StateChange("door-2", "contact", "open", 1)
+	}
+	if _, err := r.st.Append(context.Background(), states...); err != nil {
+		t.Fatal(err)
+	}
 	alert := r.appendAlert("a1")
-	r.appendReadings(100, "t1")
+	r.appendReadings(50, "t1")
 	time.Sleep(50 * time.Millisecond)
 	if r.u.Up() {
 		t.Fatal("Up while paused: got true, want false")
@@ -221,6 +228,12 @@ func TestAlertRaisedDuringOutageGoesFirst(t *testing.T) {
 	if arr[0].Seq != alert.Seq || arr[0].Kind != wire.KindAlert {
 		t.Fatalf("first arrival: got seq %d kind %s, want the alert (seq %d)", arr[0].Seq, arr[0].Kind, alert.Seq)
 	}
+	// Then the state changes, then the readings.
+	for i := 1; i <= 50; i++ {
+		if arr[i].Kind != wire.KindState {
+			t.Fatalf("arrival %d: got %s seq %d, want the state changes before any reading", i, arr[i].Kind, arr[i].Seq)
+		}
+	}
 	// The main lane skipped the alert it knew was acknowledged: the
 	// central platform saw no repeat of it (every batch counted).
 	r.c.with(func() {
@@ -230,8 +243,8 @@ func TestAlertRaisedDuringOutageGoesFirst(t *testing.T) {
 	})
 	eventually(t, "both cursors past the end", func() bool {
 		m, _ := r.st.Cursor(edge.CursorUplink)
-		p, _ := r.st.Cursor(CursorPriority)
-		return m == 3102 && p >= alert.Seq+1
+		a, _ := r.st.Cursor(CursorAlert)
+		return m == 3102 && a == alert.Seq+1
 	})
 }
 

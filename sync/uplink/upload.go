@@ -82,39 +82,61 @@ func (u *Uplink) waitFor(ctx context.Context, ch <-chan struct{}) error {
 func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, error) {
 	lg := u.o.Log
 	maxEv, maxBytes := u.cfg.MaxEvents, int(u.cfg.MaxBytes)
-	prioNext, err := lg.Cursor(CursorPriority)
-	if err != nil {
-		return nil, fmt.Errorf("read cursor %s: %w", CursorPriority, err)
-	}
 	mainNext, err := lg.Cursor(edge.CursorUplink)
 	if err != nil {
 		return nil, fmt.Errorf("read cursor %s: %w", edge.CursorUplink, err)
 	}
-	// The priority lane never goes behind the main cursor.
-	from := max(prioNext, mainNext)
-	prio, err := lg.ReadPriority(from, MinPriority, maxEv)
-	if err != nil {
-		return nil, fmt.Errorf("read priority events from %d: %w", from, err)
+	// The lanes, highest first: alerts and gap records, then state changes
+	// (with alerts the alert lane has not sent), then everything else. Each
+	// has its durable cursor; none goes behind the main cursor. An event a
+	// higher lane acknowledged lies below that lane's cursor and is skipped.
+	var next [len(lanes)]uint64
+	for i, l := range lanes {
+		if next[i], err = lg.Cursor(l.cursor); err != nil {
+			return nil, fmt.Errorf("read cursor %s: %w", l.cursor, err)
+		}
 	}
-	if len(prio) > 0 {
-		prio = capBytes(prio, maxBytes)
-		n, err := u.deliver(ctx, "priority", prio)
-		if n > 0 {
-			if cerr := lg.SetCursor(CursorPriority, prio[n-1].Seq+1); cerr != nil {
-				return nil, fmt.Errorf("move cursor %s: %w", CursorPriority, cerr)
+	skip := func(upto int) func(*edge.Event) bool {
+		return func(e *edge.Event) bool {
+			for j := 0; j < upto; j++ {
+				if e.Priority >= lanes[j].min && e.Seq < next[j] {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for i, l := range lanes {
+		from := max(next[i], mainNext)
+		read, err := lg.ReadPriority(from, l.min, maxEv)
+		if err != nil {
+			return nil, fmt.Errorf("read priority events from %d: %w", from, err)
+		}
+		if len(read) == 0 {
+			if from-next[i] > uint64(4*maxEv) {
+				// Keep the lane's cursor near the main one, so a restart
+				// does not scan the index from far behind (not on every
+				// batch: each move is an fsync).
+				if err := lg.SetCursor(l.cursor, from); err != nil {
+					return nil, fmt.Errorf("move cursor %s: %w", l.cursor, err)
+				}
+				next[i] = from
+			}
+			continue
+		}
+		send, covered := planBatch(read, skip(i), maxBytes)
+		p := plan{read: read[:covered], send: send}
+		if len(send) > 0 {
+			p.n, p.err = u.deliver(ctx, l.name, send)
+		}
+		if through, ok := p.through(); ok {
+			if cerr := lg.SetCursor(l.cursor, through+1); cerr != nil {
+				return nil, fmt.Errorf("move cursor %s: %w", l.cursor, cerr)
 			}
 		}
-		return nil, err
+		return nil, p.err
 	}
-	if from-prioNext > uint64(4*maxEv) {
-		// Keep the priority cursor near the main one, so a restart does not
-		// scan the index from far behind (not on every batch: each move is
-		// an fsync).
-		if err := lg.SetCursor(CursorPriority, from); err != nil {
-			return nil, fmt.Errorf("move cursor %s: %w", CursorPriority, err)
-		}
-		prioNext = from
-	}
+	mainSkip := skip(len(lanes))
 
 	read, err := lg.Read(mainNext, maxEv*pipeline)
 	if err != nil {
@@ -135,7 +157,7 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 	var plans []plan
 	for off := 0; off < len(read) && len(plans) < pipeline; {
 		part := read[off:min(off+maxEv, len(read))]
-		send, covered := mainPlan(part, prioNext, maxBytes)
+		send, covered := planBatch(part, mainSkip, maxBytes)
 		plans = append(plans, plan{read: part[:covered], send: send})
 		off += covered
 	}
@@ -167,23 +189,14 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 	// order, and past the skipped priority events between.
 	var through uint64
 	for i := range plans {
-		p := &plans[i]
-		if p.n == len(p.send) {
-			through = p.read[len(p.read)-1].Seq
-			continue
+		t, ok := plans[i].through()
+		if ok {
+			through = t
 		}
-		if p.n > 0 {
-			through = p.send[p.n-1].Seq
-		} else {
-			for _, e := range p.read {
-				if e.Seq >= p.send[0].Seq {
-					break
-				}
-				through = e.Seq
-			}
+		if plans[i].n < len(plans[i].send) {
+			err = plans[i].err
+			break
 		}
-		err = p.err
-		break
 	}
 	if err == nil {
 		for i := range plans {
@@ -204,13 +217,45 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 // pipeline is how many main-lane batches are in flight at once.
 const pipeline = 2
 
-// plan is one main-lane batch: the events read that it covers, the ones it
-// sends (read minus those the priority lane had acknowledged), and the
-// outcome.
+// plan is one batch: the events read that it covers, the ones it sends
+// (read minus those a higher lane had acknowledged), and the outcome.
 type plan struct {
 	read, send []edge.Event
 	n          int
 	err        error
+}
+
+// through returns the last seq the lane's cursor may pass: the end of the
+// plan when everything was sent, else the last acknowledged event, else the
+// skipped events before the first one sent. ok is false when nothing is done.
+func (p *plan) through() (seq uint64, ok bool) {
+	switch {
+	case len(p.read) == 0:
+		return 0, false
+	case p.n == len(p.send):
+		return p.read[len(p.read)-1].Seq, true
+	case p.n > 0:
+		return p.send[p.n-1].Seq, true
+	}
+	for _, e := range p.read {
+		if e.Seq >= p.send[0].Seq {
+			break
+		}
+		seq, ok = e.Seq, true
+	}
+	return seq, ok
+}
+
+// lane is one priority lane: its cursor and the lowest priority it carries.
+type lane struct {
+	name   string
+	cursor string
+	min    edge.Priority
+}
+
+var lanes = [...]lane{
+	{"alert", CursorAlert, edge.PriorityAlert},
+	{"priority", CursorPriority, MinPriority},
 }
 
 // lingerWait returns a channel closed when the linger time is up or when
