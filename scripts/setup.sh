@@ -4,11 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(socat libmodbus-dev gcc qemu-user-static chromium file dpkg-dev)
+APT_PKGS=(socat libmodbus-dev gcc qemu-user-static chromium file dpkg-dev unzip)
 missing=()
 for p in "${APT_PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js may come from another source than Debian (the machine image ships
+# one with npm bundled); install Debian's only when the commands are absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
 	echo "setup: installing ${missing[*]}"
 	SUDO=""
