@@ -66,12 +66,12 @@ func TestGPIOContacts(t *testing.T) {
 	}
 	d.open = chip.opener()
 	sink := run(t, d)
-	sink.waitFor(t, 0, 5*time.Second, "online", isStatus("door-301", true))
-	sink.waitFor(t, 0, 5*time.Second, "door closed at start", isState("door-301", "door", "closed"))
+	sink.WaitFor(t, 0, 5*time.Second, "online", isStatus("door-301", true))
+	sink.WaitFor(t, 0, 5*time.Second, "door closed at start", isState("door-301", "door", "closed"))
 	// smoke: pull-down, undriven: low, active-low: active.
-	sink.waitFor(t, 0, 5*time.Second, "smoke at start", isState("panel", "smoke", "alarm"))
+	sink.WaitFor(t, 0, 5*time.Second, "smoke at start", isState("panel", "smoke", "alarm"))
 	// tamper: the chip-wide pull-up, active-low: high reads inactive, default name "open".
-	sink.waitFor(t, 0, 5*time.Second, "tamper at start", isState("panel", "tamper", "open"))
+	sink.WaitFor(t, 0, 5*time.Second, "tamper at start", isState("panel", "tamper", "open"))
 
 	if c := chip.line(4).cfg; c.Bias != BiasPullDown || !c.ActiveLow || c.Debounce != 5*time.Millisecond || c.Output {
 		t.Errorf("smoke line config %+v", c)
@@ -79,20 +79,20 @@ func TestGPIOContacts(t *testing.T) {
 	if c := chip.line(17).cfg; c.Bias != BiasPullUp || c.ActiveLow || c.Debounce != 30*time.Millisecond {
 		t.Errorf("door line config %+v", c)
 	}
-	n := sink.len()
+	n := sink.Len()
 	chip.drive(17, true) // door opens
-	i := sink.waitFor(t, n, 5*time.Second, "door open", isState("door-301", "door", "open"))
-	if e := sink.events()[i]; e.Value != 1 || e.Priority != 0 {
+	i := sink.WaitFor(t, n, 5*time.Second, "door open", isState("door-301", "door", "open"))
+	if e := sink.Events()[i]; e.Value != 1 || e.Priority != 0 {
 		t.Errorf("door open event %+v, want value 1", e)
 	}
 	chip.drive(4, true) // smoke line high: active-low, so normal
-	sink.waitFor(t, n, 5*time.Second, "smoke normal", isState("panel", "smoke", "normal"))
+	sink.WaitFor(t, n, 5*time.Second, "smoke normal", isState("panel", "smoke", "normal"))
 	chip.drive(17, false)
-	sink.waitFor(t, i, 5*time.Second, "door closed", isState("door-301", "door", "closed"))
+	sink.WaitFor(t, i, 5*time.Second, "door closed", isState("door-301", "door", "closed"))
 	if st := d.Stats(); st[0].Frames != 2 || st[1].Frames != 1 {
 		t.Errorf("edges counted: %+v", st)
 	}
-	for _, e := range sink.events() {
+	for _, e := range sink.Events() {
 		if e.Device == "door-301" && e.Kind == edge.KindState && e.Point != "door" {
 			t.Errorf("unexpected event %+v", e)
 		}
@@ -111,26 +111,26 @@ func TestGPIOChipVanishes(t *testing.T) {
 	d.open = chip.opener()
 	d.backoffMin, d.backoffMax = 5*time.Millisecond, 20*time.Millisecond
 	sink := run(t, d)
-	sink.waitFor(t, 0, 5*time.Second, "door at start", isState("door-301", "door", "open"))
+	sink.WaitFor(t, 0, 5*time.Second, "door at start", isState("door-301", "door", "open"))
 	chip.mu.Lock()
 	chip.failing = errors.New("no such device")
 	chip.mu.Unlock()
 	chip.setBroken(errors.New("no such device"))
-	off := sink.waitFor(t, 0, 5*time.Second, "offline", isStatus("panel", false))
-	if e := sink.events()[off]; !strings.Contains(e.Text, "no such device") {
+	off := sink.WaitFor(t, 0, 5*time.Second, "offline", isStatus("panel", false))
+	if e := sink.Events()[off]; !strings.Contains(e.Text, "no such device") {
 		t.Errorf("offline reason %q", e.Text)
 	}
 	time.Sleep(50 * time.Millisecond) // some failed reopens
 	chip.mu.Lock()
 	chip.failing, chip.broken = nil, nil
 	chip.mu.Unlock()
-	on := sink.waitFor(t, off, 5*time.Second, "online again", isStatus("panel", true))
-	sink.waitFor(t, on, 5*time.Second, "door state again", isState("door-301", "door", "open"))
+	on := sink.WaitFor(t, off, 5*time.Second, "online again", isStatus("panel", true))
+	sink.WaitFor(t, on, 5*time.Second, "door state again", isState("door-301", "door", "open"))
 	if st := d.Stats(); st[0].Reconnects != 1 || st[0].Errors == 0 {
 		t.Errorf("stats %+v", st)
 	}
 	offs := 0
-	for _, e := range sink.events() {
+	for _, e := range sink.Events() {
 		if e.Kind == edge.KindStatus && e.Device == "panel" && !e.IsOnline() {
 			offs++
 		}

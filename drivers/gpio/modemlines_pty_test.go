@@ -24,11 +24,11 @@ func TestModemLinesOnPTY(t *testing.T) {
 	}
 	m.backoffMin, m.backoffMax = 5*time.Millisecond, 10*time.Millisecond
 	sink := run(t, m)
-	i := sink.waitFor(t, 0, 5*time.Second, "a status", func(e edge.Event) bool { return e.Kind == edge.KindStatus })
-	e := sink.events()[i]
+	i := sink.WaitFor(t, 0, 5*time.Second, "a status", func(e edge.Event) bool { return e.Kind == edge.KindStatus })
+	e := sink.Events()[i]
 	if e.IsOnline() {
 		// A pty that implements TIOCMGET: then the line must read too.
-		sink.waitFor(t, i, 5*time.Second, "cts state", func(e edge.Event) bool { return e.Kind == edge.KindState && e.Point == "c" })
+		sink.WaitFor(t, i, 5*time.Second, "cts state", func(e edge.Event) bool { return e.Kind == edge.KindState && e.Point == "c" })
 		return
 	}
 	if !strings.Contains(e.Text, "modem") || !strings.Contains(e.Text, pair.Path()) || !strings.Contains(e.Text, "ioctl") {

@@ -54,10 +54,10 @@ func TestModemLinesDebounce(t *testing.T) {
 		{250, false, []string{"fall_relay=normal"}},
 	}
 	for _, s := range steps {
-		n := sink.len()
+		n := sink.Len()
 		m.sample(sink, &serial.ModemStatusBits{CTS: s.cts}, at(s.ms))
 		var got []string
-		for _, e := range sink.events()[n:] {
+		for _, e := range sink.Events()[n:] {
 			got = append(got, e.Point+"="+e.Text)
 		}
 		if strings.Join(got, ",") != strings.Join(s.want, ",") {
@@ -79,15 +79,15 @@ func TestModemLinesPort(t *testing.T) {
 	m.open = fake.opener()
 	m.backoffMin, m.backoffMax = 5*time.Millisecond, 20*time.Millisecond
 	sink := run(t, m)
-	sink.waitFor(t, 0, 5*time.Second, "online", isStatus("cam3", true))
-	sink.waitFor(t, 0, 5*time.Second, "alarm at start", isState("cam3", "fall_relay", "alarm"))
+	sink.WaitFor(t, 0, 5*time.Second, "online", isStatus("cam3", true))
+	sink.WaitFor(t, 0, 5*time.Second, "alarm at start", isState("cam3", "fall_relay", "alarm"))
 	if dtr, rts, _ := fake.levels(); !dtr || rts {
 		t.Errorf("opened with dtr=%v rts=%v, want dtr on (default) and rts off (configured)", dtr, rts)
 	}
-	n := sink.len()
+	n := sink.Len()
 	fake.set(func(b *serial.ModemStatusBits) { b.CTS = false; b.DCD = true })
-	sink.waitFor(t, n, 5*time.Second, "normal", isState("cam3", "fall_relay", "normal"))
-	sink.waitFor(t, n, 5*time.Second, "gate open", isState("gate", "gate", "open"))
+	sink.WaitFor(t, n, 5*time.Second, "normal", isState("cam3", "fall_relay", "normal"))
+	sink.WaitFor(t, n, 5*time.Second, "gate open", isState("gate", "gate", "open"))
 
 	// An output driving DTR on the same port uses the same open port.
 	o, err := NewModemOutput(edge.Env{Name: "beacon"}, opts("port: /dev/ttyS0\nsignal: dtr\n"))
@@ -103,20 +103,20 @@ func TestModemLinesPort(t *testing.T) {
 	}
 	o.Close()
 
-	n = sink.len()
+	n = sink.Len()
 	fake.mu.Lock()
 	fake.gone = true
 	fake.mu.Unlock()
-	off := sink.waitFor(t, n, 5*time.Second, "offline", isStatus("gate", false))
-	if e := sink.events()[off]; !strings.Contains(e.Text, "/dev/ttyS0") {
+	off := sink.WaitFor(t, n, 5*time.Second, "offline", isStatus("gate", false))
+	if e := sink.Events()[off]; !strings.Contains(e.Text, "/dev/ttyS0") {
 		t.Errorf("offline reason %q does not name the port", e.Text)
 	}
 	time.Sleep(40 * time.Millisecond)
 	fake.mu.Lock()
 	fake.gone = false
 	fake.mu.Unlock()
-	on := sink.waitFor(t, off, 5*time.Second, "online again", isStatus("gate", true))
-	sink.waitFor(t, on, 5*time.Second, "states again", isState("gate", "gate", "open"))
+	on := sink.WaitFor(t, off, 5*time.Second, "online again", isStatus("gate", true))
+	sink.WaitFor(t, on, 5*time.Second, "states again", isState("gate", "gate", "open"))
 	if st := m.Stats(); st[0].Reconnects != 1 || st[0].Errors == 0 || st[0].Frames == 0 {
 		t.Errorf("stats %+v", st)
 	}

@@ -98,13 +98,13 @@ devices:
 	isPt := func(dev, pt string, v float64) func(edge.Event) bool {
 		return func(e edge.Event) bool { return e.Device == dev && e.Point == pt && e.Value == v }
 	}
-	sink.waitFor(t, 0, 5*time.Second, "ghost offline", isStatus("ghost", false))
-	sink.waitFor(t, 0, 5*time.Second, "first temp", isPt("t1", "temp", 20))
-	sink.waitFor(t, 0, 5*time.Second, "door open", func(e edge.Event) bool {
+	sink.WaitFor(t, 0, 5*time.Second, "ghost offline", isStatus("ghost", false))
+	sink.WaitFor(t, 0, 5*time.Second, "first temp", isPt("t1", "temp", 20))
+	sink.WaitFor(t, 0, 5*time.Second, "door open", func(e edge.Event) bool {
 		return e.Device == "door" && e.Kind == edge.KindState && e.Text == "open" && e.Value == 1
 	})
 	// Within the deadband: not sent. Past it: sent.
-	n := sink.len()
+	n := sink.Len()
 	slave.Lock()
 	banks[1].Holding[0] = 203
 	slave.Unlock()
@@ -113,17 +113,17 @@ devices:
 	banks[1].Holding[0] = 206
 	banks[2].Discrete[3] = false
 	slave.Unlock()
-	i := sink.waitFor(t, n, 5*time.Second, "temp past deadband", isPt("t1", "temp", 20.6))
-	for _, e := range sink.events()[n:i] {
+	i := sink.WaitFor(t, n, 5*time.Second, "temp past deadband", isPt("t1", "temp", 20.6))
+	for _, e := range sink.Events()[n:i] {
 		if e.Point == "temp" {
 			t.Errorf("a change within the deadband was sent: %+v", e)
 		}
 	}
-	sink.waitFor(t, n, 5*time.Second, "door closed", func(e edge.Event) bool { return e.Device == "door" && e.Text == "closed" })
+	sink.WaitFor(t, n, 5*time.Second, "door closed", func(e edge.Event) bool { return e.Device == "door" && e.Text == "closed" })
 	// The slow group re-sends its unchanged value every report_every.
-	first := sink.waitFor(t, 0, 5*time.Second, "hum", isPt("t1", "hum", 0))
-	sink.waitFor(t, first+1, 5*time.Second, "hum again after report_every", isPt("t1", "hum", 0))
-	for _, e := range sink.events() {
+	first := sink.WaitFor(t, 0, 5*time.Second, "hum", isPt("t1", "hum", 0))
+	sink.WaitFor(t, first+1, 5*time.Second, "hum again after report_every", isPt("t1", "hum", 0))
+	for _, e := range sink.Events() {
 		if e.Device == "ghost" && e.Kind != edge.KindStatus {
 			t.Errorf("event from a slave that never answered: %+v", e)
 		}
@@ -160,23 +160,23 @@ devices:
 	}
 	d.backoffMin, d.backoffMax = 10*time.Millisecond, 50*time.Millisecond
 	sink := runDriver(t, d)
-	sink.waitFor(t, 0, 5*time.Second, "value", func(e edge.Event) bool { return e.Point == "v" && e.Value == 7 })
-	n := sink.len()
+	sink.WaitFor(t, 0, 5*time.Second, "value", func(e edge.Event) bool { return e.Point == "v" && e.Value == 7 })
+	n := sink.Len()
 	pair.Unplug()
-	off := sink.waitFor(t, n, 5*time.Second, "offline", isStatus("a", false))
-	if ev := sink.events()[off]; !strings.Contains(ev.Text, "port") {
+	off := sink.WaitFor(t, n, 5*time.Second, "offline", isStatus("a", false))
+	if ev := sink.Events()[off]; !strings.Contains(ev.Text, "port") {
 		t.Errorf("offline reason %q does not name the port", ev.Text)
 	}
 	time.Sleep(100 * time.Millisecond) // a few failed reopens
 	pair.Replug()
 	serveOn(t, pair, slave)
-	on := sink.waitFor(t, off, 5*time.Second, "online", isStatus("a", true))
-	sink.waitFor(t, on, 5*time.Second, "value again", func(e edge.Event) bool { return e.Point == "v" && e.Value == 7 })
+	on := sink.WaitFor(t, off, 5*time.Second, "online", isStatus("a", true))
+	sink.WaitFor(t, on, 5*time.Second, "value again", func(e edge.Event) bool { return e.Point == "v" && e.Value == 7 })
 	if st := d.Stats(); st[0].Reconnects == 0 {
 		t.Errorf("reconnect not counted: %+v", st)
 	}
 	offs := 0
-	for _, e := range sink.events() {
+	for _, e := range sink.Events() {
 		if e.Kind == edge.KindStatus && !e.IsOnline() {
 			offs++
 		}

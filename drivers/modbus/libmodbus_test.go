@@ -367,7 +367,7 @@ devices:
 		}
 	}()
 
-	sink.waitFor(t, 0, 5*time.Second, "online", isStatus("meter", true))
+	sink.WaitFor(t, 0, 5*time.Second, "online", isStatus("meter", true))
 	want := map[string]struct {
 		v    float64
 		text string
@@ -378,7 +378,7 @@ devices:
 		"coil0": {1, "on"}, "coil2": {1, "on"}, "di1": {1, "alarm"},
 	}
 	got := map[string]edge.Event{}
-	sink.waitFor(t, 0, 5*time.Second, "every point", func(e edge.Event) bool {
+	sink.WaitFor(t, 0, 5*time.Second, "every point", func(e edge.Event) bool {
 		if e.Kind == edge.KindReading || e.Kind == edge.KindState {
 			got[e.Point] = e
 		}
@@ -397,21 +397,21 @@ devices:
 		t.Errorf("temp unit %q", got["temp"].Unit)
 	}
 	// Nothing changes: no event is repeated (report_every is 5m).
-	n := sink.len()
+	n := sink.Len()
 	time.Sleep(150 * time.Millisecond)
-	if extra := sink.events()[n:]; len(extra) > 0 {
+	if extra := sink.Events()[n:]; len(extra) > 0 {
 		t.Errorf("unchanged values were sent again: %+v", extra)
 	}
 
 	s.Mode("silent")
-	i := sink.waitFor(t, n, 5*time.Second, "offline", isStatus("meter", false))
+	i := sink.WaitFor(t, n, 5*time.Second, "offline", isStatus("meter", false))
 	if c := d.Counters("meter"); c.Timeouts < 2 || c.Online {
 		t.Errorf("counters while silent: %+v", c)
 	}
 	s.Mode("normal")
-	j := sink.waitFor(t, i, 5*time.Second, "online again", isStatus("meter", true))
+	j := sink.WaitFor(t, i, 5*time.Second, "online again", isStatus("meter", true))
 	// Back online, every value is sent again.
-	sink.waitFor(t, j, 5*time.Second, "values again", func(e edge.Event) bool { return e.Point == "i32l" && e.Value == -123456 })
+	sink.WaitFor(t, j, 5*time.Second, "values again", func(e edge.Event) bool { return e.Point == "i32l" && e.Value == -123456 })
 
 	st := d.Stats()
 	if len(st) != 1 || st[0].Errors == 0 || st[0].Frames == 0 || st[0].LastError == "" {
@@ -440,12 +440,12 @@ devices:
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, sink) }()
 	defer func() { cancel(); <-done }()
-	i := sink.waitFor(t, 0, 5*time.Second, "online", isStatus("meter", true))
+	i := sink.WaitFor(t, 0, 5*time.Second, "online", isStatus("meter", true))
 	s.Mode("crc")
-	j := sink.waitFor(t, i, 5*time.Second, "offline on CRC errors", isStatus("meter", false))
+	j := sink.WaitFor(t, i, 5*time.Second, "offline on CRC errors", isStatus("meter", false))
 	if c := d.Counters("meter"); c.CRCErrors < 4 || c.Timeouts != 0 {
 		t.Errorf("counters: %+v, want >= 4 CRC errors (2 requests with a retry each) and no timeouts", c)
 	}
 	s.Mode("normal")
-	sink.waitFor(t, j, 5*time.Second, "online again", isStatus("meter", true))
+	sink.WaitFor(t, j, 5*time.Second, "online again", isStatus("meter", true))
 }
