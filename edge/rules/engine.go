@@ -215,7 +215,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if e.done > e.lastSavedDone() {
 			if d := e.lastSave.Add(e.o.Checkpoint).Sub(now); d < wait {
 				if d <= 0 {
-					if err := e.checkpointSync(ctx); err != nil {
+					if err := e.checkpoint(ctx); err != nil {
 						return err
 					}
 					continue
@@ -307,7 +307,7 @@ func (e *Engine) commit(ctx context.Context, changes []Change, next uint64) erro
 	e.stats.Cursor = e.done
 	e.mu.Unlock()
 	if e.now().Sub(e.lastSave) >= e.o.Checkpoint || e.done-e.lastSavedDone() >= 20000 {
-		return e.checkpointSync(ctx)
+		return e.checkpoint(ctx)
 	}
 	return nil
 }
