@@ -146,6 +146,7 @@ type Store struct {
 
 	closeMu sync.RWMutex // held for reading by every operation on db
 	closed  bool
+	shut    atomic.Bool // closed, readable without closeMu (Wait)
 	queue   chan *req
 	delq    chan *req // deletion plans from maintenance, ahead of the queue
 	stop    chan struct{}
@@ -309,7 +310,7 @@ func (s *Store) LastSeq() uint64 { return s.durable.Load() }
 func (s *Store) Wait(after uint64) <-chan struct{} {
 	s.notifyMu.Lock()
 	defer s.notifyMu.Unlock()
-	if s.durable.Load() > after {
+	if s.durable.Load() > after || s.shut.Load() {
 		return closedChan
 	}
 	return s.notify
@@ -332,6 +333,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.shut.Store(true)
 	close(s.queue)
 	close(s.stop)
 	s.closeMu.Unlock()

@@ -190,6 +190,15 @@ func TestWait(t *testing.T) {
 	default:
 		t.Error("wait(0) with seq 1 durable is not closed")
 	}
+	pending := s.Wait(1)
+	s.Close()
+	for i, ch := range []<-chan struct{}{pending, s.Wait(1)} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Errorf("wait %d not released by Close", i)
+		}
+	}
 }
 
 func TestCursors(t *testing.T) {
