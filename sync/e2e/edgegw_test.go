@@ -18,6 +18,9 @@ import (
 // during upload, and checks exactly-once delivery of everything its store
 // holds.
 func TestRealGatewayBinary(t *testing.T) {
+	if bins.edgegwErr != "" {
+		t.Fatal(bins.edgegwErr)
+	}
 	dir := t.TempDir()
 	key := newKey(t)
 	c := startCentral(t, filepath.Join(dir, "c"), key)
