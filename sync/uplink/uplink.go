@@ -85,6 +85,7 @@ type Uplink struct {
 	avgSize     float64
 	cmdRejects  uint64
 	configError string
+	rejectRun   atomic.Int64 // events quarantined since the last accepted batch
 }
 
 // New builds an uplink. It reads the key (file) and the CA file now, so a

@@ -542,3 +542,38 @@ func dumpLogs(t *testing.T, r *rig) {
 		t.Logf("central has %d events; log:\n%s", len(a), r.logBuf.String())
 	}
 }
+
+func TestSystemicRejectionHoldsTheQueue(t *testing.T) {
+	r := newRig(t, nil)
+	var mu sync.Mutex
+	rejectAll := true
+	r.c.reject = func(evs []wire.Event) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if rejectAll {
+			return http.StatusBadRequest, "unsupported batch"
+		}
+		return 0, ""
+	}
+	r.appendReadings(200, "t1")
+	r.start()
+	defer dumpLogs(t, r)
+	eventually(t, "the uplink to hold the queue", func() bool {
+		return r.u.Status().Quarantined == maxRejectRun && strings.Contains(r.u.Status().LastError, "holding the queue")
+	})
+	time.Sleep(100 * time.Millisecond)
+	if q := r.u.Status().Quarantined; q != maxRejectRun {
+		t.Fatalf("quarantined: got %d, want it to stop at %d", q, maxRejectRun)
+	}
+	if c, _ := r.st.Cursor(edge.CursorUplink); c != maxRejectRun+1 {
+		t.Fatalf("cursor: got %d, want %d", c, maxRejectRun+1)
+	}
+	mu.Lock()
+	rejectAll = false
+	mu.Unlock()
+	// The rest of the readings and one gap record per quarantined event.
+	eventually(t, "the queue to move again", func() bool {
+		a, _ := r.c.snapshot()
+		return len(a) == 200-maxRejectRun+maxRejectRun
+	})
+}

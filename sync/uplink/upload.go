@@ -18,6 +18,11 @@ import (
 // "uplink/quarantine/<epoch>-<from>-<to>".
 const QuarantinePrefix = "uplink/quarantine/"
 
+// maxRejectRun is how many events in a row may be quarantined with no
+// accepted batch in between before the uplink decides the platform rejects
+// everything and holds the queue instead.
+const maxRejectRun = 64
+
 // rejectedReason prefixes the gap record of a quarantined batch.
 const rejectedReason = "rejected by central: "
 
@@ -47,6 +52,9 @@ func (u *Uplink) uploadLoop(ctx context.Context) error {
 			if u.paused.Load() {
 				continue
 			}
+			u.mu.Lock()
+			u.st.LastError, u.st.LastErrorAt = err.Error(), u.clk.Now()
+			u.mu.Unlock()
 			d := jitter(u.cfg.RetryWaitMin.D(), u.cfg.RetryWaitMax.D(), attempt)
 			attempt++
 			u.log.Warn("upload failed, backing off", "err", err, "wait", d.Round(time.Millisecond))
@@ -289,7 +297,15 @@ func (u *Uplink) deliver(ctx context.Context, lane string, evs []edge.Event) (in
 		return 0, err
 	}
 	if len(evs) == 1 {
+		// A platform that rejects event after event with no success in
+		// between is refusing everything (a protocol or deployment problem),
+		// not poison data: hold the queue rather than quarantine the log.
+		if u.rejectRun.Add(1) > maxRejectRun {
+			u.rejectRun.Add(-1)
+			return 0, &Error{Class: ErrInvalid, Msg: fmt.Sprintf("central rejected %d events in a row and accepted none: holding the queue", maxRejectRun), Err: err}
+		}
 		if qerr := u.quarantine(ctx, evs, err); qerr != nil {
+			u.rejectRun.Add(-1)
 			return 0, qerr
 		}
 		return 1, nil
@@ -328,6 +344,7 @@ func (u *Uplink) post(ctx context.Context, evs []edge.Event) (int, error) {
 		return 0, err
 	}
 	u.noteResult(ex, nil)
+	u.rejectRun.Store(0)
 	n := 0
 	for n < len(evs) && resp.Covers(evs[n].Epoch, evs[n].Seq) {
 		n++
