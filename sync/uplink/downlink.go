@@ -59,7 +59,13 @@ func (u *Uplink) get(ctx context.Context, path string, h http.Header) (*exchange
 	nctx, cancel := u.netCtx(ctx)
 	defer cancel()
 	ex, err := u.c.do(nctx, http.MethodGet, path, nil, h)
-	u.noteResult(ex, err)
+	var ue *Error
+	if path == wire.PathConfig && errors.As(err, &ue) && ue.Status == http.StatusNotFound && !errors.Is(err, errForged) {
+		// No bundle for this gateway yet: a normal answer, not a failure.
+		u.noteResult(ex, nil)
+	} else {
+		u.noteResult(ex, err)
+	}
 	if errors.Is(err, errForged) {
 		u.log.Error("downlink response refused: signature missing or wrong", "path", path)
 	}

@@ -193,6 +193,11 @@ func TestUploadEverythingOnceAndCursorsMove(t *testing.T) {
 	if !r.u.Up() {
 		t.Fatal("Up: got false, want true")
 	}
+	// The test central has no config bundle (404): that is an answer, not a
+	// failure, and must not show on the status page as an error.
+	if st.LastError != "" || st.Failures != 0 {
+		t.Fatalf("status after polls with no bundle: last error %q, %d failures; want none", st.LastError, st.Failures)
+	}
 }
 
 func TestAlertRaisedDuringOutageGoesFirst(t *testing.T) {
