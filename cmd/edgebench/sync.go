@@ -136,6 +136,7 @@ Example:
 }
 
 func runSyncReceiver(env *cli.Env, dir, keyHex string) error {
+	receiver.ApplyMemoryLimit() // as `edgecentral serve` does
 	key, err := wire.ParseKey(keyHex)
 	if err != nil {
 		return err

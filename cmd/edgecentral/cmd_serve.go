@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -82,11 +81,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		return usageErr("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// Badger's table builders make bursts of garbage; a soft limit has
-		// the GC collect it before the heap doubles (small boxes).
-		debug.SetMemoryLimit(96 << 20)
-	}
+	receiver.ApplyMemoryLimit()
 
 	// A second signal aborts the drain.
 	sigs := make(chan os.Signal, 2)

@@ -34,18 +34,33 @@ const (
 
 // memTableSize is the Badger memtable size; one ingest transaction stays
 // within Badger's per-txn limits for it: 15% of it in bytes, and in entries
-// of 96-byte skiplist nodes. Chunks use half of each.
-const memTableSize = 16 << 20
+// of 96-byte skiplist nodes. Chunks use half of each. Event blocks go to the
+// value log, so the memtable holds only their keys and value pointers.
+const memTableSize = 8 << 20
+
+// valueThreshold: values this large or larger (event blocks) are written to
+// Badger's value log instead of the LSM tree. Events are never rewritten or
+// deleted, so they need no compaction: the LSM holds small entries only, and
+// memtable flushes and compactions build small tables (with values in the
+// tree, their builders held hundreds of MiB during a sustained drain).
+const valueThreshold = 512
+
+// maxEventBytes is the largest event stored (by eventSize's estimate); one
+// ingest transaction holds up to 4 of its size in the LSM.
+const maxEventBytes = 300 << 10
 
 // Badger is the default Storage: an embedded Badger database sized for a
-// small box (16 MiB memtables, 2 MiB tables, 4 MiB block cache, no block
-// compression) that fsyncs every commit. Badger's compaction builders still
-// peak at ~100 MiB of heap during a sustained drain.
+// small box (8 MiB memtables, event blocks in the value log, 2 MiB tables,
+// 4 MiB block cache, no block compression) that fsyncs every commit.
+// Concurrent StoreBatch calls are group-committed (ingest.go).
 type Badger struct {
 	db  *badger.DB
 	log *slog.Logger
 
-	ingest gosync.Mutex       // one batch at a time: cursors are committed in order
+	queueMu gosync.Mutex    // guards queue
+	queue   []*pendingBatch // StoreBatch calls waiting for a leader
+
+	ingest gosync.Mutex       // one group at a time: cursors are committed in order
 	cursor uint64             // last cursor committed
 	seqs   map[seqKey]*seqSet // committed dedupe sets, loaded on first use
 
@@ -80,7 +95,9 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 		WithBaseLevelSize(16 << 20).
 		WithBlockCacheSize(4 << 20).
 		WithIndexCacheSize(2 << 20).
-		WithValueLogFileSize(32 << 20).
+		WithValueThreshold(valueThreshold).
+		WithValueLogFileSize(16 << 20).
+		WithMetricsEnabled(false).
 		WithNumCompactors(2).
 		// Compression doubles the table builders' buffers (each block kept
 		// raw and compressed) and costs CPU; event blocks are compact already.
@@ -92,7 +109,7 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
 	}
 	b := &Badger{db: db, log: logger, seqs: map[seqKey]*seqSet{},
-		chunkBytes: memTableSize * 15 / 100 / 2, chunkEntries: memTableSize * 15 / 100 / 96 / 2}
+		chunkBytes: maxEventBytes * 4, chunkEntries: memTableSize * 15 / 100 / 96 / 2}
 	if err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pEvent)})
 		defer it.Close()
@@ -226,171 +243,6 @@ func eventSize(e *wire.Event) int {
 		n += 64 + 2*(len(a.Rule)+len(a.Output)+len(a.Result)+len(a.Error))
 	}
 	return n
-}
-
-type seqKey struct {
-	gw    string
-	epoch uint64
-}
-
-// seqSet returns the committed dedupe set of (gw, epoch), loading it.
-func (b *Badger) seqSet(txn *badger.Txn, k seqKey) (*seqSet, error) {
-	if s, ok := b.seqs[k]; ok {
-		return s, nil
-	}
-	s := &seqSet{}
-	item, err := txn.Get(gwSubKey(pSeqs, k.gw, k.epoch))
-	switch {
-	case errors.Is(err, badger.ErrKeyNotFound):
-	case err != nil:
-		return nil, err
-	default:
-		if err := item.Value(func(v []byte) error {
-			var err error
-			s, err = decodeSeqSet(v)
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("gateway %q epoch %d: dedupe index: %w", k.gw, k.epoch, err)
-		}
-	}
-	b.seqs[k] = s
-	return s, nil
-}
-
-// StoreBatch implements Storage. One batch is written in as few transactions
-// as Badger's limits allow. Each transaction holds its events together with
-// the updated dedupe index of their epochs, so a crash between two of them
-// leaves every event either stored and indexed or not at all; a resend
-// stores the rest.
-func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) (stored, dups int, err error) {
-	// Refuse an event too large for one transaction before writing anything.
-	for i := range events {
-		if n := eventSize(&events[i]); n > b.chunkBytes/4 {
-			return 0, 0, fmt.Errorf("%w: event %d/%d is about %d bytes, the limit is %d",
-				ErrEventTooLarge, events[i].Epoch, events[i].Seq, n, b.chunkBytes/4)
-		}
-	}
-	b.ingest.Lock()
-	defer b.ingest.Unlock()
-
-	txn := b.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	work := map[seqKey]*seqSet{} // this batch's copies of the sets it touches
-	defer func() {
-		if err != nil {
-			for k := range work {
-				delete(b.seqs, k) // reload what was committed
-			}
-		}
-	}()
-	var st gwStats
-	if err := getJSON(txn, gwKey(pStats, gw), &st); err != nil && !errors.Is(err, ErrNotFound) {
-		return 0, 0, fmt.Errorf("gateway %q stats: %w", gw, err)
-	}
-	dirty := map[seqKey]bool{}
-	commit := func(cursor uint64) error {
-		for k := range dirty {
-			if err := txn.Set(gwSubKey(pSeqs, k.gw, k.epoch), work[k].encode()); err != nil {
-				return fmt.Errorf("gateway %q: store dedupe index: %w", gw, err)
-			}
-		}
-		st.LastBatchAt = received
-		if err := setJSON(txn, gwKey(pStats, gw), st); err != nil {
-			return err
-		}
-		if err := txn.Commit(); err != nil {
-			return fmt.Errorf("gateway %q: commit events: %w", gw, err)
-		}
-		b.cursor = cursor
-		for k := range dirty {
-			b.seqs[k] = work[k].clone()
-		}
-		clear(dirty)
-		return nil
-	}
-
-	cursor := b.cursor
-	var chunkN, chunkB int
-	recvMs := received.UnixMilli()
-	// The block being filled: events cursor-blockN+1 .. cursor.
-	var block, rec []byte
-	blockN := 0
-	flush := func() error {
-		if blockN == 0 {
-			return nil
-		}
-		val := appendBlockHeader(make([]byte, 0, 32+len(gw)+len(block)), blockN, gw, recvMs)
-		val = append(val, block...)
-		ek := binary.BigEndian.AppendUint64([]byte(pEvent), cursor-uint64(blockN)+1)
-		if err := txn.Set(ek, val); err != nil {
-			return fmt.Errorf("gateway %q: store events: %w", gw, err)
-		}
-		chunkN++
-		chunkB += len(ek) + len(val) + 32
-		block, blockN = block[:0], 0
-		return nil
-	}
-	var last seqKey
-	var set *seqSet
-	for i := range events {
-		e := &events[i]
-		if k := (seqKey{gw, e.Epoch}); set == nil || k != last {
-			if set = work[k]; set == nil {
-				committed, err := b.seqSet(txn, k)
-				if err != nil {
-					return 0, 0, err
-				}
-				set = committed.clone()
-				work[k] = set
-			}
-			last = k
-		}
-		if set.has(e.Seq) {
-			dups++
-			continue
-		}
-		if chunkN >= b.chunkEntries || chunkB+len(block) >= b.chunkBytes {
-			if err := flush(); err != nil {
-				return 0, 0, err
-			}
-			if err := commit(cursor); err != nil {
-				return 0, 0, err
-			}
-			txn = b.db.NewTransaction(true)
-			chunkN, chunkB = 0, 0
-		}
-		cursor++
-		rec, err = appendRecord(rec[:0], e)
-		if err != nil {
-			return 0, 0, fmt.Errorf("gateway %q: event %d/%d: %w", gw, e.Epoch, e.Seq, err)
-		}
-		block = binary.AppendUvarint(block, uint64(len(rec)))
-		block = append(block, rec...)
-		blockN++
-		set.add(e.Seq)
-		dirty[last] = true
-		if e.Alert != nil && e.Alert.ID != "" {
-			if err := b.updateAlert(txn, gw, e); err != nil {
-				return 0, 0, err
-			}
-			chunkN++
-			chunkB += 256
-		}
-		stored++
-		st.Events++
-		if blockN >= blockEvents || len(block) >= b.chunkBytes/4 {
-			if err := flush(); err != nil {
-				return 0, 0, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return 0, 0, err
-	}
-	if err := commit(cursor); err != nil {
-		return 0, 0, err
-	}
-	return stored, dups, nil
 }
 
 // updateAlert keeps the latest state of an alert, dropping it once resolved.

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 )
 
@@ -111,4 +113,18 @@ func (s *Server) Close(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// MemoryLimit is the soft Go memory limit of the receiver process
+// (`edgecentral serve`): Badger's table builders make bursts of garbage, and
+// the limit has the GC collect them before the heap doubles (small boxes).
+const MemoryLimit = 96 << 20
+
+// ApplyMemoryLimit sets the process's soft memory limit to MemoryLimit,
+// unless the GOMEMLIMIT environment variable sets one. Call it once, early,
+// in a process that runs a receiver.
+func ApplyMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(MemoryLimit)
+	}
 }
