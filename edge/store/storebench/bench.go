@@ -31,6 +31,12 @@ type Config struct {
 	CommitWait time.Duration // store.Options.CommitWait (default 5ms)
 	Dir        string        // parent of the temp dirs (default os.TempDir())
 	Baseline   bool          // also run raw Badger
+	// Paced is the offered load of the paced run as a fraction of the
+	// saturated run's events/s (default 0.5; negative skips the paced run).
+	Paced float64
+	// PacedEvents is how many events the paced run appends (default
+	// min(Events, 200,000)).
+	PacedEvents int
 }
 
 // Result is what `edgebench store --json` prints.
@@ -49,12 +55,27 @@ type Result struct {
 	EventsPerCommit float64 `json:"events_per_commit"`
 	ReadPerSec      float64 `json:"read_events_per_sec"`
 	PeakRSSMiB      float64 `json:"peak_rss_mib"`
-	DiskMiB         float64 `json:"disk_mib"`
-	GoVersion       string  `json:"go_version"`
-	GOOS            string  `json:"goos"`
-	GOARCH          string  `json:"goarch"`
-	NumCPU          int     `json:"num_cpu"`
-	GOMAXPROCS      int     `json:"gomaxprocs"`
+	PeakAnonMiB     float64 `json:"peak_rss_anon_mib"` // sampled every 20 ms
+	PeakFileMiB     float64 `json:"peak_rss_file_mib"` // mmapped Badger files
+	PeakGoHeapMiB   float64 `json:"peak_go_heap_mib"`  // Go heap in use, sampled
+
+	// The paced run: a fresh store offered PacedRate events/s by one
+	// producer on a fixed schedule; latency counts from each event's
+	// scheduled time (so a late producer is charged, not hidden).
+	PacedRate        float64 `json:"paced_offered_events_per_sec,omitempty"`
+	PacedEvents      int     `json:"paced_events,omitempty"`
+	PacedPerSec      float64 `json:"paced_events_per_sec,omitempty"`
+	PacedP50Ms       float64 `json:"paced_p50_commit_ms,omitempty"`
+	PacedP99Ms       float64 `json:"paced_p99_commit_ms,omitempty"`
+	PacedMaxMs       float64 `json:"paced_max_commit_ms,omitempty"`
+	PacedEvPerCommit float64 `json:"paced_events_per_commit,omitempty"`
+	PacedPeakRSSMiB  float64 `json:"paced_peak_rss_mib,omitempty"`
+	DiskMiB          float64 `json:"disk_mib"`
+	GoVersion        string  `json:"go_version"`
+	GOOS             string  `json:"goos"`
+	GOARCH           string  `json:"goarch"`
+	NumCPU           int     `json:"num_cpu"`
+	GOMAXPROCS       int     `json:"gomaxprocs"`
 }
 
 func (c *Config) defaults() {
@@ -69,6 +90,12 @@ func (c *Config) defaults() {
 	}
 	if c.CommitWait <= 0 {
 		c.CommitWait = store.DefaultCommitWait
+	}
+	if c.Paced == 0 {
+		c.Paced = 0.5
+	}
+	if c.PacedEvents <= 0 {
+		c.PacedEvents = min(c.Events, 200_000)
 	}
 }
 
@@ -139,10 +166,21 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	if err := runStore(ctx, c, filepath.Join(dir, "store"), r); err != nil {
+	resetPeakRSS()
+	stop := sampleMem(r)
+	err = runStore(ctx, c, filepath.Join(dir, "store"), r)
+	stop()
+	if err != nil {
 		return nil, err
 	}
 	r.PeakRSSMiB = peakRSSMiB()
+	if c.Paced > 0 && ctx.Err() == nil {
+		resetPeakRSS()
+		if err := runPaced(ctx, c, filepath.Join(dir, "paced"), r); err != nil {
+			return nil, err
+		}
+		r.PacedPeakRSSMiB = peakRSSMiB()
+	}
 	if c.Baseline {
 		if r.BaselinePerSec, err = runBaseline(c, filepath.Join(dir, "baseline")); err != nil {
 			return nil, err
@@ -164,7 +202,7 @@ func runStore(ctx context.Context, c Config, dir string, r *Result) error {
 	for i := range tmpl {
 		tmpl[i] = MakeEvent(i, c.EventBytes)
 	}
-	var lat latency
+	lat := new(latency)
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	wg.Add(c.Events)
