@@ -651,8 +651,15 @@ func (c *Core) resolve(out []Change, r *rule, k pairKey, ps *pairState, d *devSt
 	ps.Alert = nil
 	delete(c.byID, a.ID)
 	c.dirty[k] = struct{}{}
-	if rec := c.logged[a.ID]; rec != nil && rec.state == edge.AlertResolved {
-		return out
+	if rec := c.logged[a.ID]; rec != nil {
+		// Re-evaluation got to this alert's end: EndRecovery must not
+		// bring it back (the loaded state may have had it, so fire never
+		// adopted it). The log has the resolution already, or gets it now.
+		rec.adopted = true
+		if rec.state == edge.AlertResolved {
+			return out
+		}
+		rec.state = edge.AlertResolved
 	}
 	a.State = edge.AlertResolved
 	if cause != 0 {
@@ -734,6 +741,11 @@ func (c *Core) observe(ev *edge.Event, recovering bool) []Change {
 		if a.By != "" {
 			rec.by = a.By
 		}
+		if k, ok := c.byID[a.ID]; ok && k.dev == ev.Device && k.rule == a.Rule {
+			// The loaded state has it already (its cause was before the
+			// state's mark): it is not forgotten.
+			rec.adopted = true
+		}
 		return nil // applied when the events before it are re-evaluated (or at EndRecovery)
 	}
 	k, ps := c.pair(r, ev.Device)
@@ -767,6 +779,9 @@ func (c *Core) observe(ev *edge.Event, recovering bool) []Change {
 		c.dirty[k] = struct{}{}
 	case edge.AlertResolved:
 		if ps.Alert != nil && ps.Alert.ID == a.ID {
+			if rec := c.logged[a.ID]; rec != nil {
+				rec.adopted = true
+			}
 			ps.Alert = nil
 			delete(c.byID, a.ID)
 			c.dirty[k] = struct{}{}
@@ -785,11 +800,13 @@ func (c *Core) Recover(ev *edge.Event) {
 
 // loggedAlert is an alert found in the log after the cursor at a restart.
 type loggedAlert struct {
-	alert   edge.Alert // as first logged
-	dev     string
-	since   time.Time
-	state   edge.AlertState // the last state logged
-	by      string
+	alert edge.Alert // as first logged
+	dev   string
+	since time.Time
+	state edge.AlertState // the last state logged, or resolved once re-evaluation resolved it
+	by    string
+	// adopted: this run's state has accounted for the alert (loaded with
+	// it, raised it again, or resolved it), so EndRecovery leaves it alone.
 	adopted bool
 }
 

@@ -101,6 +101,15 @@ func TestCrashChild(t *testing.T) {
 	}
 	go e.Run(context.Background())
 	fmt.Println("ready")
+	// Progress for the parent, which kills this process once enough of
+	// the log was evaluated (not after a fixed time: a loaded CI box may
+	// take seconds just to open the store).
+	go func() {
+		for {
+			time.Sleep(5 * time.Millisecond)
+			fmt.Printf("at %d %d\n", e.Stats().Cursor, s.LastSeq())
+		}
+	}()
 	rng := rand.New(rand.NewPCG(seed, 9))
 	for i := 0; ; i++ {
 		_ = s.AppendAsync(randomEvent(rng), nil)
@@ -125,15 +134,13 @@ func TestCrashSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test")
 	}
-	if os.Getenv("EDGEGW_RULES_CRASH") == "" {
-		// Known issue (see the rules report): about one run in four finds an
-		// alert that a pure replay raises and the crashed-and-recovered
-		// engine does not; it stays opt-in until that is fixed, so that it
-		// does not make CI flaky: EDGEGW_RULES_CRASH=1 go test -run SIGKILL ./edge/rules
-		t.Skip("set EDGEGW_RULES_CRASH=1 to run the SIGKILL crash test (known intermittent failure)")
-	}
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("EDGEGW_RULES_KILL_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (EDGEGW_RULES_KILL_SEED to repeat the kill points)", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
 	for i := 0; i < 10; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "EDGEGW_RULES_CRASH_DIR="+dir, fmt.Sprintf("EDGEGW_RULES_CRASH_SEED=%d", i))
@@ -144,24 +151,47 @@ func TestCrashSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		ready := make(chan bool, 1)
+		// Kill once the child has evaluated some events past where it
+		// started (a random amount), then after a random short delay, so
+		// that the kill lands anywhere in the evaluate/append/checkpoint
+		// cycle whatever the speed of the machine.
+		want := uint64(100 + rng.IntN(300))
+		reached := make(chan bool, 1)
 		var lines []string
 		go func() {
 			sc := bufio.NewScanner(out)
+			var start uint64
+			started, sent := false, false
 			for sc.Scan() {
-				if sc.Text() == "ready" {
-					ready <- true
-				} else if len(lines) < 50 {
+				var cur, last uint64
+				if n, _ := fmt.Sscanf(sc.Text(), "at %d %d", &cur, &last); n == 2 {
+					if !started {
+						start, started = cur, true
+					}
+					if !sent && cur >= start+want {
+						reached <- true
+						sent = true
+					}
+				} else if sc.Text() != "ready" && len(lines) < 50 {
 					lines = append(lines, sc.Text())
 				}
 			}
-			close(ready)
+			if !sent {
+				close(reached)
+			}
 		}()
-		if !<-ready {
+		select {
+		case ok := <-reached:
+			if !ok {
+				cmd.Wait()
+				t.Fatalf("crash child %d exited before evaluating %d events:\n%s", i, want, strings.Join(lines, "\n"))
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("crash child %d exited before it was ready:\n%s", i, strings.Join(lines, "\n"))
+			t.Fatalf("crash child %d did not evaluate %d events in 60s", i, want)
 		}
-		time.Sleep(time.Duration(100+rng.IntN(400)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		cmd.Process.Kill() // SIGKILL
 		cmd.Wait()
 		if os.Getenv("EDGEGW_RULES_CRASH_DEBUG") != "" {
@@ -179,9 +209,14 @@ func TestCrashSIGKILL(t *testing.T) {
 		t.Fatalf("only %d events were written across the runs", last)
 	}
 	r := startEngine(t, Options{Set: set, Devices: devs, Log: s, State: s})
-	waitFor(t, "the engine to reach the end of the log", func() bool {
-		return r.e.Stats().Cursor > s.LastSeq() && s.LastSeq() >= last
-	})
+	// A generous bound: under -race on a loaded 2-core box the re-read of
+	// a few thousand events can take seconds.
+	for deadline := time.Now().Add(90 * time.Second); r.e.Stats().Cursor <= s.LastSeq() || s.LastSeq() < last; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine did not reach the end of the log: %+v, last %d", r.e.Stats(), s.LastSeq())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	r.stop()
 	if c, _ := s.Cursor(edge.CursorRules); c <= last {
 		t.Errorf("cursor %d after a clean stop, want past %d", c, last)
