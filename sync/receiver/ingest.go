@@ -155,8 +155,7 @@ func (b *Badger) storeGroup(group []*pendingBatch) (err error) {
 			if blockN == 0 {
 				return nil
 			}
-			val := appendBlockHeader(make([]byte, 0, 32+len(gw)+len(block)), blockN, gw, recvMs)
-			val = append(val, block...)
+			val := appendBlock(nil, blockN, gw, recvMs, block)
 			ek := binary.BigEndian.AppendUint64([]byte(pEvent), cursor-uint64(blockN)+1)
 			if err := txn.Set(ek, val); err != nil {
 				return fmt.Errorf("gateway %q: store events: %w", gw, err)

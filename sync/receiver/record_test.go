@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
@@ -75,25 +76,36 @@ func TestRecordRoundTrip(t *testing.T) {
 		block = append(block, rec...)
 	}
 	val := append(appendBlockHeader(nil, len(events), "gw-x", 1234), block...)
-	blk, err := readBlock(val)
-	if err != nil || blk.n != 3 || blk.gateway != "gw-x" || blk.received.UnixMilli() != 1234 {
-		t.Fatalf("block header: %+v %v", blk, err)
+	compressed := appendBlock(nil, len(events), "gw-x", 1234, block)
+	if compressed[0] != blockZstd {
+		t.Fatalf("compressed block version %d", compressed[0])
 	}
-	for i := range events {
-		rec, err := blk.next()
-		if err != nil {
-			t.Fatal(err)
+	for _, val := range [][]byte{val, compressed} {
+		blk, err := readBlock(val)
+		if err != nil || blk.n != 3 || blk.gateway != "gw-x" || blk.received.UnixMilli() != 1234 {
+			t.Fatalf("block header: %+v %v", blk, err)
 		}
-		got, err := decodeRecord(rec)
-		if err != nil {
-			t.Fatal(err)
+		for i := range events {
+			rec, err := blk.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeRecord(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := events[i]
+			if !got.Time.Equal(w.Time) || got.Epoch != w.Epoch || got.Seq != w.Seq || got.Kind != w.Kind || got.Device != w.Device ||
+				got.Value != w.Value || got.Unit != w.Unit || got.Quality != w.Quality || got.ClockTrusted != w.ClockTrusted ||
+				(w.Online != nil) != (got.Online != nil) || (w.Alert != nil && *got.Alert != *w.Alert) || (w.Gap != nil && *got.Gap != *w.Gap) {
+				t.Errorf("event %d: got %+v, want %+v", i, got, w)
+			}
 		}
-		w := events[i]
-		if !got.Time.Equal(w.Time) || got.Epoch != w.Epoch || got.Seq != w.Seq || got.Kind != w.Kind || got.Device != w.Device ||
-			got.Value != w.Value || got.Unit != w.Unit || got.Quality != w.Quality || got.ClockTrusted != w.ClockTrusted ||
-			(w.Online != nil) != (got.Online != nil) || (w.Alert != nil && *got.Alert != *w.Alert) || (w.Gap != nil && *got.Gap != *w.Gap) {
-			t.Errorf("event %d: got %+v, want %+v", i, got, w)
-		}
+	}
+	bad := bytes.Clone(compressed)
+	bad[len(bad)-1] ^= 0xff
+	if b, err := readBlock(bad[:len(bad)-2]); err == nil {
+		t.Errorf("truncated compressed block read: %+v", b)
 	}
 	if _, err := readBlock(val[:3]); err == nil {
 		if b, _ := readBlock(val[:3]); b != nil {
