@@ -1,5 +1,0 @@
-//go:build linux
-
-package deps
-
-import _ "github.com/warthog618/go-gpiocdev"
