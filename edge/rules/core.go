@@ -767,6 +767,11 @@ func (c *Core) observe(ev *edge.Event, recovering bool) []Change {
 			}
 			if a.State == edge.AlertAcknowledged && r.rmode == resolveAck && !recovering {
 				out = c.resolve(out, r, k, ps, c.device(ev.Device), 0, ev.Time)
+				// A condition that rose again while the alert was active
+				// fires now, in log order, not at whichever timer tick
+				// comes first (which a restart or a replay would not
+				// reproduce).
+				out = c.checkFire(out, r, k, ps, c.device(ev.Device), ev.Time)
 			}
 			return out
 		}

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/edgegw/edgegw/edge"
 )
@@ -87,5 +89,41 @@ func TestEndRecoveryResolvedByReevaluation(t *testing.T) {
 	again := appendEv(t, m, edge.StateChange("d1", "door", "open", 1))
 	if got := c2.Event(&again, t0); len(got) != 1 || got[0].Event.Alert.State != edge.AlertFiring {
 		t.Fatalf("opening again: %+v, want a new alert", got)
+	}
+}
+
+// TestAckResolveRefiresInLogOrder: with resolve: ack, a condition that rose
+// again while the alert was active raises the next alert when the
+// acknowledgement is read, not at the next timer tick, so a replay of the
+// log, and a restart (which ticks at once), give the same alerts.
+func TestAckResolveRefiresInLogOrder(t *testing.T) {
+	set, devs := crashRules(t)
+	c := NewCore(set, devs, nil)
+	c.Start(t0)
+	var seq uint64
+	feed := func(ev edge.Event) []Change {
+		seq++
+		ev.Seq, ev.Time = seq, t0
+		return c.Event(&ev, t0)
+	}
+	if ch := feed(edge.StateChange("d1", "alarm", "FALL", 0)); len(ch) != 1 {
+		t.Fatalf("FALL: %d changes, want the alert", len(ch))
+	}
+	feed(edge.StateChange("d1", "alarm", "ok", 0))
+	feed(edge.StateChange("d1", "alarm", "FALL", 0)) // rises again while active
+	ch, err := c.Ack("camera/d1/1", "local:test", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, x := range ch {
+		states = append(states, x.Event.Alert.ID+" "+string(x.Event.Alert.State))
+	}
+	want := []string{"camera/d1/1 acknowledged", "camera/d1/1 resolved", "camera/d1/3 firing"}
+	if fmt.Sprint(states) != fmt.Sprint(want) {
+		t.Fatalf("ack: %v, want %v", states, want)
+	}
+	if got := c.Tick(t0.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("tick after the ack: %d changes, want none", len(got))
 	}
 }
