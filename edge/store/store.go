@@ -202,7 +202,7 @@ func Open(o Options) (*Store, error) {
 		debug.SetMemoryLimit(o.MemoryLimit)
 		o.Logger.Debug("go memory limit set", "bytes", o.MemoryLimit)
 	}
-	db, err := badger.Open(badgerOptions(o.Dir, o.Logger))
+	db, err := openBadger(badgerOptions(o.Dir, o.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("open badger in %q: %w", o.Dir, err)
 	}
