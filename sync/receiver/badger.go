@@ -105,6 +105,11 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 		WithDetectConflicts(false). // writers are serialized by the receiver
 		WithLogger(badgerLogger{logger.With("component", "badger")})
 	db, err := badger.Open(opts)
+	if err != nil && strings.Contains(err.Error(), "Create a new file") {
+		// Badger #2207: a kill right after a new memtable file was created
+		// leaves it empty and the next Open fails; a second Open succeeds.
+		db, err = badger.Open(opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
 	}
