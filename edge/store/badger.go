@@ -59,9 +59,9 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithLogger(badgerLogger{log})
 	if is32bit {
 		// 32-bit keeps the earlier sizes (4 MiB memtables, 2 MiB tables):
-		// with 2 MiB memtables and 512 KiB tables the armv7 crash and
-		// compaction tests (scripts/test-store-armv7.sh) lost and misread
-		// events under qemu; not yet understood, so not risked there.
+		// with 2 MiB memtables and 512 KiB tables TestCompaction misread a
+		// record under qemu-arm (scripts/test-store-armv7.sh); not yet
+		// understood, so not risked there.
 		o = o.WithValueLogFileSize(32 << 20).WithMemTableSize(4 << 20).WithBaseTableSize(2 << 20)
 	}
 	return o
