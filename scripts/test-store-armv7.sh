@@ -51,7 +51,7 @@ echo "ok	github.com/edgegw/edgegw/edge/store (linux/arm GOARM=7 under qemu)"
 echo "# running TestCrashSIGKILL under $QEMU (known failure on 32-bit, see above)"
 set +e
 "$QEMU" "$bin" -test.short -test.v -test.timeout=10m -test.run '^TestCrashSIGKILL$' 2>&1 | tee "$work/crash.txt" |
-	grep -E 'crash_test|^(--- |ok|FAIL|PASS)'
+	grep -E 'crash_test' | sed 's/^/    known-failure: /'
 crc=${PIPESTATUS[0]}
 set -e
 if [ "$crc" -ne 0 ]; then
