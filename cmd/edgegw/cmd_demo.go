@@ -21,12 +21,12 @@ import (
 
 func init() {
 	var (
-		dataDir  string
-		listen   string
-		duration time.Duration
-		rate     int
+		dataDir   string
+		listen    string
+		duration  time.Duration
+		rate      int
 		noCentral bool
-		every    time.Duration
+		every     time.Duration
 	)
 	app.Register(&cli.Command{
 		Name:  "demo",

@@ -14,7 +14,7 @@ import (
 
 func init() {
 	var (
-		path         string
+		path          string
 		ignoreCentral bool
 	)
 	app.Register(&cli.Command{

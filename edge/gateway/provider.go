@@ -16,8 +16,8 @@ import (
 
 // Thresholds for the gateway's own health findings.
 const (
-	storeNearCap     = 0.90
-	rulesLagProblem  = 10000
+	storeNearCap    = 0.90
+	rulesLagProblem = 10000
 )
 
 // Snapshot implements status.Provider. It reads only in-memory state.
