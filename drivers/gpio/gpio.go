@@ -45,11 +45,12 @@ type Options struct {
 	// expander unplugged). Default: 10s.
 	Resync config.Duration `yaml:"resync"`
 	// Devices are the contacts' devices. At least one is required.
-	Devices []DeviceOptions `yaml:"devices"`
+	Devices []DeviceOptions[LineOptions] `yaml:"devices"`
 }
 
-// DeviceOptions is one device with its contacts.
-type DeviceOptions struct {
+// DeviceOptions is one device with its contacts; P is the contact's options
+// (a chip line for gpio, a status line for modemlines).
+type DeviceOptions[P any] struct {
 	// ID is the device id, unique in the gateway. Required.
 	ID string `yaml:"id"`
 	// Location is compound/building/unit/household. Default: none.
@@ -59,7 +60,7 @@ type DeviceOptions struct {
 	// Type is a free device type ("door_contact"). Default: "contact".
 	Type string `yaml:"type"`
 	// Points are the device's contacts. At least one is required.
-	Points []LineOptions `yaml:"points"`
+	Points []P `yaml:"points"`
 }
 
 // LineOptions is one contact on one line.

@@ -119,21 +119,7 @@ type ModemOptions struct {
 	DTR *bool `yaml:"dtr"`
 	RTS *bool `yaml:"rts"`
 	// Devices are the contacts' devices. At least one is required.
-	Devices []ModemDeviceOptions `yaml:"devices"`
-}
-
-// ModemDeviceOptions is one device with its contacts.
-type ModemDeviceOptions struct {
-	// ID is the device id, unique in the gateway. Required.
-	ID string `yaml:"id"`
-	// Location is compound/building/unit/household. Default: none.
-	Location string `yaml:"location"`
-	// Tags are free labels for rules. Default: none.
-	Tags []string `yaml:"tags"`
-	// Type is a free device type. Default: "contact".
-	Type string `yaml:"type"`
-	// Points are the device's contacts. At least one is required.
-	Points []ModemPointOptions `yaml:"points"`
+	Devices []DeviceOptions[ModemPointOptions] `yaml:"devices"`
 }
 
 // ModemPointOptions is one contact on one status line.
