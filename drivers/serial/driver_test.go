@@ -231,7 +231,7 @@ func TestDriverEmitErrorsCounted(t *testing.T) {
 		Decode:  Decode{JSON: &JSONDecode{Points: []PointConf{{Field: "v", Point: "v"}}}},
 	}
 	sink := newCollector()
-	sink.fail = errors.New("queue full")
+	sink.SetFail(errors.New("queue full"))
 	d, stop := startDriver(t, o, sink)
 	sink.waitFor(t, 0, "online", 3*time.Second, isStatus("x", true))
 	p.Write([]byte("{\"v\":1}\n{\"v\":2}\n"))

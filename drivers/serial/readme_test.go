@@ -91,12 +91,12 @@ func TestReadmeSampleStrictYAML(t *testing.T) {
 			t.Fatalf("README block does not parse: %v", err)
 		}
 		for _, in := range doc.Inputs {
-			if _, err := New(edge.Env{Name: in.Name}, yamlOptions{node: in.Options.Node}); err != nil {
+			if _, err := New(edge.Env{Name: in.Name}, yamlOptions{Node: in.Options.Node}); err != nil {
 				t.Fatalf("input %q: %v", in.Name, err)
 			}
 		}
 		for _, out := range doc.Outputs {
-			if _, err := NewOutput(edge.Env{Name: out.Name}, yamlOptions{node: out.Options.Node}); err != nil {
+			if _, err := NewOutput(edge.Env{Name: out.Name}, yamlOptions{Node: out.Options.Node}); err != nil {
 				t.Fatalf("output %q: %v", out.Name, err)
 			}
 		}
@@ -118,7 +118,7 @@ func TestConfigErrorsNameLine(t *testing.T) {
 }
 
 func TestReadmeUnknownKeyRejected(t *testing.T) {
-	_, err := New(edge.Env{}, yamlOptions{data: []byte("port: /dev/x\nbaudrate: 9600\ndevices: [{id: a}]\ndecode: {regexp: {pattern: '(?P<v>.*)', points: [{group: v}]}}\n")})
+	_, err := New(edge.Env{}, yamlOptions{Data: []byte("port: /dev/x\nbaudrate: 9600\ndevices: [{id: a}]\ndecode: {regexp: {pattern: '(?P<v>.*)', points: [{group: v}]}}\n")})
 	if err == nil || !strings.Contains(err.Error(), "baudrate") {
 		t.Fatalf("got %v, want an error naming the unknown key baudrate", err)
 	}

@@ -11,18 +11,25 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/edgegw/edgegw/edge"
 )
 
-// YAMLOptions is edge.Options over a YAML document, strict like the
-// gateway's config loader.
-type YAMLOptions struct{ Data []byte }
+// YAMLOptions is edge.Options over a YAML document (or an already parsed
+// node), strict like the gateway's config loader.
+type YAMLOptions struct {
+	Data []byte
+	Node ast.Node
+}
 
 // Options returns the options of YAML document s.
 func Options(s string) YAMLOptions { return YAMLOptions{Data: []byte(s)} }
 
 func (y YAMLOptions) Decode(v any) error {
+	if y.Node != nil {
+		return yaml.NodeToValue(y.Node, v, yaml.Strict())
+	}
 	return yaml.UnmarshalWithOptions(y.Data, v, yaml.Strict())
 }
 
@@ -34,7 +41,16 @@ func (y YAMLOptions) Errorf(field, format string, args ...any) error {
 type Collector struct {
 	mu   sync.Mutex
 	evs  []edge.Event
+	fail error
 	more chan struct{}
+}
+
+// SetFail makes Emit return err (after keeping the event), as a full core
+// queue would.
+func (c *Collector) SetFail(err error) {
+	c.mu.Lock()
+	c.fail = err
+	c.mu.Unlock()
 }
 
 // NewCollector returns an empty collector.
@@ -43,12 +59,13 @@ func NewCollector() *Collector { return &Collector{more: make(chan struct{}, 1)}
 func (c *Collector) Emit(ev edge.Event) error {
 	c.mu.Lock()
 	c.evs = append(c.evs, ev)
+	err := c.fail
 	c.mu.Unlock()
 	select {
 	case c.more <- struct{}{}:
 	default:
 	}
-	return nil
+	return err
 }
 
 // Events returns a copy of the events so far.
