@@ -28,24 +28,28 @@ type namedDriver struct {
 }
 
 // Check builds everything a config describes without starting anything:
-// every driver and output factory runs its own validation and every rule
-// expression is compiled. It is what `edgegw validate` and a config bundle
+// every driver and output factory runs its own validation, device ids are
+// checked across inputs (config.CheckDrivers), and every rule expression is
+// compiled. It is what `edgegw validate`, `edgegw run` and a config bundle
 // from the central platform go through before they may be applied.
 func Check(cfg *config.Config) error {
-	p, err := build(cfg, nil, nil)
-	if p != nil {
-		p.close()
+	var errs []error
+	if err := config.CheckDrivers(cfg); err != nil {
+		errs = append(errs, err)
 	}
-	return err
+	if _, err := rules.CompileRules(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
+// build makes the parts of a config that Check accepted.
 func build(cfg *config.Config, logger *slog.Logger, state edge.StateStore) (*parts, error) {
 	if logger == nil {
 		logger = edge.DiscardLogger()
 	}
 	p := &parts{cfg: cfg, outputs: map[string]edge.Output{}}
 	var errs []error
-	seen := map[string]string{} // device id -> input name
 	for i, in := range cfg.Inputs {
 		f, err := edge.LookupDriver(in.Driver)
 		if err != nil {
@@ -58,13 +62,7 @@ func build(cfg *config.Config, logger *slog.Logger, state edge.StateStore) (*par
 			errs = append(errs, err)
 			continue
 		}
-		for j, dev := range d.Devices() {
-			if other, dup := seen[dev.ID]; dup {
-				errs = append(errs, cfg.Errorf(fmt.Sprintf("inputs[%d].options", i),
-					"device id %q (device %d of input %q) is already used by input %q", dev.ID, j, in.Name, other))
-				continue
-			}
-			seen[dev.ID] = in.Name
+		for _, dev := range d.Devices() {
 			if dev.Driver == "" {
 				dev.Driver = in.Name
 			}

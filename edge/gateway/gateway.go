@@ -89,6 +89,9 @@ func New(o Options) (*Gateway, error) {
 		o.Clock = edge.SystemClock{}
 	}
 	cfg := o.Config
+	if err := Check(cfg); err != nil {
+		return nil, err
+	}
 	g := &Gateway{
 		opts:    o,
 		log:     o.Logger,

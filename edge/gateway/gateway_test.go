@@ -261,7 +261,7 @@ rules:
 		t.Fatal("got nil error")
 	}
 	msg := err.Error()
-	for _, want := range []string{"check.yaml:", "already used by input"} {
+	for _, want := range []string{"check.yaml:", "duplicate device id"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not contain %q", msg, want)
 		}
