@@ -14,6 +14,12 @@ step "setup (apt/npm packages the tests need)"
 step "go mod tidy leaves no diff"
 go mod tidy -diff
 
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './scripts/browser/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
 step "go vet"
 go vet ./...
 
