@@ -74,3 +74,5 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/warnings.v0 v0.1.2 // indirect
 )
+
+replace github.com/dgraph-io/ristretto/v2 v2.2.0 => ./third_party/ristretto

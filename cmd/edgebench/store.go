@@ -47,6 +47,8 @@ Example:
 			fs.Float64Var(&c.Paced, "paced", 0.5, "paced run: offered load as a fraction of the saturated events/s (negative: skip)")
 			fs.IntVar(&c.PacedEvents, "paced-events", 0, "events in the paced run (default min(--events, 200000))")
 			fs.BoolVar(&noBaseline, "no-baseline", false, "skip the raw Badger baseline")
+			fs.Float64Var(&c.PacedRate, "paced-rate", 0, "paced run: offered events/s (overrides --paced's fraction)")
+			fs.BoolVar(&c.Random, "random", false, "pad events with random text (incompressible) instead of a repeated character")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {

@@ -14,43 +14,44 @@ import (
 // is32bit is true on GOARCH=arm and 386, where Badger needs care.
 const is32bit = strconv.IntSize == 32
 
-// badgerOptions returns Badger options for a small box: two 2 MiB memtables,
-// 512 KiB tables, small caches, two compactors, fsync on every commit.
+// badgerOptions returns Badger options for a small box: two 1 MiB memtables,
+// 256 KiB base tables, two compactors, fsync on every commit.
 //
-// Sizes are set by peak memory (heap profile of `edgebench store`, 300k
-// events): with Badger's default allocator (no jemalloc) every table builder
-// is Go heap, and a builder holds its whole table uncompressed in doubling
-// buffers, because it measures the table by its compressed size. Flushing an
-// 8 MiB memtable took a 16 MiB buffer plus compressed copies, and each 2 MiB
-// compaction output table up to 16 MiB on well-compressible readings. Two
-// 2 MiB memtables and 512 KiB tables brought the Go heap peak from ~78 to
-// ~41 MiB and, with less GC work under the 48 MiB soft limit, raised ingest
-// (40k -> 61k ev/s in the same minute). The cost: a group commit is bounded
-// by Badger's batch limit (15% of the memtable), about 1000 events of 200
-// bytes, so a commit is one fsync per ~1000 events.
+// Events reach Badger as zstd-compressed blocks of ~150 events (block.go), so
+// Badger sees a few hundred keys per second at full ingest, and its tables
+// hold already-compressed data. The sizes are set by peak memory: with
+// Badger's default allocator (no jemalloc) memtable arenas and table
+// builders are Go heap, and a table builder holds its whole table in
+// doubling buffers (a 2 MiB memtable's flush took 16 MiB). Blocks stay in
+// the LSM tree (ValueThreshold above the largest block), so deleting them
+// needs no value-log GC. Measured with `edgebench store` (docs/benchmarks.md).
 //
-// Compression and a non-zero block cache are kept on everywhere, and are
-// required on 32-bit: Badger v4.9.6 panics during compaction there without
-// them. Value-log files are kept small because they are mmapped, and 32-bit
+// On 64-bit, Badger's own block compression is off (it would only
+// recompress zstd) and so is its block cache. On 32-bit both stay on, as
+// the issue asks: Badger v4.9.6 used to panic in compaction there without
+// them. That panic, and the lost writes on 32-bit, were ristretto's
+// z.Allocator reusing live memory there; go.mod replaces ristretto with the
+// patched copy in third_party/ristretto (TestAllocatorReuse guards it).
+// Value-log files are kept small because they are mmapped, and 32-bit
 // address space is scarce.
 func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	o := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
-		WithMemTableSize(2 << 20).
+		WithMemTableSize(1 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(512 << 10).
+		WithBaseTableSize(256 << 10).
 		WithBaseLevelSize(8 << 20).
 		WithNumCompactors(2).
-		WithBlockCacheSize(4 << 20).
-		WithIndexCacheSize(2 << 20).
-		WithCompression(options.Snappy).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(1 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithValueLogMaxEntries(200000).
-		// Events are small (tens to hundreds of bytes) and stay in the LSM
-		// tree; only oversized values go to the value log.
-		WithValueThreshold(4 << 10).
+		// Event blocks (at most maxBlockRaw and a header) stay in
+		// the LSM tree; only large state values go to the value log.
+		WithValueThreshold(64 << 10).
 		WithNumGoroutines(2).
 		WithMetricsEnabled(false).
 		// Every write of this store is blind (no read-modify-write in a
@@ -58,11 +59,7 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithDetectConflicts(false).
 		WithLogger(badgerLogger{log})
 	if is32bit {
-		// 32-bit keeps the earlier sizes (4 MiB memtables, 2 MiB tables):
-		// with 2 MiB memtables and 512 KiB tables TestCompaction misread a
-		// record under qemu-arm (scripts/test-store-armv7.sh); not yet
-		// understood, so not risked there.
-		o = o.WithValueLogFileSize(32 << 20).WithMemTableSize(4 << 20).WithBaseTableSize(2 << 20)
+		o = o.WithValueLogFileSize(32 << 20).WithCompression(options.Snappy).WithBlockCacheSize(1 << 20)
 	}
 	return o
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +83,7 @@ func BenchmarkRawBadger1000(b *testing.B) {
 	for i := 0; i < b.N; {
 		txn := db.NewTransaction(true)
 		for j := 0; j < 1000 && i < b.N; j, i = j+1, i+1 {
-			if err := txn.Set(eventKey(uint64(i)), rec); err != nil {
+			if err := txn.Set(binary.BigEndian.AppendUint64([]byte{'e'}, uint64(i)), rec); err != nil {
 				b.Fatal(err)
 			}
 		}

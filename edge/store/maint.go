@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -10,9 +11,97 @@ import (
 	"github.com/edgegw/edgegw/edge"
 )
 
-// maxPlanEvents bounds one deletion plan, so it fits in one transaction and
-// never holds up appends for long.
-const maxPlanEvents = 1000
+// A deletion plan is bounded so it fits in one transaction and never holds
+// up appends for long: at most maxPlanEntries Badger entries (block
+// deletions and rewrites, index deletions), and at most maxPlanRewrite raw
+// bytes kept in rewritten blocks. A block that loses all its records is
+// only deleted, so evicting whole blocks of readings is cheap.
+const (
+	maxPlanEntries = 1000
+	maxPlanRewrite = 96 << 10
+)
+
+// planner builds one deletion plan: which records leave which blocks.
+type planner struct {
+	s       *Store
+	plan    *delPlan
+	drop    map[uint64][]bool // block key -> records to drop
+	blocks  []*block          // touched blocks, in the order first touched
+	rewrite int               // raw bytes the touched blocks keep
+	entries int               // Badger entries of the plan so far
+}
+
+func (s *Store) newPlanner(evicted bool) *planner {
+	return &planner{s: s, plan: &delPlan{evicted: evicted, result: make(chan error, 1)}, drop: map[uint64][]bool{}}
+}
+
+// full reports that the plan may take no more records. The first block is
+// always allowed, whatever its size.
+func (p *planner) full() bool {
+	return p.entries >= maxPlanEntries || (len(p.blocks) > 0 && p.rewrite >= maxPlanRewrite)
+}
+
+// blockWith is Store.blockWith, preferring blocks this plan already holds.
+func (p *planner) blockWith(txn *badger.Txn, seq uint64, prev *block) (*block, error) {
+	for _, b := range p.blocks {
+		if seq >= b.key && seq <= b.last() {
+			return b, nil
+		}
+	}
+	blk, err := p.s.blockWith(txn, seq, prev)
+	if err == nil && blk == nil {
+		err = fmt.Errorf("event %d: %w: no block holds it", seq, ErrCorrupt)
+	}
+	return blk, err
+}
+
+// remove takes record i of blk into the plan.
+func (p *planner) remove(blk *block, i int) {
+	d, ok := p.drop[blk.key]
+	if !ok {
+		d = make([]bool, len(blk.recs))
+		p.drop[blk.key] = d
+		p.blocks = append(p.blocks, blk)
+		p.entries += 2 // its deletion and its rewrite
+		for _, r := range blk.recs {
+			p.rewrite += len(r) + 2
+		}
+	}
+	if d[i] {
+		return
+	}
+	d[i] = true
+	rec := blk.recs[i]
+	p.rewrite -= len(rec) + 2
+	prio, _ := recordPriority(rec)
+	if prio > edge.PriorityLow {
+		p.plan.deletes = append(p.plan.deletes, prioKey(prio, blk.seqs[i]))
+		p.entries++
+	}
+	p.plan.events++
+	p.plan.bytes += recordCost(prio, len(rec))
+}
+
+// finish turns the dropped records into block deletions and rewrites: what
+// a block keeps moves to the key of its first kept seq.
+func (p *planner) finish() *delPlan {
+	for _, blk := range p.blocks {
+		d := p.drop[blk.key]
+		var nb blockBuf
+		for i, rec := range blk.recs {
+			if !d[i] {
+				nb.add(blk.seqs[i], rec)
+			}
+		}
+		if nb.n == 0 || nb.first != blk.key {
+			p.plan.deletes = append(p.plan.deletes, blockKey(blk.key))
+		}
+		if nb.n > 0 {
+			p.plan.sets = append(p.plan.sets, kv{blockKey(nb.first), sealBlock(nb.raw)})
+		}
+	}
+	return p.plan
+}
 
 // GapReasonCap is the reason of the gap records left by cap eviction.
 const GapReasonCap = "evicted: store cap"
@@ -90,66 +179,61 @@ func (s *Store) evict(need int64) (uint64, error) {
 		return 0, err
 	}
 	last := s.durable.Load()
-	plan := &delPlan{evicted: true, result: make(chan error, 1)}
+	p := s.newPlanner(true)
 	var from, to, folded uint64
-	take := func(seq uint64, prio edge.Priority, recLen int) {
-		plan.keys = append(plan.keys, eventKey(seq))
-		if prio > edge.PriorityLow {
-			plan.keys = append(plan.keys, prioKey(prio, seq))
-		}
-		plan.events++
-		plan.bytes += recordCost(prio, recLen)
+	take := func(blk *block, i int) {
+		seq := blk.seqs[i]
+		p.remove(blk, i)
 		if from == 0 || seq < from {
 			from = seq
 		}
-		if seq > to {
-			to = seq
-		}
+		to = max(to, seq)
 	}
-	full := func() bool { return plan.bytes >= need || plan.events >= maxPlanEvents }
+	full := func() bool { return p.plan.bytes >= need || p.full() }
 	err := s.db.View(func(txn *badger.Txn) error {
-		// Readings: not indexed, so scan events in seq order.
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxEvent}, PrefetchValues: true, PrefetchSize: 256})
-		for it.Seek(eventKey(s.first.Load())); it.Valid() && !full(); it.Next() {
-			item := it.Item()
-			seq := binary.BigEndian.Uint64(item.Key()[1:])
-			if seq > last {
+		// Readings: not indexed, so scan the blocks in seq order.
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlock}})
+		for it.Seek(blockKey(s.first.Load())); it.Valid() && !full(); it.Next() {
+			if blockKeySeq(it.Item().Key()) > last {
 				break
 			}
-			var prio edge.Priority
-			var n int
-			if err := item.Value(func(v []byte) error {
-				prio, _ = recordPriority(v)
-				n = len(v)
-				return nil
-			}); err != nil {
+			blk, err := s.loadBlock(it.Item())
+			if err != nil {
 				it.Close()
 				return err
 			}
-			if prio == edge.PriorityLow {
-				take(seq, prio, n)
+			for i := 0; i < len(blk.recs) && blk.seqs[i] <= last && !full(); i++ {
+				if prio, _ := recordPriority(blk.recs[i]); prio == edge.PriorityLow {
+					take(blk, i)
+				}
 			}
 		}
 		it.Close()
 		// Higher priorities from their index, lowest first; a priority is
 		// only touched once every lower one is gone.
-		for p := edge.PriorityLow + 1; p <= edge.PriorityAlert && !full() && plan.events == 0; p++ {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxPrio, byte(p)}})
+		for prio := edge.PriorityLow + 1; prio <= edge.PriorityAlert && !full() && p.plan.events == 0; prio++ {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxPrio, byte(prio)}})
+			var blk *block
 			for it.Rewind(); it.Valid() && !full(); it.Next() {
 				seq := binary.BigEndian.Uint64(it.Item().Key()[2:])
 				if seq > last {
 					break
 				}
-				item, err := txn.Get(eventKey(seq))
-				if err != nil {
+				var err error
+				if blk, err = p.blockWith(txn, seq, blk); err != nil {
 					it.Close()
 					return err
 				}
-				take(seq, p, int(item.ValueSize()))
-				if p == edge.PriorityAlert {
+				i := blk.find(seq)
+				if i >= len(blk.seqs) || blk.seqs[i] != seq {
+					it.Close()
+					return fmt.Errorf("evict %d: %w: indexed but not in its block", seq, ErrCorrupt)
+				}
+				take(blk, i)
+				if prio == edge.PriorityAlert {
 					// An evicted gap record folds into the new one, so the
 					// gap records left always account for every missing seq.
-					ev, err := s.decodeItem(item, seq)
+					ev, err := Decode(blk.recs[i])
 					if err == nil && ev.Kind == edge.KindGap && ev.Gap != nil {
 						folded += ev.Gap.Count
 						from, to = min(from, ev.Gap.From), max(to, ev.Gap.To)
@@ -161,9 +245,10 @@ func (s *Store) evict(need int64) (uint64, error) {
 		return nil
 	})
 	s.leave()
-	if err != nil || plan.events == 0 {
+	if err != nil || p.plan.events == 0 {
 		return 0, err
 	}
+	plan := p.finish()
 	// The gap record is appended in the same transaction as the deletion.
 	gap := s.prepare(edge.Event{
 		Kind: edge.KindGap,
@@ -206,21 +291,23 @@ func (s *Store) retain(now time.Time) error {
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
 	for {
-		n, err := s.retainPass(now)
-		if err != nil || n < maxPlanEvents {
+		more, err := s.retainPass(now)
+		if err != nil || !more {
 			return err
 		}
 	}
 }
 
-func (s *Store) retainPass(now time.Time) (int, error) {
+// retainPass deletes one plan's worth; more reports that it stopped on the
+// plan's bounds, not because it found the end of what may go.
+func (s *Store) retainPass(now time.Time) (more bool, err error) {
 	if err := s.enter(); err != nil {
-		return 0, err
+		return false, err
 	}
 	curs, err := s.cursors()
 	if err != nil || len(curs) == 0 {
 		s.leave()
-		return 0, err
+		return false, err
 	}
 	passed := ^uint64(0)
 	for _, c := range curs {
@@ -228,53 +315,46 @@ func (s *Store) retainPass(now time.Time) (int, error) {
 	}
 	last := s.durable.Load()
 	cutoff := now.Add(-s.opts.History)
-	plan := &delPlan{result: make(chan error, 1)}
+	p := s.newPlanner(false)
 	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxEvent}, PrefetchValues: true, PrefetchSize: 256})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlock}})
 		defer it.Close()
-		for it.Seek(eventKey(s.first.Load())); it.Valid() && plan.events < maxPlanEvents; it.Next() {
-			item := it.Item()
-			seq := binary.BigEndian.Uint64(item.Key()[1:])
-			if seq >= passed || seq > last {
-				return nil
-			}
-			stop := false
-			if err := item.Value(func(v []byte) error {
-				if t := recordTime(v); !t.IsZero() && t.After(cutoff) {
-					stop = true // seq order is close to time order: the rest is younger
-					return nil
-				}
-				prio, _ := recordPriority(v)
-				plan.keys = append(plan.keys, eventKey(seq))
-				if prio > edge.PriorityLow {
-					plan.keys = append(plan.keys, prioKey(prio, seq))
-				}
-				plan.events++
-				plan.bytes += recordCost(prio, len(v))
-				return nil
-			}); err != nil {
+		for it.Seek(blockKey(s.first.Load())); it.Valid(); it.Next() {
+			blk, err := s.loadBlock(it.Item())
+			if err != nil {
 				return err
 			}
-			if stop {
-				return nil
+			for i, seq := range blk.seqs {
+				if seq >= passed || seq > last {
+					return nil
+				}
+				if t := recordTime(blk.recs[i]); !t.IsZero() && t.After(cutoff) {
+					return nil // seq order is close to time order: the rest is younger
+				}
+				if p.full() {
+					more = true
+					return nil
+				}
+				p.remove(blk, i)
 			}
 		}
 		return nil
 	})
 	s.leave()
-	if err != nil || plan.events == 0 {
-		return 0, err
+	if err != nil || p.plan.events == 0 {
+		return false, err
 	}
+	plan := p.finish()
 	if err := s.runPlan(&req{del: plan}); err != nil {
-		return 0, err
+		return false, err
 	}
 	s.log.Debug("retention deleted events", "count", plan.events)
-	return int(plan.events), nil
+	return more, nil
 }
 
 // valueLogGC rewrites value-log files until Badger finds none worth it.
-// Events stay in the LSM tree (ValueThreshold), so this mostly finds
-// nothing; it matters for large state values.
+// Event blocks stay in the LSM tree (ValueThreshold), so this mostly
+// finds nothing; it matters for large state values.
 func (s *Store) valueLogGC() {
 	if err := s.enter(); err != nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -26,37 +27,82 @@ func (s *Store) Read(from uint64, max int) ([]edge.Event, error) {
 	}
 	var out []edge.Event
 	err := s.db.View(func(txn *badger.Txn) error {
-		opt := badger.IteratorOptions{Prefix: []byte{pfxEvent}, PrefetchValues: true, PrefetchSize: min(max, 64)}
-		it := txn.NewIterator(opt)
+		start := from
+		if k, ok := blockAtOrBefore(txn, from); ok {
+			start = k
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlock}})
 		defer it.Close()
-		for it.Seek(eventKey(from)); it.Valid() && len(out) < max; it.Next() {
+		for it.Seek(blockKey(start)); it.Valid() && len(out) < max; it.Next() {
 			item := it.Item()
-			seq := binary.BigEndian.Uint64(item.Key()[1:])
-			if seq > last {
+			if blockKeySeq(item.Key()) > last {
 				break
 			}
-			ev, err := s.decodeItem(item, seq)
+			blk, err := s.loadBlock(item)
 			if err != nil {
 				return err
 			}
-			out = append(out, ev)
+			for i := blk.find(from); i < len(blk.recs) && len(out) < max && blk.seqs[i] <= last; i++ {
+				ev, err := Decode(blk.recs[i])
+				if err != nil {
+					return fmt.Errorf("read event %d: %w", blk.seqs[i], err)
+				}
+				out = append(out, ev)
+			}
 		}
 		return nil
 	})
 	return out, err
 }
 
-func (s *Store) decodeItem(item *badger.Item, seq uint64) (edge.Event, error) {
-	var ev edge.Event
+// blockAtOrBefore returns the key of the block that would hold seq: the
+// largest block key <= seq.
+func blockAtOrBefore(txn *badger.Txn, seq uint64) (uint64, bool) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlock}, Reverse: true})
+	defer it.Close()
+	it.Seek(blockKey(seq))
+	if !it.Valid() {
+		return 0, false
+	}
+	return blockKeySeq(it.Item().Key()), true
+}
+
+// blockWith returns the block that holds seq in txn, or nil when no block
+// does. prev, when it covers seq, is returned without a lookup.
+func (s *Store) blockWith(txn *badger.Txn, seq uint64, prev *block) (*block, error) {
+	if prev != nil && seq >= prev.key && seq <= prev.last() {
+		return prev, nil
+	}
+	k, ok := blockAtOrBefore(txn, seq)
+	if !ok {
+		return nil, nil
+	}
+	item, err := txn.Get(blockKey(k))
+	if err != nil {
+		return nil, err
+	}
+	return s.loadBlock(item)
+}
+
+// loadBlock decodes the block item holds, or takes it from the cache of
+// recently decoded blocks. A rewritten block has a new Badger version, so
+// a cached decode is never stale.
+func (s *Store) loadBlock(item *badger.Item) (*block, error) {
+	key, ver := blockKeySeq(item.Key()), item.Version()
+	if b := s.cache.get(key, ver); b != nil {
+		return b, nil
+	}
+	var blk *block
 	err := item.Value(func(v []byte) error {
 		var err error
-		ev, err = Decode(v)
+		blk, err = openBlock(key, v)
 		return err
 	})
 	if err != nil {
-		return ev, fmt.Errorf("read event %d: %w", seq, err)
+		return nil, fmt.Errorf("read block %d: %w", key, err)
 	}
-	return ev, nil
+	s.cache.put(key, ver, blk)
+	return blk, nil
 }
 
 // ReadPriority is Read restricted to events of priority >= min. Readings
@@ -90,6 +136,7 @@ func (s *Store) ReadPriority(from uint64, min edge.Priority, max int) ([]edge.Ev
 			it.Seek(prioKey(p, from))
 			its = append(its, it)
 		}
+		var blk *block
 		for len(out) < max {
 			var best *badger.Iterator
 			var bestSeq uint64
@@ -106,16 +153,21 @@ func (s *Store) ReadPriority(from uint64, min edge.Priority, max int) ([]edge.Ev
 				return nil
 			}
 			best.Next()
-			item, err := txn.Get(eventKey(bestSeq))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue // deleted with its index entry in one transaction; cannot happen
-			}
-			if err != nil {
+			var err error
+			if blk, err = s.blockWith(txn, bestSeq, blk); err != nil {
 				return err
 			}
-			ev, err := s.decodeItem(item, bestSeq)
+			i := -1
+			if blk != nil {
+				i = blk.find(bestSeq)
+			}
+			if i < 0 || i >= len(blk.seqs) || blk.seqs[i] != bestSeq {
+				// The index and the blocks change in one transaction.
+				return fmt.Errorf("read event %d: %w: indexed but not in any block", bestSeq, ErrCorrupt)
+			}
+			ev, err := Decode(blk.recs[i])
 			if err != nil {
-				return err
+				return fmt.Errorf("read event %d: %w", bestSeq, err)
 			}
 			out = append(out, ev)
 		}
@@ -258,4 +310,36 @@ func (s *Store) DeleteState(key string) error {
 		return fmt.Errorf("delete state %q: %w", key, err)
 	}
 	return nil
+}
+
+// blockCache keeps the last few decoded blocks: cursors read forward in
+// pages that rarely end on a block boundary, and the rules engine, the
+// uplink and the status page read the same recent blocks.
+type blockCache struct {
+	mu   sync.Mutex
+	ents [8]cacheEnt
+	next int
+}
+
+type cacheEnt struct {
+	key, ver uint64
+	blk      *block
+}
+
+func (c *blockCache) get(key, ver uint64) *block {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.ents {
+		if e.blk != nil && e.key == key && e.ver == ver {
+			return e.blk
+		}
+	}
+	return nil
+}
+
+func (c *blockCache) put(key, ver uint64, b *block) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ents[c.next] = cacheEnt{key, ver, b}
+	c.next = (c.next + 1) % len(c.ents)
 }

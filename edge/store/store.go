@@ -30,7 +30,7 @@ const (
 	MaxCommitWait     = 100 * time.Millisecond
 	DefaultHistory    = 168 * time.Hour
 	DefaultGCInterval = 5 * time.Minute
-	DefaultQueueSize  = 4096
+	DefaultQueueSize  = 2048
 	// DefaultMemoryLimit is the Go soft memory limit Open sets when the
 	// process has none (see Options.MemoryLimit).
 	DefaultMemoryLimit = 48 << 20
@@ -71,7 +71,8 @@ type Options struct {
 
 // Key space. Seqs are big-endian so keys sort in seq order.
 const (
-	pfxEvent  = 'e' // e + seq
+	pfxBlock  = 'b' // b + first held seq: a block of events (block.go)
+	pfxOldEv  = 'e' // e + seq: one event per key, the layout before blocks
 	pfxPrio   = 'p' // p + priority + seq, for priorities above Low
 	pfxCursor = 'c' // c + name
 	pfxState  = 's' // s + key
@@ -83,13 +84,6 @@ var (
 	keyCounters = []byte("m/counters")
 )
 
-func eventKey(seq uint64) []byte {
-	k := make([]byte, 9)
-	k[0] = pfxEvent
-	binary.BigEndian.PutUint64(k[1:], seq)
-	return k
-}
-
 func prioKey(p edge.Priority, seq uint64) []byte {
 	k := make([]byte, 10)
 	k[0], k[1] = pfxPrio, byte(p)
@@ -97,7 +91,8 @@ func prioKey(p edge.Priority, seq uint64) []byte {
 	return k
 }
 
-// recordCost is what one held event counts against the cap.
+// recordCost is what one held event counts against the cap: its raw record
+// and key, before compression, so the cap bounds the disk from above.
 func recordCost(prio edge.Priority, recLen int) int64 {
 	n := int64(9 + recLen)
 	if prio > edge.PriorityLow {
@@ -165,6 +160,7 @@ type Store struct {
 	capSignal chan struct{}
 	done      chan []*req // committed batches for the completer
 
+	cache    blockCache
 	maintMu  sync.Mutex // one deletion plan at a time
 	sizeMu   sync.Mutex
 	sizeAt   time.Time
@@ -215,7 +211,7 @@ func Open(o Options) (*Store, error) {
 		stop:      make(chan struct{}),
 		notify:    make(chan struct{}),
 		capSignal: make(chan struct{}, 1),
-		done:      make(chan []*req, 16),
+		done:      make(chan []*req, 2),
 	}
 	if err := s.load(); err != nil {
 		db.Close()
@@ -275,6 +271,18 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("store %q: counters: %w", s.opts.Dir, err)
 	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxOldEv}})
+		defer it.Close()
+		if it.Rewind(); it.Valid() {
+			return errors.New("it holds events in the one-key-per-event layout of edgegw before blocks; " +
+				"move the directory away (its events are not read by this version)")
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store %q: %w", s.opts.Dir, err)
+	}
 	s.pub = s.w
 	s.durable.Store(s.w.LastSeq)
 	return s.refreshFirst(1)
@@ -287,11 +295,11 @@ func (s *Store) refreshFirst(from uint64) error {
 		from = 1
 	}
 	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxEvent}})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlock}})
 		defer it.Close()
-		it.Seek(eventKey(from))
+		it.Seek(blockKey(from))
 		if it.Valid() {
-			s.first.Store(binary.BigEndian.Uint64(it.Item().Key()[1:]))
+			s.first.Store(blockKeySeq(it.Item().Key()))
 		} else {
 			s.first.Store(s.durable.Load() + 1)
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -367,17 +367,26 @@ func TestClockStamping(t *testing.T) {
 // panics without compression and a block cache.
 func TestCompaction(t *testing.T) {
 	dir := t.TempDir()
-	ev := edge.Reading("sim-temp-001", "temperature", 21.5, "C")
-	ev.Text = strings.Repeat("y", 150)
-	batch := make([]edge.Event, 2000)
-	for i := range batch {
-		batch[i] = ev
+	// Random text, so the S2-compressed blocks still fill several
+	// memtables and tables.
+	text := func(seq uint64) string {
+		b := make([]byte, 150)
+		r := rand.New(rand.NewPCG(seq, 9))
+		for i := range b {
+			b[i] = 'a' + byte(r.IntN(26))
+		}
+		return string(b)
 	}
+	batch := make([]edge.Event, 2000)
 	const rounds, per = 3, 6000
 	// Each close flushes the memtable into a level-0 table.
 	for r := 0; r < rounds; r++ {
 		s := openT(t, Options{Dir: dir})
 		for i := 0; i < per; i += len(batch) {
+			for j := range batch {
+				batch[j] = edge.Reading("sim-temp-001", "temperature", 21.5, "C")
+				batch[j].Text = text(uint64(r*per + i + j + 1))
+			}
 			if _, err := s.Append(context.Background(), batch...); err != nil {
 				t.Fatal(err)
 			}
@@ -400,7 +409,7 @@ func TestCompaction(t *testing.T) {
 			break
 		}
 		for _, e := range evs {
-			if e.Seq != next || e.Text != ev.Text {
+			if e.Seq != next || e.Text != text(next) {
 				t.Fatalf("seq %d: got %+v", next, e)
 			}
 			next++

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -20,29 +21,36 @@ type req struct {
 	del  *delPlan
 }
 
-// delPlan deletes held events. The writer commits it in the same
-// transaction as its gap record and the counters, so a crash can never leave
-// an eviction without its gap record.
+// delPlan removes held events: it deletes or rewrites the blocks that hold
+// them and deletes their priority-index keys. The writer commits it in the
+// same transaction as its gap record and the counters, so a crash can never
+// leave an eviction without its gap record.
 type delPlan struct {
-	keys    [][]byte
+	deletes [][]byte
+	sets    []kv
 	events  uint64
 	bytes   int64
 	evicted bool // evicted by the cap (false: past history)
 	result  chan error
 }
 
-// entries is how many Badger entries r adds to a transaction, and bytes an
-// upper bound of their size as Badger counts it.
+type kv struct{ k, v []byte }
+
+// cost is how many Badger entries r adds to a transaction, and an upper
+// bound of their size as Badger counts it. An event counts its raw record;
+// the writer lowers that to the compressed size when it seals a block.
 func (r *req) cost() (entries, bytes int64) {
-	if r.del != nil {
-		for _, k := range r.del.keys {
+	if d := r.del; d != nil {
+		for _, k := range d.deletes {
 			bytes += int64(len(k)) + 20
 		}
-		entries = int64(len(r.del.keys))
+		for _, e := range d.sets {
+			bytes += int64(len(e.k)+len(e.v)) + 20
+		}
+		entries = int64(len(d.deletes) + len(d.sets))
 	}
 	if r.rec != nil {
-		entries++
-		bytes += int64(len(r.rec)) + 9 + 20
+		bytes += int64(len(r.rec)) + 3
 		if r.ev.Priority > edge.PriorityLow {
 			entries++
 			bytes += 10 + 20
@@ -77,7 +85,19 @@ func (s *Store) AppendAsync(ev edge.Event, done func(edge.Event, error)) error {
 	return s.submit(context.Background(), r)
 }
 
+// MaxEventBytes bounds one encoded event, so that any event fits a group
+// commit (Badger's transaction limit) and a block stays in the LSM tree.
+const MaxEventBytes = 32 << 10
+
+// ErrEventTooLarge is returned for an event whose encoded form exceeds
+// MaxEventBytes.
+var ErrEventTooLarge = errors.New("event too large")
+
 func (s *Store) submit(ctx context.Context, r *req) error {
+	if len(r.rec) > MaxEventBytes {
+		return fmt.Errorf("append %s event of device %q: %w: %d bytes encoded, at most %d",
+			r.ev.Kind, r.ev.Device, ErrEventTooLarge, len(r.rec), MaxEventBytes)
+	}
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -153,38 +173,33 @@ func (s *Store) Append(ctx context.Context, evs ...edge.Event) ([]edge.Event, er
 func (s *Store) writer() {
 	defer s.wg.Done()
 	defer close(s.done)
-	maxEntries := s.db.MaxBatchCount() * 8 / 10
-	maxBytes := s.db.MaxBatchSize() * 8 / 10
+	lim := batchLimits{entries: s.db.MaxBatchCount() * 8 / 10, bytes: s.db.MaxBatchSize() * 8 / 10}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var carry *req
 	for {
-		var batch []*req
-		var entries, bytes int64
-		add := func(r *req) bool {
-			e, b := r.cost()
-			if len(batch) > 0 && (entries+e > maxEntries || bytes+b > maxBytes) {
+		b := s.newBatch()
+		add := func(r *req) {
+			if !b.fits(r, lim) {
 				carry = r
-				return false
+				return
 			}
-			batch = append(batch, r)
-			entries, bytes = entries+e, bytes+b
-			return true
+			b.add(r)
 		}
 		closed := false
 		if carry != nil {
 			r := carry
 			carry = nil
-			add(r)
+			b.add(r)
 		} else {
 			select {
 			case r := <-s.delq:
-				add(r)
+				b.add(r)
 			case r, ok := <-s.queue:
 				if !ok {
 					return
 				}
-				add(r)
+				b.add(r)
 			}
 		}
 		// Deletions jump the queue: under overload the cap must still be
@@ -211,42 +226,134 @@ func (s *Store) writer() {
 			}
 		}
 		timer.Stop()
-		s.commit(batch)
+		s.commit(b)
 		if closed && carry == nil {
 			return
 		}
 		if closed {
-			s.commit([]*req{carry})
+			b := s.newBatch()
+			b.add(carry)
+			s.commit(b)
 			return
 		}
 	}
 }
 
+type batchLimits struct{ entries, bytes int64 }
+
+// maxCommitRaw bounds the raw bytes of events in one group commit. Under
+// overload a commit otherwise grows to Badger's batch limit in compressed
+// bytes (several thousand events), and every event in it waits for the
+// whole batch to be encoded and written: smaller commits keep the
+// append-to-durable tail short at a small cost in fsyncs.
+const maxCommitRaw = 384 << 10
+
+// batch is one group commit being built. Seqs are assigned as events are
+// added, on a copy of the counters that only becomes the store's when the
+// transaction commits; blocks are sealed (compressed) as they fill, so the
+// compression runs while the batch still waits for company.
+type batch struct {
+	s        *Store
+	c        counters
+	reqs     []*req
+	blocks   []kv
+	open     blockBuf
+	prio     [][]byte
+	entries  int64
+	bytes    int64
+	raw      int64 // raw bytes of the events added
+	appended uint64
+}
+
+func (s *Store) newBatch() *batch { return &batch{s: s, c: s.w} }
+
+// fits reports whether r fits the transaction; the first request always
+// does (a deletion plan is bounded to fit alone).
+func (b *batch) fits(r *req, lim batchLimits) bool {
+	if len(b.reqs) == 0 {
+		return true
+	}
+	e, n := r.cost()
+	e++ // the block r may open
+	return b.entries+e <= lim.entries && b.bytes+n+20 <= lim.bytes && b.raw+int64(len(r.rec)) <= maxCommitRaw
+}
+
+func (b *batch) add(r *req) {
+	b.reqs = append(b.reqs, r)
+	e, n := r.cost()
+	b.entries += e
+	b.bytes += n
+	c := &b.c
+	if d := r.del; d != nil {
+		c.Live -= d.bytes
+		c.Removed += d.events
+		if d.evicted {
+			c.Evicted += d.events
+		}
+	}
+	if r.rec == nil {
+		return
+	}
+	c.LastSeq++
+	r.ev.Seq = c.LastSeq
+	patchSeq(r.rec, b.s.epoch, c.LastSeq)
+	if b.open.n == 0 {
+		b.entries++
+		b.bytes += 9 + 20
+	}
+	b.open.add(c.LastSeq, r.rec)
+	b.raw += int64(len(r.rec))
+	if r.ev.Priority > edge.PriorityLow {
+		b.prio = append(b.prio, prioKey(r.ev.Priority, c.LastSeq))
+	}
+	c.Live += recordCost(r.ev.Priority, len(r.rec))
+	if r.ev.Kind == edge.KindGap {
+		c.GapRecords++
+	}
+	b.appended++
+	if len(b.open.raw) >= maxBlockRaw {
+		b.seal()
+	}
+}
+
+// seal compresses the open block and charges its stored size instead of
+// its raw size.
+func (b *batch) seal() {
+	if b.open.n == 0 {
+		return
+	}
+	v := sealBlock(b.open.raw)
+	b.bytes += int64(len(v)) - int64(len(b.open.raw))
+	b.blocks = append(b.blocks, kv{blockKey(b.open.first), v})
+	b.open.reset()
+}
+
 // commit writes one batch in one transaction and fsyncs it (SyncWrites).
-func (s *Store) commit(batch []*req) {
-	c := s.w
-	err := s.writeBatch(batch, &c)
+func (s *Store) commit(b *batch) {
+	err := s.writeBatch(b)
 	if err != nil {
-		s.log.Error("group commit failed", "events", len(batch), "err", err)
-		for _, r := range batch {
+		s.log.Error("group commit failed", "events", b.appended, "err", err)
+		for _, r := range b.reqs {
 			if r.del != nil {
 				r.del.result <- err
 			}
 		}
-		for _, r := range batch {
+		for _, r := range b.reqs {
 			r.ev.Seq, r.err = 0, err
 		}
-		s.done <- batch
+		s.done <- b.reqs
 		return
 	}
+	c := b.c
 	s.w = c
 	s.pubMu.Lock()
 	s.pub = c
 	s.pubMu.Unlock()
 	s.commits.Add(1)
+	s.appended.Add(b.appended)
 	s.durable.Store(c.LastSeq)
 	s.wake()
-	for _, r := range batch {
+	for _, r := range b.reqs {
 		if r.del != nil {
 			r.del.result <- nil
 		}
@@ -257,54 +364,43 @@ func (s *Store) commit(batch []*req) {
 		default:
 		}
 	}
-	s.done <- batch
+	s.done <- b.reqs
 }
 
-func (s *Store) writeBatch(batch []*req, c *counters) error {
+func (s *Store) writeBatch(b *batch) error {
+	b.seal()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	var appended uint64
-	for _, r := range batch {
-		if d := r.del; d != nil {
-			for _, k := range d.keys {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-			}
-			c.Live -= d.bytes
-			c.Removed += d.events
-			if d.evicted {
-				c.Evicted += d.events
-			}
-		}
-		if r.rec == nil {
+	for _, r := range b.reqs {
+		d := r.del
+		if d == nil {
 			continue
 		}
-		c.LastSeq++
-		r.ev.Seq = c.LastSeq
-		patchSeq(r.rec, s.epoch, c.LastSeq)
-		if err := txn.Set(eventKey(c.LastSeq), r.rec); err != nil {
-			return err
-		}
-		if r.ev.Priority > edge.PriorityLow {
-			if err := txn.Set(prioKey(r.ev.Priority, c.LastSeq), nil); err != nil {
+		for _, k := range d.deletes {
+			if err := txn.Delete(k); err != nil {
 				return err
 			}
 		}
-		c.Live += recordCost(r.ev.Priority, len(r.rec))
-		if r.ev.Kind == edge.KindGap {
-			c.GapRecords++
+		for _, e := range d.sets {
+			if err := txn.Set(e.k, e.v); err != nil {
+				return err
+			}
 		}
-		appended++
 	}
-	if err := txn.Set(keyCounters, c.encode()); err != nil {
+	for _, e := range b.blocks {
+		if err := txn.Set(e.k, e.v); err != nil {
+			return err
+		}
+	}
+	for _, k := range b.prio {
+		if err := txn.Set(k, nil); err != nil {
+			return err
+		}
+	}
+	if err := txn.Set(keyCounters, b.c.encode()); err != nil {
 		return err
 	}
-	if err := txn.Commit(); err != nil {
-		return err
-	}
-	s.appended.Add(appended)
-	return nil
+	return txn.Commit()
 }
 
 // completer runs the callbacks of committed batches, so the writer can

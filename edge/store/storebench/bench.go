@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -34,15 +35,23 @@ type Config struct {
 	// Paced is the offered load of the paced run as a fraction of the
 	// saturated run's events/s (default 0.5; negative skips the paced run).
 	Paced float64
+	// PacedRate, when positive, is the paced run's offered events/s,
+	// instead of a fraction of the saturated rate.
+	PacedRate float64
 	// PacedEvents is how many events the paced run appends (default
 	// min(Events, 200,000)).
 	PacedEvents int
+	// Random pads each event with random printable text instead of one
+	// repeated character: a worst case for the store's block compression
+	// (real readings repeat device ids, points and units, and compress).
+	Random bool
 }
 
 // Result is what `edgebench store --json` prints.
 type Result struct {
 	Events          int     `json:"events"`
 	EventBytes      int     `json:"event_bytes"`
+	Payload         string  `json:"payload"` // "repeated" or "random" padding
 	Producers       int     `json:"producers"`
 	CommitWaitMs    float64 `json:"commit_wait_ms"`
 	EventsPerSec    float64 `json:"events_per_sec"`
@@ -100,8 +109,13 @@ func (c *Config) defaults() {
 }
 
 // MakeEvent returns reading i padded so that its encoded record (as the
-// store writes it) is exactly size bytes.
-func MakeEvent(i, size int) edge.Event {
+// store writes it) is exactly size bytes, with one repeated character.
+func MakeEvent(i, size int) edge.Event { return makeEvent(i, size, false) }
+
+// MakeEventFor is MakeEvent with c's choice of padding.
+func MakeEventFor(c Config, i int) edge.Event { return makeEvent(i, c.EventBytes, c.Random) }
+
+func makeEvent(i, size int, random bool) edge.Event {
 	ev := edge.Reading(fmt.Sprintf("sim-temp-%03d", i%500), "temperature", 20+float64(i%100)/10, "C")
 	ev.Priority = edge.PriorityLow
 	ev.Time = time.Unix(1_700_000_000, int64(i))
@@ -109,6 +123,15 @@ func MakeEvent(i, size int) edge.Event {
 	if pad := size - base; pad > 0 {
 		// the text's length prefix grows past 127 bytes; keep it exact
 		txt := strings.Repeat("x", pad)
+		if random {
+			const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+			rng := rand.New(rand.NewPCG(uint64(i), 0x5eed))
+			b := make([]byte, pad)
+			for j := range b {
+				b[j] = chars[rng.IntN(len(chars))]
+			}
+			txt = string(b)
+		}
 		ev.Text = txt
 		for store.EncodedLen(&ev) > size && len(ev.Text) > 0 {
 			ev.Text = ev.Text[1:]
@@ -158,7 +181,7 @@ func (l *latency) quantile(q float64) float64 {
 // back; peak RSS is taken then), then raw Badger in its own directory.
 func Run(ctx context.Context, c Config) (*Result, error) {
 	c.defaults()
-	r := &Result{Events: c.Events, EventBytes: c.EventBytes, Producers: c.Producers,
+	r := &Result{Events: c.Events, EventBytes: c.EventBytes, Payload: map[bool]string{false: "repeated", true: "random"}[c.Random], Producers: c.Producers,
 		CommitWaitMs: float64(c.CommitWait) / 1e6, GoVersion: runtime.Version(),
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	dir, err := os.MkdirTemp(c.Dir, "edgebench-store-")
@@ -200,7 +223,7 @@ func runStore(ctx context.Context, c Config, dir string, r *Result) error {
 	// share through AppendAsync, as drivers do.
 	tmpl := make([]edge.Event, 1000)
 	for i := range tmpl {
-		tmpl[i] = MakeEvent(i, c.EventBytes)
+		tmpl[i] = MakeEventFor(c, i)
 	}
 	lat := new(latency)
 	var wg sync.WaitGroup
@@ -279,7 +302,7 @@ func runBaseline(c Config, dir string) (float64, error) {
 	defer db.Close()
 	recs := make([][]byte, 1000)
 	for i := range recs {
-		ev := MakeEvent(i, c.EventBytes)
+		ev := MakeEventFor(c, i)
 		ev.Time = time.Now()
 		recs[i] = store.Encode(nil, &ev)
 	}

@@ -16,12 +16,16 @@ import (
 	"github.com/edgegw/edgegw/edge/store"
 )
 
-// runPaced offers a fresh store c.Paced × the saturated rate from one
+// runPaced offers a fresh store c.Paced × the saturated rate (or
+// c.PacedRate events/s) from one
 // producer on a fixed schedule (event i is due at start + i/rate) and
 // measures append-to-durable from each event's due time, so a producer that
 // falls behind is charged for it (no coordinated omission).
 func runPaced(ctx context.Context, c Config, dir string, r *Result) error {
 	rate := c.Paced * r.EventsPerSec
+	if c.PacedRate > 0 {
+		rate = c.PacedRate
+	}
 	if rate <= 0 {
 		return fmt.Errorf("paced run: no saturated rate to pace from")
 	}
@@ -32,7 +36,7 @@ func runPaced(ctx context.Context, c Config, dir string, r *Result) error {
 	defer st.Close()
 	tmpl := make([]edge.Event, 1000)
 	for i := range tmpl {
-		tmpl[i] = MakeEvent(i, c.EventBytes)
+		tmpl[i] = MakeEventFor(c, i)
 	}
 	lat := new(latency)
 	var wg sync.WaitGroup
