@@ -19,6 +19,7 @@ type req struct {
 	done func(edge.Event, error)
 	err  error // set when the commit failed
 	del  *delPlan
+	at   time.Time // when it was queued
 }
 
 // delPlan removes held events: it deletes or rewrites the blocks that hold
@@ -102,6 +103,7 @@ func (s *Store) submit(ctx context.Context, r *req) error {
 		return err
 	}
 	defer s.leave()
+	r.at = time.Now()
 	select {
 	case s.queue <- r:
 		return nil
@@ -209,8 +211,15 @@ func (s *Store) writer() {
 			add(r)
 		default:
 		}
-		timer.Reset(s.opts.CommitWait)
-	collect:
+		// The wait counts from when the batch's first event was queued, not
+		// from when the writer got to it: an event that arrived during the
+		// previous commit has already waited that long. What is queued
+		// already joins the batch either way.
+		wait := s.opts.CommitWait
+		if at := b.reqs[0].at; !at.IsZero() {
+			wait -= time.Since(at)
+		}
+	drain:
 		for carry == nil {
 			select {
 			case r := <-s.delq:
@@ -218,11 +227,29 @@ func (s *Store) writer() {
 			case r, ok := <-s.queue:
 				if !ok {
 					closed = true
-					break collect
+					break drain
 				}
 				add(r)
-			case <-timer.C:
-				break collect
+			default:
+				break drain
+			}
+		}
+		if wait > 0 && carry == nil && !closed {
+			timer.Reset(wait)
+		collect:
+			for carry == nil {
+				select {
+				case r := <-s.delq:
+					add(r)
+				case r, ok := <-s.queue:
+					if !ok {
+						closed = true
+						break collect
+					}
+					add(r)
+				case <-timer.C:
+					break collect
+				}
 			}
 		}
 		timer.Stop()
