@@ -25,7 +25,7 @@ func (s *Store) Read(from uint64, max int) ([]edge.Event, error) {
 	if max <= 0 || from > last {
 		return nil, nil
 	}
-	var out []edge.Event
+	out := make([]edge.Event, 0, min(uint64(max), last-from+1, 8192))
 	err := s.db.View(func(txn *badger.Txn) error {
 		start := from
 		if k, ok := blockAtOrBefore(txn, from); ok {

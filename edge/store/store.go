@@ -33,7 +33,7 @@ const (
 	DefaultQueueSize  = 2048
 	// DefaultMemoryLimit is the Go soft memory limit Open sets when the
 	// process has none (see Options.MemoryLimit).
-	DefaultMemoryLimit = 48 << 20
+	DefaultMemoryLimit = 40 << 20
 )
 
 // Options configures a Store.
@@ -58,7 +58,7 @@ type Options struct {
 	QueueSize int
 	// MemoryLimit is the Go runtime's soft memory limit (debug.SetMemoryLimit)
 	// that Open sets when the process has none yet (no GOMEMLIMIT, no earlier
-	// call). 0 means DefaultMemoryLimit (48 MiB); negative leaves the runtime
+	// call). 0 means DefaultMemoryLimit (40 MiB); negative leaves the runtime
 	// alone. Badger's garbage (table builds, iterators) otherwise grows the
 	// heap to several times what is live on a small box.
 	MemoryLimit int64

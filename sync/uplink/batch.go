@@ -43,19 +43,32 @@ func eventSize(ev *edge.Event) int {
 // events are acknowledged the lane's cursor moves past read[covered-1].
 func planBatch(read []edge.Event, skip func(*edge.Event) bool, maxBytes int) (send []edge.Event, covered int) {
 	bytes := 0
+	// Until the first skipped event, what is sent is a prefix of read and
+	// is returned as a slice of it, not copied (a drain reads thousands of
+	// events per batch).
+	n, prefix := 0, true
 	for i := range read {
 		ev := &read[i]
 		if skip(ev) {
+			if prefix {
+				send, prefix = append(make([]edge.Event, 0, len(read)-1), read[:n]...), false
+			}
 			covered = i + 1
 			continue
 		}
 		sz := eventSize(ev)
-		if len(send) > 0 && bytes+sz > maxBytes {
+		if n > 0 && bytes+sz > maxBytes {
 			break
 		}
 		bytes += sz
-		send = append(send, *ev)
+		if !prefix {
+			send = append(send, *ev)
+		}
+		n++
 		covered = i + 1
+	}
+	if prefix {
+		send = read[:n:n]
 	}
 	return send, covered
 }
