@@ -106,7 +106,7 @@ func New(o Options) (*Gateway, error) {
 	st, err := store.Open(store.Options{
 		Dir:        filepath.Join(cfg.Store.Dir, "log"),
 		CapBytes:   int64(cfg.Store.Cap),
-		CommitWait: cfg.Store.CommitWait.D(),
+		CommitWait: storeCommitWait(cfg.Store.CommitWait.D()),
 		History:    cfg.Store.History.D(),
 		GCInterval: cfg.Store.GCInterval.D(),
 		Logger:     o.Logger.With("component", "store"),
@@ -360,4 +360,13 @@ func (g *Gateway) current() *generation {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.gen
+}
+
+// storeCommitWait maps the config's commit_wait, where 0s means commit at
+// once, to store.Options, where 0 means the default and negative no wait.
+func storeCommitWait(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -40,12 +40,15 @@ const (
 type Options struct {
 	// Dir is the Badger directory. Required.
 	Dir string
-	// CapBytes caps the live bytes of held events (encoded records plus
-	// keys). 0 means no cap. The files on disk run above it by the LSM and
-	// write-ahead overhead (see Stats().Bytes).
+	// CapBytes caps the live bytes of held events, counted uncompressed
+	// (encoded records plus a key's worth each). 0 means no cap. On disk
+	// the events take less (zstd blocks), plus the LSM and write-ahead
+	// overhead (see Stats().Bytes).
 	CapBytes int64
 	// CommitWait bounds how long an event waits for others to share its
-	// fsync. Default 5ms, at most 100ms.
+	// fsync, counted from when it was queued. 0 means DefaultCommitWait
+	// (5ms); negative means no wait (what is queued commits at once); at
+	// most 100ms.
 	CommitWait time.Duration
 	// History keeps events that every cursor has passed for this long.
 	// Default 168h; negative deletes them as soon as all cursors passed.
@@ -173,8 +176,11 @@ func Open(o Options) (*Store, error) {
 	if o.Dir == "" {
 		return nil, errors.New("store: dir is required")
 	}
-	if o.CommitWait <= 0 {
+	switch {
+	case o.CommitWait == 0:
 		o.CommitWait = DefaultCommitWait
+	case o.CommitWait < 0:
+		o.CommitWait = 0
 	}
 	if o.CommitWait > MaxCommitWait {
 		o.CommitWait = MaxCommitWait

@@ -420,3 +420,35 @@ func TestCompaction(t *testing.T) {
 		t.Fatalf("read back %d events, want %d", got, rounds*per)
 	}
 }
+
+// A negative CommitWait (the config's commit_wait: 0s) commits what is
+// queued at once; everything still becomes durable in order.
+func TestCommitWithoutWait(t *testing.T) {
+	s := openT(t, Options{CommitWait: -1})
+	if s.opts.CommitWait != 0 {
+		t.Fatalf("CommitWait -1 became %v, want 0", s.opts.CommitWait)
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < 4; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				if _, err := s.Append(context.Background(), edge.Reading("d", "p", float64(i), "")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	evs, err := s.Read(1, 1000)
+	if err != nil || len(evs) != 200 {
+		t.Fatalf("read back %d events, err %v", len(evs), err)
+	}
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+}
