@@ -74,7 +74,28 @@ func (s *Store) prepare(ev edge.Event) *req {
 		ev.Priority = edge.DefaultPriority(ev.Kind)
 	}
 	ev.Epoch, ev.Seq = s.epoch, 0
-	return &req{ev: ev, rec: Encode(make([]byte, 0, headerLen+64+len(ev.Text)), &ev)}
+	r := reqPool.Get().(*req)
+	r.ev = ev
+	r.rec = Encode(r.rec[:0], &ev)
+	return r
+}
+
+// reqPool recycles event requests once their callback has run: at full
+// ingest a request and its record are most of what the store allocates,
+// and the garbage they made set the pace of the GC.
+var reqPool = sync.Pool{New: func() any { return new(req) }}
+
+// release returns r to reqPool; nothing may use it afterwards.
+func release(r *req) {
+	if r.del != nil {
+		return
+	}
+	rec := r.rec[:0]
+	if cap(rec) > 4<<10 {
+		rec = nil // do not keep a rare large record's buffer alive
+	}
+	*r = req{rec: rec}
+	reqPool.Put(r)
 }
 
 // AppendAsync queues ev for the next group commit; done (if not nil) is
@@ -219,36 +240,24 @@ func (s *Store) writer() {
 		if at := b.reqs[0].at; !at.IsZero() {
 			wait -= time.Since(at)
 		}
-	drain:
-		for carry == nil {
-			select {
-			case r := <-s.delq:
-				add(r)
-			case r, ok := <-s.queue:
-				if !ok {
-					closed = true
-					break drain
+		// First what is queued now, then, while the wait lasts, what comes.
+		var expire <-chan time.Time // nil: take only what is queued now
+		for pass := 0; pass < 2 && carry == nil && !closed; pass++ {
+			if pass == 1 {
+				if wait <= 0 {
+					break
 				}
-				add(r)
-			default:
-				break drain
+				timer.Reset(wait)
+				expire = timer.C
 			}
-		}
-		if wait > 0 && carry == nil && !closed {
-			timer.Reset(wait)
-		collect:
-			for carry == nil {
-				select {
-				case r := <-s.delq:
+			for carry == nil && !closed {
+				r, shut := s.next(expire)
+				if shut {
+					closed = true
+				} else if r == nil {
+					break
+				} else {
 					add(r)
-				case r, ok := <-s.queue:
-					if !ok {
-						closed = true
-						break collect
-					}
-					add(r)
-				case <-timer.C:
-					break collect
 				}
 			}
 		}
@@ -263,6 +272,33 @@ func (s *Store) writer() {
 			s.commit(b)
 			return
 		}
+	}
+}
+
+// next returns the next queued request, deletions first. With expire nil
+// it returns nil at once when nothing is queued; otherwise it waits for a
+// request until expire fires. closed reports that the queue is closed.
+func (s *Store) next(expire <-chan time.Time) (r *req, closed bool) {
+	select {
+	case r := <-s.delq:
+		return r, false
+	default:
+	}
+	if expire == nil {
+		select {
+		case r, ok := <-s.queue:
+			return r, !ok
+		default:
+			return nil, false
+		}
+	}
+	select {
+	case r := <-s.delq:
+		return r, false
+	case r, ok := <-s.queue:
+		return r, !ok
+	case <-expire:
+		return nil, false
 	}
 }
 
@@ -439,6 +475,7 @@ func (s *Store) completer() {
 			if r.done != nil {
 				r.done(r.ev, r.err)
 			}
+			release(r)
 		}
 	}
 }
