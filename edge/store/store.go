@@ -1,6 +1,7 @@
 // Package store is the gateway's durable event log and state store on
-// Badger: group-committed appends, named cursors, retention, a byte cap that
-// evicts low-priority events first and leaves gap records.
+// Badger: group-committed appends stored as zstd blocks of events (block.go),
+// named cursors, retention, a byte cap that evicts low-priority events first
+// and leaves gap records.
 package store
 
 import (

@@ -148,6 +148,9 @@ type latency struct {
 }
 
 func (l *latency) add(d time.Duration) {
+	// The paced producer may append up to 1 ms before an event is due, so
+	// an event can be durable "before" its due time: that counts as 0.
+	d = max(d, 0)
 	i := int(d / (100 * time.Microsecond))
 	if i >= len(l.b) {
 		i = len(l.b) - 1
