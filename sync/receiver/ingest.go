@@ -8,6 +8,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/edgegw/edgegw/internal/zblock"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -201,8 +202,7 @@ func (b *Badger) storeGroup(group []*pendingBatch) (err error) {
 				chunkN, chunkB = 0, 0
 			}
 			cursor++
-			block = binary.AppendUvarint(block, uint64(len(rec)))
-			block = append(block, rec...)
+			block = zblock.AppendRecord(block, rec)
 			blockN++
 			set.add(e.Seq)
 			dirty[last] = true

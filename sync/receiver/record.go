@@ -6,11 +6,9 @@ import (
 	"errors"
 	"math"
 	"sort"
-	gosync "sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
+	"github.com/edgegw/edgegw/internal/zblock"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -20,7 +18,7 @@ import (
 //
 //	block:  0x01 uvarint(n) str(gateway) varint(receivedMs) body
 //	    or  0x02 uvarint(n) str(gateway) varint(receivedMs) zstd(body)
-//	body:   n × (uvarint(len) record)
+//	body:   n records in internal/zblock's framing (uvarint(len) record)
 //	record: uvarint(epoch) uvarint(seq) varint(tsMs) flags prio q
 //	        str(kind) str(dev) str(pt) str(unit) str(text) float64bits(v)
 //	        [uvarint(len) extJSON, if flags&8]
@@ -30,8 +28,6 @@ import (
 const (
 	blockVersion = 1
 	blockZstd    = 2 // the body is zstd-compressed (what ingest writes)
-	// maxBlockBody bounds the decoded body of a compressed block.
-	maxBlockBody = 64 << 20
 	blockEvents  = 256
 )
 
@@ -53,26 +49,6 @@ func appendBlockHeader(b []byte, n int, gw string, receivedMs int64) []byte {
 	return binary.AppendVarint(b, receivedMs)
 }
 
-// zstd coders shared by every store: both are safe for concurrent use.
-var (
-	zEncoder = gosync.OnceValue(func() *zstd.Encoder {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<16))
-		if err != nil {
-			panic(err) // only for invalid options
-		}
-		return e
-	})
-	zDecoder = gosync.OnceValue(func() *zstd.Decoder {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxMemory(maxBlockBody), zstd.WithDecoderMaxWindow(1<<20))
-		if err != nil {
-			panic(err)
-		}
-		return d
-	})
-)
-
 // appendBlock appends a compressed block (version 2) of the n records in
 // body. zstd shrinks the events 5-8x: fewer bytes to write and fsync, and
 // less of Badger's value log mapped in memory.
@@ -80,7 +56,7 @@ func appendBlock(b []byte, n int, gw string, receivedMs int64, body []byte) []by
 	start := len(b)
 	b = appendBlockHeader(b, n, gw, receivedMs)
 	b[start] = blockZstd
-	return zEncoder().EncodeAll(body, b)
+	return zblock.Compress(b, body)
 }
 
 func appendRecord(b []byte, e *wire.Event) ([]byte, error) {
@@ -179,7 +155,7 @@ func readBlock(b []byte) (*blockReader, error) {
 	}
 	if b[0] == blockZstd {
 		var err error
-		if r.b, err = zDecoder().DecodeAll(r.b, nil); err != nil {
+		if r.b, err = zblock.Decompress(nil, r.b); err != nil {
 			return nil, errRecord
 		}
 	}
@@ -191,8 +167,13 @@ func readBlock(b []byte) (*blockReader, error) {
 
 // next returns the next record's bytes.
 func (r *blockReader) next() ([]byte, error) {
-	rec := r.bytes(r.uvarint())
-	return rec, r.err
+	rec, rest, ok := zblock.NextRecord(r.b)
+	if !ok {
+		r.err, r.b = errRecord, nil
+		return nil, r.err
+	}
+	r.b = rest
+	return rec, nil
 }
 
 func decodeRecord(b []byte) (e wire.Event, err error) {

@@ -219,18 +219,26 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	return r, nil
 }
 
-func runStore(ctx context.Context, c Config, dir string, r *Result) error {
+// openStore opens a fresh store in dir with c's settings, and builds the
+// 1000 events the producers cycle through before any clock starts.
+func openStore(c Config, dir string) (*store.Store, []edge.Event, error) {
 	st, err := store.Open(store.Options{Dir: dir, CommitWait: c.CommitWait})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer st.Close()
-	// Build the events before the clock starts; each producer appends its
-	// share through AppendAsync, as drivers do.
 	tmpl := make([]edge.Event, 1000)
 	for i := range tmpl {
 		tmpl[i] = MakeEventFor(c, i)
 	}
+	return st, tmpl, nil
+}
+
+func runStore(ctx context.Context, c Config, dir string, r *Result) error {
+	st, tmpl, err := openStore(c, dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	lat := new(latency)
 	var wg sync.WaitGroup
 	var failed atomic.Value

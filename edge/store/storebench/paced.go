@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/store"
 )
 
 // runPaced offers a fresh store c.Paced × the saturated rate (or
@@ -29,15 +28,11 @@ func runPaced(ctx context.Context, c Config, dir string, r *Result) error {
 	if rate <= 0 {
 		return fmt.Errorf("paced run: no saturated rate to pace from")
 	}
-	st, err := store.Open(store.Options{Dir: dir, CommitWait: c.CommitWait})
+	st, tmpl, err := openStore(c, dir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tmpl := make([]edge.Event, 1000)
-	for i := range tmpl {
-		tmpl[i] = MakeEventFor(c, i)
-	}
 	lat := new(latency)
 	fromCall := new(latency) // from the AppendAsync call, not the due time
 	var wg sync.WaitGroup
