@@ -225,13 +225,6 @@ func (s *Store) writer() {
 				b.add(r)
 			}
 		}
-		// Deletions jump the queue: under overload the cap must still be
-		// enforced, and its gap record written, at once.
-		select {
-		case r := <-s.delq:
-			add(r)
-		default:
-		}
 		// The wait counts from when the batch's first event was queued, not
 		// from when the writer got to it: an event that arrived during the
 		// previous commit has already waited that long. What is queued
@@ -275,7 +268,9 @@ func (s *Store) writer() {
 	}
 }
 
-// next returns the next queued request, deletions first. With expire nil
+// next returns the next queued request, deletions first (under overload
+// the cap must still be enforced, and its gap record written, at once).
+// With expire nil
 // it returns nil at once when nothing is queued; otherwise it waits for a
 // request until expire fires. closed reports that the queue is closed.
 func (s *Store) next(expire <-chan time.Time) (r *req, closed bool) {
