@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 )
 
 // Driver names.
@@ -36,14 +35,14 @@ type Options struct {
 	Chip string `yaml:"chip"`
 	// Debounce is the default debounce period of the lines, done by the
 	// kernel. Default: 20ms.
-	Debounce *config.Duration `yaml:"debounce"`
+	Debounce *edge.Duration `yaml:"debounce"`
 	// Bias is the default pull resistor: pull-up, pull-down, disabled or
 	// as-is. Default: pull-up (a dry contact switching to ground).
 	Bias string `yaml:"bias"`
 	// Resync re-reads every line this often, to catch an edge the kernel's
 	// event buffer dropped and to notice a vanished chip (a USB GPIO
 	// expander unplugged). Default: 10s.
-	Resync config.Duration `yaml:"resync"`
+	Resync edge.Duration `yaml:"resync"`
 	// Devices are the contacts' devices. At least one is required.
 	Devices []DeviceOptions[LineOptions] `yaml:"devices"`
 }
@@ -74,7 +73,7 @@ type LineOptions struct {
 	// Bias overrides the chip-wide bias. Default: the chip-wide one.
 	Bias string `yaml:"bias"`
 	// Debounce overrides the chip-wide debounce. Default: the chip-wide one.
-	Debounce *config.Duration `yaml:"debounce"`
+	Debounce *edge.Duration `yaml:"debounce"`
 	// On and Off name the active and inactive states: a door reed switch
 	// that is active when the door opens is on: open, off: closed.
 	// Default: on: closed, off: open (contact terms).

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 	"go.bug.st/serial"
 )
 
@@ -110,10 +109,10 @@ type ModemOptions struct {
 	// Port is the serial device: /dev/ttyS0, /dev/ttyUSB0, COM1. Required.
 	Port string `yaml:"port"`
 	// Interval is the time between reads of the lines. Default: 50ms.
-	Interval config.Duration `yaml:"interval"`
+	Interval edge.Duration `yaml:"interval"`
 	// Debounce: a line must hold a new level this long before the change
 	// is sent. Default: 100ms.
-	Debounce *config.Duration `yaml:"debounce"`
+	Debounce *edge.Duration `yaml:"debounce"`
 	// DTR and RTS are the levels set when the port opens; a contact wired
 	// from DTR to CTS needs DTR on to be read. Default: both on.
 	DTR *bool `yaml:"dtr"`

@@ -16,7 +16,6 @@ import (
 
 	"github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 	bugserial "go.bug.st/serial"
 )
 
@@ -34,10 +33,10 @@ type Options struct {
 	Template string `yaml:"template"`
 	// CommandTimeout bounds each AT command and the wait for the > prompt.
 	// Default: 5s.
-	CommandTimeout config.Duration `yaml:"command_timeout"`
+	CommandTimeout edge.Duration `yaml:"command_timeout"`
 	// SendTimeout bounds the wait for +CMGS after the text is sent; the
 	// network can take tens of seconds. Default: 60s.
-	SendTimeout config.Duration `yaml:"send_timeout"`
+	SendTimeout edge.Duration `yaml:"send_timeout"`
 	// Queue is how many SMS may wait while the modem is busy; beyond it an
 	// op fails at once with ErrQueueFull. Default: 32.
 	Queue int `yaml:"queue"`
@@ -45,7 +44,7 @@ type Options struct {
 	// failure (no answer, no network, congestion). Default: 2.
 	Retries *int `yaml:"retries"`
 	// RetryWait is the pause before a retry. Default: 5s.
-	RetryWait config.Duration `yaml:"retry_wait"`
+	RetryWait edge.Duration `yaml:"retry_wait"`
 }
 
 // ErrQueueFull is returned when the SMS queue is full.
@@ -105,10 +104,10 @@ func New(env edge.Env, o Options, ef func(field, format string, args ...any) err
 		o.Template = "{{.Text}}"
 	}
 	if o.CommandTimeout == 0 {
-		o.CommandTimeout = config.Duration(5 * time.Second)
+		o.CommandTimeout = edge.Duration(5 * time.Second)
 	}
 	if o.SendTimeout == 0 {
-		o.SendTimeout = config.Duration(60 * time.Second)
+		o.SendTimeout = edge.Duration(60 * time.Second)
 	}
 	if o.Queue == 0 {
 		o.Queue = 32
@@ -118,7 +117,7 @@ func New(env edge.Env, o Options, ef func(field, format string, args ...any) err
 		o.Retries = &r
 	}
 	if o.RetryWait == 0 {
-		o.RetryWait = config.Duration(5 * time.Second)
+		o.RetryWait = edge.Duration(5 * time.Second)
 	}
 	for i, n := range o.To {
 		if err := checkNumber(n); err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 )
 
 func intp(i int) *int { return &i }
@@ -19,8 +18,8 @@ func intp(i int) *int { return &i }
 func startSMS(t *testing.T, path string, mod func(*Options)) *Output {
 	t.Helper()
 	o := Options{Port: serial.Port{Port: path}, To: []string{"+8613800000001"},
-		CommandTimeout: config.Duration(300 * time.Millisecond), SendTimeout: config.Duration(500 * time.Millisecond),
-		Retries: intp(0), RetryWait: config.Duration(10 * time.Millisecond)}
+		CommandTimeout: edge.Duration(300 * time.Millisecond), SendTimeout: edge.Duration(500 * time.Millisecond),
+		Retries: intp(0), RetryWait: edge.Duration(10 * time.Millisecond)}
 	if mod != nil {
 		mod(&o)
 	}
@@ -197,7 +196,7 @@ func TestSMSBusyQueue(t *testing.T) {
 
 func TestSMSBoundedByCtx(t *testing.T) {
 	f := newFakeModem(t, func(int, string, string) (string, time.Duration) { return "", 0 })
-	out := startSMS(t, f.p.Path(), func(o *Options) { o.SendTimeout = config.Duration(time.Minute) })
+	out := startSMS(t, f.p.Path(), func(o *Options) { o.SendTimeout = edge.Duration(time.Minute) })
 	err := send(out, time.Second, "slow")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want DeadlineExceeded", err)

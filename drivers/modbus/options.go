@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 )
 
 // LineOptions are a port's settings, shared by the input and output
@@ -25,7 +24,7 @@ type LineOptions struct {
 	StopBits int `yaml:"stop_bits"`
 	// Timeout is how long a slave may take to answer, on top of the time
 	// the frames themselves take on the line. Default: 500ms.
-	Timeout config.Duration `yaml:"timeout"`
+	Timeout edge.Duration `yaml:"timeout"`
 	// Retries is how many times a request that timed out or came back
 	// damaged is repeated. Default: 1.
 	Retries *int `yaml:"retries"`
@@ -95,13 +94,13 @@ type GroupOptions struct {
 	// Name is how devices and points pick the group. Required.
 	Name string `yaml:"name"`
 	// Interval is the time between polls. Default: 1s.
-	Interval config.Duration `yaml:"interval"`
+	Interval edge.Duration `yaml:"interval"`
 	// ReportEvery re-sends a reading that has not changed beyond its
 	// deadband for this long, so that a steady value still shows it is
 	// alive. 0s turns it off. Default: 5m. States (coils, discrete inputs,
 	// bits) are sent only when they change and after a reconnect: a
 	// repeated state event would look like a new change to the rules.
-	ReportEvery *config.Duration `yaml:"report_every"`
+	ReportEvery *edge.Duration `yaml:"report_every"`
 }
 
 // DeviceOptions is one slave.

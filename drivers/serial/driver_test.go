@@ -10,16 +10,15 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/internal/ptytest"
 )
 
 func startDriver(t *testing.T, o Options, sink edge.Sink) (*Driver, func()) {
 	t.Helper()
-	o.ReadTimeout = config.Duration(20 * time.Millisecond)
+	o.ReadTimeout = edge.Duration(20 * time.Millisecond)
 	if o.ReconnectMin == 0 {
-		o.ReconnectMin = config.Duration(20 * time.Millisecond)
-		o.ReconnectMax = config.Duration(100 * time.Millisecond)
+		o.ReconnectMin = edge.Duration(20 * time.Millisecond)
+		o.ReconnectMax = edge.Duration(100 * time.Millisecond)
 	}
 	d, err := NewDriver(edge.Env{Name: "line"}, o, nil)
 	if err != nil {
@@ -206,7 +205,7 @@ func TestDriverOfflineAfterSilence(t *testing.T) {
 	o := Options{
 		Port:         Port{Port: p.Path()},
 		Devices:      []DeviceConf{{ID: "hb"}},
-		OfflineAfter: config.Duration(100 * time.Millisecond),
+		OfflineAfter: edge.Duration(100 * time.Millisecond),
 		Decode:       Decode{Regexp: &RegexpDecode{Pattern: `^(?P<v>\d+)$`, Points: []PointConf{{Group: "v", Point: "n"}}}},
 	}
 	sink := newCollector()
@@ -277,8 +276,8 @@ func TestDriverPanicRecovered(t *testing.T) {
 		Decode:  Decode{JSON: &JSONDecode{Points: []PointConf{{Field: "v", Point: "v"}}}},
 	}
 	sink := newCollector()
-	o.ReadTimeout = config.Duration(20 * time.Millisecond)
-	o.ReconnectMin, o.ReconnectMax = config.Duration(10*time.Millisecond), config.Duration(20*time.Millisecond)
+	o.ReadTimeout = edge.Duration(20 * time.Millisecond)
+	o.ReconnectMin, o.ReconnectMax = edge.Duration(10*time.Millisecond), edge.Duration(20*time.Millisecond)
 	d, err := NewDriver(edge.Env{Name: "line"}, o, nil)
 	if err != nil {
 		t.Fatal(err)

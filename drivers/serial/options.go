@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 	bugserial "go.bug.st/serial"
 )
 
@@ -247,21 +246,21 @@ type Options struct {
 	Devices []DeviceConf `yaml:"devices"`
 	// ReadTimeout bounds each read so the driver notices cancellation and
 	// stale partial frames. Default: 100ms.
-	ReadTimeout config.Duration `yaml:"read_timeout"`
+	ReadTimeout edge.Duration `yaml:"read_timeout"`
 	// FrameTimeout drops a partial frame when the line stays silent this
 	// long in the middle of it (counted as garbage). Default: 0 (off).
-	FrameTimeout config.Duration `yaml:"frame_timeout"`
+	FrameTimeout edge.Duration `yaml:"frame_timeout"`
 	// OfflineAfter reports a device offline when none of its frames came
 	// for this long (for devices that send a heartbeat). Default: 0 (off).
-	OfflineAfter config.Duration `yaml:"offline_after"`
+	OfflineAfter edge.Duration `yaml:"offline_after"`
 	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
 	// between attempts to reopen a vanished port. Defaults: 1s and 30s.
-	ReconnectMin config.Duration `yaml:"reconnect_min"`
-	ReconnectMax config.Duration `yaml:"reconnect_max"`
+	ReconnectMin edge.Duration `yaml:"reconnect_min"`
+	ReconnectMax edge.Duration `yaml:"reconnect_max"`
 	// LogInterval is the least time between two log lines about garbage or
 	// errors of one device; the line says how many were suppressed.
 	// Default: 10s.
-	LogInterval config.Duration `yaml:"log_interval"`
+	LogInterval edge.Duration `yaml:"log_interval"`
 }
 
 // Defaults fills the zero fields with their defaults.
@@ -269,16 +268,16 @@ func (o *Options) Defaults() {
 	o.Port.defaults()
 	o.Framing.defaults()
 	if o.ReadTimeout == 0 {
-		o.ReadTimeout = config.Duration(100 * time.Millisecond)
+		o.ReadTimeout = edge.Duration(100 * time.Millisecond)
 	}
 	if o.ReconnectMin == 0 {
-		o.ReconnectMin = config.Duration(time.Second)
+		o.ReconnectMin = edge.Duration(time.Second)
 	}
 	if o.ReconnectMax == 0 {
-		o.ReconnectMax = config.Duration(30 * time.Second)
+		o.ReconnectMax = edge.Duration(30 * time.Second)
 	}
 	if o.LogInterval == 0 {
-		o.LogInterval = config.Duration(10 * time.Second)
+		o.LogInterval = edge.Duration(10 * time.Second)
 	}
 }
 
@@ -315,7 +314,7 @@ func (o *Options) Validate(ef func(field, format string, args ...any) error) err
 	}
 	for _, c := range []struct {
 		n string
-		d config.Duration
+		d edge.Duration
 	}{{"frame_timeout", o.FrameTimeout}, {"offline_after", o.OfflineAfter}, {"log_interval", o.LogInterval}} {
 		if c.d < 0 {
 			return ef(c.n, "must not be negative")

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
-	"github.com/edgegw/edgegw/edge/config"
 )
 
 // Name is the driver's registered name.
@@ -52,17 +51,17 @@ type Options struct {
 	// FireAt starts a fire in FireBuilding this long after Run starts:
 	// its temperatures climb towards 85 C and its smoke readings rise.
 	// Default: 0 (never).
-	FireAt config.Duration `yaml:"fire_at"`
+	FireAt edge.Duration `yaml:"fire_at"`
 	// FireBuilding is the building that burns. Default: 1.
 	FireBuilding int `yaml:"fire_building"`
 	// DoorOpenEvery opens a closed "observe" door this often. Default: 0 (never).
-	DoorOpenEvery config.Duration `yaml:"door_open_every"`
+	DoorOpenEvery edge.Duration `yaml:"door_open_every"`
 	// DoorOpenFor closes a door opened by DoorOpenEvery after this long.
 	// Default: 20s.
-	DoorOpenFor config.Duration `yaml:"door_open_for"`
+	DoorOpenFor edge.Duration `yaml:"door_open_for"`
 	// FallEvery makes a random camera report FALL this often, on top of
 	// the rare random ones. Default: 0 (never).
-	FallEvery config.Duration `yaml:"fall_every"`
+	FallEvery edge.Duration `yaml:"fall_every"`
 }
 
 func (o *Options) setDefaults() {
@@ -88,7 +87,7 @@ func (o *Options) setDefaults() {
 		o.FireBuilding = 1
 	}
 	if o.DoorOpenFor == 0 {
-		o.DoorOpenFor = config.Duration(20 * time.Second)
+		o.DoorOpenFor = edge.Duration(20 * time.Second)
 	}
 }
 

@@ -184,9 +184,9 @@ func TestRate(t *testing.T) {
 func TestScenario(t *testing.T) {
 	clock := newVirtClock()
 	d := newDriver(t, sim.Options{
-		Rate: 200, FireAt: config.Duration(10 * time.Second), FireBuilding: 2,
-		DoorOpenEvery: config.Duration(5 * time.Second), DoorOpenFor: config.Duration(2 * time.Second),
-		FallEvery: config.Duration(7 * time.Second),
+		Rate: 200, FireAt: edge.Duration(10 * time.Second), FireBuilding: 2,
+		DoorOpenEvery: edge.Duration(5 * time.Second), DoorOpenFor: edge.Duration(2 * time.Second),
+		FallEvery: edge.Duration(7 * time.Second),
 	}, clock)
 	observed := map[string]bool{}
 	for _, dev := range d.Devices() {

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/edgegw/edgegw/edge"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -24,27 +25,9 @@ func (r *RawNode) UnmarshalYAML(n ast.Node) error {
 // IsZero reports whether no options were given.
 func (r RawNode) IsZero() bool { return r.Node == nil }
 
-// Duration is a time.Duration written as "5ms", "10m", "168h".
-type Duration time.Duration
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("invalid duration %q: want a number with a unit such as 500ms, 10s, 5m, 2h", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+// Duration is edge.Duration: a time.Duration written as "5ms", "10m",
+// "168h".
+type Duration = edge.Duration
 
 // ByteSize is a size in bytes written as "512MiB", "1GiB", "64KB" or a number.
 type ByteSize int64
