@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers/serialport"
 	"go.bug.st/serial"
 )
 
@@ -151,7 +152,7 @@ func NewMaster(line Line) (*Master, error) {
 		return nil, fmt.Errorf("port %q: %w", line.Port, err)
 	}
 	m := &Master{line: line, mode: mode, sem: make(chan struct{}, 1)}
-	m.open = func() (Port, error) { return serial.Open(line.Port, mode) }
+	m.open = func() (Port, error) { return serialport.Open(line.Port, mode) }
 	return m, nil
 }
 
