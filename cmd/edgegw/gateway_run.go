@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/edgegw/edgegw/edge"
@@ -66,11 +67,12 @@ func runGateway(ctx context.Context, o runOptions) error {
 	}
 
 	st, err := status.New(status.Options{
-		Config:   cfg.Status,
-		Provider: g,
-		Logger:   logger.With("component", "status"),
-		Version:  version.Version,
-		Logs:     ring,
+		Config:         cfg.Status,
+		Provider:       g,
+		Logger:         logger.With("component", "status"),
+		Version:        version.Version,
+		Logs:           ring,
+		LocalTokenPath: filepath.Join(cfg.Store.Dir, status.LocalTokenFile),
 	})
 	if err != nil {
 		g.Store().Close()

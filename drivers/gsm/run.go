@@ -127,7 +127,10 @@ func (o *Output) process(ctx context.Context, j *job, m *modem) (kept *modem) {
 			// No answer, or the port failed: start over with a fresh port.
 			closeModem()
 		}
-		if rctx.Err() != nil || (modemSaid && !me.Transient()) || attempt >= *o.opts.Retries {
+		// Another program holding the modem's port will not let go within
+		// a retry's wait: said at once (the next SMS tries again).
+		inUse := errors.Is(err, edge.ErrPortInUse)
+		if rctx.Err() != nil || (modemSaid && !me.Transient()) || inUse || attempt >= *o.opts.Retries {
 			break
 		}
 		o.log.Warn("sms failed, retrying", "to", j.to, "err", err, "attempt", attempt+1)
