@@ -1,10 +1,14 @@
 package status
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
 )
 
 // collector reads one Provider snapshot per scrape, so the numbers of a
@@ -129,4 +133,28 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		n(c.devGarbage, float64(d.Stats.Garbage), d.ID)
 		n(c.devErrors, float64(d.Stats.Errors), d.ID)
 	}
+}
+
+// MetricsText is /metrics of provider p, without a server: the gateway's
+// collector and the Go and process collectors, in the Prometheus text
+// format (for the support bundle).
+func MetricsText(p Provider, version string) ([]byte, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := reg.Register(newCollector(p, version)); err != nil {
+		return nil, fmt.Errorf("status: register metrics: %w", err)
+	}
+	mfs, err := reg.Gather()
+	var buf bytes.Buffer
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	enc := expfmt.NewEncoder(&buf, format)
+	for _, mf := range mfs {
+		if eerr := enc.Encode(mf); eerr != nil {
+			return buf.Bytes(), fmt.Errorf("status: encode metrics: %w", eerr)
+		}
+	}
+	if err != nil {
+		return buf.Bytes(), fmt.Errorf("status: gather metrics: %w", err)
+	}
+	return buf.Bytes(), nil
 }
