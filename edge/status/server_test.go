@@ -30,7 +30,7 @@ type rig struct {
 	srv   *httptest.Server
 	fake  *statustest.Fake
 	clock *fakeclock.Clock // for sessions and rate limits
-	c     *http.Client // with a cookie jar
+	c     *http.Client     // with a cookie jar
 }
 
 func newRig(t *testing.T, withPassword bool) *rig {

@@ -33,13 +33,13 @@ var debArch = map[string]string{"amd64": "amd64", "arm64": "arm64", "armhf": "ar
 
 func main() {
 	var (
-		arch     = flag.String("arch", "amd64", "Debian architecture: amd64, arm64 or armhf")
-		version  = flag.String("version", "0.0.0", "package version")
-		binary   = flag.String("binary", "", "the edgegw binary for this architecture")
-		config   = flag.String("config", "", "the default config file (edgegw init output)")
-		pkgdir   = flag.String("packaging", "packaging", "the packaging/ directory (maintainer scripts, udev rule, systemd unit)")
-		docs     = flag.String("docs", "docs/install.md", "the installer's guide, shipped in /usr/share/doc/edgegw")
-		out      = flag.String("out", "dist", "output directory")
+		arch    = flag.String("arch", "amd64", "Debian architecture: amd64, arm64 or armhf")
+		version = flag.String("version", "0.0.0", "package version")
+		binary  = flag.String("binary", "", "the edgegw binary for this architecture")
+		config  = flag.String("config", "", "the default config file (edgegw init output)")
+		pkgdir  = flag.String("packaging", "packaging", "the packaging/ directory (maintainer scripts, udev rule, systemd unit)")
+		docs    = flag.String("docs", "docs/install.md", "the installer's guide, shipped in /usr/share/doc/edgegw")
+		out     = flag.String("out", "dist", "output directory")
 	)
 	flag.Parse()
 	if err := build(*arch, *version, *binary, *config, *pkgdir, *docs, *out); err != nil {
