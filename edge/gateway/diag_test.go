@@ -113,10 +113,10 @@ func (f fakeSource) Metrics(context.Context) ([]byte, error) { return []byte("ed
 // manifest says so.
 func TestDiagnosticsBounded(t *testing.T) {
 	var lines []string
-	for i := range 200_000 { // about 9 MiB of logs
+	for i := range 30_000 { // about 2.6 MiB of logs
 		lines = append(lines, fmt.Sprintf("time=2026-03-02T02:00:00Z level=INFO msg=\"poll\" device=temp-%06d value=21.5", i))
 	}
-	const limit = 1 << 20
+	const limit = 256 << 10
 	b := gateway.CollectDiagnostics(context.Background(), gateway.DiagOptions{Source: fakeSource{lines}, Limit: limit, DataDir: t.TempDir()})
 	total := 0
 	for _, n := range b.Names() {
