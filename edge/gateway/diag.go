@@ -106,8 +106,10 @@ func (b *Bundle) add(name string, data []byte, tail bool) {
 		var cut []byte
 		if tail {
 			cut = data[len(data)-keep:]
-			if i := bytes.IndexByte(cut, '\n'); i >= 0 && i+1 < len(cut) {
-				cut = cut[i+1:]
+			if data[len(data)-keep-1] != '\n' { // drop the partial first line
+				if i := bytes.IndexByte(cut, '\n'); i >= 0 {
+					cut = cut[i+1:]
+				}
 			}
 		} else {
 			cut = data[:keep]
