@@ -18,7 +18,7 @@ import (
 // share the line; each holds a value in its holding 40 and 45 that names the
 // slave and the register (slave 3's holding 45 is 305), and the driver reads
 // the two registers in two requests of the same shape, so an answer taken
-// for the wrong request would show as a wrong value. Every 12th answer comes
+// for the wrong request would show as a wrong value. Every 15th answer comes
 // 1.5 timeouts after its request. Every reading stored must be the value of
 // its own slave and register.
 //
@@ -35,7 +35,7 @@ func TestLibmodbusLateReplies(t *testing.T) {
 	}
 	const timeout = 50 * time.Millisecond
 	s := startLibSlaves(t, "1-4")
-	s.Mode(fmt.Sprintf("late 10 %d", (3 * timeout / 2).Milliseconds()))
+	s.Mode(fmt.Sprintf("late 15 %d", (3 * timeout / 2).Milliseconds()))
 	cfg := fmt.Sprintf(`
 port: %s
 baud: 115200

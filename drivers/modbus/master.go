@@ -411,7 +411,7 @@ func (m *Master) once(ctx context.Context, p Port, slave byte, req PDU, tx Tx, g
 	}
 	// Let the late answer arrive and discard it: nothing is sent until the
 	// line has been silent longer than the slave's worst turnaround.
-	n, err := m.quiesce(ctx, p, tx.quiet(m.line), noiseLimit(tx.quiet(m.line)))
+	n, err := m.quiesce(ctx, p, m.now(), tx.quiet(m.line), noiseLimit(tx.quiet(m.line)))
 	st.Garbage += n
 	if err != nil {
 		m.dirty, m.quiet = true, max(m.quiet, tx.quiet(m.line))
@@ -490,7 +490,7 @@ func (m *Master) receive(ctx context.Context, p Port, slave byte, req PDU, tx Tx
 		// silence: bytes within it are a second frame on its heels (a late
 		// answer and ours, in some order), and then neither can be
 		// trusted. A byte or two is a transceiver's glitch.
-		trailing, err := m.quiesce(ctx, p, m.line.Silence(), noiseLimit(m.line.Silence()))
+		trailing, err := m.quiesce(ctx, p, m.last, m.line.Silence(), noiseLimit(m.line.Silence()))
 		if err != nil {
 			return PDU{}, false, err
 		}
@@ -522,7 +522,7 @@ func (m *Master) settle(ctx context.Context, p Port, tx Tx, gap time.Duration, s
 			if q == 0 {
 				q = tx.quiet(m.line)
 			}
-			n, err := m.quiesce(ctx, p, q, noiseLimit(q))
+			n, err := m.quiesce(ctx, p, m.now(), q, noiseLimit(q))
 			st.Garbage += n
 			if err != nil {
 				return err
@@ -546,14 +546,14 @@ func (m *Master) settle(ctx context.Context, p Port, tx Tx, gap time.Duration, s
 }
 
 // quiesce reads and discards until the line has been silent for quiet,
-// counted from the last byte heard or from now, whichever is later, and
-// returns how many bytes it read. It fails with ErrNoise when the line has
-// not fallen silent within limit.
-func (m *Master) quiesce(ctx context.Context, p Port, quiet, limit time.Duration) (int, error) {
+// counted from since or from the last byte it heard, whichever is later,
+// and returns how many bytes it read. It fails with ErrNoise when the line
+// has not fallen silent within limit.
+func (m *Master) quiesce(ctx context.Context, p Port, since time.Time, quiet, limit time.Duration) (int, error) {
 	start := m.now()
 	total := 0
 	for {
-		from := start
+		from := since
 		if total > 0 {
 			from = m.last
 		}
