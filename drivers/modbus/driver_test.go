@@ -227,7 +227,7 @@ func TestMasterKeepsSilence(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		if _, _, err := m.Do(t.Context(), 1, req, Tx{Timeout: time.Second}); err != nil {
+		if _, _, err := m.Do(t.Context(), 1, req, Tx{Timeout: 200 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -394,6 +394,7 @@ func TestDriverSinkRefuses(t *testing.T) {
 	d, err := New(edge.Env{Name: "bus"}, opts(`
 port: `+pair.Path()+`
 baud: 115200
+timeout: 200ms
 groups: [{name: g, interval: 10ms, report_every: 0s}]
 devices:
   - {id: a, slave: 1, points: [{name: v, table: holding, address: 0}]}
@@ -423,7 +424,7 @@ func TestMasterEcho(t *testing.T) {
 	slave := modbustest.New(map[byte]*modbustest.Bank{1: bank})
 	slave.Echo = true
 	serveOn(t, pair, slave)
-	tx := Tx{Timeout: 500 * time.Millisecond}
+	tx := Tx{Timeout: 200 * time.Millisecond}
 	m, err := NewMaster(Line{Port: pair.Path(), Baud: 115200, Echo: true})
 	if err != nil {
 		t.Fatal(err)
