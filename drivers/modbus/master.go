@@ -478,7 +478,7 @@ func (m *Master) receive(ctx context.Context, p Port, slave byte, req PDU, tx Tx
 		st.Garbage += m.asm.Skipped - skipped
 		if err != nil {
 			st.Garbage += m.asm.Len()
-			if !m.line.Echo && len(heard) >= 6 && string(heard) == string(m.wbuf[:len(heard)]) {
+			if !m.line.Echo && len(heard) >= 4 && string(heard) == string(m.wbuf[:len(heard)]) {
 				return PDU{}, false, fmt.Errorf("slave %d: %w (it is our own request: the adapter echoes, set echo: true)", slave, err)
 			}
 			return PDU{}, false, fmt.Errorf("slave %d: %w", slave, err)
