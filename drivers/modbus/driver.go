@@ -299,8 +299,8 @@ func (d *Driver) account(dv *device, st TxStats, err error, sink edge.Sink) {
 	var ex *ExceptionError
 	var evs []edge.Event
 	answered := err == nil || errors.As(err, &ex)
-	if err != nil {
-		s.LastError = err.Error()
+	if st.LastErr != nil {
+		s.LastError = st.LastErr.Error()
 	}
 	if answered {
 		s.Frames++

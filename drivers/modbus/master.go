@@ -161,6 +161,9 @@ type TxStats struct {
 	// that were retried included.
 	Exceptions []byte
 	Garbage    int // bytes read and discarded: late answers, noise, mismatched frames
+	// LastErr is the error of the last failed attempt, also when a retry
+	// then succeeded: the odd failure stays visible.
+	LastErr error
 }
 
 // Master is a Modbus RTU master on one serial line. Several slaves share
@@ -337,6 +340,9 @@ func (m *Master) Do(ctx context.Context, slave byte, req PDU, tx Tx) (PDU, TxSta
 		var resp PDU
 		resp, err = m.once(ctx, p, slave, req, tx, gap, &st)
 		gap = max(tx.Gap, m.line.Silence())
+		if err != nil {
+			st.LastErr = err
+		}
 		var ex *ExceptionError
 		switch {
 		case err == nil:
