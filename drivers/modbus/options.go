@@ -68,7 +68,7 @@ type BusyRetryOptions struct {
 	Delay *edge.Duration `yaml:"delay"`
 }
 
-// Transaction defaults of the driver.
+// Defaults and limits of the options.
 const (
 	defaultRetries    = 1
 	defaultBusyTimes  = 3
