@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +26,7 @@ type collector struct {
 	storeBytes, storeCap, storeEvents, evicted, gaps  *prometheus.Desc
 	devOnline, devTotal, alerts, clockTrusted, skew   *prometheus.Desc
 	devGarbage, devErrors                             *prometheus.Desc
+	devErrorsByCause                                  *prometheus.Desc
 }
 
 func newCollector(p Provider, version string) *collector {
@@ -56,6 +59,9 @@ func newCollector(p Provider, version string) *collector {
 		skew:          d("clock_skew_seconds", "Central platform's time minus ours, when known."),
 		devGarbage:    d("device_garbage_total", "Bytes or frames from a device that did not decode.", "device"),
 		devErrors:     d("device_errors_total", "Timeouts, CRC errors and write failures of a device.", "device"),
+		devErrorsByCause: d("device_errors_by_cause_total",
+			"A device's errors by cause (timeout, late, crc, mismatched, short_frame, exception_N, ...), for drivers that tell them apart.",
+			"device", "cause"),
 	}
 }
 
@@ -69,6 +75,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs() {
 		ch <- d
 	}
+	ch <- c.devErrorsByCause
 }
 
 func b2f(b bool) float64 {
@@ -132,6 +139,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		seen[d.ID] = true
 		n(c.devGarbage, float64(d.Stats.Garbage), d.ID)
 		n(c.devErrors, float64(d.Stats.Errors), d.ID)
+		for _, cause := range slices.Sorted(maps.Keys(d.Stats.ErrorsByCause)) {
+			n(c.devErrorsByCause, float64(d.Stats.ErrorsByCause[cause]), d.ID, cause)
+		}
 	}
 }
 
