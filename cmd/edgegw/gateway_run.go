@@ -57,6 +57,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 		ConfigPath: o.ConfigPath,
 		Logger:     logger,
 		Version:    version.Version,
+		Logs:       ring,
 		UplinkUp: func() bool {
 			u := up.Load()
 			return u != nil && u.Up()
@@ -72,6 +73,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 		Logger:         logger.With("component", "status"),
 		Version:        version.Version,
 		Logs:           ring,
+		Now:            g.Clock().Now,
 		LocalTokenPath: filepath.Join(cfg.Store.Dir, status.LocalTokenFile),
 	})
 	if err != nil {

@@ -1,10 +1,16 @@
 package status
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
 )
 
 // collector reads one Provider snapshot per scrape, so the numbers of a
@@ -20,6 +26,7 @@ type collector struct {
 	storeBytes, storeCap, storeEvents, evicted, gaps  *prometheus.Desc
 	devOnline, devTotal, alerts, clockTrusted, skew   *prometheus.Desc
 	devGarbage, devErrors                             *prometheus.Desc
+	devErrorsByCause                                  *prometheus.Desc
 }
 
 func newCollector(p Provider, version string) *collector {
@@ -52,6 +59,9 @@ func newCollector(p Provider, version string) *collector {
 		skew:          d("clock_skew_seconds", "Central platform's time minus ours, when known."),
 		devGarbage:    d("device_garbage_total", "Bytes or frames from a device that did not decode.", "device"),
 		devErrors:     d("device_errors_total", "Timeouts, CRC errors and write failures of a device.", "device"),
+		devErrorsByCause: d("device_errors_by_cause_total",
+			"A device's errors by cause (timeout, late, crc, mismatched, short_frame, exception_N, ...), for drivers that tell them apart.",
+			"device", "cause"),
 	}
 }
 
@@ -65,6 +75,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs() {
 		ch <- d
 	}
+	ch <- c.devErrorsByCause
 }
 
 func b2f(b bool) float64 {
@@ -128,5 +139,32 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		seen[d.ID] = true
 		n(c.devGarbage, float64(d.Stats.Garbage), d.ID)
 		n(c.devErrors, float64(d.Stats.Errors), d.ID)
+		for _, cause := range slices.Sorted(maps.Keys(d.Stats.ErrorsByCause)) {
+			n(c.devErrorsByCause, float64(d.Stats.ErrorsByCause[cause]), d.ID, cause)
+		}
 	}
+}
+
+// MetricsText is /metrics of provider p, without a server: the gateway's
+// collector and the Go and process collectors, in the Prometheus text
+// format (for the support bundle).
+func MetricsText(p Provider, version string) ([]byte, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := reg.Register(newCollector(p, version)); err != nil {
+		return nil, fmt.Errorf("status: register metrics: %w", err)
+	}
+	mfs, err := reg.Gather()
+	var buf bytes.Buffer
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	enc := expfmt.NewEncoder(&buf, format)
+	for _, mf := range mfs {
+		if eerr := enc.Encode(mf); eerr != nil {
+			return buf.Bytes(), fmt.Errorf("status: encode metrics: %w", eerr)
+		}
+	}
+	if err != nil {
+		return buf.Bytes(), fmt.Errorf("status: gather metrics: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -38,7 +38,8 @@ type Options struct {
 	// Logs is the ring of recent log lines served at /api/logs (for
 	// `edgegw diag`); nil serves an empty list.
 	Logs *LogRing
-	// Now is the clock for sessions and rate limits; nil is time.Now.
+	// Now is the clock for sessions and rate limits (the gateway's
+	// Clock.Now); nil is the system clock.
 	Now func() time.Time
 	// LocalTokenPath is where the server writes its local token while it
 	// serves (see LocalTokenHeader): the data directory's LocalTokenFile.
@@ -73,7 +74,7 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = edge.SystemClock{}.Now
 	}
 	var h *password.Hash
 	if cfg.PasswordHash != "" {
