@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -268,18 +269,25 @@ func Classify(status int) Class {
 	}
 }
 
-// RetryAfter reads a Retry-After header (seconds or an HTTP date) relative to
-// now; ok is false when absent or unparsable. Callers cap the result.
+// MaxRetryAfter caps what RetryAfter returns: a day.
+const MaxRetryAfter = 24 * time.Hour
+
+// RetryAfter reads a Retry-After header (delta seconds or an HTTP date)
+// relative to now; ok is false when absent or unparsable. A date in the past
+// is 0; no answer is more than MaxRetryAfter. Callers cap the result further.
 func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
-	v := h.Get("Retry-After")
+	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), MaxRetryAfter), true
 	}
 	return 0, false
 }

@@ -311,10 +311,11 @@ func ReadLimited(r io.Reader, declared, max int64) ([]byte, error) {
 			if int64(len(buf)) > max {
 				return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
 			}
-			buf = append(buf, 0)[:len(buf)]
-			if int64(cap(buf)) > max+1 {
-				buf = buf[: len(buf) : max+1]
-			}
+			// Double, up to max+1: the buffers allocated add up to at most
+			// twice the body (append grows big slices by a quarter).
+			nb := make([]byte, len(buf), min(2*int64(cap(buf)), max+1))
+			copy(nb, buf)
+			buf = nb
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
