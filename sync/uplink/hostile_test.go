@@ -236,4 +236,6 @@ func TestDiagnosticsLimit(t *testing.T) {
 
 type bigDiag struct{ *fakeController }
 
-func (bigDiag) Diagnostics(context.Context) ([]byte, error) { return make([]byte, wire.MaxAttachment+1), nil }
+func (bigDiag) Diagnostics(context.Context) ([]byte, error) {
+	return make([]byte, wire.MaxAttachment+1), nil
+}
