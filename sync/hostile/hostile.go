@@ -10,12 +10,16 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/edgegw/edgegw/sync/wire"
@@ -39,14 +43,21 @@ func (t *Tally) problem(format string, a ...any) {
 	}
 }
 
+// HungUp is the status Send reports when the server closed the connection
+// before the client had sent the whole body: it refused the request
+// without reading the rest (its answer is lost to a client that does not
+// read before it has sent everything; Request.Continue avoids that).
+const HungUp = -1
+
 // Note counts one answer to a hostile request (status 0: no answer, err).
-// A hostile request must get a 4xx, and a 429 or 503 must carry
-// Retry-After; anything else is a problem.
+// A hostile request must get a 4xx (or HungUp), and a 429 or 503 must
+// carry Retry-After; anything else is a problem.
 func (t *Tally) Note(status int, retryAfter string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.codes[status]++
 	switch {
+	case status == HungUp:
 	case err != nil:
 		t.problem("no answer: %v", err)
 	case status < 400 || status >= 500 && status != http.StatusServiceUnavailable:
@@ -100,11 +111,20 @@ type Request struct {
 	// NoDigest leaves out X-Edgegw-Content-Sha256 (an older gateway): the
 	// receiver can check the signature only once the body is in.
 	NoDigest bool
+	// Continue sends Expect: 100-continue and the body only once the
+	// server asks for it (the client's transport needs an
+	// ExpectContinueTimeout).
+	Continue bool
 }
 
 // Send posts r to the receiver at base and returns the status and the
-// Retry-After of the answer. The answer body is read and dropped.
+// Retry-After of the answer (status HungUp: the server closed the
+// connection before the body was sent). The answer body is read and dropped.
 func Send(ctx context.Context, c *http.Client, base string, r Request, now time.Time) (int, string, error) {
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) },
+	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+wire.PathBatches, bytes.NewReader(r.Body))
 	if err != nil {
 		return 0, "", err
@@ -115,8 +135,14 @@ func Send(ctx context.Context, c *http.Client, base string, r Request, now time.
 	if r.NoDigest {
 		req.Header.Del(wire.HeaderContentSHA256)
 	}
+	if r.Continue {
+		req.Header.Set("Expect", "100-continue")
+	}
 	resp, err := c.Do(req)
 	if err != nil {
+		if !wrote.Load() && ctx.Err() == nil && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+			return HungUp, "", nil
+		}
 		return 0, "", err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))

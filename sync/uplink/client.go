@@ -75,6 +75,10 @@ func (e *Error) Unwrap() []error {
 // errForged marks a response whose signature failed: counted and refused.
 var errForged = errors.New("response signature failed")
 
+// errStopped marks an exchange cut short by the uplink's own context
+// (shutdown, the pause switch): not the central platform's doing.
+var errStopped = errors.New("stopped")
+
 // errBadAnswer marks a signed answer that does not decode: a broken central
 // platform.
 var errBadAnswer = errors.New("answer does not decode")
@@ -114,7 +118,7 @@ func (u *Uplink) checkRetry(ctx context.Context, resp *http.Response, err error)
 			// Retrying will not fix a certificate: back off in the caller.
 			return false, &Error{Class: ErrTransient, Msg: "TLS certificate", Err: err}
 		}
-		u.noteConn(connFor(0, err), u.clk.Now())
+		u.noteAttempt(connFor(0, err), "retrying: "+unwrapNet(err).Error())
 		return true, nil // network error, cut body, timeout
 	}
 	if resp == nil {
@@ -122,7 +126,7 @@ func (u *Uplink) checkRetry(ctx context.Context, resp *http.Response, err error)
 	}
 	retry := errors.Is(classify(resp.StatusCode), ErrTransient)
 	if retry {
-		u.noteConn(connFor(resp.StatusCode, nil), u.clk.Now())
+		u.noteAttempt(connFor(resp.StatusCode, nil), fmt.Sprintf("retrying: HTTP %d from %s %s", resp.StatusCode, resp.Request.Method, resp.Request.URL.Path))
 	}
 	return retry, nil
 }
@@ -287,7 +291,7 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 		case errors.Is(err, errResponseTooLarge):
 			return nil, &Error{Class: ErrTransient, Status: ex.Status, Msg: fmt.Sprintf("response to %s %s refused", method, path), Err: unwrapNet(err)}
 		case ctx.Err() != nil:
-			return nil, &Error{Class: ErrTransient, Msg: "cancelled", Err: ctx.Err()}
+			return nil, &Error{Class: ErrTransient, Msg: "cancelled", Err: fmt.Errorf("%w: %w", errStopped, ctx.Err())}
 		}
 		return nil, &Error{Class: ErrTransient, Status: ex.Status, Msg: "request failed", Err: unwrapNet(err)}
 	}

@@ -362,6 +362,16 @@ func (u *Uplink) noteConn(kind string, now time.Time) {
 	}
 }
 
+// noteAttempt records a failed attempt that is about to be retried: the
+// state and the last error say so while the exchange goes on.
+func (u *Uplink) noteAttempt(kind, msg string) {
+	now := u.clk.Now()
+	u.noteConn(kind, now)
+	u.mu.Lock()
+	u.st.LastError, u.st.LastErrorAt = msg, now
+	u.mu.Unlock()
+}
+
 // noteProgress records that the upload moved (a cursor, or the log found
 // drained): the backlog is not stalled.
 func (u *Uplink) noteProgress() {
@@ -399,7 +409,7 @@ func (u *Uplink) Forged() uint64 {
 // noteResult records an exchange's outcome in the status.
 func (u *Uplink) noteResult(ex *exchange, err error) {
 	now := u.clk.Now()
-	if err != nil && errors.Is(err, context.Canceled) {
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, errStopped)) {
 		return // shutdown or the pause switch: not the network's failure
 	}
 	status := 0
