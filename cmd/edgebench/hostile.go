@@ -53,13 +53,14 @@ type hostileResult struct {
 	BudgetBytes   int64          `json:"budget_bytes"`
 	Refused       map[string]int `json:"refused"` // by error code, from /v1/admin/stats
 	GoodState     string         `json:"good_gateway_state"`
+	GoodLastError string         `json:"good_gateway_last_error"`
 	GoodBacklog   uint64         `json:"good_gateway_backlog_end"`
 	GoodGenerated uint64         `json:"good_events_generated"`
 }
 
 func init() {
 	var (
-		central, dir                  string
+		central, dir, centralLog      string
 		forgedClients, bombClients    int
 		forgedMiB                     int
 		forgedFor, bombsFor, quietFor time.Duration
@@ -97,6 +98,7 @@ Example:
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&central, "edgecentral", "", "the edgecentral binary (default: next to this one, else go build ./cmd/edgecentral)")
 			fs.StringVar(&dir, "dir", "", "parent directory for the temp stores (default $TMPDIR)")
+			fs.StringVar(&centralLog, "central-log", "", "write edgecentral's log to this file (default: discarded)")
 			fs.IntVar(&forgedClients, "forged-clients", 300, "concurrent clients sending forged bodies")
 			fs.IntVar(&forgedMiB, "forged-mib", 4, "size of each forged body, MiB")
 			fs.IntVar(&bombClients, "bomb-clients", 12, "concurrent clients sending gzip bombs")
@@ -107,7 +109,7 @@ Example:
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
-			r, err := runHostile(ctx, env, hostileConfig{central: central, dir: dir, forgedClients: forgedClients, forgedBytes: forgedMiB << 20,
+			r, err := runHostile(ctx, env, hostileConfig{central: central, dir: dir, centralLog: centralLog, forgedClients: forgedClients, forgedBytes: forgedMiB << 20,
 				bombClients: bombClients, forgedFor: forgedFor, bombsFor: bombsFor, quietFor: quietFor, goodRate: goodRate})
 			if err != nil {
 				return err
@@ -123,14 +125,14 @@ Example:
 			}
 			fmt.Fprintf(env.Stdout, "edgecentral VmHWM %.1f MiB; memory budget peak %d of %d bytes; poison batch: %d; refused %v\n",
 				r.PeakRSSMiB, r.BudgetPeak, r.BudgetBytes, r.Poison, r.Refused)
-			fmt.Fprintf(env.Stdout, "good gateway: %d events generated, backlog %d at the end, state %s\n", r.GoodGenerated, r.GoodBacklog, r.GoodState)
+			fmt.Fprintf(env.Stdout, "good gateway: %d events generated, backlog %d at the end, state %s, last error %q\n", r.GoodGenerated, r.GoodBacklog, r.GoodState, r.GoodLastError)
 			return nil
 		},
 	})
 }
 
 type hostileConfig struct {
-	central, dir                  string
+	central, dir, centralLog      string
 	forgedClients, forgedBytes    int
 	bombClients                   int
 	forgedFor, bombsFor, quietFor time.Duration
@@ -189,7 +191,11 @@ func runHostile(ctx context.Context, env *cli.Env, c hostileConfig) (*hostileRes
 	if err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(tmp, "central.log"))
+	logPath := c.centralLog
+	if logPath == "" {
+		logPath = filepath.Join(tmp, "central.log")
+	}
+	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +353,7 @@ func runHostile(ctx context.Context, env *cli.Env, c hostileConfig) (*hostileRes
 	json.NewDecoder(gwOut).Decode(&us)
 	gw.Wait()
 	gwDone = true
-	res.GoodState, res.GoodBacklog = us.State, us.BacklogEvents
+	res.GoodState, res.GoodBacklog, res.GoodLastError = us.State, us.BacklogEvents, us.LastError
 	res.GoodGenerated = uint64(stored.Load()) + us.BacklogEvents
 	return res, nil
 }

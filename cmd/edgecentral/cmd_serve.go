@@ -71,7 +71,7 @@ locked by another edgecentral).`,
 		Flags: func(fs *flag.FlagSet) {
 			serveOpts = &serveFlags{listen: "127.0.0.1:8700", adminToken: os.Getenv("EDGECENTRAL_ADMIN_TOKEN"),
 				maxBody: wire.MaxBatchBody, maxDecoded: wire.MaxBatchDecoded, memoryBudget: receiver.DefaultMemoryBudget,
-				gatewayRate: 50, gatewayBurst: 100, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info"}
+				gatewayRate: 100, gatewayBurst: 200, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info"}
 			serveOpts.bind(fs)
 		},
 		Run: runServe,
