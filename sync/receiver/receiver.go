@@ -241,7 +241,7 @@ func (r *Receiver) gw(limit int64, h func(w http.ResponseWriter, req *http.Reque
 		defer ch.release()
 		size := req.ContentLength
 		if size < 0 {
-			size = 2 * limit // no length: the buffer grows by copying
+			size = limit * 3 / 2 // no length: the buffer grows by doubling
 		}
 		if err := ch.reserve(size); err != nil {
 			r.failReserve(w, log, req, key, now, err, "read body")

@@ -277,12 +277,15 @@ func GzipBatch(events []Event) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ReadBatch gunzips r, refusing more than maxDecoded bytes of decompressed
-// data (ErrTooLarge: a gzip bomb stops there), and decodes the batch.
+// ReadBatch reads a gzip batch body from r (at most MaxBatchBody bytes),
+// gunzips it, refusing more than maxDecoded bytes of decompressed data
+// (ErrTooLarge: a gzip bomb stops there), and decodes the batch.
 // maxDecoded <= 0 means MaxBatchDecoded.
 func ReadBatch(r io.Reader, maxDecoded int64) ([]Event, error) {
-	body, err := io.ReadAll(r)
-	if err != nil {
+	body, err := ReadLimited(r, -1, MaxBatchBody)
+	if errors.Is(err, ErrBodyTooLarge) {
+		return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: read: %v", ErrMalformed, err)
 	}
 	raw, err := Gunzip(body, maxDecoded, nil)
