@@ -14,6 +14,9 @@ type DeviceStats struct {
 	Errors     uint64 `json:"errors"`     // timeouts, CRC errors, exceptions, write failures
 	Reconnects uint64 `json:"reconnects"` // times the port was reopened
 	LastError  string `json:"last_error,omitempty"`
+	// ErrorsByCause splits Errors by cause ("timeout", "crc", ...), for
+	// drivers that can tell; nil otherwise.
+	ErrorsByCause map[string]uint64 `json:"errors_by_cause,omitempty"`
 }
 
 // StatsReporter is implemented by drivers and outputs that keep counters.

@@ -56,6 +56,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 		ConfigPath: o.ConfigPath,
 		Logger:     logger,
 		Version:    version.Version,
+		Logs:       ring,
 		UplinkUp: func() bool {
 			u := up.Load()
 			return u != nil && u.Up()
@@ -71,6 +72,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 		Logger:   logger.With("component", "status"),
 		Version:  version.Version,
 		Logs:     ring,
+		Now:      g.Clock().Now,
 	})
 	if err != nil {
 		g.Store().Close()

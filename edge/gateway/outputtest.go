@@ -31,7 +31,7 @@ func TestOutputOnce(ctx context.Context, cfg *config.Config, name string, logger
 	// inputs and rules are left out.
 	only := *cfg
 	only.Inputs, only.Rules = nil, nil
-	p, err := build(&only, logger, nil)
+	p, err := build(&only, logger, nil, nil)
 	if err != nil {
 		p.close()
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/status/password"
 )
@@ -37,7 +38,8 @@ type Options struct {
 	// Logs is the ring of recent log lines served at /api/logs (for
 	// `edgegw diag`); nil serves an empty list.
 	Logs *LogRing
-	// Now is the clock for sessions and rate limits; nil is time.Now.
+	// Now is the clock for sessions and rate limits (the gateway's
+	// Clock.Now); nil is the system clock.
 	Now func() time.Time
 }
 
@@ -65,7 +67,7 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = edge.SystemClock{}.Now
 	}
 	var h *password.Hash
 	if cfg.PasswordHash != "" {
