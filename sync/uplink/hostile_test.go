@@ -83,8 +83,12 @@ func TestHostileCentralBoundedMemory(t *testing.T) {
 			}
 			defer st.Close()
 			key, _ := wire.NewKey()
+			timeout := 10 * time.Second // the limits, not the clock, must end these
+			if h == slow {
+				timeout = 300 * time.Millisecond
+			}
 			u, err := New(Options{Config: config.Uplink{URL: srv.URL, Key: key.String(),
-				Timeout: config.Duration(300 * time.Millisecond)}, GatewayID: "gw1", Log: st, State: st})
+				Timeout: config.Duration(timeout)}, GatewayID: "gw1", Log: st, State: st})
 			if err != nil {
 				t.Fatal(err)
 			}
