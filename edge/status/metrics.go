@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // collector reads one Provider snapshot per scrape, so the numbers of a
@@ -27,6 +29,7 @@ type collector struct {
 	devOnline, devTotal, alerts, clockTrusted, skew   *prometheus.Desc
 	devGarbage, devErrors                             *prometheus.Desc
 	devErrorsByCause                                  *prometheus.Desc
+	syncState, syncStateAge                           *prometheus.Desc
 }
 
 func newCollector(p Provider, version string) *collector {
@@ -62,13 +65,16 @@ func newCollector(p Provider, version string) *collector {
 		devErrorsByCause: d("device_errors_by_cause_total",
 			"A device's errors by cause (timeout, late, crc, mismatched, short_frame, exception_N, ...), for drivers that tell them apart.",
 			"device", "cause"),
+		syncState:    d("sync_state", "1 for the uplink's state now (connecting, ok, unreachable, rejecting, stalled, paused), 0 for the others.", "state"),
+		syncStateAge: d("sync_state_seconds", "Seconds the uplink has been in its state."),
 	}
 }
 
 func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{c.ok, c.info, c.uptime, c.ingested, c.failed, c.backlogEvents, c.backlogBytes,
 		c.oldestAge, c.reachable, c.syncOK, c.syncFail, c.quarantined, c.storeBytes, c.storeCap, c.storeEvents,
-		c.evicted, c.gaps, c.devOnline, c.devTotal, c.alerts, c.clockTrusted, c.skew, c.devGarbage, c.devErrors}
+		c.evicted, c.gaps, c.devOnline, c.devTotal, c.alerts, c.clockTrusted, c.skew, c.devGarbage, c.devErrors,
+		c.syncState, c.syncStateAge}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -119,6 +125,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	n(c.syncOK, float64(s.Sync.Successes))
 	n(c.syncFail, float64(s.Sync.Failures))
 	n(c.quarantined, float64(s.Sync.Quarantined))
+	if s.Sync.Enabled && s.Sync.State != "" {
+		for _, st := range edge.SyncStates {
+			g(c.syncState, b2f(st == s.Sync.State), st)
+		}
+		if !s.Sync.StateSince.IsZero() && !s.Now.IsZero() {
+			g(c.syncStateAge, max(0, s.Now.Sub(s.Sync.StateSince).Seconds()))
+		}
+	}
 	g(c.storeBytes, float64(s.Store.Bytes))
 	g(c.storeCap, float64(s.Store.CapBytes))
 	g(c.storeEvents, float64(s.Store.Events))

@@ -4,18 +4,28 @@ import (
 	"encoding/json"
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/status"
 )
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func TestMetricsParse(t *testing.T) {
 	r := newRig(t, false)
 	r.fake.Edit(func(s *status.Snapshot) {
 		s.Devices[1].Online = false
 		s.Sync.Successes, s.Sync.Failures = 7, 3
+		s.Sync.State, s.Sync.StateSince = edge.SyncStalled, s.Now.Add(-90*time.Second)
 	})
 	resp := r.do("GET", "/metrics", nil, nil)
 	wantCode(t, "metrics", resp, 200)
@@ -59,6 +69,18 @@ func TestMetricsParse(t *testing.T) {
 	}
 	if mf := fams["edgegw_device_garbage_total"]; mf == nil || len(mf.GetMetric()) != 3 {
 		t.Errorf("per-device garbage: %v", mf)
+	}
+	if mf := fams["edgegw_sync_state"]; mf == nil || len(mf.GetMetric()) != len(edge.SyncStates) {
+		t.Errorf("sync_state: %v", mf)
+	} else {
+		for _, m := range mf.GetMetric() {
+			if want := b2f(m.GetLabel()[0].GetValue() == edge.SyncStalled); m.GetGauge().GetValue() != want {
+				t.Errorf("sync_state{state=%q}: got %v, want %v", m.GetLabel()[0].GetValue(), m.GetGauge().GetValue(), want)
+			}
+		}
+	}
+	if v := fams["edgegw_sync_state_seconds"].GetMetric()[0].GetGauge().GetValue(); v != 90 {
+		t.Errorf("sync_state_seconds: got %v, want 90", v)
 	}
 	if mf := fams["edgegw_build_info"]; mf == nil || mf.GetMetric()[0].GetLabel()[0].GetValue() != "1.2.3-test" {
 		t.Errorf("build_info: %v", mf)
