@@ -91,6 +91,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 			State:      g.Store(),
 			Controller: g,
 			Judge:      g.Judge(),
+			Clock:      g.Clock(),
 			Logger:     logger.With("component", "uplink"),
 			Version:    version.Version,
 			Summary:    func() uplink.Summary { return summary(ctx, g) },

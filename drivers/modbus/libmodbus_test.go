@@ -200,6 +200,7 @@ func TestLibmodbusSlave(t *testing.T) {
 	})
 
 	t.Run("output driver", func(t *testing.T) {
+		m.Close() // the output opens the port itself; the master above holds it (a port is never shared)
 		for _, tc := range []struct{ opts, table string }{
 			{"table: coil\naddress: 9", "coil"},
 			{"table: coil\naddress: 9\nmultiple: true", "coil"},

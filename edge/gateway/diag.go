@@ -25,8 +25,11 @@ import (
 
 // DiagLimit bounds a support bundle: the sum of its files before
 // compression. What does not fit is cut (the oldest log lines first) and
-// the bundle's MANIFEST.txt says what was cut.
-const DiagLimit = 8 << 20
+// the bundle's MANIFEST.txt says what was cut. The zip of it must fit the
+// protocol's attachment limit (sync/wire.MaxAttachment, 4 MiB) even if
+// nothing compresses, so the limit stays under it with room for the zip's
+// own headers.
+const DiagLimit = 4<<20 - 256<<10
 
 // manifestReserve is kept out of the files' budget for MANIFEST.txt.
 const manifestReserve = 64 << 10
