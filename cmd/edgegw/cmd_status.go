@@ -15,8 +15,8 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/password"
 	"github.com/edgegw/edgegw/edge/status"
-	"github.com/edgegw/edgegw/edge/status/password"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/edgegw/edgegw/edge/config"
-	"github.com/edgegw/edgegw/edge/status/password"
+	"github.com/edgegw/edgegw/edge/password"
 )
 
 // Options configure a Server.
