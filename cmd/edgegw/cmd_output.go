@@ -31,7 +31,7 @@ Example:
   edgegw output test siren --config /etc/edgegw/edgegw.yaml
 
 Exit status: 0 when the device accepted the command, 1 with the reason
-when it did not, 2 for a usage or config error.`,
+when it did not, 78 when the config is invalid, 64 for a usage error.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&path, "config", "/etc/edgegw/edgegw.yaml", "config `file`")
 			fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
@@ -42,7 +42,7 @@ when it did not, 2 for a usage or config error.`,
 			}
 			cfg, err := config.Load(path)
 			if err != nil {
-				return &cli.ExitError{Code: 2, Err: err}
+				return err // a *config.Error: exit 78
 			}
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()

@@ -43,7 +43,7 @@ Examples:
   edgegw probe serial --port COM3 --baud 19200 --framing delimited --start STX --end ETX
   edgegw probe serial --port /dev/ttyS1 --framing fixed --length 8 --sync 0xAA --duration 30s
 
-Exit status: 0 when stopped (Ctrl-C or --duration), 2 for a usage error.`,
+Exit status: 0 when stopped (Ctrl-C or --duration), 64 for a usage error.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&po.Port.Port, "port", "", "serial `device`: /dev/ttyUSB0, COM3 (see edgegw ports)")
 			fs.IntVar(&po.Port.Baud, "baud", 9600, "baud rate")

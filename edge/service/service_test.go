@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	kservice "github.com/kardianos/service"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 func debSettings() Settings {
@@ -31,6 +34,7 @@ func TestUnitContent(t *testing.T) {
 		`ExecStart=/usr/bin/edgegw "service" "run" "--config" "/etc/edgegw/edgegw.yaml"`,
 		"Restart=always",
 		"RestartSec=2",
+		"RestartPreventExitStatus=78 64",
 		"StartLimitIntervalSec=0",
 		"User=edgegw",
 		"Group=edgegw",
@@ -245,6 +249,70 @@ func TestRunnerFailureExits(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a failed runner did not exit the process")
+	}
+}
+
+// TestRunnerFailureExitCodes: the process exits with the code that says
+// why the gateway stopped, which the service manager's restart policy reads;
+// under the SCM (stopSelf set) a failure a restart cannot fix stops the
+// service instead of exiting into the recovery action.
+func TestRunnerFailureExitCodes(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      error
+		scm      bool
+		stopErr  error
+		wantExit int // -1: no exit
+		wantStop bool
+	}{
+		{"invalid config", fmt.Errorf("gw.yaml: %w", edge.ErrInvalidConfig), false, nil, 78, false},
+		{"store", fmt.Errorf("open store: %w", edge.ErrStoreOpen), false, nil, 73, false},
+		{"disk full", fmt.Errorf("open store: %w: %w", edge.ErrStoreOpen, edge.ErrDiskFull), false, nil, 75, false},
+		{"port", fmt.Errorf("open port: %w", edge.ErrPortInUse), false, nil, 69, false},
+		{"stopped without error", nil, false, nil, 1, false},
+		{"invalid config under the SCM", fmt.Errorf("gw.yaml: %w", edge.ErrInvalidConfig), true, nil, -1, true},
+		{"SCM stop fails", fmt.Errorf("gw.yaml: %w", edge.ErrInvalidConfig), true, errors.New("access denied"), 78, true},
+		{"store under the SCM", fmt.Errorf("open store: %w", edge.ErrStoreOpen), true, nil, 73, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code := make(chan int, 1)
+			stopped := make(chan struct{}, 1)
+			p := &program{
+				timeout: time.Second,
+				log:     discard(),
+				exit:    func(c int) { code <- c },
+				run:     func(ctx context.Context) error { return c.err },
+			}
+			if c.scm {
+				p.stopSelf = func() error { stopped <- struct{}{}; return c.stopErr }
+			}
+			_ = p.Start(nil)
+			if c.wantStop {
+				select {
+				case <-stopped:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the service was not stopped")
+				}
+			}
+			if c.wantExit < 0 {
+				<-p.done
+				select {
+				case got := <-code:
+					t.Fatalf("exit %d, want none (the SCM stops the service)", got)
+				default:
+				}
+				return
+			}
+			select {
+			case got := <-code:
+				if got != c.wantExit {
+					t.Fatalf("exit code %d, want %d", got, c.wantExit)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a failed runner did not exit the process")
+			}
+		})
 	}
 }
 
