@@ -3,10 +3,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,26 +65,40 @@ func TestCrashExitCode(t *testing.T) {
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("gateway: {id: gw-crash}\nstore: {dir: %q, cap: 64MiB}\nstatus: {listen: %q}\ninputs: [{name: c, driver: sim}]\n",
 		filepath.Join(dir, "data"), addr)), 0o644)
 	cmd := exec.Command(edgegwBin, "run", "--config", cfgFile)
-	var e bytes.Buffer
-	cmd.Stderr = &e
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
+	// Wait for the log line that says it runs, then keep reading stderr.
+	var e bytes.Buffer
+	running, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		up := false
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			e.WriteString(sc.Text() + "\n")
+			if !up && strings.Contains(sc.Text(), "status server listening") {
+				up = true
+				close(running)
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway did not come up:\n%s", e.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	}()
+	select {
+	case <-running:
+	case <-done:
+		t.Fatalf("gateway exited before running:\n%s", e.String()) // done: e is no longer written
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not come up")
 	}
 	cmd.Process.Signal(syscall.SIGQUIT)
-	err := cmd.Wait()
+	<-done
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(e.String(), "goroutine ") {
 		t.Fatalf("after SIGQUIT: %v, want exit 2 with a stack dump; stderr:\n%.2000s", err, e.String())

@@ -21,6 +21,7 @@ import (
 
 	kservice "github.com/kardianos/service"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -147,6 +148,7 @@ func WindowsOptions() kservice.KeyValue {
 type program struct {
 	run     Runner
 	timeout time.Duration
+	clock   edge.Clock // nil: the system clock
 	log     *slog.Logger
 	exit    func(code int)
 	// stopSelf, when set (under the Windows SCM), asks the service manager
@@ -199,6 +201,13 @@ func (p *program) Start(kservice.Service) error {
 	return nil
 }
 
+func (p *program) after(d time.Duration) <-chan time.Time {
+	if p.clock == nil {
+		return edge.SystemClock{}.After(d)
+	}
+	return p.clock.After(d)
+}
+
 // Stop cancels the gateway and waits for its drain, at most the timeout, so
 // the service manager never has to kill a process that is mid-commit.
 func (p *program) Stop(kservice.Service) error {
@@ -218,7 +227,7 @@ func (p *program) Stop(kservice.Service) error {
 			return err
 		}
 		return nil
-	case <-time.After(p.timeout):
+	case <-p.after(p.timeout):
 		p.log.Error("gateway did not drain in time; stopping anyway", "timeout", p.timeout)
 		return fmt.Errorf("gateway did not stop within %s", p.timeout)
 	}

@@ -15,6 +15,7 @@ import (
 	kservice "github.com/kardianos/service"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 )
 
 func debSettings() Settings {
@@ -217,8 +218,10 @@ func TestStopDrainsWithinTimeout(t *testing.T) {
 func TestStopGivesUpAfterTimeout(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
+	clock := fakeclock.New(time.Unix(0, 0))
 	p := &program{
-		timeout: 100 * time.Millisecond,
+		timeout: 20 * time.Second,
+		clock:   clock,
 		log:     discard(),
 		exit:    func(int) {},
 		run: func(ctx context.Context) error {
@@ -227,7 +230,13 @@ func TestStopGivesUpAfterTimeout(t *testing.T) {
 		},
 	}
 	_ = p.Start(nil)
-	err := p.Stop(nil)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Stop(nil) }()
+	if !clock.BlockUntil(1, 10*time.Second) {
+		t.Fatal("Stop does not wait on the clock")
+	}
+	clock.Advance(20 * time.Second)
+	err := <-errc
 	if err == nil || !strings.Contains(err.Error(), "did not stop within") {
 		t.Fatalf("Stop of a stuck runner: got %v", err)
 	}
