@@ -143,6 +143,9 @@ func Problems(err error) []Problem {
 		return nil
 	}
 	if e, ok := err.(*Error); ok {
+		if e == nil {
+			return nil
+		}
 		return e.Problems
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -275,6 +278,9 @@ func omittedOf(err error) int {
 		return 0
 	}
 	if e, ok := err.(*Error); ok {
+		if e == nil {
+			return 0
+		}
 		return e.Omitted
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
