@@ -119,8 +119,8 @@ func TestCLIEndToEnd(t *testing.T) {
 	if _, _, code := run(t, context.Background(), "gateways", "add", "gw1", "--data", dir); code != 1 {
 		t.Errorf("adding gw1 twice: exit %d, want 1", code)
 	}
-	if _, _, code := run(t, context.Background(), "gateways", "add", "bad id!", "--data", dir); code != 2 {
-		t.Errorf("bad id: exit %d, want 2", code)
+	if _, _, code := run(t, context.Background(), "gateways", "add", "bad id!", "--data", dir); code != 64 {
+		t.Errorf("bad id: exit %d, want 64", code)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -230,8 +230,8 @@ func TestUsageErrors(t *testing.T) {
 		{"command", "--type", "pulse_output"},
 		{"command", "--gateway", "g", "--type", "x", "--arg", "novalue"},
 	} {
-		if _, stderr, code := run(t, context.Background(), args...); code != 2 {
-			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)
+		if _, stderr, code := run(t, context.Background(), args...); code != 64 {
+			t.Errorf("%v: exit %d (%s), want 64", args, code, stderr)
 		}
 	}
 }

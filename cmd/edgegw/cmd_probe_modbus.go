@@ -41,7 +41,7 @@ Examples:
   edgegw probe modbus --port COM3 --slave 12 --read discrete:0:8
 
 Exit status: 0 when the slave answered, 1 when it did not or answered with
-an exception (named, such as ILLEGAL DATA ADDRESS), 2 for a usage error.`,
+an exception (named, such as ILLEGAL DATA ADDRESS), 64 for a usage error.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&line.Port, "port", "", "serial `device`: /dev/ttyUSB0, COM3 (see edgegw ports)")
 			fs.IntVar(&line.Baud, "baud", 9600, "baud rate")

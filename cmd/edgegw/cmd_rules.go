@@ -39,7 +39,8 @@ An "acknowledged" alert line acknowledges that alert id.
 Example:
   edgegw rules test --config /etc/edgegw/edgegw.yaml --events door.jsonl --after 15m
 
-Exit status: 0 when the replay ran, 2 when the config or events are invalid.`,
+Exit status: 0 when the replay ran, 78 when the config is invalid, 65 when
+the events file is, 64 for a usage error.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cfgPath, "config", "", "gateway config `file` with the rules (required)")
 			fs.StringVar(&eventsPath, "events", "", "recorded events, JSON lines (required)")
@@ -52,26 +53,26 @@ Exit status: 0 when the replay ran, 2 when the config or events are invalid.`,
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: 2, Err: fmt.Errorf("%s is not valid", cfgPath)}
+				return &cli.ExitError{Code: cli.ExitBadConfig, Err: fmt.Errorf("%s is not valid", cfgPath)}
 			}
 			set, err := rules.CompileRules(cfg)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: 2, Err: fmt.Errorf("rules of %s are not valid", cfgPath)}
+				return &cli.ExitError{Code: cli.ExitBadConfig, Err: fmt.Errorf("rules of %s are not valid", cfgPath)}
 			}
 			devs, err := configDevices(cfg)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: 2, Err: fmt.Errorf("inputs of %s are not valid", cfgPath)}
+				return &cli.ExitError{Code: cli.ExitBadConfig, Err: fmt.Errorf("inputs of %s are not valid", cfgPath)}
 			}
 			f, err := os.Open(eventsPath)
 			if err != nil {
-				return &cli.ExitError{Code: 2, Err: err}
+				return &cli.ExitError{Code: cli.ExitDataErr, Err: err}
 			}
 			defer f.Close()
 			evs, err := rules.ReadEvents(f)
 			if err != nil {
-				return &cli.ExitError{Code: 2, Err: fmt.Errorf("%s: %w", eventsPath, err)}
+				return &cli.ExitError{Code: cli.ExitDataErr, Err: fmt.Errorf("%s: %w", eventsPath, err)}
 			}
 			return rules.Replay(set, devs, evs, env.Stdout, rules.ReplayOptions{After: after})
 		},

@@ -34,8 +34,19 @@ central-config.yaml); --ignore-central-config runs the local file instead.
 Example:
   edgegw run --config /etc/edgegw/edgegw.yaml
 
-Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 when the
-config is invalid (every problem is printed as file:line:col: field: message).`,
+Exit status (the service manager's restart policy reads it):
+  0   clean shutdown after SIGINT/SIGTERM
+  1   a runtime failure not listed here (the log says which)
+  2   a crash: a bug, with a Go stack trace on stderr (the Go runtime's code)
+  64  usage error (bad flags or arguments)
+  69  a serial port is in use by another process
+  73  the store cannot be opened (store.dir not a writable directory,
+      a damaged store)
+  75  the disk is full; the service manager retries
+  78  the config is invalid or cannot be read; every problem is printed as
+      file:line:col: field: message. systemd does not restart on it.
+  130 aborted by a second SIGINT/SIGTERM during the drain
+Details and the restart policy: docs/install.md, "Exit codes".`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&path, "config", "", "config `file` (required)")
 			fs.BoolVar(&ignoreCentral, "ignore-central-config", false, "run the local config even if the central platform pushed a newer one")
@@ -59,7 +70,8 @@ config is invalid (every problem is printed as file:line:col: field: message).`,
 func runConfigFile(ctx context.Context, path string, ignoreCentral bool, stderr io.Writer) error {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return &cli.ExitError{Code: 2, Err: err}
+		fmt.Fprintln(stderr, err)
+		return &cli.ExitError{Code: cli.ExitCode(err), Err: fmt.Errorf("%s is not valid", path)}
 	}
 	return runGateway(ctx, runOptions{Config: cfg, ConfigPath: path, IgnoreCentral: ignoreCentral, Stderr: stderr})
 }

@@ -122,8 +122,10 @@ func init() {
 installed service executes. Started by hand it behaves like 'edgegw run'.
 A stop request cancels the gateway, which drains (drivers stop, queued
 events are committed, the store closes) within the stop timeout (20 s on
-Linux, 15 s on Windows); if the gateway stops by itself the process exits
-1 so the service manager restarts it.`,
+Linux, 15 s on Windows). If the gateway stops by itself the process exits
+with the code that says why ('edgegw run --help'), which the service
+manager's restart policy reads: an invalid config (78) is not restarted
+(under the Windows SCM the service is stopped instead), other failures are.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&runCfg, "config", service.DefaultConfigPath(), "gateway config `file`")
 		},

@@ -93,8 +93,8 @@ func TestServiceUnitCommand(t *testing.T) {
 	if out != want {
 		t.Fatalf("service unit printed:\n%s\nwant:\n%s", out, want)
 	}
-	if _, _, code := edgegw(t, "service", "install", "extra-arg"); code != 2 {
-		t.Errorf("service install with an argument: exit %d, want 2", code)
+	if _, _, code := edgegw(t, "service", "install", "extra-arg"); code != 64 {
+		t.Errorf("service install with an argument: exit %d, want 64", code)
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/password"
 	"github.com/edgegw/edgegw/edge/status"
-	"github.com/edgegw/edgegw/edge/status/password"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -120,7 +120,7 @@ Examples:
 Exit status (when several apply, the smallest):
   0  healthy
   1  error (bad answer, wrong password, bad flags value)
-  2  usage error
+  64 usage error
   3  not running: nothing answers at the status address
   4  a device is offline
   5  the sync backlog is older than --max-backlog-age

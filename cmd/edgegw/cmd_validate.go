@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/edgegw/edgegw/edge/config"
@@ -19,29 +18,29 @@ anything: strict YAML (unknown keys are errors), types, required fields,
 duplicate names and device ids, every driver's and output's own options,
 every rule expression compiled.
 
-Every problem is printed on its own line as
+Every problem of the file is printed on its own line, sorted by line, as
   file:line:col: field: message
+at most 49 of them and then "... and N more problems". A YAML syntax error
+stops the check at the first one. Files larger than 4 MiB, that are not
+UTF-8 text, or past the limits on tokens, nesting and aliases are refused
+with one line saying so (docs/hardening.md, section 6).
 
 Example:
   edgegw validate /etc/edgegw/edgegw.yaml
 
-Exit status: 0 when the config is valid, 2 when it is not (or cannot be read).`,
+Exit status: 0 when the config is valid, 78 when it is not or cannot be
+read, 64 for a usage error.`,
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("%w: want exactly one config file", cli.ErrUsage)
 			}
-			cfg, err := config.Load(args[0])
-			if err == nil {
-				err = gateway.Check(cfg)
-			}
+			cfg, err := config.LoadChecked(args[0], gateway.Check)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: 2, Err: fmt.Errorf("%s is not valid", args[0])}
+				return &cli.ExitError{Code: cli.ExitCode(err), Err: fmt.Errorf("%s is not valid", args[0])}
 			}
 			fmt.Fprintf(env.Stdout, "%s: ok (%d inputs, %d outputs, %d rules)\n", args[0], len(cfg.Inputs), len(cfg.Outputs), len(cfg.Rules))
 			return nil
 		},
 	})
 }
-
-var _ = flag.ErrHelp

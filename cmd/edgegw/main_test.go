@@ -73,11 +73,14 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("%s --help: exit %d, no usage or example:\n%s", n, code, h)
 		}
 	}
-	if _, _, code := edgegw(t, "no-such-command"); code != 2 {
-		t.Errorf("unknown command: exit %d, want 2", code)
+	if _, _, code := edgegw(t, "no-such-command"); code != 64 {
+		t.Errorf("unknown command: exit %d, want 64", code)
 	}
-	if _, e, code := edgegw(t, "run", "--bogus"); code != 2 || !strings.Contains(e, "bogus") {
-		t.Errorf("bad flag: exit %d, stderr %q; want 2 naming the flag", code, e)
+	if _, e, code := edgegw(t, "run", "--bogus"); code != 64 || !strings.Contains(e, "bogus") {
+		t.Errorf("bad flag: exit %d, stderr %q; want 64 naming the flag", code, e)
+	}
+	if _, _, code := edgegw(t); code != 64 {
+		t.Errorf("no command: exit %d, want 64", code)
 	}
 }
 
@@ -99,8 +102,8 @@ func TestValidateBadConfig(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(f, []byte("gateway:\n  id: gw\nstore:\n  commit_wait: soon\n  capp: 1GiB\n"), 0o644)
 	_, e, code := edgegw(t, "validate", f)
-	if code != 2 {
-		t.Fatalf("exit %d, want 2; stderr:\n%s", code, e)
+	if code != 78 {
+		t.Fatalf("exit %d, want 78; stderr:\n%s", code, e)
 	}
 	for _, want := range []string{f + ":4:", f + ":5:", "commit_wait", "capp"} {
 		if !strings.Contains(e, want) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 
@@ -77,18 +78,34 @@ func (o *options) Errorf(field, format string, args ...any) error {
 
 var _ edge.Options = (*options)(nil)
 
+// MaxDevices bounds the devices of all inputs together: a compound has a
+// few thousand; the simulator makes up to about 100,000 per input.
+const MaxDevices = 200_000
+
 // CheckDrivers builds every input and output of c with its registered
 // factory, without starting anything, and closes what they opened. The
 // factories validate their own options; CheckDrivers adds that device ids
-// must be unique across all inputs. It returns a *Error with every problem
-// (factory errors that are not *Error get the line of their options).
+// must be unique across all inputs, and at most MaxDevices. It returns a
+// *Error with every problem (factory errors that are not *Error get the
+// line of their options). Its cost is linear in the number of devices.
 func CheckDrivers(c *Config) error {
 	var ps []Problem
+	omitted := 0
+	add := func(p ...Problem) {
+		for _, q := range p {
+			if len(ps) >= maxKept {
+				omitted++
+				continue
+			}
+			ps = append(ps, q)
+		}
+	}
 	seen := map[string]string{} // device id -> input name
+	total := 0
 	for i, in := range c.Inputs {
 		f, err := edge.LookupDriver(in.Driver)
 		if err != nil {
-			ps = append(ps, c.problem(fmt.Sprintf("inputs[%d].driver", i), err.Error()))
+			add(c.problem(fmt.Sprintf("inputs[%d].driver", i), err.Error()))
 			continue
 		}
 		base := fmt.Sprintf("inputs[%d].options", i)
@@ -96,56 +113,69 @@ func CheckDrivers(c *Config) error {
 			return f(edge.Env{Name: in.Name, Logger: edge.DiscardLogger(), Clock: edge.SystemClock{}}, c.InputOptions(i))
 		})
 		if err != nil {
-			ps = append(ps, c.problemsOf(err, base)...)
+			add(c.problemsOf(err, base)...)
 			continue
 		}
 		drv := d.(edge.Driver)
-		nth := map[string]int{}
-		for _, dev := range drv.Devices() {
-			k := nth[dev.ID]
-			nth[dev.ID]++
-			node, field := findID(c.Inputs[i].Options.Node, base, dev.ID, k)
-			if dev.ID == "" {
-				ps = append(ps, c.problem(base, "a device has an empty id"))
-				continue
-			}
-			if other, dup := seen[dev.ID]; dup {
-				p := c.problem(base, fmt.Sprintf("duplicate device id %q (also in input %q)", dev.ID, other))
-				if node != nil {
-					p.Line, p.Col = nodePos(node)
-					p.Field = field
-				}
-				ps = append(ps, p)
-				continue
-			}
-			seen[dev.ID] = in.Name
-		}
+		devs := drv.Devices()
 		if cl, ok := drv.(edge.Closer); ok {
 			_ = cl.Close()
+		}
+		if total += len(devs); total > MaxDevices {
+			add(c.problem(base, fmt.Sprintf("too many devices: this input brings the total to %s, the limit is %s (the inputs after it were not checked)", commas(int64(total)), commas(MaxDevices))))
+			break
+		}
+		var ids *idIndex // built on the first problem: most inputs have none
+		nth := map[string]int{}
+		for _, dev := range devs {
+			k := nth[dev.ID]
+			nth[dev.ID]++
+			if dev.ID == "" {
+				add(c.problem(base, "a device has an empty id"))
+				continue
+			}
+			other, dup := seen[dev.ID]
+			if !dup {
+				seen[dev.ID] = in.Name
+				continue
+			}
+			if len(ps) >= maxKept {
+				omitted++
+				continue
+			}
+			p := c.problem(base, fmt.Sprintf("duplicate device id %s (also in input %s)", Quote(dev.ID), Quote(other)))
+			if ids == nil {
+				ids = indexIDs(c.Inputs[i].Options.Node)
+			}
+			if at := ids.find(dev.ID, k); at != nil {
+				p.Line, p.Col = nodePos(at.node)
+				p.Field = at.path(base)
+			}
+			add(p)
 		}
 	}
 	for i, out := range c.Outputs {
 		f, err := edge.LookupOutput(out.Driver)
 		if err != nil {
-			ps = append(ps, c.problem(fmt.Sprintf("outputs[%d].driver", i), err.Error()))
+			add(c.problem(fmt.Sprintf("outputs[%d].driver", i), err.Error()))
 			continue
 		}
 		o, err := buildSafely(func() (any, error) {
 			return f(edge.Env{Name: out.Name, Logger: edge.DiscardLogger(), Clock: edge.SystemClock{}}, c.OutputOptions(i))
 		})
 		if err != nil {
-			ps = append(ps, c.problemsOf(err, fmt.Sprintf("outputs[%d].options", i))...)
+			add(c.problemsOf(err, fmt.Sprintf("outputs[%d].options", i))...)
 			continue
 		}
 		if cl, ok := o.(edge.Closer); ok {
 			_ = cl.Close()
 		}
 	}
-	if len(ps) == 0 {
+	if len(ps) == 0 && omitted == 0 {
 		return nil
 	}
-	e := &Error{Problems: ps}
-	e.sort()
+	e := newError(ps...)
+	e.Omitted += omitted
 	return e
 }
 
@@ -176,41 +206,76 @@ func (c *Config) problemsOf(err error, field string) []Problem {
 	return out
 }
 
-// findID finds the k-th "id: <id>" scalar under n (k counts from 0) and
-// its YAML path, so a duplicate device id is reported on its own line. It
-// returns (nil, base) when there is none (a driver that makes its ids).
-func findID(n ast.Node, base, id string, k int) (ast.Node, string) {
-	var found ast.Node
-	foundPath := base
-	count := 0
-	var walk func(ast.Node, string, int)
-	walk = func(n ast.Node, path string, depth int) {
-		if n == nil || found != nil || depth > 32 {
-			return
-		}
-		switch x := n.(type) {
-		case *ast.MappingNode:
-			for _, mv := range x.Values {
-				walk(mv, path, depth+1)
-			}
-		case *ast.MappingValueNode:
-			p := joinPath(path, keyText(x.Key))
-			if keyText(x.Key) == "id" && isScalar(x.Value) && scalarText(x.Value) == id {
-				if count == k {
-					found, foundPath = x.Value, p
-					return
-				}
-				count++
-			}
-			walk(x.Value, p, depth+1)
-		case *ast.SequenceNode:
-			for i, v := range x.Values {
-				walk(v, fmt.Sprintf("%s[%d]", path, i), depth+1)
-			}
-		case *ast.AnchorNode:
-			walk(x.Value, path, depth+1)
+// idIndex holds every "id: <scalar>" under a driver's options in file
+// order, so that a duplicate device id is reported on its own line. It is
+// built in one walk (a lookup per device would make the check quadratic in
+// the number of devices).
+type idIndex struct {
+	byID map[string][]*idAt
+}
+
+// idAt is one "id:" value and the path segments that lead to it; the path
+// string is made only for the few that are reported.
+type idAt struct {
+	node ast.Node
+	segs []pathSeg
+}
+
+func (a *idAt) path(base string) string {
+	var b strings.Builder
+	b.WriteString(base)
+	for _, s := range a.segs {
+		if s.index {
+			fmt.Fprintf(&b, "[%d]", s.i)
+		} else {
+			b.WriteString(".")
+			b.WriteString(s.key)
 		}
 	}
-	walk(n, base, 0)
-	return found, foundPath
+	return b.String()
+}
+
+// find returns the k-th (from 0) occurrence of id, or nil (a driver that
+// makes its ids).
+func (x *idIndex) find(id string, k int) *idAt {
+	if l := x.byID[id]; k < len(l) {
+		return l[k]
+	}
+	return nil
+}
+
+func indexIDs(n ast.Node) *idIndex {
+	x := &idIndex{byID: map[string][]*idAt{}}
+	var segs []pathSeg
+	var walk func(ast.Node, int)
+	walk = func(n ast.Node, depth int) {
+		if n == nil || depth > maxDepth {
+			return
+		}
+		switch v := n.(type) {
+		case *ast.MappingNode:
+			for _, mv := range v.Values {
+				walk(mv, depth+1)
+			}
+		case *ast.MappingValueNode:
+			k := keyText(v.Key)
+			segs = append(segs, pathSeg{key: k})
+			if k == "id" && isScalar(v.Value) {
+				id := scalarText(v.Value)
+				x.byID[id] = append(x.byID[id], &idAt{node: v.Value, segs: append([]pathSeg(nil), segs...)})
+			}
+			walk(v.Value, depth+1)
+			segs = segs[:len(segs)-1]
+		case *ast.SequenceNode:
+			for i, e := range v.Values {
+				segs = append(segs, pathSeg{i: i, index: true})
+				walk(e, depth+1)
+				segs = segs[:len(segs)-1]
+			}
+		case *ast.AnchorNode:
+			walk(v.Value, depth+1)
+		}
+	}
+	walk(n, 0)
+	return x
 }

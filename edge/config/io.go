@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -45,10 +44,12 @@ type decoder struct {
 	anchors map[string]ast.Node
 	depth   int
 	visits  int // nodes decoded, aliases expanded: bounded against alias bombs
+	omitted int // problems past maxKept, counted only
 }
 
-// maxVisits bounds the nodes one decode walks (a config has a few thousand).
-const maxVisits = 1 << 18
+// maxVisits bounds the nodes one decode walks. Parse refuses a document
+// that expands past MaxNodes before decoding it; this is the backstop.
+const maxVisits = MaxNodes
 
 var (
 	rawNodeType       = reflect.TypeFor[RawNode]()
@@ -56,16 +57,29 @@ var (
 )
 
 func (d *decoder) addf(n ast.Node, field, format string, args ...any) {
+	if len(d.probs) >= maxKept {
+		d.omitted++
+		return
+	}
 	line, col := nodePos(n)
-	d.probs = append(d.probs, Problem{File: d.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
+	d.add(Problem{File: d.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) add(p Problem) {
+	if len(d.probs) >= maxKept {
+		d.omitted++
+		return
+	}
+	p.Msg = clip(p.Msg, 300)
+	d.probs = append(d.probs, p)
 }
 
 // decode fills v (settable) from n. path is the YAML path of n.
 func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	d.depth++
 	defer func() { d.depth-- }()
-	if d.depth > 64 {
-		d.addf(n, path, "nested too deeply")
+	if d.depth > MaxDepth {
+		d.addf(n, path, "nested more than %d levels deep", MaxDepth)
 		return
 	}
 	if d.visits++; d.visits > maxVisits {
@@ -114,8 +128,13 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 			d.addf(n, path, "want a list (- item), got %s", describe(n))
 			return
 		}
-		s := reflect.MakeSlice(t, len(seq.Values), len(seq.Values))
-		for i, e := range seq.Values {
+		vals := seq.Values
+		if max, ok := listMax[path]; ok && len(vals) > max {
+			d.addf(vals[max], fmt.Sprintf("%s[%d]", path, max), "too many %s: %s, the limit is %s", path, commas(int64(len(vals))), commas(int64(max)))
+			vals = vals[:max]
+		}
+		s := reflect.MakeSlice(t, len(vals), len(vals))
+		for i, e := range vals {
 			d.decode(e, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
 		}
 		v.Set(s)
@@ -137,6 +156,12 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
 		}
 		v.Set(m)
+	case reflect.Interface:
+		if t.NumMethod() > 0 {
+			d.delegate(n, v, path)
+			return
+		}
+		d.decodeAny(n, v, path)
 	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
 		if !isScalar(n) || !scalarFits(n, t.Kind()) {
@@ -144,6 +169,33 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 			return
 		}
 		d.delegate(n, v, path)
+	default:
+		d.delegate(n, v, path)
+	}
+}
+
+// decodeAny fills an empty interface: a list becomes []any, a mapping
+// map[string]any, a scalar what goccy makes of it. Collections are walked
+// here, not by goccy, so that every alias expansion counts against
+// maxVisits.
+func (d *decoder) decodeAny(n ast.Node, v reflect.Value, path string) {
+	switch x := n.(type) {
+	case *ast.SequenceNode:
+		s := make([]any, len(x.Values))
+		for i, e := range x.Values {
+			d.decode(e, reflect.ValueOf(&s[i]).Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(reflect.ValueOf(s))
+	case *ast.MappingNode, *ast.MappingValueNode:
+		mvs, _ := mappingValues(n)
+		m := make(map[string]any, len(mvs))
+		for _, mv := range mvs {
+			k := keyText(mv.Key)
+			var e any
+			d.decode(mv.Value, reflect.ValueOf(&e).Elem(), joinPath(path, k))
+			m[k] = e
+		}
+		v.Set(reflect.ValueOf(m))
 	default:
 		d.delegate(n, v, path)
 	}
@@ -163,7 +215,7 @@ func (d *decoder) unwrap(n ast.Node, path string) ast.Node {
 			name := anchorName(x.Value)
 			a, ok := d.anchors[name]
 			if !ok {
-				d.addf(n, path, "unknown alias *%s (an anchor &%s must come first)", name, name)
+				d.addf(n, path, "unknown alias *%s (an anchor &%s must come first)", clip(name, 64), clip(name, 64))
 				return nil
 			}
 			n = a
@@ -246,7 +298,7 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string) {
 		k := keyText(mv.Key)
 		f, ok := fields[k]
 		if !ok {
-			msg := fmt.Sprintf("unknown field %q", k)
+			msg := "unknown field " + Quote(k)
 			if s := suggest(k, fields); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
@@ -285,10 +337,10 @@ func (d *decoder) addYAMLError(err error, n ast.Node, path string, t reflect.Typ
 	case errors.As(err, &te) && t != nil:
 		msg = fmt.Sprintf("want %s, got %s", kindName(t), describe(n))
 	case errors.As(err, &oe):
-		msg = fmt.Sprintf("%s is out of range for %s", oe.SrcNum, kindName(oe.DstType))
+		msg = fmt.Sprintf("%s is out of range for %s", clip(oe.SrcNum, 40), kindName(oe.DstType))
 	}
 	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-		d.probs = append(d.probs, Problem{File: d.file, Line: tk.Position.Line, Col: tk.Position.Column, Field: path, Msg: msg})
+		d.add(Problem{File: d.file, Line: tk.Position.Line, Col: tk.Position.Column, Field: path, Msg: msg})
 		return
 	}
 	d.addf(n, path, "%s", msg)
@@ -388,11 +440,11 @@ func describe(n ast.Node) string {
 	case *ast.SequenceNode:
 		return "a list"
 	case *ast.StringNode:
-		return "string " + strconv.Quote(x.Value)
+		return "string " + Quote(x.Value)
 	case *ast.IntegerNode:
-		return "integer " + x.GetToken().Value
+		return "integer " + clip(x.GetToken().Value, 40)
 	case *ast.FloatNode:
-		return "number " + x.GetToken().Value
+		return "number " + clip(x.GetToken().Value, 40)
 	case *ast.BoolNode:
 		return "boolean " + x.GetToken().Value
 	case *ast.NullNode:
@@ -403,7 +455,7 @@ func describe(n ast.Node) string {
 	if n == nil {
 		return "nothing"
 	}
-	return strconv.Quote(scalarText(n))
+	return Quote(scalarText(n))
 }
 
 func kindName(t reflect.Type) string {
@@ -457,6 +509,9 @@ func joinPath(path, key string) string {
 
 // suggest returns the known key closest to k when it is a likely typo.
 func suggest(k string, fields map[string]structField) string {
+	if len(k) > 64 {
+		return "" // no field name is that long
+	}
 	best, bestD := "", 3
 	for name := range fields {
 		if dd := editDistance(k, name); dd < bestD || (dd == bestD && best != "" && name < best) {

@@ -50,36 +50,76 @@ type Problem struct {
 	Msg       string
 }
 
+// String prints the problem on one short line, "file:line:col: field:
+// message", with any control or non-UTF-8 byte escaped.
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.File != "" || p.Line > 0 {
-		b.WriteString(p.File)
+		b.WriteString(clip(p.File, 200))
 		if p.Line > 0 {
 			fmt.Fprintf(&b, ":%d:%d", p.Line, max(p.Col, 1))
 		}
 		b.WriteString(": ")
 	}
 	if p.Field != "" {
-		b.WriteString(p.Field)
+		b.WriteString(clip(p.Field, 120))
 		b.WriteString(": ")
 	}
-	b.WriteString(p.Msg)
+	b.WriteString(clip(p.Msg, 300))
 	return b.String()
 }
 
-// Error lists every problem found in a config, in file order. Check for it
-// with errors.As.
+// Error lists the problems found in a config, sorted by file:line:col. It
+// matches edge.ErrInvalidConfig with errors.Is; get it with errors.As.
 type Error struct {
 	Problems []Problem
+	// Omitted counts the problems found past the ones kept (a file with
+	// a hundred thousand of them keeps the first few thousand).
+	Omitted int
 }
 
-// Error prints one line per problem: "file:line:col: field: message".
+// Error prints one line per problem, "file:line:col: field: message", at
+// most MaxListed of them and then "... and 4,812 more problems".
 func (e *Error) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
+	n := min(len(e.Problems), MaxListed)
+	var b strings.Builder
+	for i, p := range e.Problems[:n] {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.String())
 	}
-	return strings.Join(lines, "\n")
+	if more := len(e.Problems) - n + e.Omitted; more > 0 {
+		if n > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "... and %s more problem%s", commas(int64(more)), plural(more))
+	}
+	return b.String()
+}
+
+// Is makes every config error an edge.ErrInvalidConfig (exit code 78).
+func (e *Error) Is(target error) bool { return target == edge.ErrInvalidConfig }
+
+// Len is the number of problems found, kept or not.
+func (e *Error) Len() int { return len(e.Problems) + e.Omitted }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// newError sorts ps and keeps at most maxKept of them.
+func newError(ps ...Problem) *Error {
+	e := &Error{Problems: ps}
+	e.sort()
+	if len(e.Problems) > maxKept {
+		e.Omitted += len(e.Problems) - maxKept
+		e.Problems = e.Problems[:maxKept:maxKept]
+	}
+	return e
 }
 
 func (e *Error) sort() {
@@ -103,6 +143,9 @@ func Problems(err error) []Problem {
 		return nil
 	}
 	if e, ok := err.(*Error); ok {
+		if e == nil {
+			return nil
+		}
 		return e.Problems
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -119,18 +162,146 @@ func Problems(err error) []Problem {
 	return []Problem{{Msg: err.Error()}}
 }
 
-// Load reads and parses a config file. See Parse.
+// Load reads and parses a config file of at most MaxFileSize bytes. See
+// Parse. Every error it returns, a file that cannot be read included, is a
+// *Error and matches edge.ErrInvalidConfig.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
 
+// LoadChecked is Load for `edgegw validate`: when the file decodes, check
+// (gateway.Check: drivers, outputs, rules) runs on it even if the file has
+// problems of its own, so that one run shows every problem of the file,
+// sorted by line. A problem check finds on a field that already has one is
+// dropped. The error is a *Error; the config is nil when it is not valid.
+func LoadChecked(path string, check func(*Config) error) (*Config, error) {
+	data, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, e := parseLoose(path, data)
+	if cfg == nil {
+		return nil, e
+	}
+	if e != nil {
+		cfg.clampForCheck()
+	}
+	var deep error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				deep = cfg.Errorf("", "checking the config panicked: %v", r)
+			}
+		}()
+		deep = check(cfg)
+	}()
+	if e == nil && deep == nil {
+		return cfg, nil
+	}
+	var own []Problem
+	var first error
+	if e != nil {
+		own, first = e.Problems, e
+	}
+	all := Join(first, deep).(*Error)
+	if len(own) > 0 {
+		seen := newFieldSet(own)
+		kept := all.Problems[:0]
+		for _, p := range all.Problems {
+			if p.Field == "" || !seen.covers(p.Field) || containsProblem(own, p) {
+				kept = append(kept, p)
+			}
+		}
+		all.Problems = kept
+	}
+	return nil, all
+}
+
+func containsProblem(ps []Problem, p Problem) bool {
+	i := sort.Search(len(ps), func(i int) bool {
+		a := ps[i]
+		return a.File > p.File || (a.File == p.File && (a.Line > p.Line || (a.Line == p.Line && a.Col >= p.Col)))
+	})
+	for ; i < len(ps) && ps[i].File == p.File && ps[i].Line == p.Line && ps[i].Col == p.Col; i++ {
+		if ps[i] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Join gathers the problems of several errors (a *Error, errors.Join of
+// them, any error) into one *Error, sorted by line, without duplicates; nil
+// when every err is nil.
+func Join(errs ...error) error {
+	var ps []Problem
+	omitted := 0
+	for _, err := range errs {
+		ps = append(ps, Problems(err)...)
+		omitted += omittedOf(err)
+	}
+	if len(ps) == 0 && omitted == 0 {
+		return nil
+	}
+	e := newError(ps...)
+	e.Omitted += omitted
+	// Drop exact duplicates (a rule problem found by both the loader and
+	// the rule compiler). Equal problems are neighbours once sorted by
+	// position, up to a run of one position.
+	out := e.Problems[:0]
+	start := 0
+	for _, p := range e.Problems {
+		for start < len(out) && (out[start].File != p.File || out[start].Line != p.Line || out[start].Col != p.Col) {
+			start++
+		}
+		dup := false
+		for _, q := range out[start:] {
+			if q == p {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	e.Problems = out
+	return e
+}
+
+func omittedOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	if e, ok := err.(*Error); ok {
+		if e == nil {
+			return 0
+		}
+		return e.Omitted
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		n := 0
+		for _, x := range j.Unwrap() {
+			n += omittedOf(x)
+		}
+		return n
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Omitted
+	}
+	return 0
+}
+
 // Parse decodes a config strictly, fills defaults and validates it. It
 // returns a *Error listing every problem found, each with filename:line:col
-// and the field. It does not build drivers: CheckDrivers does that.
+// and the field. It does not build drivers: CheckDrivers does that. data
+// larger than MaxFileSize, not UTF-8 text, or past the limits on tokens,
+// nesting and alias expansion is refused before it is decoded.
 func Parse(filename string, data []byte) (*Config, error) {
 	cfg, e := parseLoose(filename, data)
 	if e != nil {
@@ -150,12 +321,19 @@ func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 			return
 		}
 		if r := recover(); r != nil {
-			cfg, e = nil, &Error{Problems: []Problem{{File: filename, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse: %v", r)}}}
+			cfg, e = nil, newError(Problem{File: filename, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse: %v", r)})
 		}
 	}()
-	f, perr := parser.ParseBytes(data, 0)
+	if p := checkText(filename, data); p != nil {
+		return nil, newError(*p)
+	}
+	toks, p := tokenize(filename, string(stripBOM(data)))
+	if p != nil {
+		return nil, newError(*p)
+	}
+	f, perr := parser.Parse(toks, 0)
 	if perr != nil {
-		return nil, &Error{Problems: []Problem{syntaxProblem(filename, perr)}}
+		return nil, newError(syntaxProblem(filename, perr))
 	}
 	var root ast.Node
 	for i, doc := range f.Docs {
@@ -167,12 +345,16 @@ func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 		}
 		if root != nil {
 			l, c := nodePos(doc.Body)
-			return nil, &Error{Problems: []Problem{{File: filename, Line: l, Col: c, Msg: fmt.Sprintf("only one YAML document is allowed (document %d starts here)", i+1)}}}
+			return nil, newError(Problem{File: filename, Line: l, Col: c, Msg: fmt.Sprintf("only one YAML document is allowed (document %d starts here)", i+1)})
 		}
 		root = doc.Body
 	}
 	if root == nil {
-		return nil, &Error{Problems: []Problem{{File: filename, Line: 1, Col: 1, Msg: "the config is empty: it needs at least gateway.id (edgegw init writes an example)"}}}
+		return nil, newError(Problem{File: filename, Line: 1, Col: 1, Msg: "the config is empty: it needs at least gateway.id (edgegw init writes an example)"})
+	}
+	if _, at := expandedSize(root); at != nil {
+		l, c := nodePos(at)
+		return nil, newError(Problem{File: filename, Line: l, Col: c, Msg: fmt.Sprintf("aliases expand the document past %s nodes or %s bytes here: a config needs no such repetition", commas(MaxNodes), commas(MaxExpandedBytes))})
 	}
 	cfg = &Config{file: filename, root: root}
 	d := &decoder{file: filename}
@@ -181,9 +363,9 @@ func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 	probs := d.probs
 	cfg.SetDefaults()
 	probs = append(probs, skipDecoded(cfg.validate(), d.probs)...)
-	if len(probs) > 0 {
-		e = &Error{Problems: probs}
-		e.sort()
+	if len(probs) > 0 || d.omitted > 0 {
+		e = newError(probs...)
+		e.Omitted += d.omitted
 		return cfg, e
 	}
 	return cfg, nil
@@ -200,36 +382,81 @@ func skipDecoded(vs, ds []Problem) []Problem {
 	if len(ds) == 0 {
 		return vs
 	}
-	var out []Problem
-next:
-	for _, v := range vs {
-		for _, d := range ds {
-			if d.Field == "" || v.Field == d.Field || strings.HasPrefix(v.Field, d.Field+".") ||
-				strings.HasPrefix(v.Field, d.Field+"[") || strings.HasPrefix(d.Field, v.Field+".") ||
-				strings.HasPrefix(d.Field, v.Field+"[") {
-				continue next
-			}
+	for _, d := range ds {
+		if d.Field == "" {
+			return nil
 		}
-		out = append(out, v)
+	}
+	seen := newFieldSet(ds)
+	var out []Problem
+	for _, v := range vs {
+		if !seen.covers(v.Field) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// fieldSet answers "does a problem already name this field, one inside it
+// or one around it" in time linear in the length of the field's path.
+type fieldSet struct {
+	exact, around map[string]bool
+}
+
+func newFieldSet(ps []Problem) fieldSet {
+	s := fieldSet{exact: map[string]bool{}, around: map[string]bool{}}
+	for _, p := range ps {
+		if p.Field == "" {
+			continue
+		}
+		s.exact[p.Field] = true
+		for _, a := range ancestors(p.Field) {
+			s.around[a] = true
+		}
+	}
+	return s
+}
+
+func (s fieldSet) covers(f string) bool {
+	if s.exact[f] || s.around[f] {
+		return true
+	}
+	for _, a := range ancestors(f) {
+		if s.exact[a] {
+			return true
+		}
+	}
+	return false
+}
+
+// ancestors of "a.b[2].c" are "a", "a.b", "a.b[2]".
+func ancestors(f string) []string {
+	var out []string
+	for i := 1; i < len(f); i++ {
+		if f[i] == '.' || f[i] == '[' {
+			out = append(out, f[:i])
+		}
 	}
 	return out
 }
 
 func syntaxProblem(file string, err error) Problem {
-	p := Problem{File: file, Line: 1, Col: 1, Msg: err.Error()}
+	p := Problem{File: file, Line: 1, Col: 1}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
+		// Not err.Error(): it prints an excerpt of the source, which costs
+		// time on long lines and would echo whatever bytes are there.
 		p.Msg = ye.GetMessage()
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			p.Line, p.Col = tk.Position.Line, tk.Position.Column
+			p.Line, p.Col = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
 		}
-	} else if i := strings.IndexByte(p.Msg, '\n'); i >= 0 {
-		p.Msg = p.Msg[:i]
+	} else {
+		p.Msg, _, _ = strings.Cut(err.Error(), "\n")
 	}
-	p.Msg = goccyPos.ReplaceAllString(p.Msg, "at line $1")
 	if strings.Contains(p.Msg, "'\t'") {
 		p.Msg = "a tab character: YAML indentation must use spaces"
 	}
+	p.Msg = goccyPos.ReplaceAllString(clip(p.Msg, 300), "at line $1")
 	p.Msg = "syntax error: " + p.Msg
 	return p
 }

@@ -277,6 +277,7 @@ func ValidateRules(rules []Rule, outputs map[string]bool) []*FieldError {
 			validateAction(&r.Actions[j], fmt.Sprintf("%s.actions[%d]", f, j), outputs, add)
 		}
 	}
+	errs = append(errs, ruleTextLimits(rules)...)
 	return errs
 }
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgegw/edgegw/edge/status/password"
+	"github.com/edgegw/edgegw/edge/password"
 )
 
 // Status configures the technician's status server: the page, the JSON API,

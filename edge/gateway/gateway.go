@@ -105,7 +105,7 @@ func New(o Options) (*Gateway, error) {
 		judge:   &edge.ClockJudge{Clock: o.Clock, Source: platformTrust()},
 	}
 	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory %q: %w", cfg.Store.Dir, err)
+		return nil, fmt.Errorf("create data directory %q: %w: %w", cfg.Store.Dir, edge.ErrStoreOpen, err)
 	}
 	st, err := store.Open(store.Options{
 		Dir:        filepath.Join(cfg.Store.Dir, "log"),
@@ -117,7 +117,7 @@ func New(o Options) (*Gateway, error) {
 		Judge:      g.judge,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open store in %q: %w", cfg.Store.Dir, err)
+		return nil, fmt.Errorf("open store in %q: %w: %w", cfg.Store.Dir, edge.ErrStoreOpen, err)
 	}
 	g.store = st
 	return g, nil

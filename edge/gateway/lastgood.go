@@ -35,10 +35,10 @@ func saveLastGood(dir string, data []byte, version string, now time.Time) error 
 // The local file names the data directory, so it is read first.
 func LoadLastGood(local *config.Config) (*config.Config, string, error) {
 	path := filepath.Join(local.Store.Dir, lastGoodFile)
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return nil, "", nil
 	}
+	data, err := config.ReadFile(path) // bounded like every config file
 	if err != nil {
 		return nil, "", err
 	}

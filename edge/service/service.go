@@ -14,11 +14,15 @@ import (
 	"os"
 	"os/user"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	kservice "github.com/kardianos/service"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/cli"
 )
 
 // Runner runs the gateway until ctx ends and returns once it has drained.
@@ -144,8 +148,14 @@ func WindowsOptions() kservice.KeyValue {
 type program struct {
 	run     Runner
 	timeout time.Duration
+	clock   edge.Clock // nil: the system clock
 	log     *slog.Logger
 	exit    func(code int)
+	// stopSelf, when set (under the Windows SCM), asks the service manager
+	// to stop the service: how a failure that a restart cannot fix ends
+	// without the SCM's recovery action restarting it (the SCM runs it only
+	// for a process that ends without reporting itself stopped).
+	stopSelf func() error
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -165,14 +175,37 @@ func (p *program) Start(kservice.Service) error {
 		p.mu.Lock()
 		p.err = err
 		p.mu.Unlock()
-		if ctx.Err() == nil {
-			// The gateway stopped by itself: exit non-zero so that systemd's
-			// Restart=always or the SCM's recovery action restarts it.
-			p.log.Error("gateway stopped unexpectedly; exiting for the service manager to restart it", "err", err)
-			p.exit(1)
+		if ctx.Err() != nil {
+			return
 		}
+		// The gateway stopped by itself: exit with the code that says why
+		// (cli.ExitCode), so that systemd's Restart=always with
+		// RestartPreventExitStatus, or the SCM's recovery action, restarts
+		// it unless a restart cannot help (an invalid config).
+		code := cli.ExitCode(err)
+		if code == cli.ExitOK {
+			code = cli.ExitFailure
+		}
+		if slices.Contains(NoRestart, code) && p.stopSelf != nil {
+			p.log.Error("gateway cannot run; stopping the service, fix the problem and start it again", "err", err, "exit_code", code)
+			go func() {
+				if err := p.stopSelf(); err != nil {
+					p.exit(code)
+				}
+			}()
+			return
+		}
+		p.log.Error("gateway stopped unexpectedly; exiting for the service manager to restart it", "err", err, "exit_code", code)
+		p.exit(code)
 	}()
 	return nil
+}
+
+func (p *program) after(d time.Duration) <-chan time.Time {
+	if p.clock == nil {
+		return edge.SystemClock{}.After(d)
+	}
+	return p.clock.After(d)
 }
 
 // Stop cancels the gateway and waits for its drain, at most the timeout, so
@@ -194,7 +227,7 @@ func (p *program) Stop(kservice.Service) error {
 			return err
 		}
 		return nil
-	case <-time.After(p.timeout):
+	case <-p.after(p.timeout):
 		p.log.Error("gateway did not drain in time; stopping anyway", "timeout", p.timeout)
 		return fmt.Errorf("gateway did not stop within %s", p.timeout)
 	}
@@ -220,6 +253,7 @@ func Run(s Settings, run func(ctx context.Context, logOut io.Writer) error) erro
 		if l, err := svc.Logger(nil); err == nil {
 			out = &LineWriter{L: l}
 		}
+		p.stopSelf = svc.Stop
 	}
 	p.log = slog.New(slog.NewTextHandler(out, nil))
 	p.run = func(ctx context.Context) error { return run(ctx, out) }

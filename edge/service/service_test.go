@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	kservice "github.com/kardianos/service"
+
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 )
 
 func debSettings() Settings {
@@ -32,6 +36,7 @@ func TestUnitContent(t *testing.T) {
 		`ExecStart=/usr/bin/edgegw "service" "run" "--config" "/etc/edgegw/edgegw.yaml"`,
 		"Restart=always",
 		"RestartSec=2",
+		"RestartPreventExitStatus=78 64",
 		"StartLimitIntervalSec=0",
 		"User=edgegw",
 		"Group=edgegw",
@@ -225,8 +230,10 @@ func TestStopDrainsWithinTimeout(t *testing.T) {
 func TestStopGivesUpAfterTimeout(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
+	clock := fakeclock.New(time.Unix(0, 0))
 	p := &program{
-		timeout: 100 * time.Millisecond,
+		timeout: 20 * time.Second,
+		clock:   clock,
 		log:     discard(),
 		exit:    func(int) {},
 		run: func(ctx context.Context) error {
@@ -235,7 +242,13 @@ func TestStopGivesUpAfterTimeout(t *testing.T) {
 		},
 	}
 	_ = p.Start(nil)
-	err := p.Stop(nil)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Stop(nil) }()
+	if !clock.BlockUntil(1, 10*time.Second) {
+		t.Fatal("Stop does not wait on the clock")
+	}
+	clock.Advance(20 * time.Second)
+	err := <-errc
 	if err == nil || !strings.Contains(err.Error(), "did not stop within") {
 		t.Fatalf("Stop of a stuck runner: got %v", err)
 	}
@@ -257,6 +270,70 @@ func TestRunnerFailureExits(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a failed runner did not exit the process")
+	}
+}
+
+// TestRunnerFailureExitCodes: the process exits with the code that says
+// why the gateway stopped, which the service manager's restart policy reads;
+// under the SCM (stopSelf set) a failure a restart cannot fix stops the
+// service instead of exiting into the recovery action.
+func TestRunnerFailureExitCodes(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      error
+		scm      bool
+		stopErr  error
+		wantExit int // -1: no exit
+		wantStop bool
+	}{
+		{"invalid config", fmt.Errorf("gw.yaml: %w", edge.ErrInvalidConfig), false, nil, 78, false},
+		{"store", fmt.Errorf("open store: %w", edge.ErrStoreOpen), false, nil, 73, false},
+		{"disk full", fmt.Errorf("open store: %w: %w", edge.ErrStoreOpen, edge.ErrDiskFull), false, nil, 75, false},
+		{"port", fmt.Errorf("open port: %w", edge.ErrPortInUse), false, nil, 69, false},
+		{"stopped without error", nil, false, nil, 1, false},
+		{"invalid config under the SCM", fmt.Errorf("gw.yaml: %w", edge.ErrInvalidConfig), true, nil, -1, true},
+		{"SCM stop fails", fmt.Errorf("gw.yaml: %w", edge.ErrInvalidConfig), true, errors.New("access denied"), 78, true},
+		{"store under the SCM", fmt.Errorf("open store: %w", edge.ErrStoreOpen), true, nil, 73, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code := make(chan int, 1)
+			stopped := make(chan struct{}, 1)
+			p := &program{
+				timeout: time.Second,
+				log:     discard(),
+				exit:    func(c int) { code <- c },
+				run:     func(ctx context.Context) error { return c.err },
+			}
+			if c.scm {
+				p.stopSelf = func() error { stopped <- struct{}{}; return c.stopErr }
+			}
+			_ = p.Start(nil)
+			if c.wantStop {
+				select {
+				case <-stopped:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the service was not stopped")
+				}
+			}
+			if c.wantExit < 0 {
+				<-p.done
+				select {
+				case got := <-code:
+					t.Fatalf("exit %d, want none (the SCM stops the service)", got)
+				default:
+				}
+				return
+			}
+			select {
+			case got := <-code:
+				if got != c.wantExit {
+					t.Fatalf("exit code %d, want %d", got, c.wantExit)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a failed runner did not exit the process")
+			}
+		})
 	}
 }
 

@@ -2,7 +2,10 @@ package service
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/edgegw/edgegw/internal/cli"
 )
 
 // SystemdTemplate is the unit file, in kardianos/service's template syntax
@@ -11,6 +14,13 @@ import (
 // install. Differences from the library's own template, on purpose:
 //   - RestartSec=2, not 120: an alarm gateway must come back at once;
 //     StartLimitIntervalSec=0 so systemd never gives up restarting it.
+//   - RestartPreventExitStatus: no restart on an invalid config (78) or a
+//     usage error (64), which a restart cannot fix: the unit stays failed
+//     with the problems in the journal. A full disk (75) is retried every
+//     RestartSec like a crash; RestartSteps/RestartMaxDelaySec (systemd
+//     254) are left out on purpose: systemd resets the count they grow with
+//     only on a manual start, so rare crashes months apart would each wait
+//     longer (docs/install.md, "Exit codes").
 //   - no After=/Wants=network-online.target: the gateway is offline-first
 //     and must run with the network down.
 //   - logs to the journal, not to files under /var/log.
@@ -35,6 +45,7 @@ ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
 Group={{UserName}}
 ` + supp + `{{end}}Restart=always
 RestartSec=2
+RestartPreventExitStatus=` + noRestartCodes() + `
 TimeoutStopSec=30
 KillMode=mixed
 StandardOutput=journal
@@ -217,4 +228,16 @@ func truthy(v any) bool {
 		return len(t) > 0
 	}
 	return false
+}
+
+// NoRestart are the exit codes a restart cannot fix: the service manager
+// must not restart the gateway into them.
+var NoRestart = []int{cli.ExitBadConfig, cli.ExitUsage}
+
+func noRestartCodes() string {
+	s := make([]string, len(NoRestart))
+	for i, c := range NoRestart {
+		s[i] = strconv.Itoa(c)
+	}
+	return strings.Join(s, " ")
 }

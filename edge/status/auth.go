@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgegw/edgegw/edge/status/password"
+	"github.com/edgegw/edgegw/edge/password"
 )
 
 const (

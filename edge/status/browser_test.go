@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/password"
 	"github.com/edgegw/edgegw/edge/status"
-	"github.com/edgegw/edgegw/edge/status/password"
 	"github.com/edgegw/edgegw/edge/status/statustest"
 )
 

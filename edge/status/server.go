@@ -19,7 +19,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
-	"github.com/edgegw/edgegw/edge/status/password"
+	"github.com/edgegw/edgegw/edge/password"
 )
 
 // Options configure a Server.

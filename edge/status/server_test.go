@@ -17,8 +17,8 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/password"
 	"github.com/edgegw/edgegw/edge/status"
-	"github.com/edgegw/edgegw/edge/status/password"
 	"github.com/edgegw/edgegw/edge/status/statustest"
 	"github.com/edgegw/edgegw/internal/fakeclock"
 )

@@ -47,7 +47,7 @@ func (e *ExitError) Error() string {
 }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// ErrUsage marks a usage error (exit code 2).
+// ErrUsage marks a usage error (exit code 64, ExitUsage).
 var ErrUsage = errors.New("usage")
 
 // App is a set of commands.
@@ -83,17 +83,18 @@ func (a *App) Main(ctx context.Context, args []string, env *Env) int {
 				return 0
 			}
 		}
-		a.printList(env.Stdout)
 		if len(args) == 0 {
-			return 2
+			a.printList(env.Stderr)
+			return ExitUsage
 		}
+		a.printList(env.Stdout)
 		return 0
 	}
 	c, rest := a.find(args)
 	if c == nil {
 		fmt.Fprintf(env.Stderr, "%s: unknown command %q\n\n", a.Name, strings.Join(args[:min(2, len(args))], " "))
 		a.printList(env.Stderr)
-		return 2
+		return ExitUsage
 	}
 	fs := flag.NewFlagSet(a.Name+" "+c.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -106,24 +107,21 @@ func (a *App) Main(ctx context.Context, args []string, env *Env) int {
 			return 0
 		}
 		fmt.Fprintf(env.Stderr, "%s %s: %v\nRun '%s help %s' for usage.\n", a.Name, c.Name, err, a.Name, c.Name)
-		return 2
+		return ExitUsage
 	}
 	err := c.Run(ctx, env, fs.Args())
 	if err == nil {
-		return 0
+		return ExitOK
 	}
 	var ee *ExitError
-	if errors.As(err, &ee) {
-		if ee.Err != nil {
-			fmt.Fprintf(env.Stderr, "%s %s: %v\n", a.Name, c.Name, ee.Err)
-		}
-		return ee.Code
+	if errors.As(err, &ee) && ee.Err == nil {
+		return ee.Code // the command printed what it had to say
 	}
 	fmt.Fprintf(env.Stderr, "%s %s: %v\n", a.Name, c.Name, err)
-	if errors.Is(err, ErrUsage) {
-		return 2
+	if errors.Is(err, ErrUsage) && !errors.As(err, &ee) {
+		fmt.Fprintf(env.Stderr, "Run '%s help %s' for usage.\n", a.Name, c.Name)
 	}
-	return 1
+	return ExitCode(err)
 }
 
 // find matches the longest registered name ("probe serial" before "probe").

@@ -15,6 +15,7 @@ const (
 	ExitFailure   = 1  // a runtime failure not listed below
 	ExitCrash     = 2  // the Go runtime's own code for a panic: a bug, with a stack trace on stderr
 	ExitUsage     = 64 // EX_USAGE: bad flags or arguments
+	ExitDataErr   = 65 // EX_DATAERR: an input file other than the config is invalid (rules test --events)
 	ExitPortInUse = 69 // EX_UNAVAILABLE: a serial port is held by another process
 	ExitStoreOpen = 73 // EX_CANTCREAT: the store cannot be opened
 	ExitDiskFull  = 75 // EX_TEMPFAIL: the disk is full; retry once space is freed

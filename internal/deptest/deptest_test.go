@@ -1,12 +1,15 @@
 // Package deptest checks the direction of imports between the project's
 // packages (Tailscale's deptest): edge is the domain and imports neither
-// drivers nor sync; sync/wire imports nothing of the project; the receiver
-// needs no device code; no package is named sync.
+// drivers nor sync; drivers depend on edge alone (no edge/* subpackage);
+// edge/config is a leaf that depends on edge and the edge/* leaves only;
+// sync/wire imports nothing of the project; the receiver needs no device
+// code; no package is named sync; every package under cmd/ is a main.
 package deptest
 
 import (
 	"encoding/json"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -43,6 +46,36 @@ func listPackages(t *testing.T, goos string) []pkg {
 	return pkgs
 }
 
+// edgeLeaves are the edge/* packages that import nothing of this project
+// (TestLeaves checks it), so that edge/config and drivers may use them.
+var edgeLeaves = map[string]bool{
+	"edge/password": true,
+}
+
+func leafList() []string {
+	var l []string
+	for p := range edgeLeaves {
+		l = append(l, p)
+	}
+	sort.Strings(l)
+	return l
+}
+
+// TestLeaves: a leaf imports nothing of this project.
+func TestLeaves(t *testing.T) {
+	for _, p := range listPackages(t, "linux") {
+		me := rel(p.ImportPath)
+		if !edgeLeaves[me] {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if strings.HasPrefix(dep, module+"/") {
+				t.Errorf("%s imports %s: a leaf imports nothing of this project", me, rel(dep))
+			}
+		}
+	}
+}
+
 func rel(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, module), "/") }
 
 func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
@@ -53,6 +86,9 @@ func TestImportDirection(t *testing.T) {
 			me := rel(p.ImportPath)
 			if p.Name == "sync" {
 				t.Errorf("%s: package named sync shadows the standard library", me)
+			}
+			if under(me, "cmd") && p.Name != "main" {
+				t.Errorf("%s: package %s under cmd/: cmd holds commands only; put the logic in a package outside cmd", me, p.Name)
 			}
 			for _, dep := range p.Deps {
 				if !strings.HasPrefix(dep, module+"/") {
@@ -68,6 +104,10 @@ func TestImportDirection(t *testing.T) {
 					t.Errorf("%s (%s) imports %s: the receiver needs no device or gateway code", me, goos, d)
 				case under(me, "drivers") && (under(d, "sync") || under(d, "cmd")):
 					t.Errorf("%s (%s) imports %s: drivers must not depend on sync or cmd", me, goos, d)
+				case under(me, "drivers") && under(d, "edge") && d != "edge" && !edgeLeaves[d]:
+					t.Errorf("%s (%s) imports %s: drivers depend on edge alone (edge.Options, edge.Duration), not on its subpackages", me, goos, d)
+				case me == "edge/config" && under(d, "edge") && d != "edge" && !edgeLeaves[d]:
+					t.Errorf("%s (%s) imports %s: edge/config is a leaf: it may import edge and %v only", me, goos, d, leafList())
 				}
 			}
 		}

@@ -9,6 +9,15 @@
 # failure after 5 s, logs in the Event Log under "edgegw") and starts it.
 # Run it again after unzipping a new version to upgrade: the config and the
 # data are kept.
+#
+# Restart policy: the SCM's recovery action restarts the service 5 s after
+# the process ends without reporting itself stopped (a crash, exit 2; a full
+# disk, 75; any other failure). On an invalid config (exit 78) or a usage
+# error (64) the gateway asks the SCM to stop the service instead, so that
+# it is not restarted into the same error every 5 s: the service shows
+# stopped and the Event Log has the problems; fix the config (edgegw
+# validate), then edgegw service start. Exit codes: docs/install.md,
+# section 9.
 #Requires -RunAsAdministrator
 $ErrorActionPreference = "Stop"
 

@@ -1,6 +1,8 @@
 // Package password hashes and checks the technician password of the status
 // page: PBKDF2-SHA256 from the standard library, encoded as
-// "pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>".
+// "pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>". It is a leaf
+// (the standard library only): edge/config checks a configured hash's
+// format with it, edge/status verifies logins.
 package password
 
 import (

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+func run(args []string, out string) int {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		if code < 0 {
+			code = 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
+		}
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "peakrss:", err)
+		return 127
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss // KiB on Linux
+	}
+	if out != "" {
+		line := fmt.Sprintf("wall_ms=%d peak_rss_kib=%d\n", wall.Milliseconds(), rss)
+		if err := os.WriteFile(out, []byte(line), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "peakrss:", err)
+		}
+	}
+	return code
+}
