@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		os.Exit(0)
 	}
+	if dir := os.Getenv(diskChildEnv); dir != "" {
+		os.Exit(diskChild(dir))
+	}
 	os.Exit(m.Run())
 }
 

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dgraph-io/ristretto/v2/z"
+
 	"github.com/edgegw/edgegw/edge"
 )
 
@@ -84,12 +86,23 @@ type diskGuard struct {
 }
 
 func newDiskGuard(dir string, reserve int64, clock edge.Clock, log *slog.Logger) *diskGuard {
-	d := &diskGuard{dir: dir, clock: clock, log: log, reserve: reserve}
+	d := &diskGuard{dir: absDir(dir), clock: clock, log: log, reserve: reserve}
 	if fi, err := os.Stat(d.ballastPath()); err == nil {
 		d.ballast = fileBytes(fi)
 	}
+	guards.Store(d.dir, d)
 	return d
 }
+
+func absDir(dir string) string {
+	if a, err := filepath.Abs(dir); err == nil {
+		return a
+	}
+	return filepath.Clean(dir)
+}
+
+// close forgets the guard (Store.Close).
+func (d *diskGuard) close() { guards.CompareAndDelete(d.dir, d) }
 
 func (d *diskGuard) ballastPath() string { return filepath.Join(d.dir, ballastName) }
 
@@ -147,6 +160,49 @@ func (d *diskGuard) ballastBytes() int64 {
 	return d.ballast
 }
 
+// guards maps a store's directory to its diskGuard, for onNoSpace.
+var guards sync.Map
+
+func init() { z.SetNoSpaceHandler(onNoSpace) }
+
+// onNoSpace is called by the patched ristretto when Badger cannot allocate
+// a file it maps (a memtable, a table, a value log) for lack of space:
+// Badger ends the process when it cannot make a memtable, so the ballast of
+// the store that owns the file gives up what the file needs, at the moment
+// it needs it.
+func onNoSpace(name string, need int64) bool {
+	g, ok := guards.Load(absDir(filepath.Dir(name)))
+	if !ok {
+		return false
+	}
+	return g.(*diskGuard).give(need + 1<<20)
+}
+
+// give shrinks the ballast by n bytes (all of it when it is smaller) and
+// reports whether it had any to give.
+func (d *diskGuard) give(n int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ballast == 0 {
+		return false
+	}
+	n = min(n, d.ballast)
+	var err error
+	if n == d.ballast {
+		err = os.Remove(d.ballastPath())
+	} else {
+		err = os.Truncate(d.ballastPath(), d.ballast-n)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		d.log.Error("cannot release the disk reserve file", "file", d.ballastPath(), "err", err)
+		return false
+	}
+	d.ballast -= n
+	d.at = time.Time{}
+	d.log.Warn("disk reserve file released", "why", "the filesystem is full and Badger needs room", "bytes", n, "left", d.ballast)
+	return true
+}
+
 // release deletes the ballast, so Badger has room to work; it returns the
 // bytes freed.
 func (d *diskGuard) release(why string) int64 {
@@ -166,11 +222,12 @@ func (d *diskGuard) release(why string) int64 {
 	return n
 }
 
-// hold makes the ballast when there is room for it above the reserve.
+// hold makes the ballast, or tops it up, when the reserve is free: the
+// ballast is part of it.
 func (d *diskGuard) hold() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.ballast > 0 || d.readLocked(0) < d.reserve+workRoom {
+	if d.ballast >= workRoom || d.readLocked(0) < max(d.reserve, 2*workRoom) {
 		return
 	}
 	if err := allocateFile(d.ballastPath(), workRoom); err != nil {
@@ -183,15 +240,10 @@ func (d *diskGuard) hold() {
 }
 
 // writable reports whether a write may reach Badger now: there is room for
-// a memtable rotation, after releasing the ballast if need be.
+// a memtable rotation. The ballast is not released for writes: it is the
+// room the store needs to free space (doDrop) and to open.
 func (d *diskGuard) writable() bool {
-	if d.read(10*time.Millisecond) >= minWrite {
-		return true
-	}
-	if d.release("the filesystem is full") > 0 && d.read(0) >= minWrite {
-		return true
-	}
-	return false
+	return d.read(10*time.Millisecond) >= minWrite
 }
 
 // errFull is the error appends get while the disk is full.

@@ -22,7 +22,7 @@ func diskSpace(dir string) (free, total int64, err error) {
 
 // allocateFile makes a file of size bytes that really holds its blocks.
 func allocateFile(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}

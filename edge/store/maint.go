@@ -236,10 +236,9 @@ func (s *Store) drop(d *dropPlan, plan func(txn *badger.Txn, last uint64) error)
 // checks that they are gone, all with the writer paused (dropMu). The
 // caller holds closeMu for reading.
 func (s *Store) doDrop(d *dropPlan, plan func(txn *badger.Txn, last uint64) error) error {
-	if s.disk.read(0) < workRoom {
-		s.disk.release("a drop needs room to compact")
-	}
-	if !s.disk.writable() {
+	// The drop makes a memtable and tables: with less room than a write
+	// needs, only the ballast can give it (onNoSpace).
+	if !s.disk.writable() && s.disk.ballastBytes() == 0 {
 		return s.disk.errFull()
 	}
 	s.dropMu.Lock()
@@ -427,32 +426,44 @@ func (s *Store) enforce() {
 		s.reopen()
 		return
 	}
+	// A drop whose outcome is not committed must finish before another
+	// starts: there is one drop record.
 	if err := s.resumePending(); err != nil {
-		s.log.Warn("drop failed", "err", err)
-	}
-	if s.disk.read(0) < workRoom {
-		s.disk.release("free space under the store's working room")
+		if !errors.Is(err, edge.ErrClosed) {
+			s.throttle.Warn("drop", "drop failed", "err", err)
+		}
+		s.setFull(s.disk.read(0))
+		return
 	}
 	// The cap: evict down to 90% of it.
 	if c := s.opts.CapBytes; c > 0 && s.live()+fixedBytes > c {
 		s.evict(s.live()+fixedBytes-c*9/10, false)
 	}
 	// The reserve: what was consumed by every cursor goes first, then
-	// evictions, unless evicting does not give the space back (another
-	// process takes it): then the store only waits.
+	// evictions, but only of what the store grew since the reserve was last
+	// met: what another process took is not the store's to give back.
+	// Evicting for it would only feed that process; appends stop at the
+	// full mark instead, and resume when the space returns.
 	reserve := s.disk.reserveBytes()
+	if s.disk.read(0)+s.disk.ballastBytes() >= reserve || !s.okSet {
+		s.okLive, s.okSet = s.live(), true
+	}
 	if need := reserve - s.disk.read(0) - s.disk.ballastBytes(); need > 0 {
 		need += reserve / 10
-		before := s.disk.read(0)
 		freed := s.dropConsumed(need)
-		if freed < need && !s.othersFilling() {
-			freed += s.evict(need-freed, true)
-		}
-		if got := s.disk.read(0) - before; freed > 0 && got < freed/4 {
-			s.markOthersFilling(freed, got)
+		if grown := s.live() - s.okLive; freed < need && grown > 0 {
+			s.evict(min(need-freed, grown), true)
 		}
 	}
-	free := s.disk.read(0)
+	s.setFull(s.disk.read(0))
+	if !s.disk.full.Load() {
+		s.disk.hold()
+	}
+}
+
+// setFull refuses appends below the full mark and takes them again once
+// there is room for the store to work.
+func (s *Store) setFull(free int64) {
 	switch {
 	case free < minWrite+memFileBytes && !s.disk.full.Load():
 		s.disk.full.Store(true)
@@ -460,9 +471,6 @@ func (s *Store) enforce() {
 	case free >= workRoom+workRoom/2 && s.disk.full.Load():
 		s.disk.full.Store(false)
 		s.log.Warn("disk space returned: appends resume", "dir", s.opts.Dir, "disk_free", free)
-	}
-	if !s.disk.full.Load() {
-		s.disk.hold()
 	}
 }
 
@@ -532,7 +540,7 @@ func (s *Store) evict(need int64, forDisk bool) int64 {
 		if forDisk {
 			why = "disk reserve reached: events evicted"
 		}
-		s.log.Warn(why, "priority", p, "from", d.gapFrom, "to", d.gapTo, "count", d.events,
+		s.throttle.Warn(why, why, "priority", p, "from", d.gapFrom, "to", d.gapTo, "count", d.events,
 			"bytes", d.bytes, "cap_bytes", s.opts.CapBytes, "disk_free", s.disk.free.Load())
 	}
 	return freed
@@ -590,21 +598,8 @@ func (s *Store) dropConsumed(need int64) int64 {
 		}
 		return 0
 	}
-	s.log.Info("disk reserve reached: events already consumed deleted", "count", d.events, "bytes", d.bytes)
+	s.throttle.Warn("consumed", "disk reserve reached: events already consumed deleted", "count", d.events, "bytes", d.bytes)
 	return d.bytes
-}
-
-// othersFilling reports that, lately, what eviction freed did not show up as
-// free space: another process is filling the disk, and evicting more events
-// would only feed it.
-func (s *Store) othersFilling() bool {
-	return s.clock.Now().Before(s.fillingUntil)
-}
-
-func (s *Store) markOthersFilling(freed, got int64) {
-	s.fillingUntil = s.clock.Now().Add(time.Minute)
-	s.log.Warn("disk filling from outside the store: evicting for the reserve paused for a minute",
-		"freed_bytes", freed, "free_gained_bytes", got)
 }
 
 // retain deletes events that every cursor has passed and that are older

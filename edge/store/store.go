@@ -171,13 +171,15 @@ type Store struct {
 	capSignal  chan struct{}
 	done       chan []*req // committed batches for the completer
 
-	buckets      bucketCounts
-	cache        blockCache
-	maintMu      sync.Mutex // one drop at a time
-	fillingUntil time.Time  // maintenance's: see othersFilling
-	sizeMu       sync.Mutex
-	sizeAt       time.Time
-	sizeDisk     int64
+	buckets  bucketCounts
+	cache    blockCache
+	maintMu  sync.Mutex // one drop at a time
+	okLive   int64      // maintenance's: Live when the reserve was last met
+	okSet    bool
+	throttle *edge.LogThrottle
+	sizeMu   sync.Mutex
+	sizeAt   time.Time
+	sizeDisk int64
 }
 
 // Open opens or creates the store in o.Dir and starts its writer and
@@ -212,8 +214,10 @@ func Open(o Options) (*Store, error) {
 		notify:    make(chan struct{}),
 		capSignal: make(chan struct{}, 1),
 		done:      make(chan []*req, 2),
+		throttle:  &edge.LogThrottle{Log: o.Logger, Interval: time.Minute, Clock: o.Clock},
 	}
 	if err := s.openDB(); err != nil {
+		s.disk.close()
 		return nil, err
 	}
 	s.wg.Add(3)
@@ -361,12 +365,25 @@ func (s *Store) load() error {
 	if stale {
 		s.w.Live = s.buckets.bytes()
 	}
+	s.pubMu.Lock()
 	s.pub = s.w
+	s.pubMu.Unlock()
 	s.durable.Store(s.w.LastSeq)
 	return s.refreshFirst()
 }
 
+// loadEpoch reads or makes the epoch. On a reopen (s.epoch set) it only
+// checks it: appends read s.epoch without a lock.
 func (s *Store) loadEpoch() error {
+	set := func(e uint64) error {
+		switch {
+		case s.epoch == 0:
+			s.epoch = e
+		case s.epoch != e:
+			return fmt.Errorf("epoch changed from %016x to %016x", s.epoch, e)
+		}
+		return nil
+	}
 	read := func(txn *badger.Txn) (bool, error) {
 		it, err := txn.Get(keyEpoch)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -379,8 +396,7 @@ func (s *Store) loadEpoch() error {
 			if len(v) != 8 {
 				return fmt.Errorf("bad epoch record of %d bytes", len(v))
 			}
-			s.epoch = binary.BigEndian.Uint64(v)
-			return nil
+			return set(binary.BigEndian.Uint64(v))
 		})
 	}
 	if s.readOnly.Load() {
@@ -402,7 +418,9 @@ func (s *Store) loadEpoch() error {
 				return fmt.Errorf("make epoch: %w", err)
 			}
 		}
-		s.epoch = binary.BigEndian.Uint64(b[:])
+		if err := set(binary.BigEndian.Uint64(b[:])); err != nil {
+			return err
+		}
 		return txn.Set(keyEpoch, b[:])
 	})
 }
@@ -477,6 +495,7 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	s.wg.Wait()
 	s.wake()
+	defer s.disk.close()
 	if s.db == nil {
 		return nil
 	}

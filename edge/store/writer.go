@@ -320,6 +320,7 @@ type batch struct {
 	bytes    int64
 	raw      int64 // raw bytes of the events added
 	appended uint64
+	drops    int    // drop outcomes in the batch
 	gen      uint64 // Store.gen when the batch began
 }
 
@@ -350,6 +351,7 @@ func (b *batch) add(r *req) {
 	b.bytes += n
 	c := &b.c
 	if d := r.drop; d != nil {
+		b.drops++
 		c.Live -= d.bytes
 		c.Removed += d.events
 		if d.evicted {
@@ -456,7 +458,10 @@ func (s *Store) writeBatch(b *batch) error {
 	// the lock directly, not through enter.
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.db == nil || s.readOnly.Load() || b.gen != s.gen || !s.disk.writable() {
+	// A drop's outcome ends a drop that freed space: the ballast may give
+	// it room (onNoSpace), where new events would have to wait.
+	room := s.disk.writable() || (b.drops > 0 && s.disk.ballastBytes() > 0)
+	if s.db == nil || s.readOnly.Load() || b.gen != s.gen || !room {
 		s.disk.full.Store(true)
 		return s.disk.errFull()
 	}

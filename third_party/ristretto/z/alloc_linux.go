@@ -5,6 +5,7 @@ package z
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,10 +25,10 @@ func allocate(fd *os.File, size int64) error {
 	if size <= fi.Size() {
 		return fd.Truncate(size)
 	}
-	for {
-		err = unix.Fallocate(int(fd.Fd()), 0, 0, size)
-		if !errors.Is(err, unix.EINTR) {
-			break
+	err = fallocate(fd, size)
+	if errors.Is(err, unix.ENOSPC) {
+		if h := noSpace.Load(); h != nil && (*h)(fd.Name(), size-fi.Size()) {
+			err = fallocate(fd, size)
 		}
 	}
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
@@ -35,3 +36,22 @@ func allocate(fd *os.File, size int64) error {
 	}
 	return err
 }
+
+func fallocate(fd *os.File, size int64) error {
+	for {
+		err := unix.Fallocate(int(fd.Fd()), 0, 0, size)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+var noSpace atomic.Pointer[func(name string, need int64) bool]
+
+// SetNoSpaceHandler sets f to be called when a file cannot be allocated for
+// lack of space, with its name and the bytes it needs: f may free space
+// (an application's reserve) and reports whether to try again. Badger
+// cannot survive some of these failures (a memtable it cannot create ends
+// the process), so the application keeps room for exactly this. Patched in
+// by edgegw (PATCHED.md).
+func SetNoSpaceHandler(f func(name string, need int64) bool) { noSpace.Store(&f) }
