@@ -283,6 +283,9 @@ func (u *Uplink) Status() edge.SyncStatus {
 	if err == nil {
 		if last := u.o.Log.LastSeq(); last >= next {
 			st.BacklogEvents = last - next + 1
+			if h, ok := u.o.Log.(edge.Backlogger); ok {
+				st.BacklogEvents = h.Held(next) // not what was evicted
+			}
 			st.BacklogBytes = int64(float64(st.BacklogEvents) * avg)
 			if evs, err := u.o.Log.Read(next, 1); err == nil && len(evs) > 0 {
 				st.OldestUnsynced = evs[0].Time
