@@ -14,6 +14,9 @@ type DeviceStats struct {
 	Errors     uint64 `json:"errors"`     // timeouts, CRC errors, exceptions, write failures
 	Reconnects uint64 `json:"reconnects"` // times the port was reopened
 	LastError  string `json:"last_error,omitempty"`
+	// ErrorsByCause splits Errors by cause ("timeout", "crc", ...), for
+	// drivers that can tell; nil otherwise.
+	ErrorsByCause map[string]uint64 `json:"errors_by_cause,omitempty"`
 }
 
 // StatsReporter is implemented by drivers and outputs that keep counters.
@@ -39,7 +42,24 @@ type SyncStatus struct {
 	SkewKnown      bool          `json:"skew_known"`
 	ConfigVersion  string        `json:"config_version,omitempty"`
 	Paused         bool          `json:"paused,omitempty"` // demo's "network down" switch
+	// State is what the uplink knows of the central platform now, one of
+	// the Sync* states, and StateSince when it became so.
+	State      string    `json:"state,omitempty"`
+	StateSince time.Time `json:"state_since,omitzero"`
 }
+
+// States of the uplink (SyncStatus.State).
+const (
+	SyncConnecting  = "connecting"  // started, no exchange finished yet
+	SyncOK          = "ok"          // the central platform answers, and the backlog moves
+	SyncUnreachable = "unreachable" // no answer: network error, timeout, TLS failure, an answer not signed by the central platform
+	SyncRejecting   = "rejecting"   // it answers, but refuses: 429, 5xx, 401 (key or clock), 403
+	SyncStalled     = "stalled"     // it answers, but the backlog has not moved for the uplink's stall_after
+	SyncPaused      = "paused"      // switched off (the demo's network switch)
+)
+
+// SyncStates lists every state, for /metrics.
+var SyncStates = []string{SyncConnecting, SyncOK, SyncUnreachable, SyncRejecting, SyncStalled, SyncPaused}
 
 // Controller is what the central platform's commands and the status page's
 // buttons may do to a running gateway. The Gateway implements it.

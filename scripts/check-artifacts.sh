@@ -12,6 +12,7 @@
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOWORK=off # packaging/ is its own module; see build-all.sh
 DIST="${DIST:-dist}"
 VERSION="${VERSION:-0.1.0}"
 
@@ -92,7 +93,8 @@ echo "# edited on site" >>"$root/etc/edgegw/edgegw.yaml"
 echo data >"$root/var/lib/edgegw/000001.vlog"
 v2="${VERSION}+upgrade"
 mkdir -p "$work/v2"
-go run ./packaging/cmd/mkdeb --arch amd64 --version "$v2" --binary "$root/usr/bin/edgegw" \
+go -C packaging build -o "$work/mkdeb" ./cmd/mkdeb
+"$work/mkdeb" --arch amd64 --version "$v2" --binary "$root/usr/bin/edgegw" \
 	--config "$DIST/edgegw.yaml" --out "$work/v2" >/dev/null
 deb2="$(ls "$work"/v2/edgegw_*_amd64.deb)"
 "${DPKG[@]}" -i "$deb2" >"$work/upgrade.log" 2>&1 || { cat "$work/upgrade.log"; fail "upgrade"; }

@@ -146,10 +146,18 @@ func runSyncReceiver(env *cli.Env, dir, keyHex string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.AddGateway(receiver.Gateway{ID: "bench", Key: key, Created: time.Now().UTC()}); err != nil && !errors.Is(err, receiver.ErrExists) {
-		return err
+	// "bench" drains through the uplink; the ingest phase's posters are a
+	// gateway each, as concurrent batches come from many gateways (one
+	// gateway's requests in flight may hold half the memory budget).
+	for _, id := range []string{"bench", "bench-0", "bench-1", "bench-2", "bench-3", "bench-4", "bench-5", "bench-6", "bench-7"} {
+		if err := st.AddGateway(receiver.Gateway{ID: id, Key: key, Created: time.Now().UTC()}); err != nil && !errors.Is(err, receiver.ErrExists) {
+			return err
+		}
 	}
-	rcv, err := receiver.New(receiver.Options{Store: st})
+	// The ingest phase measures what the receiver can store: its posters
+	// send faster than a gateway does, past the default per-gateway rate
+	// limit (100 requests/s).
+	rcv, err := receiver.New(receiver.Options{Store: st, GatewayRate: 1e6, GatewayBurst: 1e6})
 	if err != nil {
 		return err
 	}
@@ -400,7 +408,7 @@ func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters 
 				if i >= len(batches) {
 					return
 				}
-				if err := postBatch(ctx, cl, "http://"+addr, key, batches[i]); err != nil {
+				if err := postBatch(ctx, cl, "http://"+addr, fmt.Sprintf("bench-%d", p%8), key, batches[i]); err != nil {
 					errOnce.Do(func() { ingestErr = err })
 					return
 				}
@@ -419,14 +427,14 @@ func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters 
 	return res, nil
 }
 
-func postBatch(ctx context.Context, cl *http.Client, base string, key wire.Key, body []byte) error {
+func postBatch(ctx context.Context, cl *http.Client, base, gateway string, key wire.Key, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+wire.PathBatches, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", wire.ContentTypeBatch)
 	req.Header.Set("Content-Encoding", "gzip")
-	wire.SignRequest(req, "bench", key, body, time.Now())
+	wire.SignRequest(req, gateway, key, body, time.Now())
 	resp, err := cl.Do(req)
 	if err != nil {
 		return err

@@ -34,17 +34,32 @@ func newAdminFlags() *adminFlags {
 
 // call sends a JSON admin request and decodes the answer into out.
 func (a *adminFlags) call(ctx context.Context, method, path string, in, out any) error {
+	b, err := a.raw(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// raw sends an admin request (in as JSON, if not nil) and returns the body
+// of a 200 answer.
+func (a *adminFlags) raw(ctx context.Context, method, path string, in any) ([]byte, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.url, "/")+path, body)
 	if err != nil {
-		return fmt.Errorf("--url %q: %w", a.url, err)
+		return nil, fmt.Errorf("--url %q: %w", a.url, err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -55,26 +70,21 @@ func (a *adminFlags) call(ctx context.Context, method, path string, in, out any)
 	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("edgecentral server at %s: %w (is `edgecentral serve` running?)", a.url, err)
+		return nil, fmt.Errorf("edgecentral server at %s: %w (is `edgecentral serve` running?)", a.url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
+		return nil, fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var er wire.ErrorResponse
 		if json.Unmarshal(b, &er) == nil && er.Error != "" {
-			return fmt.Errorf("%s %s: %s (%d %s)", method, path, er.Error, resp.StatusCode, er.Code)
+			return nil, fmt.Errorf("%s %s: %s (%d %s)", method, path, er.Error, resp.StatusCode, er.Code)
 		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
-		}
-	}
-	return nil
+	return b, nil
 }
 
 // positional parses args that mix flags and positional arguments

@@ -13,11 +13,14 @@ import (
 
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
+	"github.com/edgegw/edgegw/sync/wire"
 )
 
 type serveFlags struct {
 	listen, data, tlsCert, tlsKey, adminToken, logLevel string
-	maxBody, maxDecoded                                 int64
+	maxBody, maxDecoded, memoryBudget                   int64
+	gatewayRate                                         float64
+	gatewayBurst                                        int
 	replayWindow, drain                                 time.Duration
 }
 
@@ -31,6 +34,9 @@ func (o *serveFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.adminToken, "admin-token", o.adminToken, "require this bearer token on the admin API; without it the admin API answers loopback clients only (default: $EDGECENTRAL_ADMIN_TOKEN)")
 	fs.Int64Var(&o.maxBody, "max-body", o.maxBody, "largest request body accepted, in bytes (compressed)")
 	fs.Int64Var(&o.maxDecoded, "max-decoded", o.maxDecoded, "largest decompressed batch, in bytes (stops gzip bombs)")
+	fs.Int64Var(&o.memoryBudget, "memory-budget", o.memoryBudget, "bytes all requests in flight may hold at once (bodies, decompressed and decoded batches); more is answered 503 with Retry-After")
+	fs.Float64Var(&o.gatewayRate, "gateway-rate", o.gatewayRate, "requests per second each gateway may send; more is answered 429 with Retry-After")
+	fs.IntVar(&o.gatewayBurst, "gateway-burst", o.gatewayBurst, "requests a gateway may send at once above --gateway-rate")
 	fs.DurationVar(&o.replayWindow, "replay-window", o.replayWindow, "how far a request's timestamp may be from this server's clock")
 	fs.DurationVar(&o.drain, "drain", o.drain, "on SIGINT/SIGTERM, how long requests in flight may take to finish")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
@@ -46,6 +52,13 @@ gateway status from its admin API (edgecentral tail, gateways list).
 Everything is kept in the data directory (embedded Badger); each event is
 stored once, durably, before the gateway gets its acknowledgement.
 
+Hostile or broken clients cost bounded memory: a request's signature is
+checked before its body is read, bodies and decompressed batches have size
+limits (--max-body, --max-decoded), and all requests in flight share
+--memory-budget (503 with Retry-After when it is in use); each gateway may
+send --gateway-rate requests per second (429 with Retry-After past it).
+With the defaults the process stays under 128 MiB (docs/hardening.md).
+
 Example:
   edgecentral gateways add gw-compound-7 --data /var/lib/edgecentral
   edgecentral serve --listen 0.0.0.0:8700 --data /var/lib/edgecentral \
@@ -57,7 +70,8 @@ shutdown, 1 on an error (e.g. the address is in use or the data directory is
 locked by another edgecentral).`,
 		Flags: func(fs *flag.FlagSet) {
 			serveOpts = &serveFlags{listen: "127.0.0.1:8700", adminToken: os.Getenv("EDGECENTRAL_ADMIN_TOKEN"),
-				maxBody: 8 << 20, maxDecoded: 64 << 20, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info"}
+				maxBody: wire.MaxBatchBody, maxDecoded: wire.MaxBatchDecoded, memoryBudget: receiver.DefaultMemoryBudget,
+				gatewayRate: 100, gatewayBurst: 200, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info"}
 			serveOpts.bind(fs)
 		},
 		Run: runServe,
@@ -90,7 +104,8 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 
 	srv, err := receiver.Start(receiver.ServerOptions{
 		Dir: o.data, Addr: o.listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey, AdminToken: o.adminToken, Logger: log,
-		Receiver: receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow},
+		Receiver: receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow,
+			MemoryBudget: o.memoryBudget, GatewayRate: o.gatewayRate, GatewayBurst: o.gatewayBurst},
 	})
 	if err != nil {
 		return err

@@ -80,6 +80,9 @@ func runTail(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		after = page.Last
 	}
+	if o.follow {
+		fmt.Fprintf(env.Stderr, "tail: following events after cursor %d (Ctrl-C stops)\n", after)
+	}
 	for {
 		q := url.Values{"after": {strconv.FormatUint(after, 10)}, "limit": {"1000"}}
 		if o.gateway != "" {

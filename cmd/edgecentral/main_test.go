@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -55,15 +56,21 @@ var keyRe = regexp.MustCompile(`key: ([0-9a-f]{64})`)
 // waitFor polls f until it returns a non-empty string.
 func waitFor(t *testing.T, what string, f func() string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		if s := f(); s != "" {
 			return s
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", what)
+			return ""
+		case <-tick.C:
+		}
 	}
-	t.Fatalf("timed out waiting for %s", what)
-	return ""
 }
 
 func postBatch(t *testing.T, url, gw string, key wire.Key, events []wire.Event) wire.BatchResponse {
@@ -142,12 +149,17 @@ func TestCLIEndToEnd(t *testing.T) {
 
 	// A following tail sees only new events.
 	tctx, tcancel := context.WithCancel(context.Background())
-	var tailOut syncBuffer
+	var tailOut, tailErr syncBuffer
 	tailDone := make(chan int, 1)
 	go func() {
-		tailDone <- app.Main(tctx, []string{"tail", "--url", url, "--gateway", "gw1", "--interval", "50ms"}, &cli.Env{Stdout: &tailOut, Stderr: &tailOut})
+		tailDone <- app.Main(tctx, []string{"tail", "--url", url, "--gateway", "gw1", "--interval", "50ms"}, &cli.Env{Stdout: &tailOut, Stderr: &tailErr})
 	}()
-	time.Sleep(300 * time.Millisecond) // let it find the end before new events arrive
+	waitFor(t, "tail to find the end", func() string {
+		if strings.Contains(tailErr.String(), "following events after cursor 3") {
+			return "ok"
+		}
+		return ""
+	})
 	postBatch(t, url, "gw1", key, sampleEvents(4))
 	waitFor(t, "tail to print new events", func() string {
 		if strings.Count(tailOut.String(), "\n") >= 3 {
@@ -221,5 +233,64 @@ func TestUsageErrors(t *testing.T) {
 		if _, stderr, code := run(t, context.Background(), args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)
 		}
+	}
+}
+
+// TestDiagnosticsCLI: request, list and get a diagnostics bundle through
+// the CLI, with the gateway's upload in between.
+func TestDiagnosticsCLI(t *testing.T) {
+	dir := t.TempDir()
+	out, _, code := run(t, context.Background(), "gateways", "add", "gw1", "--data", dir)
+	m := keyRe.FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("gateways add: %d %s", code, out)
+	}
+	key, _ := wire.ParseKey(m[1])
+	ctx, cancel := context.WithCancel(context.Background())
+	var serveOut, serveErr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- app.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
+			&cli.Env{Stdout: &serveOut, Stderr: &serveErr})
+	}()
+	defer func() { cancel(); <-done }()
+	url := waitFor(t, "serve to listen", func() string {
+		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(serveOut.String()); m != nil {
+			return m[1]
+		}
+		return ""
+	})
+	if out, stderr, code := run(t, context.Background(), "diagnostics", "get", "gw1", "--url", url); code != 1 || !strings.Contains(stderr, "no diagnostics bundle") {
+		t.Errorf("get before any: %d %s %s", code, out, stderr)
+	}
+	out, stderr, code := run(t, context.Background(), "diagnostics", "request", "gw1", "--url", url)
+	if code != 0 || !strings.Contains(out, "command 1") {
+		t.Fatalf("request: %d %s %s", code, out, stderr)
+	}
+	if out, _, _ := run(t, context.Background(), "diagnostics", "list", "gw1", "--url", url); !strings.Contains(out, "pending") {
+		t.Errorf("list while pending:\n%s", out)
+	}
+	// The gateway answers with its bundle.
+	zip := []byte("PK\x03\x04 a diagnostics bundle")
+	res, _ := json.Marshal(wire.CommandResult{OK: true, Attachment: zip})
+	req, _ := http.NewRequest("POST", url+wire.CommandResultPath(1), bytes.NewReader(res))
+	wire.SignRequest(req, "gw1", key, res, time.Now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("post result: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if out, _, _ := run(t, context.Background(), "diagnostics", "list", "gw1", "--url", url); !strings.Contains(out, fmt.Sprintf("%d bytes", len(zip))) {
+		t.Errorf("list after the upload:\n%s", out)
+	}
+	file := dir + "-diag.zip"
+	if out, stderr, code := run(t, context.Background(), "diagnostics", "get", "gw1", "--url", url, "--out", file); code != 0 {
+		t.Fatalf("get: %d %s %s", code, out, stderr)
+	}
+	if got, _ := os.ReadFile(file); !bytes.Equal(got, zip) {
+		t.Errorf("bundle: got %q, want %q", got, zip)
+	}
+	if _, stderr, code := run(t, context.Background(), "diagnostics", "get", "gw1", "--command", "9", "--url", url); code != 1 || !strings.Contains(stderr, "404") {
+		t.Errorf("get an unknown command: %d %s", code, stderr)
 	}
 }

@@ -18,13 +18,13 @@ import (
 
 // startServe runs `edgecentral serve` as a child process (this test binary,
 // see TestMain) and returns it with its URL.
-func startServe(t *testing.T, dir string) (*exec.Cmd, string, *strings.Builder) {
+func startServe(t *testing.T, dir string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data", dir)
 	cmd.Env = append(os.Environ(), "EDGECENTRAL_TEST_MAIN=1")
 	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func startServe(t *testing.T, dir string) (*exec.Cmd, string, *strings.Builder) 
 	}()
 	select {
 	case url := <-urlc:
-		return cmd, url, &stderr
+		return cmd, url, stderr
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not start: %s", stderr.String())
 	}

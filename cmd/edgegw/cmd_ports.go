@@ -18,7 +18,9 @@ func init() {
 		Usage: `Lists the serial ports of this machine: the name to put under port: in
 the config, and for USB-serial adapters the USB vendor:product id
 (VID:PID), the adapter's serial number and its product name, so you can
-tell two identical-looking adapters apart.
+tell two identical-looking adapters apart. IN USE BY names the program
+holding a port, from its lock file (/run/lock/LCK..ttyUSB0): "edgegw (pid
+123)" is the running gateway. The ports are not opened.
 
 Plug the adapters in one at a time and run it after each to see which
 name each one got. On Linux, prefer the stable /dev/serial/by-id/... link

@@ -48,12 +48,13 @@ an exception (named, such as ILLEGAL DATA ADDRESS), 2 for a usage error.`,
 			fs.StringVar(&line.Parity, "parity", "even", "parity: none, even or odd (many devices use none)")
 			fs.IntVar(&line.DataBits, "data-bits", 8, "data bits: 7 or 8")
 			fs.IntVar(&line.StopBits, "stop-bits", 1, "stop bits: 1 or 2")
+			fs.BoolVar(&line.Echo, "echo", false, "the RS-485 adapter hears its own requests (the driver's echo option)")
 			fs.IntVar(&slave, "slave", 1, "slave address 1..247")
 			fs.StringVar(&read, "read", "holding:0:1", "what to read: table:address:count")
 			fs.StringVar(&typ, "type", "", "value type: uint16, int16, int32, uint32, float32 (default uint16; bits for coil/discrete)")
 			fs.StringVar(&order, "word-order", "big", "word order of 32-bit types: big (high word first) or little")
-			fs.DurationVar(&timeout, "timeout", time.Second, "how long the slave may take to answer")
-			fs.IntVar(&retries, "retries", 1, "times to repeat a request that got no or a damaged answer")
+			fs.DurationVar(&timeout, "timeout", modbus.DefaultTimeout, "how long the slave may take to answer (its turnaround)")
+			fs.IntVar(&retries, "retries", 1, "times to repeat a request that got no, a damaged or a mismatched answer")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if line.Port == "" || len(args) > 0 {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/serial"
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -31,8 +33,10 @@ Use it while wiring a site: garbage such as "ÿþ" or random bytes means a
 wrong baud rate or parity; nothing at all means wrong wiring (swap TX/RX
 on RS-232, A/B on RS-485) or a device that only talks on an event.
 
-Stop the gateway service first: the port can be opened by one program at
-a time. A port that vanishes (adapter unplugged) is reopened every second.
+A port held by another program (the running gateway, often) is refused at
+once, naming it: "port /dev/ttyUSB0 is in use by edgegw (pid 123)". Stop
+that program first; the gateway never shares a port. A port that vanishes
+(adapter unplugged) is reopened every second.
 
 Bytes in --delimiter, --start, --end, --sync are control names or hex:
 LF, "CR LF", STX, ETX, 0x7E, "7E 03".
@@ -43,7 +47,8 @@ Examples:
   edgegw probe serial --port COM3 --baud 19200 --framing delimited --start STX --end ETX
   edgegw probe serial --port /dev/ttyS1 --framing fixed --length 8 --sync 0xAA --duration 30s
 
-Exit status: 0 when stopped (Ctrl-C or --duration), 2 for a usage error.`,
+Exit status: 0 when stopped (Ctrl-C or --duration), 69 when the port is
+held by another program, 64 for a usage error.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&po.Port.Port, "port", "", "serial `device`: /dev/ttyUSB0, COM3 (see edgegw ports)")
 			fs.IntVar(&po.Port.Baud, "baud", 9600, "baud rate")
@@ -85,6 +90,9 @@ Exit status: 0 when stopped (Ctrl-C or --duration), 2 for a usage error.`,
 				defer c2()
 			}
 			if err := serial.Probe(ctx, po, env.Stdout); err != nil {
+				if errors.Is(err, edge.ErrPortInUse) {
+					return err
+				}
 				return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 			}
 			return nil

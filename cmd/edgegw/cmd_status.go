@@ -14,6 +14,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/edge/status/password"
@@ -321,6 +322,23 @@ func printSummary(w io.Writer, s *status.Snapshot, probs []status.Problem) error
 		reach := "reachable"
 		if !y.Reachable {
 			reach = "UNREACHABLE"
+		}
+		switch y.State {
+		case edge.SyncOK:
+			reach = "ok"
+		case edge.SyncConnecting:
+			reach = "connecting"
+		case edge.SyncUnreachable:
+			reach = "UNREACHABLE"
+		case edge.SyncRejecting:
+			reach = "REJECTING (429/5xx)"
+		case edge.SyncStalled:
+			reach = "STALLED (answers, backlog not moving)"
+		case edge.SyncPaused:
+			reach = "paused"
+		}
+		if y.State != "" && !y.StateSince.IsZero() {
+			reach += ", since " + ago(now, y.StateSince)
 		}
 		oldest := "none"
 		if !y.OldestUnsynced.IsZero() {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/edgegw/edgegw/edge/config"
@@ -40,6 +41,20 @@ func startDemoCentral(ctx context.Context, cfg *config.Config, dataDir string, s
 		return nil, err
 	}
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
+	// Connections accepted but without a request yet: Shutdown counts them
+	// busy for 5s, so a Ctrl-C of the demo took 5s now and then (a
+	// connection the uplink had opened when it stopped). stop closes them.
+	var mu sync.Mutex
+	fresh := map[net.Conn]bool{}
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st == http.StateNew {
+			fresh[c] = true
+		} else {
+			delete(fresh, c)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -51,6 +66,14 @@ func startDemoCentral(ctx context.Context, cfg *config.Config, dataDir string, s
 	cfg.Uplink.Key = key.String()
 	cfg.Uplink.KeyFile = ""
 	return func() {
+		// The gateway, its only client, has stopped: no request will come
+		// on a connection that has not sent one.
+		srv.SetKeepAlivesEnabled(false)
+		mu.Lock()
+		for c := range fresh {
+			c.Close()
+		}
+		mu.Unlock()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/edgegw/edgegw/edge"
@@ -56,6 +57,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 		ConfigPath: o.ConfigPath,
 		Logger:     logger,
 		Version:    version.Version,
+		Logs:       ring,
 		UplinkUp: func() bool {
 			u := up.Load()
 			return u != nil && u.Up()
@@ -66,11 +68,13 @@ func runGateway(ctx context.Context, o runOptions) error {
 	}
 
 	st, err := status.New(status.Options{
-		Config:   cfg.Status,
-		Provider: g,
-		Logger:   logger.With("component", "status"),
-		Version:  version.Version,
-		Logs:     ring,
+		Config:         cfg.Status,
+		Provider:       g,
+		Logger:         logger.With("component", "status"),
+		Version:        version.Version,
+		Logs:           ring,
+		Now:            g.Clock().Now,
+		LocalTokenPath: filepath.Join(cfg.Store.Dir, status.LocalTokenFile),
 	})
 	if err != nil {
 		g.Store().Close()

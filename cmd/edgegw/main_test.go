@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -174,15 +175,61 @@ inputs:
 	}
 }
 
+// TestDemoRunsWithoutHardwareOrNetwork runs the real demo until its summary
+// line shows the whole path working (events, devices, store, the uplink to
+// the embedded central up), then stops it like Ctrl-C and expects a clean
+// exit: no fixed run time to wait out.
 func TestDemoRunsWithoutHardwareOrNetwork(t *testing.T) {
 	addr := freeAddr(t)
-	out, e, code := edgegw(t, "demo", "--duration", "5s", "--every", "1s", "--listen", addr)
-	if code != 0 {
-		t.Fatalf("demo: exit %d\n%s\n%s", code, out, e)
+	cmd := exec.Command(edgegwBin, "demo", "--duration", "2m", "--every", "200ms", "--listen", addr)
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"ev/s", "devices", "online", "store", "sync up"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("demo summary lacks %q:\n%s", want, out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	want := []string{"ev/s", "devices", "online", "store", "sync up"}
+	found := make(chan string, 1)
+	var out strings.Builder
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			all := true
+			for _, w := range want {
+				all = all && strings.Contains(sc.Text(), w)
+			}
+			if all && !sent {
+				found <- sc.Text()
+				sent = true
+			}
 		}
+		close(found)
+	}()
+	select {
+	case line, ok := <-found:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("demo exited before a summary with %q:\n%s\n%s", want, out.String(), e.String())
+		}
+		t.Logf("summary: %s", line)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no summary line with %q in 60s:\n%s", want, e.String())
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo after Ctrl-C: %v\n%s", err, e.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("demo did not stop 30s after Ctrl-C:\n%s", e.String())
 	}
 }

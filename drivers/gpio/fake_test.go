@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"testing"
+	"time"
 
 	"go.bug.st/serial"
 )
@@ -18,7 +20,8 @@ type fakeChip struct {
 	driven  map[int]bool // physical levels driven from outside
 	broken  error        // Value fails with it (the chip vanished)
 	opens   int
-	failing error // OpenChip fails with it
+	failing error         // OpenChip fails with it
+	refused chan struct{} // a signal per open that failed
 }
 
 type fakeLine struct {
@@ -32,7 +35,7 @@ type fakeLine struct {
 }
 
 func newFakeChip() *fakeChip {
-	return &fakeChip{lines: map[int]*fakeLine{}, driven: map[int]bool{}}
+	return &fakeChip{lines: map[int]*fakeLine{}, driven: map[int]bool{}, refused: make(chan struct{}, 64)}
 }
 
 func (c *fakeChip) opener() func(string) (Chip, error) {
@@ -40,6 +43,7 @@ func (c *fakeChip) opener() func(string) (Chip, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.failing != nil {
+			signal(c.refused)
 			return nil, fmt.Errorf("open GPIO chip %q: %w", name, c.failing)
 		}
 		c.opens++
@@ -143,13 +147,17 @@ type fakeModem struct {
 	gone     bool // unplugged: reads fail, opens fail
 	opens    int
 	closed   int
+	refused  chan struct{} // a signal per open that failed
 }
+
+func newFakeModem() *fakeModem { return &fakeModem{refused: make(chan struct{}, 64)} }
 
 func (f *fakeModem) opener() func(string, bool, bool) (ModemPort, error) {
 	return func(path string, dtr, rts bool) (ModemPort, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.gone {
+			signal(f.refused)
 			return nil, fmt.Errorf("open %s: no such file or directory", path)
 		}
 		f.opens++
@@ -205,4 +213,24 @@ func (f *fakeModem) levels() (dtr, rts bool, opens int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.dtr, f.rts, f.opens
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// waitSignals waits for n signals on c; the test fails after d.
+func waitSignals(t *testing.T, c chan struct{}, n int, d time.Duration, what string) {
+	t.Helper()
+	deadline := time.After(d)
+	for i := 0; i < n; i++ {
+		select {
+		case <-c:
+		case <-deadline:
+			t.Fatalf("waited %v for %d %s, got %d", d, n, what, i)
+		}
+	}
 }

@@ -7,8 +7,6 @@ package gpio
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,21 +45,6 @@ type Options struct {
 	Devices []DeviceOptions[LineOptions] `yaml:"devices"`
 }
 
-// DeviceOptions is one device with its contacts; P is the contact's options
-// (a chip line for gpio, a status line for modemlines).
-type DeviceOptions[P any] struct {
-	// ID is the device id, unique in the gateway. Required.
-	ID string `yaml:"id"`
-	// Location is compound/building/unit/household. Default: none.
-	Location string `yaml:"location"`
-	// Tags are free labels for rules ("observe"). Default: none.
-	Tags []string `yaml:"tags"`
-	// Type is a free device type ("door_contact"). Default: "contact".
-	Type string `yaml:"type"`
-	// Points are the device's contacts. At least one is required.
-	Points []P `yaml:"points"`
-}
-
 // LineOptions is one contact on one line.
 type LineOptions struct {
 	// Name is the point name ("door"). Required, unique within the device.
@@ -82,34 +65,27 @@ type LineOptions struct {
 }
 
 type gpioPoint struct {
-	dev     string
-	name    string
-	offset  int
-	cfg     LineConfig
-	on, off string
-	have    bool
-	last    bool
-	line    Line
+	contact
+	offset int
+	cfg    LineConfig
+	have   bool
+	last   bool
+	line   Line
 }
 
 // Driver reads the contacts of one GPIO chip.
 type Driver struct {
-	env    edge.Env
-	log    edge.Logger
+	*contacts
 	chip   string
 	resync time.Duration
-	devs   []edge.Device
 	points []*gpioPoint
 	byOff  map[int]*gpioPoint
 
 	// open opens the chip; tests give a fake.
-	open                   func(name string) (Chip, error)
-	backoffMin, backoffMax time.Duration
-
-	mu    sync.Mutex
-	stats map[string]*edge.DeviceStats
-	opens int
-	drops drops
+	open func(name string) (Chip, error)
+	// backoff paces the reopening of a lost chip (Clock is set by Run).
+	backoff edge.Backoff
+	opens   int // the Run goroutine's
 }
 
 // New builds the input driver from its options; it opens nothing.
@@ -134,141 +110,69 @@ func New(env edge.Env, opts edge.Options) (*Driver, error) {
 			return nil, opts.Errorf("debounce", "debounce may not be negative")
 		}
 	}
-	d := &Driver{env: env, log: env.Logger, chip: o.Chip, resync: o.Resync.D(), open: OpenChip,
-		byOff: map[int]*gpioPoint{}, stats: map[string]*edge.DeviceStats{},
-		backoffMin: time.Second, backoffMax: 30 * time.Second}
+	d := &Driver{chip: o.Chip, resync: o.Resync.D(), open: OpenChip, byOff: map[int]*gpioPoint{},
+		backoff: edge.Backoff{Min: time.Second, Max: 30 * time.Second}}
 	if d.resync <= 0 {
 		d.resync = 10 * time.Second
 	}
-	if d.log == nil {
-		d.log = edge.DiscardLogger()
-	}
-	if len(o.Devices) == 0 {
-		return nil, opts.Errorf("devices", "at least one device is required")
-	}
-	ids := map[string]bool{}
-	for i, do := range o.Devices {
-		f := fmt.Sprintf("devices[%d]", i)
-		if do.ID == "" || ids[do.ID] {
-			return nil, opts.Errorf(f+".id", "a device needs an id, unique in this input (got %q)", do.ID)
+	d.contacts, err = buildContacts(env, opts, o.Devices, func(c contact, pf string, lo LineOptions) error {
+		if lo.Line == nil || *lo.Line < 0 || *lo.Line > 511 {
+			return opts.Errorf(pf+".line", "line offset is required, 0..511")
 		}
-		ids[do.ID] = true
-		if len(do.Points) == 0 {
-			return nil, opts.Errorf(f+".points", "device %q has no points", do.ID)
+		if other := d.byOff[*lo.Line]; other != nil {
+			return opts.Errorf(pf+".line", "line %d is already used by %s/%s", *lo.Line, other.dev, other.name)
 		}
-		typ := do.Type
-		if typ == "" {
-			typ = "contact"
+		p := &gpioPoint{contact: c, offset: *lo.Line, cfg: LineConfig{ActiveLow: lo.ActiveLow, Bias: bias, Debounce: deb}}
+		if lo.Bias != "" {
+			var err error
+			if p.cfg.Bias, err = ParseBias(lo.Bias); err != nil {
+				return opts.Errorf(pf+".bias", "%v", err)
+			}
 		}
-		d.devs = append(d.devs, edge.Device{ID: do.ID, Location: do.Location, Tags: do.Tags, Type: typ, Driver: env.Name})
-		d.stats[do.ID] = &edge.DeviceStats{Device: do.ID}
-		names := map[string]bool{}
-		for j, lo := range do.Points {
-			pf := fmt.Sprintf("%s.points[%d]", f, j)
-			if lo.Name == "" || names[lo.Name] {
-				return nil, opts.Errorf(pf+".name", "a point needs a name, unique in its device (got %q)", lo.Name)
+		if lo.Debounce != nil {
+			if p.cfg.Debounce = lo.Debounce.D(); p.cfg.Debounce < 0 {
+				return opts.Errorf(pf+".debounce", "debounce may not be negative")
 			}
-			names[lo.Name] = true
-			if lo.Line == nil || *lo.Line < 0 || *lo.Line > 511 {
-				return nil, opts.Errorf(pf+".line", "line offset is required, 0..511")
-			}
-			if other := d.byOff[*lo.Line]; other != nil {
-				return nil, opts.Errorf(pf+".line", "line %d is already used by %s/%s", *lo.Line, other.dev, other.name)
-			}
-			p := &gpioPoint{dev: do.ID, name: lo.Name, offset: *lo.Line, on: lo.On, off: lo.Off,
-				cfg: LineConfig{ActiveLow: lo.ActiveLow, Bias: bias, Debounce: deb}}
-			if lo.Bias != "" {
-				if p.cfg.Bias, err = ParseBias(lo.Bias); err != nil {
-					return nil, opts.Errorf(pf+".bias", "%v", err)
-				}
-			}
-			if lo.Debounce != nil {
-				if p.cfg.Debounce = lo.Debounce.D(); p.cfg.Debounce < 0 {
-					return nil, opts.Errorf(pf+".debounce", "debounce may not be negative")
-				}
-			}
-			if p.on == "" {
-				p.on = "closed"
-			}
-			if p.off == "" {
-				p.off = "open"
-			}
-			if p.on == p.off {
-				return nil, opts.Errorf(pf+".on", "on and off must differ (both %q)", p.on)
-			}
-			d.points = append(d.points, p)
-			d.byOff[p.offset] = p
 		}
+		d.points = append(d.points, p)
+		d.byOff[p.offset] = p
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
-}
-
-// Devices lists the devices.
-func (d *Driver) Devices() []edge.Device { return append([]edge.Device(nil), d.devs...) }
-
-// Stats returns each device's counters: Frames counts edges seen.
-func (d *Driver) Stats() []edge.DeviceStats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]edge.DeviceStats, 0, len(d.devs))
-	for _, dv := range d.devs {
-		out = append(out, *d.stats[dv.ID])
-	}
-	return out
 }
 
 // Run reads the contacts until ctx ends. A chip that cannot be opened or
 // vanishes takes the devices offline; it is reopened with backoff.
 func (d *Driver) Run(ctx context.Context, sink edge.Sink) error {
-	clock := d.env.Clock
-	if clock == nil {
-		clock = edge.SystemClock{}
-	}
-	backoff := d.backoffMin
-	var state int8 // 0 not yet known, 1 online, -1 offline
+	backoff := d.backoff
+	backoff.Clock = d.clock
 	for ctx.Err() == nil {
-		err := d.session(ctx, sink, &state)
+		err := d.session(ctx, sink)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if state > 0 {
-			backoff = d.backoffMin // it ran; start the backoff over
+		if d.state > 0 {
+			backoff.Reset() // it ran; start the backoff over
 		}
-		d.setOffline(sink, &state, err)
-		wait := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, d.backoffMax)
-		select {
-		case <-ctx.Done():
+		if d.offline(sink, err, "gpio: "+err.Error()) {
+			d.log.Warn("gpio chip lost; reopening", "chip", d.chip, "err", err)
+			for _, p := range d.points {
+				p.have = false
+			}
+		}
+		if backoff.Wait(ctx) != nil {
 			return nil
-		case <-clock.After(wait):
 		}
 	}
 	return nil
 }
 
-func (d *Driver) setOffline(sink edge.Sink, state *int8, err error) {
-	d.mu.Lock()
-	for _, s := range d.stats {
-		s.Errors++
-		s.LastError = err.Error()
-	}
-	d.mu.Unlock()
-	if *state < 0 {
-		return
-	}
-	*state = -1
-	d.log.Warn("gpio chip lost; reopening", "chip", d.chip, "err", err)
-	for _, p := range d.points {
-		p.have = false
-	}
-	for _, dv := range d.devs {
-		d.emit(sink, edge.DeviceStatus(dv.ID, false, "gpio: "+err.Error()))
-	}
-}
-
 // session opens the chip, requests the lines and follows their edges until
 // ctx ends or the chip fails.
-func (d *Driver) session(ctx context.Context, sink edge.Sink, state *int8) error {
+func (d *Driver) session(ctx context.Context, sink edge.Sink) error {
 	chip, err := d.open(d.chip)
 	if err != nil {
 		return err
@@ -291,26 +195,15 @@ func (d *Driver) session(ctx context.Context, sink edge.Sink, state *int8) error
 		p.line = l
 		defer l.Close()
 	}
-	d.mu.Lock()
-	d.opens++
-	if d.opens > 1 {
-		for _, s := range d.stats {
-			s.Reconnects++
-		}
+	if d.opens++; d.opens > 1 {
+		d.count(func(s *edge.DeviceStats) { s.Reconnects++ })
 	}
-	d.mu.Unlock()
-	if *state <= 0 {
-		*state = 1
-		for _, dv := range d.devs {
-			d.emit(sink, edge.DeviceStatus(dv.ID, true, "gpio lines requested"))
-		}
-	}
+	d.online(sink, "gpio lines requested")
 	// The initial state of every contact.
 	if err := d.readAll(sink); err != nil {
 		return err
 	}
-	tick := time.NewTicker(d.resync)
-	defer tick.Stop()
+	resync := d.clock.After(d.resync)
 	wake := make(chan struct{}, 1)
 	for {
 		select {
@@ -321,9 +214,7 @@ func (d *Driver) session(ctx context.Context, sink edge.Sink, state *int8) error
 			if p == nil {
 				continue
 			}
-			d.mu.Lock()
-			d.stats[p.dev].Frames++
-			d.mu.Unlock()
+			d.frame(p.dev)
 			d.update(sink, p, e.Active)
 			if overflow.Swap(false) {
 				select {
@@ -335,10 +226,11 @@ func (d *Driver) session(ctx context.Context, sink edge.Sink, state *int8) error
 			if err := d.readAll(sink); err != nil {
 				return err
 			}
-		case <-tick.C:
+		case <-resync:
 			if err := d.readAll(sink); err != nil {
 				return err
 			}
+			resync = d.clock.After(d.resync)
 		}
 	}
 }
@@ -359,47 +251,7 @@ func (d *Driver) update(sink edge.Sink, p *gpioPoint, active bool) {
 		return
 	}
 	p.have, p.last = true, active
-	name, v := p.off, 0.0
-	if active {
-		name, v = p.on, 1
-	}
-	d.emit(sink, edge.StateChange(p.dev, p.name, name, v))
-}
-
-func (d *Driver) emit(sink edge.Sink, ev edge.Event) {
-	if err := sink.Emit(ev); err != nil {
-		d.drops.add(d.log, ev, err)
-	}
-}
-
-// Dropped counts events the core refused.
-func (d *Driver) Dropped() uint64 { return d.drops.count() }
-
-// drops counts events the core refused (shutting down, queue full past its
-// bound) and logs them at most once a minute; the driver carries on.
-type drops struct {
-	mu   sync.Mutex
-	n    uint64
-	last time.Time
-}
-
-func (c *drops) add(log edge.Logger, ev edge.Event, err error) {
-	c.mu.Lock()
-	c.n++
-	n, quiet := c.n, time.Since(c.last) < time.Minute
-	if !quiet {
-		c.last = time.Now()
-	}
-	c.mu.Unlock()
-	if !quiet {
-		log.Warn("event not accepted by the core", "device", ev.Device, "err", err, "dropped_total", n)
-	}
-}
-
-func (c *drops) count() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
+	d.report(sink, p.contact, active)
 }
 
 var (

@@ -109,7 +109,7 @@ func TestGPIOChipVanishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.open = chip.opener()
-	d.backoffMin, d.backoffMax = 5*time.Millisecond, 20*time.Millisecond
+	d.backoff.Min, d.backoff.Max = 5*time.Millisecond, 20*time.Millisecond
 	sink := run(t, d)
 	sink.WaitFor(t, 0, 5*time.Second, "door at start", isState("door-301", "door", "open"))
 	chip.mu.Lock()
@@ -120,7 +120,7 @@ func TestGPIOChipVanishes(t *testing.T) {
 	if e := sink.Events()[off]; !strings.Contains(e.Text, "no such device") {
 		t.Errorf("offline reason %q", e.Text)
 	}
-	time.Sleep(50 * time.Millisecond) // some failed reopens
+	waitSignals(t, chip.refused, 2, 5*time.Second, "failed reopens")
 	chip.mu.Lock()
 	chip.failing, chip.broken = nil, nil
 	chip.mu.Unlock()
@@ -219,21 +219,16 @@ func TestGPIOSinkRefuses(t *testing.T) {
 	d.open = chip.opener()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, edge.SinkFunc(func(edge.Event) error { return edge.ErrClosed })) }()
+	refused := make(chan struct{}, 64)
+	go func() {
+		done <- d.Run(ctx, edge.SinkFunc(func(edge.Event) error { signal(refused); return edge.ErrClosed }))
+	}()
 	defer func() { cancel(); <-done }()
 	// 2 online + 3 initial states.
-	deadline := time.Now().Add(5 * time.Second)
-	for d.Dropped() < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("dropped %d, want 5", d.Dropped())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitSignals(t, refused, 5, 5*time.Second, "refused events")
 	chip.drive(17, false)
-	for d.Dropped() < 6 {
-		if time.Now().After(deadline) {
-			t.Fatalf("edge after refusals: dropped %d, want 6", d.Dropped())
-		}
-		time.Sleep(2 * time.Millisecond)
+	waitSignals(t, refused, 1, 5*time.Second, "refused edge")
+	if got := d.Dropped(); got != 6 {
+		t.Errorf("dropped %d, want 6", got)
 	}
 }

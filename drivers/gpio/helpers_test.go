@@ -1,6 +1,24 @@
 package gpio
 
-import "github.com/edgegw/edgegw/internal/drivertest"
+import (
+	"os"
+	"testing"
+
+	"github.com/edgegw/edgegw/drivers/serialport"
+	"github.com/edgegw/edgegw/internal/drivertest"
+)
+
+// TestMain keeps the tests' port lock files out of /run/lock.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gpio-locks-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv(serialport.LockDirEnv, dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // The shared driver-test helpers, under the short names these tests use.
 type collector = drivertest.Collector

@@ -3,10 +3,10 @@ package gpio
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
 	"go.bug.st/serial"
 )
@@ -20,9 +20,19 @@ type ModemPort interface {
 }
 
 // OpenModemPort opens a serial port for its modem lines, with DTR and RTS
-// at the given levels.
+// at the given levels, through serialport (lock file, exclusive mode).
 func OpenModemPort(path string, dtr, rts bool) (ModemPort, error) {
-	p, err := serial.Open(path, &serial.Mode{BaudRate: 9600, InitialStatusBits: &serial.ModemOutputBits{DTR: dtr, RTS: rts}})
+	return openModemPort(&serialport.Opener{}, path, dtr, rts)
+}
+
+// modemOpener is OpenModemPort with the driver's logger and clock.
+func modemOpener(env edge.Env) func(path string, dtr, rts bool) (ModemPort, error) {
+	o := &serialport.Opener{Log: env.Logger, Clock: env.Clock}
+	return func(path string, dtr, rts bool) (ModemPort, error) { return openModemPort(o, path, dtr, rts) }
+}
+
+func openModemPort(o *serialport.Opener, path string, dtr, rts bool) (ModemPort, error) {
+	p, err := o.Open(path, &serial.Mode{BaudRate: 9600, InitialStatusBits: &serial.ModemOutputBits{DTR: dtr, RTS: rts}})
 	if err != nil {
 		return nil, fmt.Errorf("open %s for its modem lines: %w", path, err)
 	}
@@ -72,6 +82,13 @@ func acquirePort(path string, open func() (ModemPort, error)) (*sharedPort, func
 			}
 		})
 	}
+}
+
+// reopened reports whether the port has been opened more than once.
+func (s *sharedPort) reopened() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opens > 1
 }
 
 // do runs fn on the open port, opening it first if needed; an error from
@@ -135,32 +152,27 @@ type ModemPointOptions struct {
 }
 
 type modemPoint struct {
-	dev, name, signal string
-	get               func(*serial.ModemStatusBits) bool
-	invert            bool
-	on, off           string
-	have, reported    bool
-	cand              bool
-	candSince         time.Time
+	contact
+	signal         string
+	get            func(*serial.ModemStatusBits) bool
+	invert         bool
+	have, reported bool
+	cand           bool
+	candSince      time.Time
 }
 
 // Modem polls the modem status lines of one serial port.
 type Modem struct {
-	env      edge.Env
-	log      edge.Logger
+	*contacts
 	port     string
 	interval time.Duration
 	debounce time.Duration
 	dtr, rts bool
-	devs     []edge.Device
 	points   []*modemPoint
 
-	open                   func(path string, dtr, rts bool) (ModemPort, error)
-	backoffMin, backoffMax time.Duration
-
-	mu    sync.Mutex
-	stats map[string]*edge.DeviceStats
-	drops drops
+	open func(path string, dtr, rts bool) (ModemPort, error)
+	// backoff paces the reopening of a lost port (Clock is set by Run).
+	backoff edge.Backoff
 }
 
 // NewModem builds the input driver from its options; it opens nothing.
@@ -172,9 +184,8 @@ func NewModem(env edge.Env, opts edge.Options) (*Modem, error) {
 	if o.Port == "" {
 		return nil, opts.Errorf("port", "port is required (/dev/ttyS0, COM1)")
 	}
-	m := &Modem{env: env, log: env.Logger, port: o.Port, interval: o.Interval.D(), debounce: 100 * time.Millisecond,
-		dtr: true, rts: true, open: OpenModemPort, backoffMin: time.Second, backoffMax: 30 * time.Second,
-		stats: map[string]*edge.DeviceStats{}}
+	m := &Modem{port: o.Port, interval: o.Interval.D(), debounce: 100 * time.Millisecond,
+		dtr: true, rts: true, open: modemOpener(env), backoff: edge.Backoff{Min: time.Second, Max: 30 * time.Second}}
 	if m.interval == 0 {
 		m.interval = 50 * time.Millisecond
 	}
@@ -192,66 +203,24 @@ func NewModem(env edge.Env, opts edge.Options) (*Modem, error) {
 	if o.RTS != nil {
 		m.rts = *o.RTS
 	}
-	if m.log == nil {
-		m.log = edge.DiscardLogger()
-	}
-	if len(o.Devices) == 0 {
-		return nil, opts.Errorf("devices", "at least one device is required")
-	}
-	ids, used := map[string]bool{}, map[string]string{}
-	for i, do := range o.Devices {
-		f := fmt.Sprintf("devices[%d]", i)
-		if do.ID == "" || ids[do.ID] {
-			return nil, opts.Errorf(f+".id", "a device needs an id, unique in this input (got %q)", do.ID)
+	used := map[string]string{}
+	var err error
+	m.contacts, err = buildContacts(env, opts, o.Devices, func(c contact, pf string, po ModemPointOptions) error {
+		get := modemSignals[po.Signal]
+		if get == nil {
+			return opts.Errorf(pf+".signal", "unknown signal %q (want cts, dsr, dcd or ri)", po.Signal)
 		}
-		ids[do.ID] = true
-		if len(do.Points) == 0 {
-			return nil, opts.Errorf(f+".points", "device %q has no points", do.ID)
+		if other, dup := used[po.Signal]; dup {
+			return opts.Errorf(pf+".signal", "signal %s is already read by %s", po.Signal, other)
 		}
-		typ := do.Type
-		if typ == "" {
-			typ = "contact"
-		}
-		m.devs = append(m.devs, edge.Device{ID: do.ID, Location: do.Location, Tags: do.Tags, Type: typ, Driver: env.Name})
-		m.stats[do.ID] = &edge.DeviceStats{Device: do.ID}
-		for j, po := range do.Points {
-			pf := fmt.Sprintf("%s.points[%d]", f, j)
-			if po.Name == "" {
-				return nil, opts.Errorf(pf+".name", "a point needs a name")
-			}
-			get := modemSignals[po.Signal]
-			if get == nil {
-				return nil, opts.Errorf(pf+".signal", "unknown signal %q (want cts, dsr, dcd or ri)", po.Signal)
-			}
-			if other, dup := used[po.Signal]; dup {
-				return nil, opts.Errorf(pf+".signal", "signal %s is already read by %s", po.Signal, other)
-			}
-			used[po.Signal] = do.ID + "/" + po.Name
-			p := &modemPoint{dev: do.ID, name: po.Name, signal: po.Signal, get: get, invert: po.Invert, on: po.On, off: po.Off}
-			if p.on == "" {
-				p.on = "closed"
-			}
-			if p.off == "" {
-				p.off = "open"
-			}
-			m.points = append(m.points, p)
-		}
+		used[po.Signal] = c.dev + "/" + c.name
+		m.points = append(m.points, &modemPoint{contact: c, signal: po.Signal, get: get, invert: po.Invert})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
-}
-
-// Devices lists the devices.
-func (m *Modem) Devices() []edge.Device { return append([]edge.Device(nil), m.devs...) }
-
-// Stats returns each device's counters: Frames counts reads of the lines.
-func (m *Modem) Stats() []edge.DeviceStats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]edge.DeviceStats, 0, len(m.devs))
-	for _, dv := range m.devs {
-		out = append(out, *m.stats[dv.ID])
-	}
-	return out
 }
 
 // Run polls the lines until ctx ends; a port that fails or vanishes takes
@@ -259,12 +228,8 @@ func (m *Modem) Stats() []edge.DeviceStats {
 func (m *Modem) Run(ctx context.Context, sink edge.Sink) error {
 	port, release := acquirePort(m.port, func() (ModemPort, error) { return m.open(m.port, m.dtr, m.rts) })
 	defer release()
-	clock := m.env.Clock
-	if clock == nil {
-		clock = edge.SystemClock{}
-	}
-	var state int8 // 0 not yet known, 1 online, -1 offline
-	backoff := m.backoffMin
+	backoff := m.backoff
+	backoff.Clock = m.clock
 	var bits serial.ModemStatusBits
 	for {
 		reopened, err := port.do(func(p ModemPort) error {
@@ -277,31 +242,27 @@ func (m *Modem) Run(ctx context.Context, sink edge.Sink) error {
 		})
 		wait := m.interval
 		if err != nil {
-			m.down(sink, &state, err)
-			wait = backoff/2 + rand.N(backoff/2+1)
-			backoff = min(2*backoff, m.backoffMax)
+			if m.offline(sink, err, err.Error()) {
+				m.log.Warn("modem lines unreadable; reopening", "port", m.port, "err", err)
+				for _, p := range m.points {
+					p.have = false // send the lines' state again when they are back
+				}
+			}
+			wait = backoff.Next()
 		} else {
-			backoff = m.backoffMin
-			m.mu.Lock()
-			for _, s := range m.stats {
+			backoff.Reset()
+			again := reopened && port.reopened()
+			m.count(func(s *edge.DeviceStats) {
 				s.Frames++
-				if reopened && port.opens > 1 {
+				if again {
 					s.Reconnects++
 				}
-			}
-			m.mu.Unlock()
-			if state <= 0 {
-				state = 1
-				for _, dv := range m.devs {
-					m.emit(sink, edge.DeviceStatus(dv.ID, true, "modem lines readable"))
-				}
-			}
-			m.sample(sink, &bits, clock.Now())
+			})
+			m.online(sink, "modem lines readable")
+			m.sample(sink, &bits, m.clock.Now())
 		}
-		select {
-		case <-ctx.Done():
+		if edge.Sleep(ctx, m.clock, wait) != nil {
 			return nil
-		case <-clock.After(wait):
 		}
 	}
 }
@@ -313,55 +274,19 @@ func (m *Modem) sample(sink edge.Sink, bits *serial.ModemStatusBits, now time.Ti
 		v := p.get(bits) != p.invert
 		if !p.have {
 			p.have, p.cand, p.candSince = true, v, now
-			m.report(sink, p, v)
+			p.reported = v
+			m.report(sink, p.contact, v)
 			continue
 		}
 		if v != p.cand {
 			p.cand, p.candSince = v, now
 		}
 		if p.cand != p.reported && now.Sub(p.candSince) >= m.debounce {
-			m.report(sink, p, p.cand)
+			p.reported = p.cand
+			m.report(sink, p.contact, p.cand)
 		}
 	}
 }
-
-func (m *Modem) report(sink edge.Sink, p *modemPoint, active bool) {
-	p.reported = active
-	name, v := p.off, 0.0
-	if active {
-		name, v = p.on, 1
-	}
-	m.emit(sink, edge.StateChange(p.dev, p.name, name, v))
-}
-
-func (m *Modem) down(sink edge.Sink, state *int8, err error) {
-	m.mu.Lock()
-	for _, s := range m.stats {
-		s.Errors++
-		s.LastError = err.Error()
-	}
-	m.mu.Unlock()
-	if *state < 0 {
-		return // already offline
-	}
-	*state = -1
-	m.log.Warn("modem lines unreadable; reopening", "port", m.port, "err", err)
-	for _, p := range m.points {
-		p.have = false // send the lines' state again when they are back
-	}
-	for _, dv := range m.devs {
-		m.emit(sink, edge.DeviceStatus(dv.ID, false, err.Error()))
-	}
-}
-
-func (m *Modem) emit(sink edge.Sink, ev edge.Event) {
-	if err := sink.Emit(ev); err != nil {
-		m.drops.add(m.log, ev, err)
-	}
-}
-
-// Dropped counts events the core refused.
-func (m *Modem) Dropped() uint64 { return m.drops.count() }
 
 // ModemOutputOptions are the "modemlines" output driver's settings: DTR
 // or RTS of a serial port switched on and off.
@@ -374,12 +299,16 @@ type ModemOutputOptions struct {
 	Invert bool `yaml:"invert"`
 }
 
-// ModemOutput drives DTR or RTS.
+// ModemOutput drives DTR or RTS. Run (edge.Runner) opens the port when
+// the gateway starts, so that the port is the gateway's from then on;
+// Apply opens it too when Run is not running.
 type ModemOutput struct {
-	path   string
-	rts    bool
-	invert bool
-	open   func(path string, dtr, rts bool) (ModemPort, error)
+	path     string
+	rts      bool
+	invert   bool
+	open     func(path string, dtr, rts bool) (ModemPort, error)
+	clock    edge.Clock
+	throttle *edge.LogThrottle
 
 	mu      sync.Mutex
 	port    *sharedPort
@@ -398,19 +327,43 @@ func NewModemOutput(env edge.Env, opts edge.Options) (*ModemOutput, error) {
 	if o.Signal != "dtr" && o.Signal != "rts" {
 		return nil, opts.Errorf("signal", "signal %q: want dtr or rts", o.Signal)
 	}
-	return &ModemOutput{path: o.Port, rts: o.Signal == "rts", invert: o.Invert, open: OpenModemPort}, nil
+	clock := env.Clock
+	if clock == nil {
+		clock = edge.SystemClock{}
+	}
+	log := env.Logger
+	if log == nil {
+		log = edge.DiscardLogger()
+	}
+	return &ModemOutput{path: o.Port, rts: o.Signal == "rts", invert: o.Invert, open: modemOpener(env),
+		clock: clock, throttle: &edge.LogThrottle{Log: log, Clock: clock}}, nil
 }
 
-// Apply sets the line for OpSet.
-func (o *ModemOutput) Apply(ctx context.Context, op edge.Op) error {
-	if op.Kind != edge.OpSet {
-		return fmt.Errorf("modemlines output: %s: %w", op.Kind, edge.ErrUnsupported)
+// Run opens the port at once (retrying with backoff while it cannot) and
+// returns when ctx ends; Close gives the port back.
+func (o *ModemOutput) Run(ctx context.Context) error {
+	b := edge.Backoff{Min: time.Second, Max: 30 * time.Second, Clock: o.clock}
+	for {
+		_, err := o.shared().do(func(ModemPort) error { return nil })
+		if err == nil {
+			<-ctx.Done()
+			return nil
+		}
+		o.throttle.Warn("open", "modemlines output port unavailable", "port", o.path, "err", err)
+		if b.Wait(ctx) != nil {
+			return nil
+		}
 	}
+}
+
+// shared returns the port, shared with the inputs and outputs on the
+// same path. Opened by this output alone, the port starts with our line
+// off (a siren must not sound because the gateway started) and the other
+// line on.
+func (o *ModemOutput) shared() *sharedPort {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.port == nil {
-		// Opened by this output alone, the port starts with our line off
-		// (a siren must not sound because the gateway started) and the
-		// other line on.
 		off := o.invert
 		dtr, rts := off, true
 		if o.rts {
@@ -418,10 +371,16 @@ func (o *ModemOutput) Apply(ctx context.Context, op edge.Op) error {
 		}
 		o.port, o.release = acquirePort(o.path, func() (ModemPort, error) { return o.open(o.path, dtr, rts) })
 	}
-	port := o.port
-	o.mu.Unlock()
+	return o.port
+}
+
+// Apply sets the line for OpSet.
+func (o *ModemOutput) Apply(ctx context.Context, op edge.Op) error {
+	if op.Kind != edge.OpSet {
+		return fmt.Errorf("modemlines output: %s: %w", op.Kind, edge.ErrUnsupported)
+	}
 	level := op.On != o.invert
-	_, err := port.do(func(p ModemPort) error {
+	_, err := o.shared().do(func(p ModemPort) error {
 		if o.rts {
 			return p.SetRTS(level)
 		}
@@ -452,5 +411,6 @@ var (
 	_ edge.Driver        = (*Modem)(nil)
 	_ edge.StatsReporter = (*Modem)(nil)
 	_ edge.Output        = (*ModemOutput)(nil)
+	_ edge.Runner        = (*ModemOutput)(nil)
 	_ edge.Closer        = (*ModemOutput)(nil)
 )

@@ -22,7 +22,7 @@ func TestModemLinesOnPTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.backoffMin, m.backoffMax = 5*time.Millisecond, 10*time.Millisecond
+	m.backoff.Min, m.backoff.Max = 5*time.Millisecond, 10*time.Millisecond
 	sink := run(t, m)
 	i := sink.WaitFor(t, 0, 5*time.Second, "a status", func(e edge.Event) bool { return e.Kind == edge.KindStatus })
 	e := sink.Events()[i]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 	"go.bug.st/serial"
 )
 
@@ -70,14 +71,14 @@ func TestModemLinesDebounce(t *testing.T) {
 // vanishing takes the devices offline, they come back with their states;
 // an output on the same port shares it and drives DTR.
 func TestModemLinesPort(t *testing.T) {
-	fake := &fakeModem{}
+	fake := newFakeModem()
 	fake.bits.CTS = true
 	m, err := NewModem(edge.Env{Name: "lines"}, opts(modemYAML+"rts: false\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.open = fake.opener()
-	m.backoffMin, m.backoffMax = 5*time.Millisecond, 20*time.Millisecond
+	m.backoff.Min, m.backoff.Max = 5*time.Millisecond, 20*time.Millisecond
 	sink := run(t, m)
 	sink.WaitFor(t, 0, 5*time.Second, "online", isStatus("cam3", true))
 	sink.WaitFor(t, 0, 5*time.Second, "alarm at start", isState("cam3", "fall_relay", "alarm"))
@@ -111,7 +112,7 @@ func TestModemLinesPort(t *testing.T) {
 	if e := sink.Events()[off]; !strings.Contains(e.Text, "/dev/ttyS0") {
 		t.Errorf("offline reason %q does not name the port", e.Text)
 	}
-	time.Sleep(40 * time.Millisecond)
+	waitSignals(t, fake.refused, 2, 5*time.Second, "failed reopens")
 	fake.mu.Lock()
 	fake.gone = false
 	fake.mu.Unlock()
@@ -123,7 +124,7 @@ func TestModemLinesPort(t *testing.T) {
 }
 
 func TestModemOutputAlone(t *testing.T) {
-	fake := &fakeModem{}
+	fake := newFakeModem()
 	o, err := NewModemOutput(edge.Env{Name: "siren"}, opts("port: /dev/ttyUSB3\nsignal: rts\ninvert: true\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -179,5 +180,49 @@ func TestModemOptionsErrors(t *testing.T) {
 	}
 	if _, err := NewModemOutput(edge.Env{}, opts("port: p\nsignal: cts\n")); err == nil || !strings.Contains(err.Error(), "options.signal:") {
 		t.Errorf("output signal cts: got %v", err)
+	}
+}
+
+// TestModemOutputRunOpensAtStart: Run opens the port when the gateway
+// starts, with the output's line off, retrying while the port is missing.
+func TestModemOutputRunOpensAtStart(t *testing.T) {
+	fake := newFakeModem()
+	fake.gone = true
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	o, err := NewModemOutput(edge.Env{Name: "siren", Clock: clk}, opts("port: /dev/ttyUSB4\nsignal: dtr\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan struct{}, 1)
+	open := fake.opener()
+	o.open = func(path string, dtr, rts bool) (ModemPort, error) {
+		p, err := open(path, dtr, rts)
+		if err == nil {
+			signal(opened)
+		}
+		return p, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	waitSignals(t, fake.refused, 1, 5*time.Second, "a failed open")
+	if !clk.BlockUntil(1, 5*time.Second) {
+		t.Fatal("Run does not wait to retry")
+	}
+	fake.mu.Lock()
+	fake.gone = false
+	fake.mu.Unlock()
+	clk.Advance(time.Minute)
+	waitSignals(t, opened, 1, 5*time.Second, "the port opened")
+	if dtr, rts, opens := fake.levels(); dtr || !rts || opens != 1 {
+		t.Errorf("opened with dtr=%v rts=%v (%d opens), want DTR off, RTS on, once", dtr, rts, opens)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	if fake.closed != 1 {
+		t.Errorf("closed %d times, want 1", fake.closed)
 	}
 }

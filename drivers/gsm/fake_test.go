@@ -137,6 +137,53 @@ func (f *fakeModem) messages() []sms {
 	return append([]sms(nil), f.sms...)
 }
 
+// logBuf is a log destination a test can wait on.
+type logBuf struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	more chan struct{}
+}
+
+func newLogBuf() *logBuf { return &logBuf{more: make(chan struct{}, 1)} }
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case l.more <- struct{}{}:
+	default:
+	}
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// line returns the first log line containing s.
+func (l *logBuf) line(s string) string {
+	for _, ln := range strings.Split(l.String(), "\n") {
+		if strings.Contains(ln, s) {
+			return ln
+		}
+	}
+	return ""
+}
+
+func (l *logBuf) waitFor(t *testing.T, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for !strings.Contains(l.String(), s) {
+		select {
+		case <-l.more:
+		case <-deadline:
+			t.Fatalf("waited %v for %q in the log:\n%s", d, s, l.String())
+		}
+	}
+}
+
 func (f *fakeModem) commands() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

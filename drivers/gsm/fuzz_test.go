@@ -49,7 +49,7 @@ func FuzzModemSend(f *testing.F) {
 	f.Add([]byte("\r\nRING\r\n+CMTI: \"SM\",1\r\nOK\r\nERROR\r\n"), uint8(64), false)
 	f.Fuzz(func(t *testing.T, answers []byte, chunk uint8, ucs2 bool) {
 		p := &scriptPort{data: answers, chunk: 1 + int(chunk)%64}
-		m, err := newModem(p)
+		m, err := newModem(p, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

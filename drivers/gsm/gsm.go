@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"text/template"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/serial"
+	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
 	bugserial "go.bug.st/serial"
 )
@@ -37,31 +37,48 @@ type Options struct {
 	// SendTimeout bounds the wait for +CMGS after the text is sent; the
 	// network can take tens of seconds. Default: 60s.
 	SendTimeout edge.Duration `yaml:"send_timeout"`
-	// Queue is how many SMS may wait while the modem is busy; beyond it an
-	// op fails at once with ErrQueueFull. Default: 32.
+	// RecipientTimeout bounds everything done for one recipient: every
+	// attempt, retry waits and modem re-initialisations included. It runs
+	// from when the modem starts on the recipient, not from when the SMS
+	// was queued, so a slow recipient never eats the next one's time.
+	// Default: 2m.
+	RecipientTimeout edge.Duration `yaml:"recipient_timeout"`
+	// Queue is how many recipients may wait while the modem is busy;
+	// beyond it a recipient fails at once with ErrQueueFull. Default: 32.
 	Queue int `yaml:"queue"`
 	// Retries is how many more times an SMS is tried after a transient
-	// failure (no answer, no network, congestion). Default: 2.
+	// failure (no answer, no network, congestion), per recipient.
+	// Default: 2.
 	Retries *int `yaml:"retries"`
-	// RetryWait is the pause before a retry. Default: 5s.
+	// RetryWait is the pause before the first retry; later ones double it,
+	// up to four times as long (with jitter). Default: 5s.
 	RetryWait edge.Duration `yaml:"retry_wait"`
 }
 
-// ErrQueueFull is returned when the SMS queue is full.
+// ErrQueueFull is returned for a recipient that found the SMS queue full.
 var ErrQueueFull = errors.New("sms queue full")
 
-// Output is the SMS output. Apply queues one SMS per recipient and waits
-// until each is sent or failed (bounded by its ctx); Run owns the modem and
-// works through the queue. The gateway must run Run (edge.Runner).
+// ErrRecipientTimeout is returned for a recipient whose recipient_timeout
+// passed before the modem confirmed its SMS.
+var ErrRecipientTimeout = errors.New("not confirmed within recipient_timeout")
+
+// Output is the SMS output. Apply queues one job per recipient and waits
+// until each is sent or failed, or until its ctx ends; Run owns the modem
+// and works through the queue, each recipient on its own budget
+// (recipient_timeout, retries), so every recipient is tried whatever
+// became of the others and however long the caller waits. The gateway must
+// run Run (edge.Runner).
 type Output struct {
-	name string
-	log  *slog.Logger
-	opts Options
-	mode *bugserial.Mode
-	body *template.Template
-	jobs chan *job
-	open func(string, *bugserial.Mode) (bugserial.Port, error)
-	done chan struct{} // closed when Run has ended
+	name     string
+	log      *slog.Logger
+	clock    edge.Clock
+	throttle *edge.LogThrottle
+	opts     Options
+	mode     *bugserial.Mode
+	body     *template.Template
+	jobs     chan *job
+	open     func(string, *bugserial.Mode) (bugserial.Port, error)
+	done     chan struct{} // closed when Run has ended
 
 	mu                                sync.Mutex
 	sent, failed, dropped, reconnects uint64
@@ -69,11 +86,13 @@ type Output struct {
 	running                           bool
 }
 
+// job is one recipient of one Apply.
 type job struct {
-	ctx    context.Context
-	to     string
-	text   string
-	result chan error // buffered 1
+	b     *batch
+	i     int // the recipient's index in the batch
+	to    string
+	parts []string
+	next  int // parts sent so far
 }
 
 // NewOutput is the "sms" output driver's factory.
@@ -109,6 +128,9 @@ func New(env edge.Env, o Options, ef func(field, format string, args ...any) err
 	if o.SendTimeout == 0 {
 		o.SendTimeout = edge.Duration(60 * time.Second)
 	}
+	if o.RecipientTimeout == 0 {
+		o.RecipientTimeout = edge.Duration(2 * time.Minute)
+	}
 	if o.Queue == 0 {
 		o.Queue = 32
 	}
@@ -124,8 +146,14 @@ func New(env edge.Env, o Options, ef func(field, format string, args ...any) err
 			return nil, ef(fmt.Sprintf("to[%d]", i), "%v", err)
 		}
 	}
-	if o.CommandTimeout < 0 || o.SendTimeout < 0 || o.RetryWait < 0 {
-		return nil, ef("command_timeout", "timeouts must not be negative")
+	for _, d := range []struct {
+		field string
+		v     edge.Duration
+	}{{"command_timeout", o.CommandTimeout}, {"send_timeout", o.SendTimeout},
+		{"recipient_timeout", o.RecipientTimeout}, {"retry_wait", o.RetryWait}} {
+		if d.v < 0 {
+			return nil, ef(d.field, "must not be negative")
+		}
 	}
 	if o.Queue < 1 || o.Queue > 10000 {
 		return nil, ef("queue", "%d out of range 1..10000", o.Queue)
@@ -145,8 +173,14 @@ func New(env edge.Env, o Options, ef func(field, format string, args ...any) err
 	if log == nil {
 		log = edge.DiscardLogger()
 	}
-	return &Output{name: env.Name, log: log.With("port", o.Port.Port), opts: o, mode: mode, body: t,
-		jobs: make(chan *job, o.Queue), open: bugserial.Open, done: make(chan struct{})}, nil
+	log = log.With("port", o.Port.Port)
+	clock := env.Clock
+	if clock == nil {
+		clock = edge.SystemClock{}
+	}
+	return &Output{name: env.Name, log: log, clock: clock, throttle: &edge.LogThrottle{Log: log, Clock: clock},
+		opts: o, mode: mode, body: t, jobs: make(chan *job, o.Queue),
+		open: (&serialport.Opener{Log: log, Clock: clock}).Open, done: make(chan struct{})}, nil
 }
 
 // checkNumber accepts what a modem takes in AT+CMGS: digits with an
@@ -165,8 +199,11 @@ func checkNumber(n string) error {
 }
 
 // Apply sends op.Text (rendered with the template) to op.To, or to the
-// default recipients. It returns once every SMS is sent or failed, or when
-// ctx ends; SMS still queued then are not sent. Only OpSend is supported.
+// default recipients. It returns nil once every recipient's SMS is sent;
+// otherwise a *SendError that says, per recipient, which were sent, which
+// failed and why, and which the modem was still working on when ctx ended:
+// those are still tried to the end, and their outcome is logged. Only
+// OpSend is supported.
 func (o *Output) Apply(ctx context.Context, op edge.Op) error {
 	if op.Kind != edge.OpSend {
 		return fmt.Errorf("sms output %q: %w: %s", o.name, edge.ErrUnsupported, op.Kind)
@@ -200,36 +237,151 @@ func (o *Output) Apply(ctx context.Context, op edge.Op) error {
 		return fmt.Errorf("sms output %q: %w", o.name, edge.ErrClosed)
 	default:
 	}
-	var jobs []*job
-	var errs []error
-	for _, n := range to {
-		for _, part := range split(b.String()) {
-			j := &job{ctx: ctx, to: n, text: part, result: make(chan error, 1)}
-			select {
-			case o.jobs <- j:
-				jobs = append(jobs, j)
-			default:
-				o.count(&o.dropped, ErrQueueFull)
-				errs = append(errs, fmt.Errorf("sms to %s: %w (%d waiting)", n, ErrQueueFull, o.opts.Queue))
-			}
-		}
-	}
-	for _, j := range jobs {
+	parts := split(b.String())
+	bt := newBatch(to)
+	for i, n := range to {
 		select {
-		case err := <-j.result:
-			if err != nil {
-				errs = append(errs, fmt.Errorf("sms to %s: %w", j.to, err))
-			}
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("sms to %s: not confirmed in time: %w", j.to, ctx.Err()))
-		case <-o.done:
-			errs = append(errs, fmt.Errorf("sms to %s: %w", j.to, edge.ErrClosed))
+		case o.jobs <- &job{b: bt, i: i, to: n, parts: parts}:
+		default:
+			o.count(&o.dropped, ErrQueueFull)
+			o.log.Warn("sms dropped", "to", n, "err", ErrQueueFull)
+			bt.finish(i, fmt.Errorf("%w (%d waiting)", ErrQueueFull, o.opts.Queue))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("sms output %q: %w", o.name, errors.Join(errs...))
+	var wait error
+	select {
+	case <-bt.done:
+	case <-ctx.Done():
+		wait = ctx.Err()
+	case <-o.done:
+		wait = edge.ErrClosed
 	}
-	return nil
+	return bt.result(o.name, wait)
+}
+
+// batch follows the recipients of one Apply.
+type batch struct {
+	done chan struct{} // closed when every recipient is sent or failed
+
+	mu   sync.Mutex
+	to   []string
+	errs []error
+	over []bool
+	left int
+}
+
+func newBatch(to []string) *batch {
+	return &batch{done: make(chan struct{}), to: to, errs: make([]error, len(to)), over: make([]bool, len(to)), left: len(to)}
+}
+
+// finish records recipient i's outcome; it reports whether it was the last.
+func (b *batch) finish(i int, err error) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.over[i] {
+		return false
+	}
+	b.over[i], b.errs[i] = true, err
+	if b.left--; b.left == 0 {
+		close(b.done)
+		return true
+	}
+	return false
+}
+
+// result is nil when every recipient was sent, else a *SendError.
+func (b *batch) result(output string, wait error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := &SendError{Output: output, Wait: wait}
+	for i, n := range b.to {
+		switch {
+		case !b.over[i]:
+			e.Pending = append(e.Pending, n)
+		case b.errs[i] != nil:
+			e.Failed = append(e.Failed, RecipientError{To: n, Err: b.errs[i]})
+		default:
+			e.Sent = append(e.Sent, n)
+		}
+	}
+	if len(e.Failed) == 0 && len(e.Pending) == 0 {
+		return nil
+	}
+	return e
+}
+
+// summary logs, once every recipient is over, which were sent and which
+// failed: the line to read when the caller stopped waiting before the end.
+func (b *batch) summary(log *slog.Logger) {
+	err := b.result("", nil)
+	var se *SendError
+	if !errors.As(err, &se) {
+		log.Info("sms batch done", "sent", b.to, "failed", []string{})
+		return
+	}
+	failed := make([]string, 0, len(se.Failed))
+	for _, f := range se.Failed {
+		failed = append(failed, f.To+": "+f.Err.Error())
+	}
+	log.Warn("sms batch done", "sent", nonNil(se.Sent), "failed", failed)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// SendError is what became of an SMS per recipient, when not every
+// recipient got it: the action's recorded result. It unwraps to every
+// recipient's error and to why the caller stopped waiting.
+type SendError struct {
+	Output  string
+	Sent    []string
+	Failed  []RecipientError
+	Pending []string // still being tried when the caller stopped waiting
+	Wait    error    // why the caller stopped waiting; nil when all were over
+}
+
+// RecipientError is one recipient's failure.
+type RecipientError struct {
+	To  string
+	Err error
+}
+
+func (e *SendError) Error() string {
+	var b strings.Builder
+	total := len(e.Sent) + len(e.Failed) + len(e.Pending)
+	fmt.Fprintf(&b, "sms output %q: sent to %d of %d", e.Output, len(e.Sent), total)
+	if len(e.Sent) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(e.Sent, ", "))
+	}
+	if len(e.Failed) > 0 {
+		b.WriteString("; failed: ")
+		for i, f := range e.Failed {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%s: %v", f.To, f.Err)
+		}
+	}
+	if len(e.Pending) > 0 {
+		fmt.Fprintf(&b, "; not confirmed yet: %s (still being tried, the outcome will be logged; stopped waiting: %v)",
+			strings.Join(e.Pending, ", "), e.Wait)
+	}
+	return b.String()
+}
+
+func (e *SendError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Failed)+1)
+	for _, f := range e.Failed {
+		errs = append(errs, f.Err)
+	}
+	if e.Wait != nil {
+		errs = append(errs, e.Wait)
+	}
+	return errs
 }
 
 func (o *Output) count(c *uint64, err error) {
@@ -241,147 +393,9 @@ func (o *Output) count(c *uint64, err error) {
 	o.mu.Unlock()
 }
 
-// Run owns the modem: it opens the port when an SMS is waiting, keeps it
-// open while it works, and reopens it after a failure. It returns nil when
-// ctx ends; SMS still queued then fail with edge.ErrClosed.
-func (o *Output) Run(ctx context.Context) error {
-	o.mu.Lock()
-	if o.running {
-		o.mu.Unlock()
-		return fmt.Errorf("sms output %q: Run called twice", o.name)
-	}
-	o.running = true
-	o.mu.Unlock()
-	defer close(o.done)
-	var m *modem
-	closeModem := func() {
-		if m != nil {
-			m.port.Close()
-			m = nil
-		}
-	}
-	defer closeModem()
-	for {
-		select {
-		case <-ctx.Done():
-			o.drain()
-			return nil
-		case j := <-o.jobs:
-			m = o.process(ctx, j, m)
-		}
-	}
-}
-
-// drain fails what is left in the queue on shutdown.
-func (o *Output) drain() {
-	for {
-		select {
-		case j := <-o.jobs:
-			j.result <- edge.ErrClosed
-			o.count(&o.failed, edge.ErrClosed)
-		default:
-			return
-		}
-	}
-}
-
-// process sends one SMS with retries and returns the modem to keep.
-func (o *Output) process(ctx context.Context, j *job, m *modem) (kept *modem) {
-	closeModem := func() {
-		if m != nil {
-			m.port.Close()
-			m = nil
-		}
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err := fmt.Errorf("panic in sms output: %v", r)
-			o.log.Error("sms output panicked", "panic", r)
-			closeModem()
-			kept = nil
-			j.result <- err
-			o.count(&o.failed, err)
-		}
-	}()
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = nil
-		if jerr := j.ctx.Err(); jerr != nil {
-			err = fmt.Errorf("cancelled before sending: %w", jerr)
-			break
-		}
-		if ctx.Err() != nil {
-			err = edge.ErrClosed
-			break
-		}
-		// The SMS's own deadline bounds the dialogue too.
-		sctx, cancel := mergeCtx(ctx, j.ctx)
-		if m == nil {
-			m, err = o.connect(sctx)
-		}
-		if err == nil {
-			var mr int
-			mr, err = m.send(sctx, j.to, j.text, o.opts.CommandTimeout.D(), o.opts.SendTimeout.D())
-			if err == nil {
-				cancel()
-				o.log.Info("sms sent", "to", j.to, "mr", mr)
-				o.count(&o.sent, nil)
-				j.result <- nil
-				return m
-			}
-		}
-		cancel()
-		var me *ModemError
-		modemSaid := errors.As(err, &me)
-		if !modemSaid {
-			// No answer, or the port failed: start over with a fresh port.
-			closeModem()
-		}
-		if (modemSaid && !me.Transient()) || attempt >= *o.opts.Retries {
-			break
-		}
-		o.log.Warn("sms failed, retrying", "to", j.to, "err", err, "attempt", attempt+1)
-		wait := time.Duration(float64(o.opts.RetryWait.D()) * (0.8 + 0.4*rand.Float64()))
-		select {
-		case <-time.After(wait):
-		case <-j.ctx.Done():
-		case <-ctx.Done():
-		}
-	}
-	o.log.Warn("sms failed", "to", j.to, "err", err)
-	o.count(&o.failed, err)
-	j.result <- err
-	return m
-}
-
-func (o *Output) connect(ctx context.Context) (*modem, error) {
-	p, err := o.open(o.opts.Port.Port, o.mode)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", o.opts.Port.Port, err)
-	}
-	m, err := newModem(p)
-	if err == nil {
-		err = m.init(ctx, o.opts.CommandTimeout.D())
-	}
-	if err != nil {
-		p.Close()
-		return nil, fmt.Errorf("modem init: %w", err)
-	}
-	o.mu.Lock()
-	o.reconnects++
-	o.mu.Unlock()
-	return m, nil
-}
-
-// mergeCtx is a ctx that ends when either ends.
-func mergeCtx(a, b context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(a)
-	stop := context.AfterFunc(b, func() { cancel(context.Cause(b)) })
-	return ctx, func() { stop(); cancel(nil) }
-}
-
-// Stats reports the modem as one entry: Frames are SMS sent, Errors SMS
-// failed (dropped on a full queue included), Reconnects modem (re)opens.
+// Stats reports the modem as one entry: Frames are recipients sent to,
+// Errors recipients failed (dropped on a full queue included), Reconnects
+// modem (re)opens.
 func (o *Output) Stats() []edge.DeviceStats {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -389,7 +403,7 @@ func (o *Output) Stats() []edge.DeviceStats {
 		Reconnects: o.reconnects, LastError: o.lastError}}
 }
 
-// Counters are the SMS counts, for tests and the status page.
+// Counters are the SMS counts per recipient, for tests and the status page.
 type Counters struct {
 	Sent, Failed, Dropped uint64
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +15,7 @@ import (
 
 func intp(i int) *int { return &i }
 
-func startSMS(t *testing.T, path string, mod func(*Options)) *Output {
+func startSMS(t *testing.T, path string, mod func(*Options), logs ...*logBuf) *Output {
 	t.Helper()
 	o := Options{Port: serial.Port{Port: path}, To: []string{"+8613800000001"},
 		CommandTimeout: edge.Duration(300 * time.Millisecond), SendTimeout: edge.Duration(500 * time.Millisecond),
@@ -23,7 +23,11 @@ func startSMS(t *testing.T, path string, mod func(*Options)) *Output {
 	if mod != nil {
 		mod(&o)
 	}
-	out, err := New(edge.Env{Name: "sms"}, o, nil)
+	env := edge.Env{Name: "sms"}
+	if len(logs) > 0 && logs[0] != nil {
+		env.Logger = slog.New(slog.NewTextHandler(logs[0], nil))
+	}
+	out, err := New(env, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,36 +159,38 @@ func TestSMSNoAnswer(t *testing.T) {
 	}
 }
 
-// TestSMSBusyQueue: while the modem works on one SMS, the next waits in the
-// queue and the one after is refused at once.
+// TestSMSBusyQueue: while the modem works on one SMS, the next recipient
+// waits in the queue and the one after is refused at once.
 func TestSMSBusyQueue(t *testing.T) {
-	f := newFakeModem(t, func(int, string, string) (string, time.Duration) {
-		return "\r\n+CMGS: 1\r\n\r\nOK\r\n", 300 * time.Millisecond
-	})
-	out := startSMS(t, f.p.Path(), func(o *Options) { o.Queue = 1 })
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	wg.Add(1)
-	go func() { defer wg.Done(); errs[0] = send(out, 5*time.Second, "A", "+861001") }()
-	<-f.cmgs // A is with the modem
-	wg.Add(1)
-	go func() { defer wg.Done(); errs[1] = send(out, 5*time.Second, "B", "+861002") }()
-	deadline := time.Now().Add(2 * time.Second)
-	for len(out.jobs) == 0 { // B queued
-		if time.Now().After(deadline) {
-			t.Fatal("B was never queued")
+	release := make(chan struct{})
+	f := newFakeModem(t, func(_ int, to, _ string) (string, time.Duration) {
+		if to == "+861001" {
+			<-release // A stays with the modem until the queue is seen full
 		}
-		time.Sleep(time.Millisecond)
+		return ok("")
+	})
+	logs := newLogBuf()
+	out := startSMS(t, f.p.Path(), func(o *Options) { o.Queue = 1 }, logs)
+	errA := make(chan error, 1)
+	go func() { errA <- send(out, 5*time.Second, "A", "+861001") }()
+	<-f.cmgs // A is with the modem
+	errBC := make(chan error, 1)
+	go func() { errBC <- send(out, 5*time.Second, "BC", "+861002", "+861003") }()
+	logs.waitFor(t, "sms dropped", 5*time.Second) // B queued, C refused
+	close(release)
+	if err := <-errA; err != nil {
+		t.Fatalf("A: %v", err)
 	}
-	if err := send(out, 5*time.Second, "C", "+861003"); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("C: got %v, want ErrQueueFull", err)
+	err := <-errBC
+	var se *SendError
+	if !errors.As(err, &se) || !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("B, C: got %v, want a SendError with C's queue full", err)
 	}
-	wg.Wait()
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatalf("A, B: %v, %v", errs[0], errs[1])
+	if fmt.Sprint(se.Sent) != "[+861002]" || len(se.Failed) != 1 || se.Failed[0].To != "+861003" || len(se.Pending) != 0 {
+		t.Errorf("got %+v, want B sent and C failed", se)
 	}
-	if m := f.messages(); len(m) != 2 || m[0].text != "A" || m[1].text != "B" {
-		t.Fatalf("got %v, want A then B", m)
+	if m := f.messages(); len(m) != 2 || m[0].text != "A" || m[1].text != "BC" || m[1].to != "+861002" {
+		t.Fatalf("got %v, want A then BC to B", m)
 	}
 	if c := out.Counters(); c.Sent != 2 || c.Dropped != 1 {
 		t.Errorf("counters %+v, want 2 sent 1 dropped", c)
@@ -194,20 +200,118 @@ func TestSMSBusyQueue(t *testing.T) {
 	}
 }
 
-func TestSMSBoundedByCtx(t *testing.T) {
+// TestSMSEveryRecipientTried: one recipient's modem answers OK, one's a
+// permanent +CMS ERROR, one's nothing at all. All three are tried, in
+// order, whatever became of the one before; the result and the log say
+// exactly which were sent and which failed, and why.
+func TestSMSEveryRecipientTried(t *testing.T) {
+	const silent, refused, good = "+8613800000001", "+8613800000002", "+8613800000003"
+	f := newFakeModem(t, func(_ int, to, _ string) (string, time.Duration) {
+		switch to {
+		case silent:
+			return "", 0
+		case refused:
+			return "\r\n+CMS ERROR: 330\r\n", 0
+		}
+		return ok("")
+	})
+	logs := newLogBuf()
+	out := startSMS(t, f.p.Path(), func(o *Options) {
+		o.To = []string{silent, refused, good}
+		o.Retries = intp(1)
+		o.RecipientTimeout = edge.Duration(10 * time.Second)
+	}, logs)
+	err := send(out, 20*time.Second, "door open")
+	var se *SendError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a *SendError", err)
+	}
+	if fmt.Sprint(se.Sent) != "["+good+"]" || len(se.Pending) != 0 || se.Wait != nil || len(se.Failed) != 2 {
+		t.Fatalf("got %+v, want %s sent and two failed", se, good)
+	}
+	if f0 := se.Failed[0]; f0.To != silent || !errors.Is(f0.Err, ErrNoAnswer) {
+		t.Errorf("first failure %+v, want %s with no answer", f0, silent)
+	}
+	var me *ModemError
+	if f1 := se.Failed[1]; f1.To != refused || !errors.As(f1.Err, &me) || me.Code != 330 {
+		t.Errorf("second failure %+v, want %s with +CMS ERROR 330", f1, refused)
+	}
+	for _, want := range []string{"sent to 1 of 3 (" + good + ")", silent + ": ", refused + ": +CMS ERROR: 330 (SMSC address unknown)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("result %q lacks %q", err, want)
+		}
+	}
+	var to []string
+	for _, m := range f.messages() {
+		to = append(to, m.to)
+	}
+	if got, want := strings.Join(to, " "), strings.Join([]string{silent, silent, refused, good}, " "); got != want {
+		t.Errorf("modem got SMS for %s, want %s (no answer retried once, 330 not retried)", got, want)
+	}
+	if c := out.Counters(); c.Sent != 1 || c.Failed != 2 {
+		t.Errorf("counters %+v, want 1 sent 2 failed", c)
+	}
+	logs.waitFor(t, "sms batch done", 5*time.Second)
+	line := logs.line("sms batch done")
+	if !strings.Contains(line, "sent=["+good+"]") || !strings.Contains(line, silent+": ") || !strings.Contains(line, refused+": +CMS ERROR: 330") {
+		t.Errorf("summary %q does not say who got it and who did not", line)
+	}
+}
+
+// TestSMSRecipientTimeout: a modem that keeps silent costs each recipient
+// its own recipient_timeout, not the next one's.
+func TestSMSRecipientTimeout(t *testing.T) {
 	f := newFakeModem(t, func(int, string, string) (string, time.Duration) { return "", 0 })
-	out := startSMS(t, f.p.Path(), func(o *Options) { o.SendTimeout = edge.Duration(time.Minute) })
-	err := send(out, time.Second, "slow")
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v, want DeadlineExceeded", err)
+	out := startSMS(t, f.p.Path(), func(o *Options) {
+		o.SendTimeout = edge.Duration(time.Minute)
+		o.RecipientTimeout = edge.Duration(300 * time.Millisecond)
+		o.Retries = intp(3)
+	})
+	err := send(out, 20*time.Second, "x", "+861001", "+861002")
+	var se *SendError
+	if !errors.As(err, &se) || len(se.Failed) != 2 || !errors.Is(se.Failed[0].Err, ErrRecipientTimeout) || !errors.Is(se.Failed[1].Err, ErrRecipientTimeout) {
+		t.Fatalf("got %v, want both recipients timed out", err)
 	}
-	// The modem is free again for the next SMS (which gets no answer either,
-	// but fails by its own bound, not by the first one's).
-	if err := send(out, time.Second, "next"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v, want DeadlineExceeded", err)
+	if m := f.messages(); len(m) != 2 || m[0].to != "+861001" || m[1].to != "+861002" {
+		t.Fatalf("got %v, want one try each", m)
 	}
-	if n := len(f.messages()); n != 2 {
-		t.Fatalf("modem got %d messages, want 2", n)
+}
+
+// TestSMSCallerStopsWaiting: the caller's ctx (the action's timeout) ends
+// while recipients are still being tried: the result says which are not
+// confirmed yet, and they are tried to the end anyway, the log saying what
+// became of them.
+func TestSMSCallerStopsWaiting(t *testing.T) {
+	f := newFakeModem(t, func(_ int, to, _ string) (string, time.Duration) {
+		if to == "+861001" {
+			return "", 0
+		}
+		return ok("")
+	})
+	logs := newLogBuf()
+	out := startSMS(t, f.p.Path(), func(o *Options) {
+		o.SendTimeout = edge.Duration(time.Minute)
+		o.RecipientTimeout = edge.Duration(time.Second)
+	}, logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- out.Apply(ctx, edge.Op{Kind: edge.OpSend, Text: "x", To: []string{"+861001", "+861002"}})
+	}()
+	<-f.cmgs // the first is with the modem
+	cancel()
+	err := <-errc
+	var se *SendError
+	if !errors.As(err, &se) || !errors.Is(err, context.Canceled) || len(se.Pending) != 2 || !strings.Contains(err.Error(), "not confirmed yet") {
+		t.Fatalf("got %v, want both pending and the caller's reason", err)
+	}
+	logs.waitFor(t, "sms batch done", 10*time.Second)
+	line := logs.line("sms batch done")
+	if !strings.Contains(line, "sent=[+861002]") || !strings.Contains(line, "+861001: "+ErrRecipientTimeout.Error()) {
+		t.Errorf("summary %q: want +861002 sent and +861001 timed out", line)
+	}
+	if m := f.messages(); len(m) != 2 {
+		t.Errorf("modem got %v, want both tried", m)
 	}
 }
 
@@ -260,6 +364,7 @@ func TestSMSOpsAndOptions(t *testing.T) {
 		{Options{Port: serial.Port{Port: "/dev/x"}, Template: "{{"}, "template"},
 		{Options{Port: serial.Port{Port: "/dev/x"}, Queue: -1}, "queue"},
 		{Options{Port: serial.Port{Port: "/dev/x"}, Retries: intp(99)}, "retries"},
+		{Options{Port: serial.Port{Port: "/dev/x"}, RecipientTimeout: -1}, "recipient_timeout"},
 	} {
 		if _, err := New(edge.Env{}, tc.o, nil); err == nil || !strings.HasPrefix(err.Error(), tc.field+":") {
 			t.Errorf("%+v: got %v, want an error naming %s", tc.o, err, tc.field)

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/edgegw/edgegw/edge"
 	bugserial "go.bug.st/serial"
 )
 
@@ -112,16 +113,20 @@ func codeErr(kind, rest string) *ModemError {
 // modem speaks the AT dialogue on an open port.
 type modem struct {
 	port    bugserial.Port
+	clock   edge.Clock
 	buf     []byte
 	charset string // the charset set with AT+CSCS
 	read    []byte
 }
 
-func newModem(p bugserial.Port) (*modem, error) {
+func newModem(p bugserial.Port, clock edge.Clock) (*modem, error) {
 	if err := p.SetReadTimeout(50 * time.Millisecond); err != nil {
 		return nil, err
 	}
-	return &modem{port: p, read: make([]byte, 256)}, nil
+	if clock == nil {
+		clock = edge.SystemClock{}
+	}
+	return &modem{port: p, clock: clock, read: make([]byte, 256)}, nil
 }
 
 // fill reads more bytes into buf; it returns false when deadline passed.
@@ -129,7 +134,7 @@ func (m *modem) fill(ctx context.Context, deadline time.Time) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if !time.Now().Before(deadline) {
+	if !m.clock.Now().Before(deadline) {
 		return ErrNoAnswer
 	}
 	n, err := m.port.Read(m.read)
@@ -198,7 +203,7 @@ func (m *modem) command(ctx context.Context, cmd string, timeout time.Duration) 
 	if err := m.write([]byte(cmd + "\r")); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(timeout)
+	deadline := m.clock.Now().Add(timeout)
 	var info []string
 	for {
 		l, err := m.line(ctx, deadline, false)
@@ -222,7 +227,9 @@ func (m *modem) command(ctx context.Context, cmd string, timeout time.Duration) 
 func (m *modem) init(ctx context.Context, timeout time.Duration) error {
 	// A modem left in the text prompt by a crash eats commands: ESC leaves it.
 	m.write([]byte{0x1b, '\r'})
-	time.Sleep(20 * time.Millisecond)
+	if err := edge.Sleep(ctx, m.clock, 20*time.Millisecond); err != nil {
+		return err
+	}
 	m.flush()
 	for _, c := range []string{"AT", "ATE0", "AT+CMGF=1"} {
 		if _, err := m.command(ctx, c, timeout); err != nil {
@@ -271,7 +278,7 @@ func (m *modem) send(ctx context.Context, to, text string, cmdTimeout, sendTimeo
 	if err := m.write([]byte(cmd + "\r")); err != nil {
 		return 0, err
 	}
-	deadline := time.Now().Add(cmdTimeout)
+	deadline := m.clock.Now().Add(cmdTimeout)
 	for {
 		l, err := m.line(ctx, deadline, true)
 		if err != nil {
@@ -291,7 +298,7 @@ func (m *modem) send(ctx context.Context, to, text string, cmdTimeout, sendTimeo
 	if err := m.write(append([]byte(body), 0x1a)); err != nil {
 		return 0, err
 	}
-	deadline = time.Now().Add(sendTimeout)
+	deadline = m.clock.Now().Add(sendTimeout)
 	mr := -1
 	for {
 		l, err := m.line(ctx, deadline, false)

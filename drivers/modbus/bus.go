@@ -3,6 +3,8 @@ package modbus
 import (
 	"fmt"
 	"sync"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // One serial port is one bus: an input driver and the relay-board outputs
@@ -18,9 +20,10 @@ type busRef struct {
 	refs int
 }
 
-// acquireMaster returns the master of line.Port, making it on first use.
-// The line settings must agree with those of the other users.
-func acquireMaster(line Line) (*Master, func(), error) {
+// acquireMaster returns the master of line.Port, making it on first use
+// with clock (nil: the system clock). The line settings must agree with
+// those of the other users.
+func acquireMaster(line Line, clock edge.Clock) (*Master, func(), error) {
 	line.setDefaults()
 	busMu.Lock()
 	defer busMu.Unlock()
@@ -36,6 +39,7 @@ func acquireMaster(line Line) (*Master, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	m.SetClock(clock)
 	b := &busRef{m: m, refs: 1}
 	buses[line.Port] = b
 	return m, releaser(line.Port, b), nil

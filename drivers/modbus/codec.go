@@ -11,9 +11,8 @@ import (
 //	slave(1) | function(1) | data(n) | CRC-16/Modbus (2, low byte first)
 //
 // and the PDU is function + data. Every response length is known from the
-// request's function code and, for reads, the byte count in the third byte,
-// so a reader stops exactly at the end of a frame instead of waiting for the
-// line to fall silent.
+// request alone (ExpectLen), so a reader knows where the answer ends, and
+// can tell from its first three bytes whether it answers the request at all.
 
 // Function codes this master speaks.
 const (
@@ -40,11 +39,22 @@ const (
 var (
 	// ErrCRC: a response arrived whole but its CRC did not match.
 	ErrCRC = errors.New("modbus: CRC error")
-	// ErrTimeout: no (complete) response within the timeout.
+	// ErrTimeout: no byte of a response within the timeout.
 	ErrTimeout = errors.New("modbus: timeout")
-	// ErrBadResponse: a response with a valid CRC that does not answer the
-	// request (wrong function, byte count, echo).
-	ErrBadResponse = errors.New("modbus: malformed response")
+	// ErrLate: a timeout whose answer came after all, while the master
+	// waited out the line, and was discarded: the slave is slower than its
+	// timeout. errors.Is(ErrLate, ErrTimeout) holds.
+	ErrLate = fmt.Errorf("%w: late answer", ErrTimeout)
+	// ErrShortFrame: a response began but stopped before its length.
+	ErrShortFrame = errors.New("modbus: short frame")
+	// ErrBadResponse: a response that does not answer the request: another
+	// slave id, function code, byte count or write echo, an altered echo of
+	// the request on an echoing line, or a second frame on its heels. It is
+	// discarded, never decoded ("mismatched" in the counters).
+	ErrBadResponse = errors.New("modbus: mismatched response")
+	// ErrNoise: the line never fell silent long enough to send a request
+	// (a babbling device, or another master on the bus).
+	ErrNoise = errors.New("modbus: line never silent")
 	// ErrPort: the serial port failed or vanished (USB adapter unplugged).
 	ErrPort = errors.New("modbus: serial port error")
 )
@@ -239,6 +249,42 @@ func ResponseLen(fn byte, head []byte) (int, error) {
 	return 0, fmt.Errorf("%w: unsupported function %d", ErrBadResponse, fn)
 }
 
+// ExpectLen is the length of the normal (not exception) response ADU to
+// req: 5 + the byte count for reads, 8 for writes.
+func ExpectLen(req PDU) (int, error) {
+	if len(req.Data) < 4 {
+		return 0, fmt.Errorf("modbus: request of function %d has %d data bytes", req.Function, len(req.Data))
+	}
+	qty := int(binary.BigEndian.Uint16(req.Data[2:]))
+	switch req.Function {
+	case FuncReadCoils, FuncReadDiscreteInputs:
+		return 5 + (qty+7)/8, nil
+	case FuncReadHoldingRegisters, FuncReadInputRegisters:
+		return 5 + 2*qty, nil
+	case FuncWriteSingleCoil, FuncWriteSingleRegister, FuncWriteMultipleCoils, FuncWriteMultipleRegisters:
+		return 8, nil
+	}
+	return 0, fmt.Errorf("%w: unsupported function %d", ErrBadResponse, req.Function)
+}
+
+// CheckADU checks a whole response frame against the request sent to
+// slave: its CRC (ErrCRC), then slave id, function code, byte count and
+// write echo (ErrBadResponse). An exception answer is an *ExceptionError.
+// Only a frame that passes is ever decoded. The PDU's data aliases adu.
+func CheckADU(slave byte, req PDU, adu []byte) (PDU, error) {
+	from, resp, err := DecodeADU(adu)
+	if err != nil {
+		return PDU{}, err
+	}
+	if from != slave {
+		return PDU{}, fmt.Errorf("%w: answer from slave %d to a request for slave %d", ErrBadResponse, from, slave)
+	}
+	if err := CheckResponse(req, resp); err != nil {
+		return PDU{}, err
+	}
+	return resp, nil
+}
+
 // CheckResponse checks that resp answers req: an exception becomes an
 // *ExceptionError, a read's byte count must fit its quantity, a write's
 // echo must match.
@@ -266,6 +312,8 @@ func CheckResponse(req, resp PDU) error {
 			return fmt.Errorf("%w: %d data bytes for %d items of function %d", ErrBadResponse, len(resp.Data)-1, qty, req.Function)
 		}
 	case FuncWriteSingleCoil, FuncWriteSingleRegister, FuncWriteMultipleCoils, FuncWriteMultipleRegisters:
+		// The echo is address and quantity (15, 16) or address and value
+		// (5, 6): the first four data bytes of the request.
 		if len(resp.Data) != 4 || string(resp.Data) != string(req.Data[:4]) {
 			return fmt.Errorf("%w: write echo % x does not match request % x", ErrBadResponse, resp.Data, req.Data[:min(4, len(req.Data))])
 		}

@@ -101,32 +101,101 @@ func TestCheckResponse(t *testing.T) {
 	}
 }
 
-func TestAssemblerSplitsAndResyncs(t *testing.T) {
-	frame := AppendADU(nil, 7, PDU{3, []byte{4, 0x12, 0x34, 0x56, 0x78}})
-	stream := append([]byte{0x00, 0xFF, 0x07, 0x99}, frame...) // noise, then our slave id with a wrong function
-	stream = append(stream, 0xAA)                              // a trailing byte
-	for chunk := 1; chunk <= len(stream); chunk++ {
-		var a Assembler
-		a.Reset(7, 3)
-		var got []byte
-		var extra int
-		for i := 0; i < len(stream) && got == nil; i += chunk {
-			got, extra = a.Feed(stream[i:min(i+chunk, len(stream))])
+// TestAssembler cuts every case into every chunk size: the frame, or the
+// mismatch, comes out the same.
+func TestAssembler(t *testing.T) {
+	rd := PDU{3, []byte{0, 0, 0, 2}} // read 2 holding registers: 9-byte answer
+	good := AppendADU(nil, 7, PDU{3, []byte{4, 0x12, 0x34, 0x56, 0x78}})
+	for _, tc := range []struct {
+		name     string
+		stream   []byte
+		want     []byte // the frame; nil when the stream is a mismatch
+		skipped  int
+		mismatch bool
+	}{
+		{"whole", good, good, 0, false},
+		{"turnaround glitch", append([]byte{0x00, 0xFF}, good...), good, 2, false},
+		{"trailing byte", append(append([]byte(nil), good...), 0xAA), good, 0, false},
+		{"exception", AppendADU(nil, 7, PDU{0x83, []byte{2}}), AppendADU(nil, 7, PDU{0x83, []byte{2}}), 0, false},
+		{"another slave", AppendADU(nil, 8, PDU{3, []byte{4, 0x12, 0x34, 0x56, 0x78}}), nil, 0, true},
+		{"noise first", append([]byte{0x99}, good...), nil, 0, true},
+		{"wrong function", AppendADU(nil, 7, PDU{4, []byte{4, 0x12, 0x34, 0x56, 0x78}}), nil, 0, true},
+		{"wrong byte count", AppendADU(nil, 7, PDU{3, []byte{2, 0x12, 0x34}}), nil, 0, true},
+		{"too long a count", AppendADU(nil, 7, PDU{3, []byte{6, 0, 0, 0x12, 0x34, 0x56, 0x78}}), nil, 0, true},
+	} {
+		for chunk := 1; chunk <= len(tc.stream); chunk++ {
+			var a Assembler
+			a.Reset(7, rd)
+			var got []byte
+			var err error
+			for i := 0; i < len(tc.stream) && got == nil && err == nil; i += chunk {
+				got, _, err = a.Feed(tc.stream[i:min(i+chunk, len(tc.stream))])
+			}
+			if tc.mismatch {
+				if !errors.Is(err, ErrBadResponse) || got != nil {
+					t.Errorf("%s, chunk %d: got % x, %v; want ErrBadResponse", tc.name, chunk, got, err)
+				}
+				continue
+			}
+			if err != nil || !bytes.Equal(got, tc.want) {
+				t.Errorf("%s, chunk %d: got % x, %v; want % x", tc.name, chunk, got, err, tc.want)
+			}
+			if a.Skipped != tc.skipped {
+				t.Errorf("%s, chunk %d: skipped %d, want %d", tc.name, chunk, a.Skipped, tc.skipped)
+			}
 		}
-		if !bytes.Equal(got, frame) {
-			t.Fatalf("chunk %d: got % x, want % x", chunk, got, frame)
-		}
-		if a.Skipped != 4 {
-			t.Errorf("chunk %d: skipped %d, want 4", chunk, a.Skipped)
-		}
-		_ = extra
 	}
-	// An exception frame is 5 bytes whatever the request.
-	var a Assembler
-	a.Reset(1, 3)
-	ex := AppendADU(nil, 1, PDU{0x83, []byte{2}})
-	if got, _ := a.Feed(ex); !bytes.Equal(got, ex) {
-		t.Errorf("exception: got % x", got)
+}
+
+// TestCheckADU: a whole frame is checked against its request: CRC, slave
+// id, function, byte count, write echo. Nothing that fails is decoded.
+func TestCheckADU(t *testing.T) {
+	rd := mustRead(t, FuncReadHoldingRegisters, 40, 1)
+	coils := mustRead(t, FuncReadCoils, 0, 10)
+	wr := WriteSingleRegister(5, 7)
+	wc := WriteSingleCoil(3, true)
+	wm, _ := WriteMultipleRegisters(10, []uint16{1, 2})
+	bad := func(adu []byte) []byte { adu[len(adu)-1] ^= 0x55; return adu }
+	for _, tc := range []struct {
+		name  string
+		req   PDU
+		adu   []byte
+		want  error // nil: accepted
+		value uint16
+	}{
+		{"read", rd, AppendADU(nil, 1, PDU{3, []byte{2, 0, 140}}), nil, 140},
+		{"bits", coils, AppendADU(nil, 1, PDU{1, []byte{2, 0xC3, 0x01}}), nil, 0},
+		{"crc", rd, bad(AppendADU(nil, 1, PDU{3, []byte{2, 0, 140}})), ErrCRC, 0},
+		{"wrong slave id", rd, AppendADU(nil, 2, PDU{3, []byte{2, 0, 140}}), ErrBadResponse, 0},
+		{"wrong function", rd, AppendADU(nil, 1, PDU{4, []byte{2, 0, 140}}), ErrBadResponse, 0},
+		{"wrong byte count", rd, AppendADU(nil, 1, PDU{3, []byte{4, 0, 140, 0, 141}}), ErrBadResponse, 0},
+		{"bits: byte count of 16", coils, AppendADU(nil, 1, PDU{1, []byte{1, 0xC3}}), ErrBadResponse, 0},
+		{"write echo", wr, AppendADU(nil, 1, PDU{6, []byte{0, 5, 0, 7}}), nil, 0},
+		{"write echo: address", wr, AppendADU(nil, 1, PDU{6, []byte{0, 6, 0, 7}}), ErrBadResponse, 0},
+		{"write echo: value", wr, AppendADU(nil, 1, PDU{6, []byte{0, 5, 0, 8}}), ErrBadResponse, 0},
+		{"coil echo: value", wc, AppendADU(nil, 1, PDU{5, []byte{0, 3, 0, 0}}), ErrBadResponse, 0},
+		{"multiple echo", wm, AppendADU(nil, 1, PDU{16, []byte{0, 10, 0, 2}}), nil, 0},
+		{"multiple echo: quantity", wm, AppendADU(nil, 1, PDU{16, []byte{0, 10, 0, 1}}), ErrBadResponse, 0},
+		{"exception", rd, AppendADU(nil, 1, PDU{0x83, []byte{6}}), &ExceptionError{Function: 3, Code: 6}, 0},
+		{"short", rd, []byte{1, 3, 2}, ErrBadResponse, 0},
+	} {
+		resp, err := CheckADU(1, tc.req, tc.adu)
+		var ex *ExceptionError
+		switch {
+		case tc.want == nil:
+			if err != nil {
+				t.Errorf("%s: got %v, want accepted", tc.name, err)
+			} else if tc.value != 0 && Registers(resp)[0] != tc.value {
+				t.Errorf("%s: got %v, want %d", tc.name, Registers(resp), tc.value)
+			}
+		case errors.As(tc.want, &ex):
+			var got *ExceptionError
+			if !errors.As(err, &got) || *got != *ex {
+				t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+			}
+		case !errors.Is(err, tc.want):
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
 
@@ -203,11 +272,14 @@ func BenchmarkParseResponse(b *testing.B) {
 	var a Assembler
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
-		a.Reset(1, 3)
-		adu, _ := a.Feed(frame)
-		_, resp, err := DecodeADU(adu)
-		if err != nil || CheckResponse(req, resp) != nil {
-			b.Fatal("bad")
+		a.Reset(1, req)
+		adu, _, err := a.Feed(frame)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp, err := CheckADU(1, req, adu)
+		if err != nil {
+			b.Fatal(err)
 		}
 		_ = Registers(resp)
 	}

@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,13 +28,12 @@ func init() {
 
 // Driver polls the slaves of one bus.
 type Driver struct {
-	env     edge.Env
-	log     edge.Logger
-	line    Line
-	tx      Tx
-	offline int
-	groups  []*group
-	devs    []*device
+	env      edge.Env
+	log      edge.Logger
+	line     Line
+	groups   []*group
+	devs     []*device
+	throttle *edge.LogThrottle
 
 	// reconnect backoff bounds; tests shorten them
 	backoffMin, backoffMax time.Duration
@@ -41,17 +42,28 @@ type Driver struct {
 	state   map[string]*devState
 	opens   int
 	dropped uint64
-	dropLog time.Time
 }
+
+// Causes of errors, the keys of edge.DeviceStats.ErrorsByCause. An
+// exception answer counts as "exception_<code>" ("exception_6" for SLAVE
+// DEVICE BUSY).
+const (
+	CauseTimeout    = "timeout"     // no answer at all
+	CauseLate       = "late"        // an answer after the timeout: discarded; raise the timeout
+	CauseShortFrame = "short_frame" // an answer that stopped before its length
+	CauseCRC        = "crc"         // a whole answer with a bad CRC
+	CauseMismatched = "mismatched"  // a good frame that did not answer the request: discarded
+	CauseNoise      = "noise"       // the line never fell silent for a request
+)
+
+// CauseException is the cause key of exception code c.
+func CauseException(c byte) string { return "exception_" + strconv.Itoa(int(c)) }
 
 // devState is a device's counters and online state.
 type devState struct {
 	edge.DeviceStats
-	Timeouts, CRCErrors, Exceptions uint64
-	fails                           int
-	online                          int8 // 0 unknown, 1 online, -1 offline
-	lastLog                         time.Time
-	suppressed                      int
+	fails  int  // polls failed in a row
+	online int8 // 0 unknown, 1 online, -1 offline
 }
 
 // New builds the input driver from its options, validating them all; it
@@ -69,20 +81,17 @@ func newDriver(env edge.Env, o *Options, opts edge.Options) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Driver{env: env, log: env.Logger, line: o.line(), tx: o.tx(), offline: o.OfflineAfter,
-		groups: groups, devs: devs, backoffMin: 500 * time.Millisecond, backoffMax: 30 * time.Second,
-		state: map[string]*devState{}}
-	if d.offline == 0 {
-		d.offline = 3
-	}
+	d := &Driver{env: env, log: env.Logger, line: o.line(), groups: groups, devs: devs,
+		backoffMin: 500 * time.Millisecond, backoffMax: 30 * time.Second, state: map[string]*devState{}}
 	if d.log == nil {
 		d.log = edge.DiscardLogger()
 	}
 	if d.env.Clock == nil {
 		d.env.Clock = edge.SystemClock{}
 	}
+	d.throttle = &edge.LogThrottle{Log: d.log, Interval: time.Minute, Clock: d.env.Clock}
 	for _, dv := range devs {
-		d.state[dv.ID] = &devState{DeviceStats: edge.DeviceStats{Device: dv.ID}}
+		d.state[dv.ID] = &devState{DeviceStats: edge.DeviceStats{Device: dv.ID, ErrorsByCause: map[string]uint64{}}}
 	}
 	return d, nil
 }
@@ -103,15 +112,19 @@ func (d *Driver) Stats() []edge.DeviceStats {
 	defer d.mu.Unlock()
 	out := make([]edge.DeviceStats, 0, len(d.devs))
 	for _, dv := range d.devs {
-		out = append(out, d.state[dv.ID].DeviceStats)
+		st := d.state[dv.ID].DeviceStats
+		st.ErrorsByCause = maps.Clone(st.ErrorsByCause)
+		out = append(out, st)
 	}
 	return out
 }
 
 // Counters are a slave's error counters by kind.
 type Counters struct {
-	Timeouts, CRCErrors, Exceptions, Frames uint64
-	Online                                  bool
+	Timeouts, Late, ShortFrames, CRCErrors, Mismatched, Exceptions, Frames uint64
+	Online                                                                 bool
+	// Causes are the counts by cause (CauseTimeout, ..., CauseException(c)).
+	Causes map[string]uint64
 }
 
 // Counters returns the counters of device id.
@@ -122,12 +135,20 @@ func (d *Driver) Counters(id string) Counters {
 	if s == nil {
 		return Counters{}
 	}
-	return Counters{Timeouts: s.Timeouts, CRCErrors: s.CRCErrors, Exceptions: s.Exceptions, Frames: s.Frames, Online: s.online > 0}
+	c := Counters{Timeouts: s.ErrorsByCause[CauseTimeout], Late: s.ErrorsByCause[CauseLate], ShortFrames: s.ErrorsByCause[CauseShortFrame],
+		CRCErrors: s.ErrorsByCause[CauseCRC], Mismatched: s.ErrorsByCause[CauseMismatched],
+		Frames: s.Frames, Online: s.online > 0, Causes: maps.Clone(s.ErrorsByCause)}
+	for k, n := range s.ErrorsByCause {
+		if strings.HasPrefix(k, "exception_") {
+			c.Exceptions += n
+		}
+	}
+	return c
 }
 
 // Run polls until ctx ends.
 func (d *Driver) Run(ctx context.Context, sink edge.Sink) error {
-	m, release, err := acquireMaster(d.line)
+	m, release, err := acquireMaster(d.line, d.env.Clock)
 	if err != nil {
 		return err
 	}
@@ -141,19 +162,7 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 	for _, g := range d.groups {
 		g.next = now
 	}
-	backoff := d.backoffMin
-	// pause waits a jittered backoff (half to the whole of it), woken by
-	// ctx; it reports false when ctx ended.
-	pause := func() bool {
-		wait := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, d.backoffMax)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-clock.After(wait):
-			return true
-		}
-	}
+	backoff := edge.Backoff{Min: d.backoffMin, Max: d.backoffMax, Clock: clock}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil
@@ -164,7 +173,7 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 					return nil
 				}
 				d.portDown(sink, err)
-				if !pause() {
+				if backoff.Wait(ctx) != nil {
 					return nil
 				}
 				continue
@@ -185,12 +194,8 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 				next = g
 			}
 		}
-		if wait := next.next.Sub(clock.Now()); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-clock.After(wait):
-			}
+		if err := edge.Sleep(ctx, clock, next.next.Sub(clock.Now())); err != nil {
+			return nil
 		}
 		now := clock.Now()
 		for _, g := range d.groups {
@@ -203,12 +208,12 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 				}
 				d.portDown(sink, err)
 				// A port that opens but fails at once must not spin.
-				if !pause() {
+				if backoff.Wait(ctx) != nil {
 					return nil
 				}
 				break
 			}
-			backoff = d.backoffMin
+			backoff.Reset()
 			// Skip missed ticks rather than bursting to catch up.
 			g.next = g.next.Add(g.interval)
 			if now := clock.Now(); g.next.Before(now) {
@@ -236,13 +241,14 @@ func (d *Driver) poll(ctx context.Context, m *Master, g *group, sink edge.Sink) 
 		if skip[b.dev] {
 			continue
 		}
-		tx := d.tx
+		tx := b.dev.tx
 		d.mu.Lock()
 		offline := d.state[b.dev.ID].online < 0
 		d.mu.Unlock()
 		if offline {
-			// A dead slave costs the whole bus its timeout: ask it once per
-			// cycle, without retries, until it answers again.
+			// A dead slave costs the whole bus its timeout and the silence
+			// after it: ask it once per cycle, without retries, until it
+			// answers again.
 			tx.Retries = 0
 			skip[b.dev] = true
 		}
@@ -274,20 +280,27 @@ func (d *Driver) poll(ctx context.Context, m *Master, g *group, sink edge.Sink) 
 func (d *Driver) account(dv *device, st TxStats, err error, sink edge.Sink) {
 	d.mu.Lock()
 	s := d.state[dv.ID]
-	s.Timeouts += uint64(st.Timeouts)
-	s.CRCErrors += uint64(st.CRCErrors)
-	s.Garbage += uint64(st.Garbage + st.Malformed)
-	s.Errors += uint64(st.Timeouts + st.CRCErrors + st.Malformed)
+	add := func(cause string, n int) {
+		if n > 0 {
+			s.ErrorsByCause[cause] += uint64(n)
+			s.Errors += uint64(n)
+		}
+	}
+	add(CauseTimeout, st.Timeouts)
+	add(CauseLate, st.Late)
+	add(CauseShortFrame, st.ShortFrames)
+	add(CauseCRC, st.CRCErrors)
+	add(CauseMismatched, st.Mismatched)
+	add(CauseNoise, st.Noise)
+	for _, c := range st.Exceptions {
+		add(CauseException(c), 1)
+	}
+	s.Garbage += uint64(st.Garbage)
 	var ex *ExceptionError
 	var evs []edge.Event
 	answered := err == nil || errors.As(err, &ex)
-	if err != nil {
-		s.LastError = err.Error()
-		if ex != nil {
-			s.Exceptions++
-			s.Errors++
-		}
-		d.logErr(s, dv, err)
+	if st.LastErr != nil {
+		s.LastError = st.LastErr.Error()
 	}
 	if answered {
 		s.Frames++
@@ -298,28 +311,20 @@ func (d *Driver) account(dv *device, st TxStats, err error, sink edge.Sink) {
 		}
 	} else {
 		s.fails++
-		if s.fails >= d.offline && s.online >= 0 {
+		if s.fails >= dv.offlineAfter && s.online >= 0 {
 			s.online = -1
 			d.forget(dv)
-			evs = append(evs, edge.DeviceStatus(dv.ID, false, fmt.Sprintf("no valid answer to %d requests: %v", s.fails, err)))
+			evs = append(evs, edge.DeviceStatus(dv.ID, false, fmt.Sprintf("no valid answer to %d polls in a row: %v", s.fails, err)))
 		}
 	}
 	d.mu.Unlock()
+	if err != nil {
+		// A dead slave fails every poll: at most a line a minute per device.
+		d.throttle.Warn("request:"+dv.ID, "modbus request failed", "device", dv.ID, "slave", dv.slave, "err", err)
+	}
 	for _, ev := range evs {
 		d.emit(sink, ev)
 	}
-}
-
-// logErr logs a device's errors, at most once a minute with a count of
-// those it kept quiet about: a dead slave fails every poll.
-func (d *Driver) logErr(s *devState, dv *device, err error) {
-	now := time.Now()
-	if !s.lastLog.IsZero() && now.Sub(s.lastLog) < time.Minute {
-		s.suppressed++
-		return
-	}
-	d.log.Warn("modbus request failed", "device", dv.ID, "slave", dv.slave, "err", err, "suppressed", s.suppressed)
-	s.lastLog, s.suppressed = now, 0
 }
 
 // forget makes a device's points send their values again when it returns.
@@ -341,9 +346,6 @@ func (d *Driver) portDown(sink edge.Sink, err error) {
 			d.forget(dv)
 			evs = append(evs, edge.DeviceStatus(dv.ID, false, "port: "+err.Error()))
 		}
-		if now := time.Now(); s.lastLog.IsZero() || now.Sub(s.lastLog) >= time.Minute {
-			s.lastLog = now
-		}
 	}
 	d.mu.Unlock()
 	if len(evs) > 0 {
@@ -360,14 +362,9 @@ func (d *Driver) emit(sink edge.Sink, ev edge.Event) {
 	if err := sink.Emit(ev); err != nil {
 		d.mu.Lock()
 		d.dropped++
-		n, quiet := d.dropped, time.Since(d.dropLog) < time.Minute
-		if !quiet {
-			d.dropLog = time.Now()
-		}
+		n := d.dropped
 		d.mu.Unlock()
-		if !quiet {
-			d.log.Warn("event not accepted by the core", "device", ev.Device, "err", err, "dropped_total", n)
-		}
+		d.throttle.Warn("dropped", "event not accepted by the core", "device", ev.Device, "err", err, "dropped_total", n)
 	}
 }
 

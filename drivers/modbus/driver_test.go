@@ -108,7 +108,8 @@ devices:
 	slave.Lock()
 	banks[1].Holding[0] = 203
 	slave.Unlock()
-	time.Sleep(100 * time.Millisecond)
+	served := slave.Served()
+	waitUntil(t, 5*time.Second, "a few polls of 20.3", func() bool { return slave.Served() >= served+6 })
 	slave.Lock()
 	banks[1].Holding[0] = 206
 	banks[2].Discrete[3] = false
@@ -159,6 +160,7 @@ devices:
 		t.Fatal(err)
 	}
 	d.backoffMin, d.backoffMax = 10*time.Millisecond, 50*time.Millisecond
+	tries := countOpens(t, d, nil)
 	sink := runDriver(t, d)
 	sink.WaitFor(t, 0, 5*time.Second, "value", func(e edge.Event) bool { return e.Point == "v" && e.Value == 7 })
 	n := sink.Len()
@@ -167,7 +169,8 @@ devices:
 	if ev := sink.Events()[off]; !strings.Contains(ev.Text, "port") {
 		t.Errorf("offline reason %q does not name the port", ev.Text)
 	}
-	time.Sleep(100 * time.Millisecond) // a few failed reopens
+	before := tries()
+	waitUntil(t, 5*time.Second, "a few failed reopens", func() bool { return tries() >= before+3 })
 	pair.Replug()
 	serveOn(t, pair, slave)
 	on := sink.WaitFor(t, off, 5*time.Second, "online", isStatus("a", true))
@@ -224,7 +227,7 @@ func TestMasterKeepsSilence(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		if _, _, err := m.Do(t.Context(), 1, req, Tx{Timeout: time.Second}); err != nil {
+		if _, _, err := m.Do(t.Context(), 1, req, Tx{Timeout: 200 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -238,21 +241,21 @@ func TestMasterKeepsSilence(t *testing.T) {
 }
 
 func TestSharedBus(t *testing.T) {
-	a, relA, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 9600})
+	a, relA, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 9600}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, relB, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 9600, Parity: "even"})
+	b, relB, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 9600, Parity: "even"}, nil)
 	if err != nil || a != b {
 		t.Fatalf("same settings: got %p, %p, %v; want one master", a, b, err)
 	}
-	if _, _, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 19200}); err == nil || !strings.Contains(err.Error(), "same settings") {
+	if _, _, err := acquireMaster(Line{Port: "/dev/shared-test", Baud: 19200}, nil); err == nil || !strings.Contains(err.Error(), "same settings") {
 		t.Errorf("conflicting baud: got %v", err)
 	}
 	relA()
 	relA() // idempotent
 	relB()
-	c, relC, _ := acquireMaster(Line{Port: "/dev/shared-test", Baud: 19200})
+	c, relC, _ := acquireMaster(Line{Port: "/dev/shared-test", Baud: 19200}, nil)
 	defer relC()
 	if c == a {
 		t.Error("master kept after its last user released it")
@@ -282,6 +285,19 @@ func TestOptionsErrors(t *testing.T) {
 		{dev("{name: p, table: coil, unit: C}"), "devices[0].points[0]"},
 		{dev("{name: p, table: input, on: open}"), "devices[0].points[0]"},
 		{base + "groups: [{name: g, interval: 1ms}]\ndevices: []", "groups[0].interval"},
+		{base + "timeout: 2m\ndevices: []", "timeout"},
+		{base + "timeout: -1s\ndevices: []", "timeout"},
+		{base + "retries: 11\ndevices: []", "retries"},
+		{base + "inter_request_delay: -5ms\ndevices: []", "inter_request_delay"},
+		{base + "inter_request_delay: 11s\ndevices: []", "inter_request_delay"},
+		{base + "busy_retry: {times: -1}\ndevices: []", "busy_retry.times"},
+		{base + "busy_retry: {times: 2, delay: 1h}\ndevices: []", "busy_retry.delay"},
+		{base + "offline_after: -1\ndevices: []", "offline_after"},
+		{base + "devices: [{id: d, slave: 1, timeout: 90s, points: [{name: p, table: coil}]}]", "devices[0].timeout"},
+		{base + "devices: [{id: d, slave: 1, retries: 20, points: [{name: p, table: coil}]}]", "devices[0].retries"},
+		{base + "devices: [{id: d, slave: 1, busy_retry: {times: 11}, points: [{name: p, table: coil}]}]", "devices[0].busy_retry.times"},
+		{base + "devices: [{id: d, slave: 1, inter_request_delay: -1ms, points: [{name: p, table: coil}]}]", "devices[0].inter_request_delay"},
+		{base + "devices: [{id: d, slave: 1, offline_after: -2, points: [{name: p, table: coil}]}]", "devices[0].offline_after"},
 	} {
 		_, err := New(edge.Env{}, opts(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), "options."+tc.field+":") {
@@ -296,6 +312,8 @@ func TestOptionsErrors(t *testing.T) {
 		{base + "slave: 300", "slave"},
 		{base + "slave: 1\non_value: 5", "on_value"},
 		{base + "slave: 1\ntable: holding\non_value: 70000", "on_value"},
+		{base + "slave: 1\ntimeout: 0.5ms", "timeout"},
+		{base + "slave: 1\nbusy_retry: {delay: -1s}", "busy_retry.delay"},
 	} {
 		_, err := NewOutput(edge.Env{}, opts(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), "options."+tc.field+":") {
@@ -376,6 +394,7 @@ func TestDriverSinkRefuses(t *testing.T) {
 	d, err := New(edge.Env{Name: "bus"}, opts(`
 port: `+pair.Path()+`
 baud: 115200
+timeout: 200ms
 groups: [{name: g, interval: 10ms, report_every: 0s}]
 devices:
   - {id: a, slave: 1, points: [{name: v, table: holding, address: 0}]}
@@ -388,13 +407,9 @@ devices:
 	refuse := edge.SinkFunc(func(edge.Event) error { return edge.ErrClosed })
 	go func() { done <- d.Run(ctx, refuse) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(5 * time.Second)
-	for d.Dropped() < 2 || d.Counters("a").Frames < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("dropped %d, counters %+v", d.Dropped(), d.Counters("a"))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, 5*time.Second, "refused events counted while polling goes on", func() bool {
+		return d.Dropped() >= 2 && d.Counters("a").Frames >= 5
+	})
 }
 
 // TestMasterEcho: with echo on, the adapter's copy of each request is
@@ -409,7 +424,7 @@ func TestMasterEcho(t *testing.T) {
 	slave := modbustest.New(map[byte]*modbustest.Bank{1: bank})
 	slave.Echo = true
 	serveOn(t, pair, slave)
-	tx := Tx{Timeout: 500 * time.Millisecond}
+	tx := Tx{Timeout: 200 * time.Millisecond}
 	m, err := NewMaster(Line{Port: pair.Path(), Baud: 115200, Echo: true})
 	if err != nil {
 		t.Fatal(err)

@@ -2,66 +2,96 @@ package modbus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
 
-// FuzzParseResponse feeds arbitrary bytes as the answer to each kind of
-// request: nothing may panic, and whatever is accepted must be consistent.
-func FuzzParseResponse(f *testing.F) {
-	f.Add(byte(3), uint16(4), AppendADU(nil, 1, PDU{3, []byte{8, 0, 1, 0, 2, 0, 3, 0, 4}}))
-	f.Add(byte(1), uint16(10), AppendADU(nil, 1, PDU{1, []byte{2, 0xCD, 0x01}}))
-	f.Add(byte(3), uint16(4), AppendADU(nil, 1, PDU{0x83, []byte{2}}))
-	f.Add(byte(5), uint16(0xFF00), AppendADU(nil, 1, PDU{5, []byte{0, 0, 0xFF, 0}}))
-	f.Add(byte(16), uint16(2), AppendADU(nil, 1, PDU{16, []byte{0, 0, 0, 2}}))
-	f.Add(byte(4), uint16(1), []byte{1, 4, 0xFF})
-	f.Add(byte(2), uint16(0), []byte{})
-	f.Fuzz(func(t *testing.T, sel byte, qty uint16, data []byte) {
-		fns := []byte{1, 2, 3, 4, 5, 6, 15, 16}
-		fn := fns[int(sel)%len(fns)]
-		var req PDU
-		switch fn {
-		case 1, 2, 3, 4:
-			r, err := ReadRequest(fn, 0, qty)
-			if err != nil {
-				return
-			}
-			req = r
-		case 5:
-			req = WriteSingleCoil(0, qty != 0)
-		case 6:
-			req = WriteSingleRegister(0, qty)
-		case 15:
-			req, _ = WriteMultipleCoils(0, []bool{true, false})
-		case 16:
-			req, _ = WriteMultipleRegisters(0, []uint16{qty, 1})
+// fuzzRequest makes one request of each kind from the fuzzer's numbers.
+func fuzzRequest(sel byte, addr, qty uint16) (PDU, bool) {
+	fns := []byte{1, 2, 3, 4, 5, 6, 15, 16}
+	switch fn := fns[int(sel)%len(fns)]; fn {
+	case 1, 2, 3, 4:
+		r, err := ReadRequest(fn, addr, qty)
+		return r, err == nil
+	case 5:
+		return WriteSingleCoil(addr, qty != 0), true
+	case 6:
+		return WriteSingleRegister(addr, qty), true
+	case 15:
+		r, err := WriteMultipleCoils(addr, []bool{true, false})
+		return r, err == nil
+	default:
+		r, err := WriteMultipleRegisters(addr, []uint16{qty, 1})
+		return r, err == nil
+	}
+}
+
+// FuzzCheckResponse feeds arbitrary bytes as the answer to each kind of
+// request, through the assembler and CheckADU as the master does: nothing
+// may panic, and whatever is accepted must answer the request: the slave
+// id, the function, exactly the quantity asked for, the write's echo, and a
+// good CRC.
+func FuzzCheckResponse(f *testing.F) {
+	f.Add(byte(1), byte(2), uint16(0), uint16(4), AppendADU(nil, 1, PDU{3, []byte{8, 0, 1, 0, 2, 0, 3, 0, 4}}))
+	f.Add(byte(1), byte(0), uint16(0), uint16(10), AppendADU(nil, 1, PDU{1, []byte{2, 0xCD, 0x01}}))
+	f.Add(byte(1), byte(2), uint16(0), uint16(4), AppendADU(nil, 1, PDU{0x83, []byte{2}}))
+	f.Add(byte(1), byte(4), uint16(0), uint16(0xFF00), AppendADU(nil, 1, PDU{5, []byte{0, 0, 0xFF, 0}}))
+	f.Add(byte(1), byte(7), uint16(0), uint16(2), AppendADU(nil, 1, PDU{16, []byte{0, 0, 0, 2}}))
+	f.Add(byte(2), byte(2), uint16(40), uint16(1), AppendADU(nil, 1, PDU{3, []byte{2, 0, 140}}))
+	f.Add(byte(1), byte(3), uint16(0), uint16(1), []byte{0, 0xFF, 1, 4, 2, 0, 1})
+	f.Add(byte(1), byte(1), uint16(0), uint16(0), []byte{})
+	f.Fuzz(func(t *testing.T, slave, sel byte, addr, qty uint16, data []byte) {
+		req, ok := fuzzRequest(sel, addr, qty)
+		if !ok {
+			return
 		}
-		n, err := ResponseLen(fn, data)
-		if err == nil && n != 0 && (n < 5 || n > 260) {
+		if n, err := ResponseLen(req.Function, data); err == nil && n != 0 && (n < 5 || n > 260) {
 			t.Fatalf("ResponseLen = %d", n)
 		}
-		_, resp, err := DecodeADU(data)
+		var a Assembler
+		a.Reset(slave, req)
+		adu, extra, err := a.Feed(append([]byte(nil), data...))
 		if err != nil {
-			if !errors.Is(err, ErrCRC) && !errors.Is(err, ErrBadResponse) {
-				t.Fatalf("DecodeADU: untyped error %v", err)
+			if !errors.Is(err, ErrBadResponse) {
+				t.Fatalf("Feed: untyped error %v", err)
 			}
 			return
 		}
-		if err := CheckResponse(req, resp); err != nil {
+		if adu == nil {
+			return
+		}
+		if len(adu)+extra+a.Skipped != len(data) {
+			t.Fatalf("frame %d + extra %d + skipped %d != %d bytes", len(adu), extra, a.Skipped, len(data))
+		}
+		resp, err := CheckADU(slave, req, adu)
+		if err != nil {
 			var ex *ExceptionError
-			if !errors.As(err, &ex) && !errors.Is(err, ErrBadResponse) {
-				t.Fatalf("CheckResponse: untyped error %v", err)
+			if !errors.As(err, &ex) && !errors.Is(err, ErrBadResponse) && !errors.Is(err, ErrCRC) {
+				t.Fatalf("CheckADU: untyped error %v", err)
 			}
 			return
 		}
-		switch fn {
+		// Accepted: it must answer this request and no other.
+		if adu[0] != slave || resp.Function != req.Function {
+			t.Fatalf("accepted slave %d function %d for slave %d function %d", adu[0], resp.Function, slave, req.Function)
+		}
+		if n := len(adu) - 2; binary.LittleEndian.Uint16(adu[n:]) != CRC(adu[:n]) {
+			t.Fatalf("accepted a bad CRC")
+		}
+		want := int(binary.BigEndian.Uint16(req.Data[2:]))
+		switch req.Function {
 		case 1, 2:
-			if got := Bits(resp, int(qty)); len(got) != int(qty) {
-				t.Fatalf("accepted %d bits for %d", len(got), qty)
+			if got := Bits(resp, want); len(got) != want || len(resp.Data) != 1+(want+7)/8 {
+				t.Fatalf("accepted %d bits, %d bytes for %d", len(got), len(resp.Data), want)
 			}
 		case 3, 4:
-			if got := Registers(resp); len(got) != int(qty) {
-				t.Fatalf("accepted %d registers for %d", len(got), qty)
+			if got := Registers(resp); len(got) != want {
+				t.Fatalf("accepted %d registers for %d", len(got), want)
+			}
+		default:
+			if !bytes.Equal(resp.Data, req.Data[:4]) {
+				t.Fatalf("accepted echo % x for % x", resp.Data, req.Data[:4])
 			}
 		}
 	})
@@ -69,17 +99,21 @@ func FuzzParseResponse(f *testing.F) {
 
 // FuzzAssembler cuts an arbitrary stream into arbitrary pieces: the
 // assembler must never panic, never return more than it was given, and
-// return the same frame however the stream is cut.
+// return the same frame, or the same mismatch, however the stream is cut.
 func FuzzAssembler(f *testing.F) {
 	frame := AppendADU(nil, 7, PDU{3, []byte{4, 0x12, 0x34, 0x56, 0x78}})
-	f.Add(byte(7), byte(3), uint8(3), append([]byte{0, 0xFF, 7, 0x99}, frame...))
-	f.Add(byte(1), byte(1), uint8(1), AppendADU(nil, 1, PDU{0x81, []byte{1}}))
-	f.Add(byte(1), byte(16), uint8(2), AppendADU(nil, 1, PDU{16, []byte{0, 1, 0, 2}}))
-	f.Add(byte(1), byte(9), uint8(1), []byte{1, 9, 9, 9})
-	f.Fuzz(func(t *testing.T, slave, fn byte, chunk uint8, stream []byte) {
+	f.Add(byte(7), byte(2), uint16(2), uint8(3), append([]byte{0, 0xFF}, frame...))
+	f.Add(byte(1), byte(0), uint16(1), uint8(1), AppendADU(nil, 1, PDU{0x81, []byte{1}}))
+	f.Add(byte(1), byte(7), uint16(2), uint8(2), AppendADU(nil, 1, PDU{16, []byte{0, 1, 0, 2}}))
+	f.Add(byte(1), byte(2), uint16(1), uint8(1), []byte{1, 9, 9, 9})
+	f.Fuzz(func(t *testing.T, slave, sel byte, qty uint16, chunk uint8, stream []byte) {
+		req, ok := fuzzRequest(sel, 0, qty)
+		if !ok {
+			return
+		}
 		var whole Assembler
-		whole.Reset(slave, fn)
-		want, _ := whole.Feed(append([]byte(nil), stream...))
+		whole.Reset(slave, req)
+		want, _, wantErr := whole.Feed(append([]byte(nil), stream...))
 		want = append([]byte(nil), want...)
 		if len(want) > len(stream) {
 			t.Fatalf("frame of %d from %d bytes", len(want), len(stream))
@@ -89,13 +123,14 @@ func FuzzAssembler(f *testing.F) {
 		}
 		c := int(chunk%16) + 1
 		var a Assembler
-		a.Reset(slave, fn)
+		a.Reset(slave, req)
 		var got []byte
-		for i := 0; i < len(stream) && got == nil; i += c {
-			got, _ = a.Feed(stream[i:min(i+c, len(stream))])
+		var err error
+		for i := 0; i < len(stream) && got == nil && err == nil; i += c {
+			got, _, err = a.Feed(stream[i:min(i+c, len(stream))])
 		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("chunk %d: got % x, want % x", c, got, want)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("chunk %d: got % x, %v; want % x, %v", c, got, err, want, wantErr)
 		}
 	})
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // libSlave is scripts/modbus-slave/slave.c (libmodbus) running as slave
-// address 1 on one end of a socat pty pair; Port is the other end.
+// address 1 (or a range of addresses) on one end of a socat pty pair; Port
+// is the other end.
 type libSlave struct {
 	Port    string
 	control string
@@ -43,14 +44,17 @@ func buildLibSlave(t *testing.T) string {
 	return bin
 }
 
-func startLibSlave(t *testing.T) *libSlave {
+func startLibSlave(t *testing.T) *libSlave { return startLibSlaves(t, "1") }
+
+// startLibSlaves runs the slave for addresses, "1" or a range "1-4".
+func startLibSlaves(t *testing.T, addresses string) *libSlave {
 	t.Helper()
 	bin := buildLibSlave(t)
 	pair := ptytest.NewSocat(t)
 	s := &libSlave{Port: pair.A, control: filepath.Join(t.TempDir(), "mode"), t: t}
 	s.Mode("normal")
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, pair.B, "1", "115200", s.control)
+	cmd := exec.Command(bin, pair.B, addresses, "115200", s.control)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -65,7 +69,8 @@ func startLibSlave(t *testing.T) *libSlave {
 	return s
 }
 
-// Mode switches the slave's behaviour: normal, silent, crc, busy.
+// Mode switches the slave's behaviour: normal, silent, crc, busy [K],
+// late K MS (see slave.c).
 func (s *libSlave) Mode(m string) {
 	if err := os.WriteFile(s.control, []byte(m), 0o644); err != nil {
 		s.t.Fatal(err)
@@ -201,7 +206,7 @@ func TestLibmodbusSlave(t *testing.T) {
 			{"table: holding\naddress: 30\non_value: 500\noff_value: 3", "holding"},
 			{"table: holding\naddress: 30\non_value: 600\nmultiple: true", "holding"},
 		} {
-			o, err := NewOutput(edge.Env{Name: "relay"}, opts("port: "+s.Port+"\nbaud: 115200\nslave: 1\n"+tc.opts))
+			o, err := NewOutput(edge.Env{Name: "relay"}, opts("port: "+s.Port+"\nbaud: 115200\ntimeout: 200ms\nslave: 1\n"+tc.opts))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,12 +266,20 @@ func TestLibmodbusSlave(t *testing.T) {
 		if st.Attempts != 1 {
 			t.Errorf("an exception was retried: %d attempts", st.Attempts)
 		}
+		// busy_retry: every 2nd answer busy, so one repeat gets through.
+		s.Mode("busy 2")
+		for range 4 {
+			_, st, err := m.Do(ctx, 1, WriteSingleRegister(20, 1), Tx{Timeout: time.Second, BusyRetries: 1, BusyDelay: 10 * time.Millisecond})
+			if err != nil || st.Attempts > 2 || len(st.Exceptions) != st.Attempts-1 {
+				t.Fatalf("busy every 2nd answer, one busy retry: got %v, %+v", err, st)
+			}
+		}
 	})
 
 	t.Run("crc error", func(t *testing.T) {
 		s.Mode("crc")
 		defer s.Mode("normal")
-		_, st, err := m.Do(ctx, 1, mustRead(t, FuncReadHoldingRegisters, 0, 4), fastTx)
+		_, st, err := m.Do(ctx, 1, mustRead(t, FuncReadHoldingRegisters, 0, 4), Tx{Timeout: 200 * time.Millisecond, Retries: 1})
 		if !errors.Is(err, ErrCRC) {
 			t.Fatalf("got %v, want ErrCRC", err)
 		}
@@ -396,9 +409,11 @@ devices:
 	if got["temp"].Unit != "C" {
 		t.Errorf("temp unit %q", got["temp"].Unit)
 	}
-	// Nothing changes: no event is repeated (report_every is 5m).
+	// Nothing changes: no event is repeated (report_every is 5m) over
+	// several more polls.
 	n := sink.Len()
-	time.Sleep(150 * time.Millisecond)
+	frames := d.Counters("meter").Frames
+	waitUntil(t, 5*time.Second, "5 more polls", func() bool { return d.Counters("meter").Frames >= frames+5*4 })
 	if extra := sink.Events()[n:]; len(extra) > 0 {
 		t.Errorf("unchanged values were sent again: %+v", extra)
 	}
@@ -426,7 +441,7 @@ func TestLibmodbusDriverCRC(t *testing.T) {
 	d, err := New(edge.Env{Name: "rs485-1"}, opts(`
 port: `+s.Port+`
 baud: 115200
-timeout: 1s
+timeout: 200ms
 offline_after: 2
 groups: [{name: fast, interval: 20ms}]
 devices:
@@ -443,8 +458,11 @@ devices:
 	i := sink.WaitFor(t, 0, 5*time.Second, "online", isStatus("meter", true))
 	s.Mode("crc")
 	j := sink.WaitFor(t, i, 5*time.Second, "offline on CRC errors", isStatus("meter", false))
-	if c := d.Counters("meter"); c.CRCErrors < 4 || c.Timeouts != 0 {
+	if c := d.Counters("meter"); c.CRCErrors < 4 || c.Timeouts != 0 || c.Causes[CauseCRC] != c.CRCErrors {
 		t.Errorf("counters: %+v, want >= 4 CRC errors (2 requests with a retry each) and no timeouts", c)
+	}
+	if st := d.Stats(); st[0].ErrorsByCause[CauseCRC] < 4 {
+		t.Errorf("stats: %+v, want the CRC errors by cause", st)
 	}
 	s.Mode("normal")
 	sink.WaitFor(t, j, 5*time.Second, "online again", isStatus("meter", true))

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+
+	"github.com/edgegw/edgegw/drivers/serialport"
+	"github.com/edgegw/edgegw/edge"
 )
 
 // Port is the part of a go.bug.st/serial port the master uses.
@@ -28,7 +31,9 @@ type Line struct {
 	StopBits int    // 1 or 2; default 1
 	// Echo: the adapter hears its own transmission (an RS-485 transceiver
 	// with its receiver always enabled), so every request comes back before
-	// the answer and is skipped.
+	// the answer. The echo must match the request byte for byte (anything
+	// else is a collision on the bus: the answer is discarded) and is
+	// skipped.
 	Echo bool
 }
 
@@ -102,45 +107,100 @@ func (l Line) mode() (*serial.Mode, error) {
 	return m, nil
 }
 
+// DefaultTimeout is the slave turnaround allowed when none is configured:
+// the Modbus serial line guide (v1.02, 2.4.1) puts the response timeout "in
+// the range of 1s to several seconds at 9600 bps", and slower sensors,
+// meters writing their EEPROM and USB adapters' latency all take hundreds
+// of milliseconds.
+const DefaultTimeout = time.Second
+
 // Tx bounds one transaction.
 type Tx struct {
 	// Timeout is how long a slave may take to answer, counted from the end
 	// of the request on the wire to the end of the response (whose own
-	// transmission time is added). Default 500ms.
+	// transmission time is added). It is also the slave's worst turnaround
+	// as far as the master knows: after a failed attempt the line must stay
+	// silent for Timeout + t3.5 before anything is sent (see Master).
+	// Default DefaultTimeout.
 	Timeout time.Duration
 	// Retries is how many times a request that timed out or came back
-	// damaged is sent again. Exceptions are not retried.
+	// damaged or mismatched is sent again. Exceptions are not retried,
+	// except busy ones (BusyRetries).
 	Retries int
+	// Gap is the silence kept on the line before the request, counted from
+	// the end of the last frame on the bus; never less than t3.5. Some
+	// slaves on a multi-drop bus need 20 to 100ms. Default: t3.5.
+	Gap time.Duration
+	// BusyRetries is how many times a request answered with exception 6,
+	// SLAVE DEVICE BUSY, is sent again, each time after BusyDelay of
+	// silence. Default 0: the exception is returned.
+	BusyRetries int
+	BusyDelay   time.Duration
 }
+
+func (tx Tx) withDefaults() Tx {
+	if tx.Timeout <= 0 {
+		tx.Timeout = DefaultTimeout
+	}
+	return tx
+}
+
+// quiet is the silence that ends a failed attempt: longer than the slave's
+// worst turnaround (its timeout) by one inter-frame gap.
+func (tx Tx) quiet(l Line) time.Duration { return tx.Timeout + l.Silence() }
 
 // TxStats says what happened on the line during one Do.
 type TxStats struct {
-	Attempts  int
-	Timeouts  int
-	CRCErrors int
-	Malformed int // frames with a good CRC that did not answer the request
-	Garbage   int // bytes dropped around frames
+	Attempts    int
+	Timeouts    int // attempts without a byte of answer, then or later
+	Late        int // attempts answered only after the timeout: the answer was discarded
+	ShortFrames int // answers that stopped before their length
+	CRCErrors   int
+	Mismatched  int // answers that did not answer the request (ErrBadResponse)
+	Noise       int // the line never fell silent (ErrNoise)
+	// Exceptions are the exception codes answered, in order, busy ones
+	// that were retried included.
+	Exceptions []byte
+	Garbage    int // bytes read and discarded: late answers, noise, mismatched frames
+	// LastErr is the error of the last failed attempt, also when a retry
+	// then succeeded: the odd failure stays visible.
+	LastErr error
 }
 
 // Master is a Modbus RTU master on one serial line. Several slaves share
-// the line; Do serialises access to it, keeps the t3.5 silence between
-// frames, and no more. A vanished port is closed; the next Do reopens it.
+// the line; Do serialises access to it and keeps the transaction
+// discipline that makes an answer belong to its request:
+//
+//   - Before a request the line has been silent for the gap (at least t3.5)
+//     since the last frame; a byte heard then is not ours, and is waited out.
+//   - An answer is checked as it arrives (slave id, function, byte count),
+//     then whole (CRC, write echo), and must be followed by t3.5 of silence;
+//     a frame right on its heels makes it ambiguous, so it is discarded.
+//   - After a timeout or any damaged or mismatched answer, the master does
+//     not send again until the line has been silent for the slave's timeout
+//     plus t3.5, reading and discarding whatever comes (the late answer),
+//     and then flushes the input buffer. A flush alone would race a late
+//     answer still on its way.
+//
+// A vanished port is closed; the next Do reopens it, and waits out the
+// line once before its first request.
 type Master struct {
-	line Line
-	mode *serial.Mode
-	open func() (Port, error)
+	line  Line
+	mode  *serial.Mode
+	open  func() (Port, error)
+	clock edge.Clock
 
 	sem  chan struct{} // the bus: held for one transaction
 	mu   sync.Mutex    // guards port for Close from another goroutine
 	port Port
 
-	last   time.Time // end of the last frame on the bus
-	dirty  bool      // stray bytes may be waiting in the input buffer
-	opens  int       // successful opens
-	asm    Assembler
-	rbuf   [MaxADU + 8]byte
-	wbuf   []byte
-	closed bool
+	last  time.Time     // end of the last frame on the bus, or the last byte heard
+	dirty bool          // bytes that are not an answer to the next request may come
+	quiet time.Duration // silence that clears dirty; 0: the next request's
+	opens int           // successful opens
+	asm   Assembler
+	rbuf  [MaxADU + 8]byte
+	wbuf  []byte
 }
 
 // NewMaster makes a master for line; the port is opened on first use.
@@ -150,8 +210,8 @@ func NewMaster(line Line) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port %q: %w", line.Port, err)
 	}
-	m := &Master{line: line, mode: mode, sem: make(chan struct{}, 1)}
-	m.open = func() (Port, error) { return serial.Open(line.Port, mode) }
+	m := &Master{line: line, mode: mode, sem: make(chan struct{}, 1), clock: edge.SystemClock{}}
+	m.open = func() (Port, error) { return serialport.Open(line.Port, mode) }
 	return m, nil
 }
 
@@ -159,10 +219,21 @@ func NewMaster(line Line) (*Master, error) {
 // When the port fails it is not reopened.
 func NewMasterPort(line Line, p Port) *Master {
 	line.setDefaults()
-	m := &Master{line: line, sem: make(chan struct{}, 1), port: p}
+	m := &Master{line: line, sem: make(chan struct{}, 1), port: p, dirty: true, clock: edge.SystemClock{}}
 	m.open = func() (Port, error) { return nil, errors.New("port closed and cannot be reopened") }
 	return m
 }
+
+// SetClock sets the clock the master measures its deadlines and silences
+// with (default edge.SystemClock). The port's read timeouts stay real
+// durations handed to the OS, so the clock must move with real time.
+func (m *Master) SetClock(c edge.Clock) {
+	if c != nil {
+		m.clock = c
+	}
+}
+
+func (m *Master) now() time.Time { return m.clock.Now() }
 
 // Line returns the line settings, defaults filled in.
 func (m *Master) Line() Line { return m.line }
@@ -223,7 +294,9 @@ func (m *Master) ensureOpen() error {
 	if err != nil {
 		return fmt.Errorf("%w: open %s: %w", ErrPort, m.line.Port, err)
 	}
-	m.port, m.opens, m.dirty = p, m.opens+1, true
+	// A slave may still be answering whoever had the port before: wait the
+	// line out before the first request.
+	m.port, m.opens, m.dirty, m.quiet = p, m.opens+1, true, 0
 	return nil
 }
 
@@ -236,11 +309,13 @@ func (m *Master) portFailed(err error) error {
 
 // Do sends req to slave and returns the slave's response PDU, checked
 // against the request (an exception is an *ExceptionError). It retries
-// timeouts and damaged frames tx.Retries times.
+// timeouts, damaged and mismatched answers tx.Retries times, and busy
+// exceptions tx.BusyRetries times.
 func (m *Master) Do(ctx context.Context, slave byte, req PDU, tx Tx) (PDU, TxStats, error) {
 	var st TxStats
-	if tx.Timeout <= 0 {
-		tx.Timeout = 500 * time.Millisecond
+	tx = tx.withDefaults()
+	if _, err := ExpectLen(req); err != nil {
+		return PDU{}, st, err
 	}
 	if err := m.acquire(ctx); err != nil {
 		return PDU{}, st, err
@@ -249,55 +324,68 @@ func (m *Master) Do(ctx context.Context, slave byte, req PDU, tx Tx) (PDU, TxSta
 	if err := m.ensureOpen(); err != nil {
 		return PDU{}, st, err
 	}
+	gap := max(tx.Gap, m.line.Silence())
+	busy := 0
 	var err error
-	for attempt := 0; attempt <= tx.Retries; attempt++ {
+	for attempt := 0; attempt <= tx.Retries; {
 		if ctx.Err() != nil {
 			return PDU{}, st, ctx.Err()
 		}
+		m.mu.Lock()
+		p := m.port
+		m.mu.Unlock()
+		if p == nil {
+			return PDU{}, st, fmt.Errorf("%w: %s: closed", ErrPort, m.line.Port)
+		}
 		st.Attempts++
 		var resp PDU
-		resp, err = m.once(ctx, slave, req, tx.Timeout, &st)
+		resp, err = m.once(ctx, p, slave, req, tx, gap, &st)
+		gap = max(tx.Gap, m.line.Silence())
+		if err != nil {
+			st.LastErr = err
+		}
+		var ex *ExceptionError
 		switch {
 		case err == nil:
 			return resp, st, nil
+		case errors.As(err, &ex):
+			st.Exceptions = append(st.Exceptions, ex.Code)
+			if ex.Code == ExSlaveDeviceBusy && busy < tx.BusyRetries {
+				busy++
+				gap = max(gap, tx.BusyDelay)
+				continue
+			}
+			return PDU{}, st, err
+		case errors.Is(err, ErrLate):
+			st.Late++
 		case errors.Is(err, ErrTimeout):
 			st.Timeouts++
+		case errors.Is(err, ErrShortFrame):
+			st.ShortFrames++
 		case errors.Is(err, ErrCRC):
 			st.CRCErrors++
 		case errors.Is(err, ErrBadResponse):
-			st.Malformed++
-		default: // exception, port gone, ctx
+			st.Mismatched++
+		case errors.Is(err, ErrNoise):
+			st.Noise++
+			return PDU{}, st, err
+		default: // port gone, ctx
 			return PDU{}, st, err
 		}
+		attempt++
 	}
 	return PDU{}, st, err
 }
 
-// once is one request and its response, with the bus held.
-func (m *Master) once(ctx context.Context, slave byte, req PDU, timeout time.Duration, st *TxStats) (PDU, error) {
-	m.mu.Lock()
-	p := m.port
-	m.mu.Unlock()
-	if p == nil {
-		return PDU{}, fmt.Errorf("%w: %s: closed", ErrPort, m.line.Port)
-	}
-	// Keep the inter-frame silence since the last frame on the bus, and
-	// not a moment more.
-	if wait := time.Until(m.last.Add(m.line.Silence())); wait > 0 {
-		if err := sleepCtx(ctx, wait); err != nil {
-			return PDU{}, err
-		}
-	}
-	if m.dirty {
-		// A late answer to a request that timed out would be taken for the
-		// answer to this one.
-		if err := p.ResetInputBuffer(); err != nil {
-			return PDU{}, m.portFailed(err)
-		}
-		m.dirty = false
+// once is one request and its answer, with the bus held. It returns with
+// the line quiet: after a failure it has waited out the slave's late
+// answer. Only when it cannot (ctx ended, port gone, noise) is the line
+// left dirty for the next transaction to wait out first.
+func (m *Master) once(ctx context.Context, p Port, slave byte, req PDU, tx Tx, gap time.Duration, st *TxStats) (PDU, error) {
+	if err := m.settle(ctx, p, tx, gap, st); err != nil {
+		return PDU{}, err
 	}
 	m.wbuf = AppendADU(m.wbuf[:0], slave, req)
-	start := time.Now()
 	for w := m.wbuf; len(w) > 0; {
 		n, err := p.Write(w)
 		if err != nil {
@@ -305,92 +393,113 @@ func (m *Master) once(ctx context.Context, slave byte, req PDU, timeout time.Dur
 		}
 		w = w[n:]
 	}
-	ct := m.line.CharTime()
-	expect := 8 // the longest of a write echo and an exception
-	if req.Function <= FuncReadInputRegisters && len(req.Data) >= 4 {
-		qty := int(req.Data[2])<<8 | int(req.Data[3])
-		if req.Function <= FuncReadDiscreteInputs {
-			expect = 5 + (qty+7)/8
-		} else {
-			expect = 5 + 2*qty
-		}
+	resp, answered, failure := m.receive(ctx, p, slave, req, tx, st)
+	if answered {
+		return resp, failure // nil, or an exception: a valid answer either way
 	}
+	if ctx.Err() != nil || errors.Is(failure, ErrPort) || errors.Is(failure, ErrNoise) {
+		m.dirty, m.quiet = true, max(m.quiet, tx.quiet(m.line))
+		return PDU{}, failure
+	}
+	// Let the late answer arrive and discard it: nothing is sent until the
+	// line has been silent longer than the slave's worst turnaround.
+	n, err := m.quiesce(ctx, p, m.now(), tx.quiet(m.line), noiseLimit(tx.quiet(m.line)))
+	st.Garbage += n
+	if err != nil {
+		m.dirty, m.quiet = true, max(m.quiet, tx.quiet(m.line))
+		return PDU{}, err
+	}
+	if err := p.ResetInputBuffer(); err != nil {
+		return PDU{}, m.portFailed(err)
+	}
+	if n > 0 && errors.Is(failure, ErrTimeout) {
+		return PDU{}, fmt.Errorf("%w: slave %d answered after its timeout of %v; the %d bytes were discarded (raise timeout if this repeats)", ErrLate, slave, tx.Timeout, n)
+	}
+	return PDU{}, failure
+}
+
+// receive reads the answer to the request just sent (m.wbuf). answered
+// reports a whole answer that passed every check and was followed by
+// silence: resp, or an *ExceptionError in err. Otherwise err says what went
+// wrong, and the line may still carry the rest.
+func (m *Master) receive(ctx context.Context, p Port, slave byte, req PDU, tx Tx, st *TxStats) (resp PDU, answered bool, err error) {
+	sent := m.now()
+	ct := m.line.CharTime()
+	expect, _ := ExpectLen(req) // Do checked it
 	// The request and the response take their time on a real line; the
 	// timeout is what the slave may add to that.
-	deadline := start.Add(time.Duration(len(m.wbuf)+expect)*ct + m.line.Silence() + timeout)
-	m.asm.Reset(slave, req.Function)
-	echo := 0 // bytes of our own request still to skip
+	m.last = sent.Add(time.Duration(len(m.wbuf)) * ct)
+	deadline := sent.Add(time.Duration(len(m.wbuf)+expect)*ct + m.line.Silence() + tx.Timeout)
+	m.asm.Reset(slave, req)
+	echo := 0 // bytes of our own request still to hear
 	if m.line.Echo {
 		echo = len(m.wbuf)
 	}
+	var heard []byte // the first bytes heard, to explain a mismatch
 	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			m.last, m.dirty = time.Now(), true
-			st.Garbage += m.asm.Skipped
-			if m.asm.Len() > 0 {
-				return PDU{}, fmt.Errorf("%w: slave %d: incomplete response (%d bytes)", ErrTimeout, slave, m.asm.Len())
-			}
-			return PDU{}, fmt.Errorf("%w: slave %d did not answer within %v", ErrTimeout, slave, timeout)
-		}
-		// Short reads keep a cancelled ctx from waiting out a long timeout;
-		// at least 1ms, as Windows counts read timeouts in whole
-		// milliseconds and 0 would spin.
-		if err := p.SetReadTimeout(max(min(left, 100*time.Millisecond), time.Millisecond)); err != nil {
-			return PDU{}, m.portFailed(err)
-		}
-		n, err := p.Read(m.rbuf[:])
+		n, err := m.readSome(ctx, p, deadline)
 		if err != nil {
-			return PDU{}, m.portFailed(err)
+			return PDU{}, false, err
 		}
-		if n == 0 { // go.bug.st/serial's read timeout
-			if ctx.Err() != nil {
-				return PDU{}, ctx.Err()
+		if n == 0 { // deadline
+			switch {
+			case m.asm.Len() > 0:
+				return PDU{}, false, fmt.Errorf("%w: slave %d: answer cut short after %d of %d bytes", ErrShortFrame, slave, m.asm.Len(), expect)
+			case m.line.Echo && echo == len(m.wbuf):
+				return PDU{}, false, fmt.Errorf("%w: slave %d did not answer within %v, and the request's echo did not come back either (is echo right for this adapter?)", ErrTimeout, slave, tx.Timeout)
 			}
-			continue
+			return PDU{}, false, fmt.Errorf("%w: slave %d did not answer within %v", ErrTimeout, slave, tx.Timeout)
 		}
 		got := m.rbuf[:n]
+		if len(heard) < len(m.wbuf) {
+			heard = append(heard, got[:min(len(got), len(m.wbuf)-len(heard))]...)
+		}
 		if echo > 0 {
 			k := min(echo, len(got))
 			if string(got[:k]) != string(m.wbuf[len(m.wbuf)-echo:][:k]) {
-				st.Garbage += k // not our echo: line noise, or echo is off
+				st.Garbage += len(got)
+				return PDU{}, false, fmt.Errorf("%w: slave %d: the echo of the request came back altered (a collision on the bus?)", ErrBadResponse, slave)
 			}
 			echo -= k
-			got = got[k:]
-			if len(got) == 0 {
+			if got = got[k:]; len(got) == 0 {
 				continue
 			}
 		}
-		adu, extra := m.asm.Feed(got)
+		skipped := m.asm.Skipped
+		adu, extra, err := m.asm.Feed(got)
+		st.Garbage += m.asm.Skipped - skipped
+		if err != nil {
+			st.Garbage += m.asm.Len()
+			if !m.line.Echo && len(heard) >= 4 && string(heard) == string(m.wbuf[:len(heard)]) {
+				return PDU{}, false, fmt.Errorf("slave %d: %w (it is our own request: the adapter echoes, set echo: true)", slave, err)
+			}
+			return PDU{}, false, fmt.Errorf("slave %d: %w", slave, err)
+		}
 		if adu == nil {
 			continue
 		}
-		m.last = time.Now()
-		st.Garbage += m.asm.Skipped + extra
-		if extra > 0 {
-			m.dirty = true
-		}
-		_, resp, err := DecodeADU(adu)
+		// The answer is whole. By the spec a frame ends with t3.5 of
+		// silence: bytes within it are a second frame on its heels (a late
+		// answer and ours, in some order), and then neither can be
+		// trusted. A byte or two is a transceiver's glitch.
+		trailing, err := m.quiesce(ctx, p, m.last, m.line.Silence(), noiseLimit(m.line.Silence()))
 		if err != nil {
-			m.dirty = true
-			return PDU{}, fmt.Errorf("slave %d: %w", slave, err)
+			return PDU{}, false, err
+		}
+		trailing += extra
+		st.Garbage += trailing
+		if trailing >= 5 { // the shortest answer, an exception, is 5 bytes
+			st.Garbage += len(adu)
+			return PDU{}, false, fmt.Errorf("%w: slave %d: %d more bytes right after the answer", ErrBadResponse, slave, trailing)
+		}
+		resp, err := CheckADU(slave, req, adu)
+		var ex *ExceptionError
+		if err != nil && !errors.As(err, &ex) {
+			st.Garbage += len(adu)
+			return PDU{}, false, fmt.Errorf("slave %d: %w", slave, err)
 		}
 		resp.Data = append([]byte(nil), resp.Data...)
-		if err := CheckResponse(req, resp); err != nil {
-			return PDU{}, fmt.Errorf("slave %d: %w", slave, err)
-		}
-		return resp, nil
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		return resp, true, err
 	}
 }
 

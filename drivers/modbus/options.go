@@ -22,14 +22,9 @@ type LineOptions struct {
 	Parity string `yaml:"parity"`
 	// StopBits is 1 or 2. Default: 1.
 	StopBits int `yaml:"stop_bits"`
-	// Timeout is how long a slave may take to answer, on top of the time
-	// the frames themselves take on the line. Default: 500ms.
-	Timeout edge.Duration `yaml:"timeout"`
-	// Retries is how many times a request that timed out or came back
-	// damaged is repeated. Default: 1.
-	Retries *int `yaml:"retries"`
 	// Echo: the RS-485 adapter hears its own requests (receiver always
-	// enabled); they are skipped before each answer. Default: false.
+	// enabled); each must come back unaltered and is skipped before the
+	// answer. Default: false.
 	Echo bool `yaml:"echo"`
 }
 
@@ -39,15 +34,103 @@ func (o *LineOptions) line() Line {
 	return l
 }
 
-func (o *LineOptions) tx() Tx {
-	t := Tx{Timeout: o.Timeout.D(), Retries: 1}
-	if t.Timeout == 0 {
-		t.Timeout = 500 * time.Millisecond
+// TxOptions bound the transactions with a slave. Set on the bus, they are
+// every device's defaults; a device may override each of them.
+type TxOptions struct {
+	// Timeout is how long a slave may take to answer (its turnaround), on
+	// top of the time the frames themselves take on the line. It is also
+	// the master's idea of the slave's worst turnaround: after a timeout or
+	// a damaged or mismatched answer, nothing is sent until the line has
+	// been silent this long (plus 3.5 characters), so that a late answer is
+	// discarded, never taken for the next request's. Default: 1s (the
+	// Modbus serial line guide's figure for 9600 baud; see README).
+	Timeout edge.Duration `yaml:"timeout"`
+	// Retries is how many times a request that timed out or came back
+	// damaged or mismatched is sent again. Default: 1.
+	Retries *int `yaml:"retries"`
+	// InterRequestDelay is the silence kept on the line before each request
+	// to the slave, counted from the end of the last frame on the bus. Some
+	// slaves on a multi-drop bus need 20 to 100ms. Default: 0s (the spec's
+	// 3.5 characters only).
+	InterRequestDelay *edge.Duration `yaml:"inter_request_delay"`
+	// BusyRetry repeats a request answered with exception 6, SLAVE DEVICE
+	// BUSY. Default: times 3, delay 100ms.
+	BusyRetry *BusyRetryOptions `yaml:"busy_retry"`
+}
+
+// BusyRetryOptions say how to repeat a request a busy slave refused.
+type BusyRetryOptions struct {
+	// Times is how many times the request is sent again; 0 turns busy
+	// retries off (the exception is counted and the value skipped this
+	// poll). Default: 3.
+	Times *int `yaml:"times"`
+	// Delay is the silence kept before each repeat. Default: 100ms.
+	Delay *edge.Duration `yaml:"delay"`
+}
+
+// Defaults and limits of the options.
+const (
+	defaultRetries    = 1
+	defaultBusyTimes  = 3
+	defaultBusyDelay  = 100 * time.Millisecond
+	defaultOffline    = 3
+	maxTimeout        = time.Minute
+	maxDelay          = 10 * time.Second
+	maxRetries        = 10
+	defaultDeviceType = "modbus"
+)
+
+// defaultTx is the driver's transaction settings when none are given.
+func defaultTx() Tx {
+	return Tx{Timeout: DefaultTimeout, Retries: defaultRetries, BusyRetries: defaultBusyTimes, BusyDelay: defaultBusyDelay}
+}
+
+// over returns base with what o sets.
+func (o *TxOptions) over(base Tx) Tx {
+	if d := o.Timeout.D(); d > 0 {
+		base.Timeout = d
 	}
 	if o.Retries != nil {
-		t.Retries = *o.Retries
+		base.Retries = *o.Retries
 	}
-	return t
+	if o.InterRequestDelay != nil {
+		base.Gap = o.InterRequestDelay.D()
+	}
+	if b := o.BusyRetry; b != nil {
+		if b.Times != nil {
+			base.BusyRetries = *b.Times
+		}
+		if b.Delay != nil {
+			base.BusyDelay = b.Delay.D()
+		}
+	}
+	return base
+}
+
+// validate checks o; prefix is "" on the bus, "devices[i]." on a device.
+func (o *TxOptions) validate(opts edge.Options, prefix string) error {
+	if d := o.Timeout.D(); d < 0 || d > maxTimeout || (d > 0 && d < time.Millisecond) {
+		return opts.Errorf(prefix+"timeout", "timeout %v out of range 1ms..%v", d, maxTimeout)
+	}
+	if o.Retries != nil && (*o.Retries < 0 || *o.Retries > maxRetries) {
+		return opts.Errorf(prefix+"retries", "retries %d out of range 0..%d", *o.Retries, maxRetries)
+	}
+	if o.InterRequestDelay != nil {
+		if d := o.InterRequestDelay.D(); d < 0 || d > maxDelay {
+			return opts.Errorf(prefix+"inter_request_delay", "inter_request_delay %v out of range 0s..%v", d, maxDelay)
+		}
+	}
+	if b := o.BusyRetry; b != nil {
+		if b.Times != nil && (*b.Times < 0 || *b.Times > maxRetries) {
+			return opts.Errorf(prefix+"busy_retry.times", "busy_retry times %d out of range 0..%d", *b.Times, maxRetries)
+		}
+		if b.Delay != nil {
+			if d := b.Delay.D(); d < 0 || d > maxDelay {
+				return opts.Errorf(prefix+"busy_retry.delay", "busy_retry delay %v out of range 0s..%v", d, maxDelay)
+			}
+		}
+	}
+	return nil
 }
 
 func (o *LineOptions) validate(opts edge.Options) error {
@@ -67,20 +150,16 @@ func (o *LineOptions) validate(opts edge.Options) error {
 		}
 		return opts.Errorf(field, "%v", err)
 	}
-	if o.Timeout < 0 {
-		return opts.Errorf("timeout", "timeout may not be negative")
-	}
-	if o.Retries != nil && (*o.Retries < 0 || *o.Retries > 10) {
-		return opts.Errorf("retries", "retries %d out of range 0..10", *o.Retries)
-	}
 	return nil
 }
 
 // Options are the "modbus" input driver's settings.
 type Options struct {
 	LineOptions `yaml:",inline"`
-	// OfflineAfter is how many failed requests in a row (after retries)
-	// take a slave offline. Default: 3.
+	TxOptions   `yaml:",inline"`
+	// OfflineAfter is how many polls in a row a slave may fail (no valid
+	// answer after retries) before it goes offline; a slave with the odd
+	// timeout stays online, its errors counted. Default: 3.
 	OfflineAfter int `yaml:"offline_after"`
 	// Groups are poll groups, each with its own interval. Default: one
 	// group "default" polled every 1s with report_every 5m.
@@ -120,6 +199,12 @@ type DeviceOptions struct {
 	// MaxRead caps the registers (or bits x16) one request reads, for
 	// slaves that cannot serve 125. Default: 125.
 	MaxRead int `yaml:"max_read"`
+	// TxOptions override the bus's timeout, retries, inter_request_delay
+	// and busy_retry for this slave. Default: the bus's.
+	TxOptions `yaml:",inline"`
+	// OfflineAfter overrides the bus's offline_after for this slave.
+	// Default: the bus's.
+	OfflineAfter int `yaml:"offline_after"`
 	// Points are the values read from the slave. At least one is required.
 	Points []PointOptions `yaml:"points"`
 }
@@ -208,17 +293,27 @@ type group struct {
 
 type device struct {
 	edge.Device
-	slave   byte
-	points  []*point
-	maxRead int
+	slave        byte
+	points       []*point
+	maxRead      int
+	tx           Tx
+	offlineAfter int
 }
 
 func compile(o *Options, opts edge.Options, driverName string) ([]*group, []*device, error) {
-	if err := o.validate(opts); err != nil {
+	if err := o.LineOptions.validate(opts); err != nil {
+		return nil, nil, err
+	}
+	if err := o.TxOptions.validate(opts, ""); err != nil {
 		return nil, nil, err
 	}
 	if o.OfflineAfter < 0 {
 		return nil, nil, opts.Errorf("offline_after", "offline_after may not be negative")
+	}
+	busTx := o.TxOptions.over(defaultTx())
+	busOffline := o.OfflineAfter
+	if busOffline == 0 {
+		busOffline = defaultOffline
 	}
 	if len(o.Groups) == 0 {
 		o.Groups = []GroupOptions{{Name: "default"}}
@@ -275,12 +370,21 @@ func compile(o *Options, opts edge.Options, driverName string) ([]*group, []*dev
 		if len(do.Points) == 0 {
 			return nil, nil, opts.Errorf(f+".points", "device %q has no points", do.ID)
 		}
+		if err := do.TxOptions.validate(opts, f+"."); err != nil {
+			return nil, nil, err
+		}
+		if do.OfflineAfter < 0 {
+			return nil, nil, opts.Errorf(f+".offline_after", "offline_after may not be negative")
+		}
 		typ := do.Type
 		if typ == "" {
-			typ = "modbus"
+			typ = defaultDeviceType
 		}
 		d := &device{Device: edge.Device{ID: do.ID, Location: do.Location, Tags: do.Tags, Type: typ, Driver: driverName},
-			slave: byte(do.Slave), maxRead: do.MaxRead}
+			slave: byte(do.Slave), maxRead: do.MaxRead, tx: do.TxOptions.over(busTx), offlineAfter: busOffline}
+		if do.OfflineAfter > 0 {
+			d.offlineAfter = do.OfflineAfter
+		}
 		if d.maxRead == 0 {
 			d.maxRead = MaxReadRegisters
 		}

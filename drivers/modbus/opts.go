@@ -24,6 +24,3 @@ func (plainOptions) Decode(any) error {
 func (plainOptions) Errorf(field, format string, args ...any) error {
 	return fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...))
 }
-
-func isTimeout(err error) bool { return errors.Is(err, ErrTimeout) }
-func isCRC(err error) bool     { return errors.Is(err, ErrCRC) }

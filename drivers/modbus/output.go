@@ -12,6 +12,7 @@ import (
 // holding register of a slave (a relay of a relay board) switched by OpSet.
 type OutputOptions struct {
 	LineOptions `yaml:",inline"`
+	TxOptions   `yaml:",inline"`
 	// Slave is the Modbus address, 1..247. Required.
 	Slave int `yaml:"slave"`
 	// Table is coil or holding. Default: coil.
@@ -31,6 +32,7 @@ type OutputOptions struct {
 type Output struct {
 	line    Line
 	tx      Tx
+	clock   edge.Clock
 	slave   byte
 	table   Table
 	addr    uint16
@@ -48,7 +50,10 @@ func NewOutput(env edge.Env, opts edge.Options) (*Output, error) {
 	if err := opts.Decode(&o); err != nil {
 		return nil, err
 	}
-	if err := o.validate(opts); err != nil {
+	if err := o.LineOptions.validate(opts); err != nil {
+		return nil, err
+	}
+	if err := o.TxOptions.validate(opts, ""); err != nil {
 		return nil, err
 	}
 	if o.Slave < 1 || o.Slave > 247 {
@@ -79,7 +84,7 @@ func NewOutput(env edge.Env, opts edge.Options) (*Output, error) {
 			return nil, opts.Errorf(v.f, "%s %d out of range 0..65535", v.f, v.v)
 		}
 	}
-	return &Output{line: o.line(), tx: o.tx(), slave: byte(o.Slave), table: t, addr: uint16(o.Address),
+	return &Output{line: o.line(), tx: o.TxOptions.over(defaultTx()), clock: env.Clock, slave: byte(o.Slave), table: t, addr: uint16(o.Address),
 		on: uint16(on), off: uint16(o.OffValue), multi: o.Multiple}, nil
 }
 
@@ -90,7 +95,7 @@ func (o *Output) Apply(ctx context.Context, op edge.Op) error {
 	}
 	o.mu.Lock()
 	if o.m == nil {
-		m, release, err := acquireMaster(o.line)
+		m, release, err := acquireMaster(o.line, o.clock)
 		if err != nil {
 			o.mu.Unlock()
 			return err

@@ -2,11 +2,14 @@ package modbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // ProbeRequest is one read of `edgegw probe modbus`.
@@ -18,8 +21,9 @@ type ProbeRequest struct {
 	Count     int // registers (or bits) to read
 	Type      DataType
 	WordOrder WordOrder
-	Timeout   time.Duration
+	Timeout   time.Duration // default DefaultTimeout
 	Retries   int
+	Clock     edge.Clock // times the answer; default edge.SystemClock
 }
 
 // ParseReadSpec parses "table:address:count", such as "holding:0:4".
@@ -86,6 +90,7 @@ func Probe(ctx context.Context, r ProbeRequest, w io.Writer) error {
 		return err
 	}
 	defer m.Close()
+	m.SetClock(r.Clock)
 	return ProbeWith(ctx, m, r, w)
 }
 
@@ -99,14 +104,18 @@ func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) erro
 	l := m.Line()
 	fmt.Fprintf(w, "%s %d baud %d%s%d, slave %d, %s %d..%d", l.Port, l.Baud, l.DataBits,
 		strings.ToUpper(l.Parity[:1]), l.StopBits, r.Slave, r.Table, r.Address, r.Address+r.Count-1)
-	start := time.Now()
+	clock := r.Clock
+	if clock == nil {
+		clock = edge.SystemClock{}
+	}
+	start := clock.Now()
 	if r.Table.IsBits() {
 		bits, err := m.ReadBits(ctx, byte(r.Slave), fn, uint16(r.Address), uint16(r.Count), tx)
 		if err != nil {
 			fmt.Fprintln(w)
 			return probeErr(err)
 		}
-		fmt.Fprintf(w, " (answered in %v)\n", time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(w, " (answered in %v)\n", clock.Now().Sub(start).Round(time.Millisecond))
 		for i, b := range bits {
 			v, s := 0, "off"
 			if b {
@@ -125,7 +134,7 @@ func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) erro
 	if r.Type.Words() == 2 {
 		fmt.Fprintf(w, ", word order %s", r.WordOrder)
 	}
-	fmt.Fprintf(w, " (answered in %v)\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(w, " (answered in %v)\n", clock.Now().Sub(start).Round(time.Millisecond))
 	step := r.Type.Words()
 	for i := 0; i+step <= len(regs); i += step {
 		v, err := Decode(regs[i:], r.Type, r.WordOrder)
@@ -150,10 +159,14 @@ func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) erro
 // probeErr explains a failed read in an installer's words.
 func probeErr(err error) error {
 	switch {
-	case isTimeout(err):
+	case errors.Is(err, ErrLate):
+		return fmt.Errorf("%w\n  the slave answers, but later than --timeout: raise it", err)
+	case errors.Is(err, ErrTimeout):
 		return fmt.Errorf("%w\n  no answer: check the slave address, baud rate, parity, and the A/B wiring (try swapping A and B)", err)
-	case isCRC(err):
+	case errors.Is(err, ErrCRC), errors.Is(err, ErrShortFrame):
 		return fmt.Errorf("%w\n  damaged answer: check baud rate and parity, termination and grounding of the RS-485 line", err)
+	case errors.Is(err, ErrBadResponse):
+		return fmt.Errorf("%w\n  an answer that is not to this request: another slave with the same address, another master on the line, or an echoing adapter (--echo)", err)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package modbus
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
@@ -25,8 +26,21 @@ func TestReadmeSampleValidates(t *testing.T) {
 			t.Errorf("devices: %+v", devs)
 		}
 		md := d.(*Driver)
-		if len(md.groups) != 2 || md.groups[1].interval.Seconds() != 30 || md.line.Parity != "none" || md.tx.Timeout.Milliseconds() != 300 {
-			t.Errorf("groups/line: %+v %+v %+v", md.groups, md.line, md.tx)
+		if len(md.groups) != 2 || md.groups[1].interval.Seconds() != 30 || md.line.Parity != "none" {
+			t.Errorf("groups/line: %+v %+v", md.groups, md.line)
+		}
+		// The bus's transaction settings, and one device's overrides.
+		bus := Tx{Timeout: time.Second, Retries: 1, Gap: 20 * time.Millisecond, BusyRetries: 3, BusyDelay: 100 * time.Millisecond}
+		water := bus
+		water.Timeout, water.Retries = 2*time.Second, 2
+		if got := md.devs[0].tx; got != bus {
+			t.Errorf("b3-temp tx: got %+v, want %+v", got, bus)
+		}
+		if got := md.devs[1].tx; got != water {
+			t.Errorf("b3-water tx: got %+v, want %+v", got, water)
+		}
+		if md.devs[0].offlineAfter != 3 || md.devs[1].offlineAfter != 5 {
+			t.Errorf("offline_after: got %d, %d; want 3, 5", md.devs[0].offlineAfter, md.devs[1].offlineAfter)
 		}
 		inputs++
 	}
@@ -64,5 +78,13 @@ inputs:
 	}
 	if err == nil || !strings.Contains(err.Error(), "site.yaml:7") || !strings.Contains(err.Error(), "baudrate") {
 		t.Fatalf("got %v, want an error at site.yaml:7 naming baudrate", err)
+	}
+	// A device's own transaction settings are checked where they are.
+	cfg, err = config.Parse("site.yaml", []byte(strings.Replace(data, "          slave: 1\n", "          slave: 1\n          busy_retry:\n            times: 99\n", 1)))
+	if err == nil {
+		err = config.CheckDrivers(cfg)
+	}
+	if err == nil || !strings.Contains(err.Error(), "site.yaml:12") || !strings.Contains(err.Error(), "busy_retry times 99") {
+		t.Fatalf("got %v, want an error at site.yaml:12 naming busy_retry times 99", err)
 	}
 }

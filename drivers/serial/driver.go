@@ -8,10 +8,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
 	bugserial "go.bug.st/serial"
 )
@@ -23,32 +23,28 @@ func init() {
 
 // Driver reads one serial line and the devices on it.
 type Driver struct {
-	name    string
-	log     *slog.Logger
-	opts    Options
-	mode    *bugserial.Mode
-	devices []edge.Device
-	mapper  Mapper
-	framer  *Framer
-	open    func(path string, mode *bugserial.Mode) (bugserial.Port, error)
+	name     string
+	log      *slog.Logger
+	clock    edge.Clock
+	throttle *edge.LogThrottle
+	opts     Options
+	mode     *bugserial.Mode
+	devices  []edge.Device
+	mapper   Mapper
+	framer   *Framer
+	open     func(path string, mode *bugserial.Mode) (bugserial.Port, error)
 
 	mu       sync.Mutex
 	port     portStats
 	devStats map[string]*portStats
 	online   map[string]bool
 	lastSeen map[string]time.Time
-	limits   map[string]*limit
 }
 
 type portStats struct {
 	frames, garbage, overlong, errors, reconnects uint64
 	lastError                                     string
 	lastErrorAt                                   time.Time
-}
-
-type limit struct {
-	last       time.Time
-	suppressed int
 }
 
 // New is the "serial" input driver's factory.
@@ -82,11 +78,18 @@ func NewDriver(env edge.Env, o Options, ef func(field, format string, args ...an
 	if log == nil {
 		log = edge.DiscardLogger()
 	}
+	log = log.With("port", o.Port.Port)
+	clock := env.Clock
+	if clock == nil {
+		clock = edge.SystemClock{}
+	}
 	d := &Driver{
-		name: env.Name, log: log.With("port", o.Port.Port), opts: o, mode: mode,
-		mapper: mapper, framer: NewFramer(o.Framing), open: bugserial.Open,
+		name: env.Name, log: log, clock: clock, opts: o, mode: mode,
+		throttle: &edge.LogThrottle{Log: log, Interval: o.LogInterval.D(), Clock: clock},
+		mapper:   mapper, framer: NewFramer(o.Framing),
+		open:     (&serialport.Opener{Log: log, Clock: clock}).Open,
 		devStats: map[string]*portStats{}, online: map[string]bool{},
-		lastSeen: map[string]time.Time{}, limits: map[string]*limit{},
+		lastSeen: map[string]time.Time{},
 	}
 	for _, dc := range o.Devices {
 		d.devices = append(d.devices, edge.Device{ID: dc.ID, Location: dc.Location,
@@ -123,10 +126,12 @@ func (d *Driver) Stats() []edge.DeviceStats {
 // read error, failed open) marks the devices offline; the driver reopens it
 // with jittered exponential backoff and marks them online when it is back.
 func (d *Driver) Run(ctx context.Context, sink edge.Sink) error {
-	backoff := d.opts.ReconnectMin.D()
+	// The jitter keeps gateways that lost power together from hammering a
+	// shared bus in step.
+	backoff := edge.Backoff{Min: d.opts.ReconnectMin.D(), Max: d.opts.ReconnectMax.D(), Jitter: 0.4, Clock: d.clock}
 	opened := false
 	for ctx.Err() == nil {
-		start := time.Now()
+		start := d.clock.Now()
 		wasOpen, err := d.session(ctx, sink, opened)
 		opened = opened || wasOpen
 		if ctx.Err() != nil {
@@ -138,20 +143,12 @@ func (d *Driver) Run(ctx context.Context, sink edge.Sink) error {
 		}
 		d.portError(reason)
 		d.setAllOnline(sink, false, reason)
-		if wasOpen && time.Since(start) > d.opts.ReconnectMax.D() {
-			backoff = d.opts.ReconnectMin.D()
+		if wasOpen && d.clock.Now().Sub(start) > d.opts.ReconnectMax.D() {
+			backoff.Reset() // it ran for a while: start the backoff over
 		}
-		// Jitter of ±20% keeps gateways that lost power together from
-		// hammering a shared bus in step.
-		wait := time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx) != nil {
 			return nil
-		case <-t.C:
 		}
-		backoff = min(backoff*2, d.opts.ReconnectMax.D())
 	}
 	return nil
 }
@@ -187,7 +184,7 @@ func (d *Driver) session(ctx context.Context, sink edge.Sink, reopened bool) (op
 	d.setAllOnline(sink, true, "port open")
 	buf := make([]byte, 4096)
 	var evs []edge.Event
-	lastData := time.Now()
+	lastData := d.clock.Now()
 	g0, o0 := d.framer.Garbage, d.framer.Overlong
 	for {
 		n, err := port.Read(buf)
@@ -197,7 +194,7 @@ func (d *Driver) session(ctx context.Context, sink edge.Sink, reopened bool) (op
 			}
 			return true, err
 		}
-		now := time.Now()
+		now := d.clock.Now()
 		if n == 0 { // read timeout: (0, nil)
 			if ctx.Err() != nil {
 				return true, nil
@@ -266,7 +263,7 @@ func (d *Driver) emit(sink edge.Sink, ev edge.Event) {
 		d.mu.Lock()
 		if s := d.devStats[ev.Device]; s != nil {
 			s.errors++
-			s.lastError, s.lastErrorAt = "emit: "+err.Error(), time.Now()
+			s.lastError, s.lastErrorAt = "emit: "+err.Error(), d.clock.Now()
 		}
 		d.mu.Unlock()
 		d.logLimited(ev.Device, "event not accepted by the gateway", "err", err)
@@ -287,7 +284,7 @@ func (d *Driver) setOnline(sink edge.Sink, dev string, on bool, reason string) {
 	d.online[dev] = on
 	if on {
 		if _, seen := d.lastSeen[dev]; !seen || !known || !was {
-			d.lastSeen[dev] = time.Now() // silence counts from now
+			d.lastSeen[dev] = d.clock.Now() // silence counts from now
 		}
 	}
 	d.mu.Unlock()
@@ -320,7 +317,7 @@ func (d *Driver) checkSilence(sink edge.Sink, now time.Time) {
 func (d *Driver) portError(reason string) {
 	d.mu.Lock()
 	d.port.errors++
-	d.port.lastError, d.port.lastErrorAt = reason, time.Now()
+	d.port.lastError, d.port.lastErrorAt = reason, d.clock.Now()
 	d.mu.Unlock()
 	d.logLimited("", "serial port unavailable", "reason", reason)
 }
@@ -328,28 +325,10 @@ func (d *Driver) portError(reason string) {
 // logLimited logs at most one line per LogInterval per device ("" is the
 // line itself), saying how many were suppressed in between.
 func (d *Driver) logLimited(dev, msg string, args ...any) {
-	now := time.Now()
-	d.mu.Lock()
-	l := d.limits[dev]
-	if l == nil {
-		l = &limit{}
-		d.limits[dev] = l
-	}
-	if !l.last.IsZero() && now.Sub(l.last) < d.opts.LogInterval.D() {
-		l.suppressed++
-		d.mu.Unlock()
-		return
-	}
-	suppressed := l.suppressed
-	l.last, l.suppressed = now, 0
-	d.mu.Unlock()
 	if dev != "" {
 		args = append(args, "device", dev)
 	}
-	if suppressed > 0 {
-		args = append(args, "suppressed", suppressed)
-	}
-	d.log.Warn(msg, args...)
+	d.throttle.Warn(dev, msg, args...)
 }
 
 // printable renders b as text with non-printable bytes escaped, cut at max.

@@ -10,17 +10,23 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 	"github.com/edgegw/edgegw/internal/ptytest"
 )
 
 func startDriver(t *testing.T, o Options, sink edge.Sink) (*Driver, func()) {
+	t.Helper()
+	return startDriverEnv(t, edge.Env{Name: "line"}, o, sink)
+}
+
+func startDriverEnv(t *testing.T, env edge.Env, o Options, sink edge.Sink) (*Driver, func()) {
 	t.Helper()
 	o.ReadTimeout = edge.Duration(20 * time.Millisecond)
 	if o.ReconnectMin == 0 {
 		o.ReconnectMin = edge.Duration(20 * time.Millisecond)
 		o.ReconnectMax = edge.Duration(100 * time.Millisecond)
 	}
-	d, err := NewDriver(edge.Env{Name: "line"}, o, nil)
+	d, err := NewDriver(env, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +72,7 @@ func TestDriverCameraOverPty(t *testing.T) {
 
 	p.Write([]byte("\x00\xff\xfe\r\n"))                                                    // noise line
 	p.Write([]byte("ALARM,CA"))                                                            // split frame ...
-	time.Sleep(30 * time.Millisecond)                                                      // ... over a read timeout
+	waitRead(t, p.Path())                                                                  // ... over two reads
 	p.Write([]byte("M3,FALL,2026-11-29T10:00:00\r\nHB,CAM3\r\nCLEAR,CAM4,CLEAR,T=20\r\n")) // merged frames
 	p.Write(append(bytes.Repeat([]byte("X"), 200), "\nALARM,CAM4,SMOKE\n"...))             // overlong, then good
 
@@ -130,7 +136,8 @@ func TestDriverUnplugReplug(t *testing.T) {
 			Points: []PointConf{{Group: "s", Point: "alarm", Kind: "state"}}}},
 	}
 	sink := newCollector()
-	d, stop := startDriver(t, o, sink)
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	d, stop := startDriverEnv(t, edge.Env{Name: "line", Clock: clk}, o, sink)
 	i := sink.waitFor(t, 0, "cam2 online", 3*time.Second, isStatus("cam2", true))
 	p.Write([]byte("cam1 FALL\n"))
 	i = sink.waitFor(t, i, "FALL", 3*time.Second, func(e edge.Event) bool { return e.Text == "FALL" })
@@ -142,9 +149,21 @@ func TestDriverUnplugReplug(t *testing.T) {
 			t.Errorf("offline reason %q, want it to say the port was lost", ev.Text)
 		}
 	}
-	time.Sleep(150 * time.Millisecond) // a few failed reopen attempts
+	for range 3 { // a few failed reopen attempts
+		if !clk.BlockUntil(1, 3*time.Second) {
+			t.Fatal("the driver does not wait to reopen")
+		}
+		clk.Advance(time.Second) // past the longest backoff (100ms)
+	}
+	if !clk.BlockUntil(1, 3*time.Second) {
+		t.Fatal("the driver does not wait to reopen")
+	}
+	if s := statsOf(d, "cam1"); s.Errors < 4 {
+		t.Errorf("errors %d, want the loss and 3 failed reopens", s.Errors)
+	}
 	n := len(sink.events())
 	p.Replug()
+	clk.Advance(time.Second) // past the longest backoff (100ms)
 	i = sink.waitFor(t, n, "cam1 online again", 3*time.Second, isStatus("cam1", true))
 	p.Write([]byte("cam2 SMOKE\n"))
 	sink.waitFor(t, i, "frame after replug", 3*time.Second, func(e edge.Event) bool { return e.Device == "cam2" && e.Text == "SMOKE" })
@@ -260,7 +279,7 @@ func TestDriverOpenFailsThenAppears(t *testing.T) {
 	p.Replug()
 	i = sink.waitFor(t, i, "online", 3*time.Second, isStatus("late", true))
 	p.Write([]byte{0x00, 0xAA, 0x01, 0x02, 0xAA, 0x00})
-	time.Sleep(30 * time.Millisecond)
+	waitRead(t, p.Path())
 	p.Write([]byte{0x05})
 	j := sink.waitFor(t, i, "level 258", 3*time.Second, func(e edge.Event) bool { return e.Point == "level" && e.Value == 258 })
 	sink.waitFor(t, j, "level 5", 3*time.Second, func(e edge.Event) bool { return e.Point == "level" && e.Value == 5 })

@@ -12,6 +12,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
 	bugserial "go.bug.st/serial"
 )
@@ -39,9 +40,13 @@ type OutputOptions struct {
 // open between writes and reopens it after a failed write: opening a port
 // on Linux pulses DTR, which resets Arduino-style LED signs and voice
 // modules, so opening per write would reset the device on every command.
+// Run (edge.Runner) opens the port when the gateway starts, so that the
+// port is the gateway's from then on, not only from the first command.
 type Output struct {
 	name          string
 	log           *slog.Logger
+	clock         edge.Clock
+	throttle      *edge.LogThrottle
 	opts          OutputOptions
 	mode          *bugserial.Mode
 	send, on, off *tmpl
@@ -49,6 +54,7 @@ type Output struct {
 
 	sem  chan struct{} // one write at a time; held by a stuck write
 	port bugserial.Port
+	lost chan struct{} // a failed write closed the port: Run reopens it
 
 	mu    sync.Mutex
 	stats edge.DeviceStats
@@ -141,11 +147,17 @@ func NewSerialOutput(env edge.Env, o OutputOptions, ef func(field, format string
 	if err != nil {
 		return nil, ef("port", "%v", err)
 	}
-	out := &Output{name: env.Name, opts: o, mode: mode, open: bugserial.Open, sem: make(chan struct{}, 1)}
+	out := &Output{name: env.Name, opts: o, mode: mode, sem: make(chan struct{}, 1), lost: make(chan struct{}, 1)}
 	out.log = env.Logger
 	if out.log == nil {
 		out.log = edge.DiscardLogger()
 	}
+	out.clock = env.Clock
+	if out.clock == nil {
+		out.clock = edge.SystemClock{}
+	}
+	out.throttle = &edge.LogThrottle{Log: out.log, Clock: out.clock}
+	out.open = (&serialport.Opener{Log: out.log, Clock: out.clock}).Open
 	if out.send, err = parseTmpl(o.Send, o.SendHex, "send", ef); err != nil {
 		return nil, err
 	}
@@ -262,7 +274,57 @@ func (o *Output) write(data []byte) error {
 		o.port.Close()
 		o.port = nil
 	}
+	select {
+	case o.lost <- struct{}{}:
+	default:
+	}
 	return fmt.Errorf("output %q: write to %s: %w", o.name, o.opts.Port.Port, last)
+}
+
+// Run opens the port at once and keeps it open until ctx ends: it reopens
+// it, with backoff, when it cannot be opened (unplugged, held by another
+// program) or a write failed. Writes open it themselves too, so an output
+// whose Run is not running still works.
+func (o *Output) Run(ctx context.Context) error {
+	b := edge.Backoff{Min: time.Second, Max: 30 * time.Second, Clock: o.clock}
+	for {
+		err := o.claim(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			o.throttle.Warn("open", "serial output port unavailable", "err", err)
+			if b.Wait(ctx) != nil {
+				return nil
+			}
+			continue
+		}
+		b.Reset()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.lost:
+		}
+	}
+}
+
+// claim opens the port if it is not open.
+func (o *Output) claim(ctx context.Context) error {
+	select {
+	case o.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-o.sem }()
+	if o.port != nil {
+		return nil
+	}
+	p, err := o.open(o.opts.Port.Port, o.mode)
+	if err != nil {
+		return fmt.Errorf("output %q: open %s: %w", o.name, o.opts.Port.Port, err)
+	}
+	o.port = p
+	return nil
 }
 
 func writeAll(p bugserial.Port, b []byte) (int, error) {
@@ -301,7 +363,7 @@ func (o *Output) Close() error {
 	select {
 	case o.sem <- struct{}{}:
 		defer func() { <-o.sem }()
-	case <-time.After(time.Second):
+	case <-o.clock.After(time.Second):
 		return fmt.Errorf("output %q: a write is still in progress", o.name)
 	}
 	if o.port != nil {
@@ -314,6 +376,7 @@ func (o *Output) Close() error {
 
 var (
 	_ edge.Output        = (*Output)(nil)
+	_ edge.Runner        = (*Output)(nil)
 	_ edge.Closer        = (*Output)(nil)
 	_ edge.StatsReporter = (*Output)(nil)
 )

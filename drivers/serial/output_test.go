@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/ptytest"
 )
@@ -128,4 +130,46 @@ func TestOutputBoundedByCtx(t *testing.T) {
 	}
 	p.Unplug() // unblocks the stuck write so the test ends clean
 	o.Close()
+}
+
+// TestOutputRunHoldsPort: Run opens the port when the gateway starts, so
+// nothing else can take it before the first command; Close gives it back.
+func TestOutputRunHoldsPort(t *testing.T) {
+	p := ptytest.New(t)
+	o, err := NewSerialOutput(edge.Env{Name: "voice"}, OutputOptions{Port: Port{Port: p.Path()}, Send: "PLAY {{.track}}\r\n"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	var locks serialport.Opener
+	eventually(t, 3*time.Second, "the port held", func() bool {
+		pid, _, ok := locks.Holder(p.Path())
+		return ok && pid == os.Getpid()
+	})
+	if _, err := serialport.Open(p.Path(), nil); !errors.Is(err, edge.ErrPortInUse) {
+		t.Fatalf("a second open: got %v, want ErrPortInUse", err)
+	}
+	actx, acancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer acancel()
+	if err := o.Apply(actx, edge.Op{Kind: edge.OpSend, Vars: map[string]string{"track": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect([]byte("PLAY 1\r\n"), 2*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := locks.Holder(p.Path()); ok {
+		t.Error("the lock is still held after Close")
+	}
+	q, err := serialport.Open(p.Path(), nil)
+	if err != nil {
+		t.Fatalf("open after Close: %v", err)
+	}
+	q.Close()
 }

@@ -11,6 +11,8 @@ import (
 
 	"go.bug.st/serial/enumerator"
 
+	"github.com/edgegw/edgegw/drivers/serialport"
+	"github.com/edgegw/edgegw/edge"
 	bugserial "go.bug.st/serial"
 )
 
@@ -23,12 +25,16 @@ type ProbeOptions struct {
 	Regexp string
 	// ReadTimeout bounds each read. Default: 100ms.
 	ReadTimeout time.Duration
+	// Clock times the output and the retries. Default: edge.SystemClock.
+	Clock edge.Clock
 }
 
 // Probe opens the port and prints, until ctx ends, every chunk of raw bytes
 // (hex and printable) and every frame the framing cuts, with the regexp's
 // groups when one is given. A port that vanishes is reopened every second.
-// It returns nil when ctx ends, or an error for bad options.
+// It returns nil when ctx ends, an error for bad options, and at once an
+// error wrapping edge.ErrPortInUse when another process holds the port
+// (the running gateway, often): the probe never shares a port.
 func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 	po.Port.defaults()
 	po.Framing.defaults()
@@ -52,6 +58,9 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 	if po.ReadTimeout <= 0 {
 		po.ReadTimeout = 100 * time.Millisecond
 	}
+	if po.Clock == nil {
+		po.Clock = edge.SystemClock{}
+	}
 	fmt.Fprintf(w, "probing %s at %d baud, %d%s%v, framing %s (Ctrl-C to stop)\n",
 		po.Port.Port, mode.BaudRate, mode.DataBits, strings.ToUpper(po.Port.Parity[:1]), po.Port.StopBits, po.Framing.Mode)
 	fr := NewFramer(po.Framing)
@@ -60,18 +69,18 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 		if ctx.Err() != nil {
 			break
 		}
-		fmt.Fprintf(w, "port %s: %v; retrying in 1s\n", po.Port.Port, err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
+		if errors.Is(err, edge.ErrPortInUse) {
+			return err
 		}
+		fmt.Fprintf(w, "port %s: %v; retrying in 1s\n", po.Port.Port, err)
+		edge.Sleep(ctx, po.Clock, time.Second)
 	}
 	fmt.Fprintf(w, "frames %d, garbage %d, overlong %d\n", fr.Frames, fr.Garbage, fr.Overlong)
 	return nil
 }
 
 func probeSession(ctx context.Context, po ProbeOptions, mode *bugserial.Mode, fr *Framer, re *regexp.Regexp, w io.Writer) error {
-	port, err := bugserial.Open(po.Port.Port, mode)
+	port, err := (&serialport.Opener{Clock: po.Clock}).Open(po.Port.Port, mode)
 	if err != nil {
 		return err
 	}
@@ -81,6 +90,7 @@ func probeSession(ctx context.Context, po ProbeOptions, mode *bugserial.Mode, fr
 	if err := port.SetReadTimeout(po.ReadTimeout); err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "port %s open, waiting for data\n", po.Port.Port)
 	fr.Reset()
 	buf := make([]byte, 1024)
 	for {
@@ -94,7 +104,7 @@ func probeSession(ctx context.Context, po ProbeOptions, mode *bugserial.Mode, fr
 		if n == 0 {
 			continue
 		}
-		ts := time.Now().Format("15:04:05.000")
+		ts := po.Clock.Now().Format("15:04:05.000")
 		HexDump(w, ts+" raw ", buf[:n])
 		g, o := fr.Garbage, fr.Overlong
 		fr.Feed(buf[:n], func(frame []byte) {
@@ -151,11 +161,32 @@ type PortInfo struct {
 	PID          string `json:"pid,omitempty"`
 	SerialNumber string `json:"serial_number,omitempty"`
 	Product      string `json:"product,omitempty"`
+	// InUseBy names the process holding the port's lock file, "edgegw
+	// (pid 123)"; empty when none does (or this OS keeps no lock files).
+	InUseBy string `json:"in_use_by,omitempty"`
 }
 
 // ListPorts lists the serial ports with their USB ids, through the
-// go.bug.st/serial enumerator (without active USB probing).
+// go.bug.st/serial enumerator (without active USB probing), and who holds
+// each (its lock file; the port is not opened).
 func ListPorts() ([]PortInfo, error) {
+	ports, err := listPorts()
+	if err != nil {
+		return nil, err
+	}
+	var o serialport.Opener
+	for i := range ports {
+		if pid, name, ok := o.Holder(ports[i].Name); ok {
+			if name == "" {
+				name = "process"
+			}
+			ports[i].InUseBy = fmt.Sprintf("%s (pid %d)", name, pid)
+		}
+	}
+	return ports, nil
+}
+
+func listPorts() ([]PortInfo, error) {
 	list, err := enumerator.GetDetailedPortsList()
 	if err != nil {
 		var pe *bugserial.PortError
@@ -189,7 +220,7 @@ func WritePorts(w io.Writer, ports []PortInfo) {
 		fmt.Fprintln(w, "Plug in the USB-serial adapter (or check the RS-232/RS-485 card), then run `edgegw ports` again.")
 		return
 	}
-	fmt.Fprintf(w, "%-22s %-10s %-16s %s\n", "PORT", "VID:PID", "SERIAL", "PRODUCT")
+	fmt.Fprintf(w, "%-22s %-10s %-16s %-24s %s\n", "PORT", "VID:PID", "SERIAL", "PRODUCT", "IN USE BY")
 	for _, p := range ports {
 		id, sn, prod := "-", p.SerialNumber, p.Product
 		if p.USB {
@@ -204,6 +235,10 @@ func WritePorts(w io.Writer, ports []PortInfo) {
 				prod = "(not USB)"
 			}
 		}
-		fmt.Fprintf(w, "%-22s %-10s %-16s %s\n", p.Name, id, sn, prod)
+		by := p.InUseBy
+		if by == "" {
+			by = "-"
+		}
+		fmt.Fprintf(w, "%-22s %-10s %-16s %-24s %s\n", p.Name, id, sn, prod, by)
 	}
 }

@@ -9,7 +9,34 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 )
+
+// changed is closed and replaced whenever a test double below changes (an
+// op applied, a record or a state key written), so that tests wait on
+// what they look for instead of polling. The tests of this package do not
+// run in parallel.
+var changed = newSignal()
+
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch
+}
+
+func (s *signal) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.ch)
+	s.ch = make(chan struct{})
+}
 
 // fakeOutput records the ops it is given; it stands for a simulated
 // relay, voice module or modem behind the edge.Output interface.
@@ -26,6 +53,7 @@ func (f *fakeOutput) Apply(ctx context.Context, op edge.Op) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
+	defer changed.notify()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.noSet && op.Kind == edge.OpSet {
@@ -60,12 +88,14 @@ func (m *memState) GetState(k string) ([]byte, error) {
 	return m.kv[k], nil
 }
 func (m *memState) PutState(k string, v []byte) error {
+	defer changed.notify()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.kv[k] = v
 	return nil
 }
 func (m *memState) DeleteState(k string) error {
+	defer changed.notify()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.kv, k)
@@ -75,6 +105,7 @@ func (m *memState) AppendAsync(ev edge.Event, done func(edge.Event, error)) erro
 	m.mu.Lock()
 	m.recs = append(m.recs, ev)
 	m.mu.Unlock()
+	changed.notify()
 	if done != nil {
 		done(ev, nil)
 	}
@@ -85,19 +116,6 @@ func (m *memState) records() []edge.Event {
 	defer m.mu.Unlock()
 	return append([]edge.Event(nil), m.recs...)
 }
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	// The pulse loop re-checks at most every second; a short real wait
-	// keeps it polling the manual time.
-	return time.After(time.Millisecond)
-}
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 var t0 = time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
 
@@ -117,22 +135,33 @@ func job(s *Spec) Job {
 		Device: edge.Device{ID: "d1", Location: "c/b/u/h1"}, Event: edge.Event{Value: 61.5}, Time: t0}
 }
 
-func start(t *testing.T, r *Runner) context.CancelFunc {
+// start runs r until the test ends; stop ends it and waits for it.
+func start(t *testing.T, r *Runner) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return cancel
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
 }
 
+// waitFor waits until cond holds, checking it again at every change of the
+// test doubles, for at most 10s. cond must look at something a double
+// changes last (a runner's counter is bumped after its output returns:
+// wait for the record that follows it).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
+	timeout := time.After(10 * time.Second)
+	for {
+		ch := changed.wait()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout:
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -160,36 +189,37 @@ func TestPulseSurvivesRestart(t *testing.T) {
 		downtime time.Duration
 	}{{"deadline passed during the restart", 20 * time.Second}, {"deadline after the restart", 3 * time.Second}} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &fakeClock{now: t0}
+			clk := fakeclock.New(t0)
 			st := newMemState()
 			out := &fakeOutput{}
 			r1 := New(Options{Outputs: map[string]edge.Output{"siren": out}, State: st, Clock: clk})
-			cancel := start(t, r1)
+			stop := start(t, r1)
 			if !r1.Submit(job(spec(t, config.RuleAction{Output: "siren", Op: "pulse", Duration: config.Duration(10 * time.Second)}))) {
 				t.Fatal("not queued")
 			}
-			waitFor(t, "on", func() bool { return len(out.got()) == 1 })
-			if op := out.got()[0]; op.Kind != edge.OpSet || !op.On {
-				t.Fatalf("first op %+v, want set on", op)
+			// The "on" is applied, then its "off" deadline written.
+			waitFor(t, "pulse deadline persisted", func() bool { b, _ := st.GetState("pulse/siren"); return b != nil })
+			if ops := out.got(); len(ops) != 1 || ops[0].Kind != edge.OpSet || !ops[0].On {
+				t.Fatalf("ops %+v, want set on", ops)
 			}
-			if b, _ := st.GetState("pulse/siren"); b == nil {
-				t.Fatal("pulse deadline not persisted")
-			}
-			cancel() // the gateway stops with the siren on
-			time.Sleep(5 * time.Millisecond)
-			clk.Advance(tc.downtime)
+			stop() // the gateway stops with the siren on
 
-			r2 := New(Options{Outputs: map[string]edge.Output{"siren": out}, State: st, Clock: clk})
+			// It starts again tc.downtime later, on a new clock as a new
+			// process would: the restored pulse loop is the only waiter.
+			clk2 := fakeclock.New(t0.Add(tc.downtime))
+			r2 := New(Options{Outputs: map[string]edge.Output{"siren": out}, State: st, Clock: clk2})
 			start(t, r2)
 			if tc.downtime < 10*time.Second {
-				time.Sleep(20 * time.Millisecond)
+				if !clk2.BlockUntil(1, 10*time.Second) {
+					t.Fatal("the restarted runner does not wait for the pulse's end")
+				}
 				if n := len(out.got()); n != 1 {
 					t.Fatalf("%d ops before the deadline, want 1", n)
 				}
 				if p := r2.PendingPulses(); len(p) != 1 || p[0] != "siren" {
 					t.Fatalf("pending %v, want [siren]", p)
 				}
-				clk.Advance(10*time.Second - tc.downtime)
+				clk2.Advance(10*time.Second - tc.downtime)
 			}
 			waitFor(t, "off", func() bool { return len(out.got()) == 2 })
 			if op := out.got()[1]; op.Kind != edge.OpSet || op.On {
@@ -229,8 +259,10 @@ func TestFailureAndTimeoutRecorded(t *testing.T) {
 	start(t, r)
 	r.Submit(job(spec(t, config.RuleAction{SMS: []string{"+86100"}})))
 	r.Submit(job(spec(t, config.RuleAction{Output: "relay", Op: "set"})))
-	waitFor(t, "two failures", func() bool { return r.Stats().Failed == 2 })
 	waitFor(t, "two records", func() bool { return len(st.records()) == 2 })
+	if n := r.Stats().Failed; n != 2 {
+		t.Errorf("failed %d, want 2", n)
+	}
 	for _, rec := range st.records() {
 		if rec.Action.Result != "failed" || rec.Action.Error == "" {
 			t.Errorf("record %+v", rec.Action)
@@ -271,11 +303,24 @@ func TestRateLimitAndUplink(t *testing.T) {
 func TestTestButton(t *testing.T) {
 	relay := &fakeOutput{}
 	voice := &fakeOutput{noSet: true}
-	r := New(Options{Outputs: map[string]edge.Output{"relay": relay, "voice": voice}})
+	clk := fakeclock.New(t0)
+	r := New(Options{Outputs: map[string]edge.Output{"relay": relay, "voice": voice}, Clock: clk})
 	start(t, r)
 	ctx := context.Background()
-	_ = time.Second
-	if err := r.Test(ctx, "relay"); err != nil {
+	// The pulse loop waits on the clock; Test then waits TestPulse on it.
+	if !clk.BlockUntil(1, 10*time.Second) {
+		t.Fatal("the pulse loop does not wait on the clock")
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Test(ctx, "relay") }()
+	if !clk.BlockUntil(2, 10*time.Second) {
+		t.Fatal("Test does not wait on the clock")
+	}
+	if ops := relay.got(); len(ops) != 1 || !ops[0].On {
+		t.Fatalf("relay ops %+v during the test, want set on", ops)
+	}
+	clk.Advance(TestPulse)
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if ops := relay.got(); len(ops) != 2 || ops[0].Kind != edge.OpSet || !ops[0].On || ops[1].On {
@@ -291,14 +336,21 @@ func TestTestButton(t *testing.T) {
 		t.Errorf("got %v, want ErrUnknownOutput", err)
 	}
 	// Test needs no Run (edgegw output test): the off happens before it returns.
-	r2 := New(Options{Outputs: map[string]edge.Output{"relay": relay}})
-	if err := r2.Test(ctx, "relay"); err != nil || len(relay.got()) != 4 || relay.got()[3].On {
+	clk2 := fakeclock.New(t0)
+	r2 := New(Options{Outputs: map[string]edge.Output{"relay": relay}, Clock: clk2})
+	go func() { done <- r2.Test(ctx, "relay") }()
+	if !clk2.BlockUntil(1, 10*time.Second) {
+		t.Fatal("Test without Run does not wait on the clock")
+	}
+	clk2.Advance(TestPulse)
+	if err := <-done; err != nil || len(relay.got()) != 4 || relay.got()[3].On {
 		t.Errorf("test without Run: %v, ops %+v", err, relay.got())
 	}
 }
 
 func TestLogAction(t *testing.T) {
-	r := New(Options{})
+	st := newMemState()
+	r := New(Options{Log: st, RecordOK: true})
 	start(t, r)
 	s := spec(t, config.RuleAction{Log: "alert {{.AlertID}} at {{.Device.Location}}"})
 	j := job(s)
@@ -306,5 +358,8 @@ func TestLogAction(t *testing.T) {
 		t.Errorf("describe %s", got)
 	}
 	r.Submit(j)
-	waitFor(t, "ok", func() bool { return r.Stats().OK == 1 })
+	waitFor(t, "the ok record", func() bool { return len(st.records()) == 1 })
+	if n := r.Stats().OK; n != 1 {
+		t.Errorf("ok %d, want 1", n)
+	}
 }

@@ -62,6 +62,10 @@ type Uplink struct {
 	// HeartbeatInterval is how often the gateway posts its status summary.
 	// Default: 60s.
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	// StallAfter is how long the backlog may sit without an upload moving
+	// it, while the central platform answers, before the status says
+	// "stalled". Default: 2m.
+	StallAfter Duration `yaml:"stall_after"`
 }
 
 // Uplink defaults.
@@ -96,6 +100,7 @@ func (u *Uplink) SetDefaults() {
 	def(&u.RetryAfterCap, 60*time.Second)
 	def(&u.PollInterval, 30*time.Second)
 	def(&u.HeartbeatInterval, 60*time.Second)
+	def(&u.StallAfter, 2*time.Minute)
 }
 
 // Validate checks the uplink section (after SetDefaults). Fields are named
@@ -153,6 +158,9 @@ func (u *Uplink) Validate() []*FieldError {
 	}
 	if u.HeartbeatInterval < 0 || (u.HeartbeatInterval > 0 && u.HeartbeatInterval.D() < 10*time.Millisecond) {
 		add("heartbeat_interval", "heartbeat_interval must be at least 10ms")
+	}
+	if u.StallAfter < 0 || (u.StallAfter > 0 && u.StallAfter.D() < 10*time.Millisecond) {
+		add("stall_after", "stall_after must be at least 10ms")
 	}
 	return errs
 }

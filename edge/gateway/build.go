@@ -44,9 +44,12 @@ func Check(cfg *config.Config) error {
 }
 
 // build makes the parts of a config that Check accepted.
-func build(cfg *config.Config, logger *slog.Logger, state edge.StateStore) (*parts, error) {
+func build(cfg *config.Config, logger *slog.Logger, state edge.StateStore, clk edge.Clock) (*parts, error) {
 	if logger == nil {
 		logger = edge.DiscardLogger()
+	}
+	if clk == nil {
+		clk = edge.SystemClock{}
 	}
 	p := &parts{cfg: cfg, outputs: map[string]edge.Output{}}
 	var errs []error
@@ -56,7 +59,7 @@ func build(cfg *config.Config, logger *slog.Logger, state edge.StateStore) (*par
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("inputs[%d].driver", i), "%v", err))
 			continue
 		}
-		env := edge.Env{Name: in.Name, Logger: logger.With("input", in.Name), Clock: edge.SystemClock{}, State: state}
+		env := edge.Env{Name: in.Name, Logger: logger.With("input", in.Name), Clock: clk, State: state}
 		d, err := f(env, cfg.InputOptions(i))
 		if err != nil {
 			errs = append(errs, err)
@@ -76,7 +79,7 @@ func build(cfg *config.Config, logger *slog.Logger, state edge.StateStore) (*par
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("outputs[%d].driver", i), "%v", err))
 			continue
 		}
-		env := edge.Env{Name: out.Name, Logger: logger.With("output", out.Name), Clock: edge.SystemClock{}, State: state}
+		env := edge.Env{Name: out.Name, Logger: logger.With("output", out.Name), Clock: clk, State: state}
 		o, err := f(env, cfg.OutputOptions(i))
 		if err != nil {
 			errs = append(errs, err)

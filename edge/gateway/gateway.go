@@ -36,11 +36,13 @@ type Options struct {
 	// UplinkUp reports whether the central platform is reachable (SMS
 	// actions that run only while it is down). Nil: always down.
 	UplinkUp func() bool
-	// Clock defaults to the system clock.
+	// Logs are the recent log lines (a *status.LogRing) for the support
+	// bundle. Nil: the bundle has no logs.txt.
+	Logs interface{ Lines() []string }
+	// Clock is the time of everything the gateway builds: drivers and
+	// outputs (edge.Env.Clock), rules, actions, restarts, the clock judge.
+	// Default: the system clock.
 	Clock edge.Clock
-	// Diagnostics builds a support bundle for the central platform's
-	// "send diagnostics" command (the same zip `edgegw diag` writes).
-	Diagnostics func(ctx context.Context) ([]byte, error)
 }
 
 // Gateway is a running edge gateway.
@@ -59,6 +61,7 @@ type Gateway struct {
 	syncFn  func() edge.SyncStatus
 	running bool
 	ready   bool
+	readyc  chan struct{} // closed once ready
 	reloads chan reloadReq
 }
 
@@ -98,6 +101,7 @@ func New(o Options) (*Gateway, error) {
 		reg:     newRegistry(),
 		cfg:     cfg,
 		reloads: make(chan reloadReq),
+		readyc:  make(chan struct{}),
 		judge:   &edge.ClockJudge{Clock: o.Clock, Source: platformTrust()},
 	}
 	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
@@ -130,6 +134,14 @@ func (g *Gateway) Store() *store.Store { return g.store }
 // Judge is the gateway's clock judge (the uplink reports skew to it).
 func (g *Gateway) Judge() *edge.ClockJudge { return g.judge }
 
+// Clock is the gateway's clock, for the components wired beside it (the
+// status server, the uplink).
+func (g *Gateway) Clock() edge.Clock { return g.opts.Clock }
+
+// Ready returns a channel closed once the store is open and the drivers,
+// rules and actions run (what /readyz reports).
+func (g *Gateway) Ready() <-chan struct{} { return g.readyc }
+
 // Config returns the config now running.
 func (g *Gateway) Config() *config.Config {
 	g.mu.Lock()
@@ -151,7 +163,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return errors.New("gateway: already running")
 	}
 	g.running = true
-	g.started = time.Now()
+	g.started = g.opts.Clock.Now()
 	g.mu.Unlock()
 	defer g.store.Close()
 
@@ -174,6 +186,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.mu.Lock()
 	g.gen, g.ready = gen, true
 	g.mu.Unlock()
+	close(g.readyc)
 
 	compCtx, stopComps := context.WithCancel(ctx)
 	var compWG sync.WaitGroup
@@ -181,7 +194,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		compWG.Add(1)
 		go func() {
 			defer compWG.Done()
-			g.runComponent(compCtx, c)
+			supervise(compCtx, g.opts.Clock, "component stopped; restarting", c.Run,
+				edge.Backoff{Min: time.Second, Max: 30 * time.Second, Clock: g.opts.Clock},
+				g.log.With("component", fmt.Sprintf("%T", c)))
 		}()
 	}
 	g.log.Info("gateway running", "gateway", g.cfg.Gateway.ID, "epoch", fmt.Sprintf("%016x", g.store.Epoch()),
@@ -204,33 +219,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 }
 
-func (g *Gateway) runComponent(ctx context.Context, c Component) {
-	backoff := time.Second
-	for {
-		err := func() (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			return c.Run(ctx)
-		}()
-		if ctx.Err() != nil {
-			return
-		}
-		g.log.Error("component stopped; restarting", "component", fmt.Sprintf("%T", c), "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
-}
-
 // start builds and runs one generation.
 func (g *Gateway) start(cfg *config.Config) (*generation, error) {
-	p, err := build(cfg, g.log, g.store)
+	p, err := build(cfg, g.log, g.store, g.opts.Clock)
 	if err != nil {
 		p.close()
 		return nil, err
@@ -284,7 +275,7 @@ func (g *Gateway) start(cfg *config.Config) (*generation, error) {
 		gen.wg.Add(1)
 		go func() {
 			defer gen.wg.Done()
-			superviseDriver(ctx, in.name, in.driver, s, g.log.With("input", in.name))
+			superviseDriver(ctx, g.opts.Clock, in.driver, s, g.log.With("input", in.name))
 		}()
 	}
 	return gen, nil

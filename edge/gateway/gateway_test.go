@@ -67,23 +67,37 @@ func start(t *testing.T, cfg *config.Config) *running {
 			t.Errorf("run: %v", err)
 		}
 	}()
-	waitFor(t, "gateway ready", func() bool {
-		s, _ := g.Snapshot(ctx)
-		return s.Ready
-	})
+	waitReady(t, g)
 	r := &running{g: g, stop: func() { cancel(); wg.Wait() }}
 	t.Cleanup(r.stop)
 	return r
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitReady(t *testing.T, g *gateway.Gateway) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
+	select {
+	case <-g.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway not ready after 20s")
+	}
+}
+
+// waitFor waits until cond holds, checking it again each time an event is
+// made durable (the simulated compound of these tests never stops
+// sending), for at most 20s.
+func waitFor(t *testing.T, g *gateway.Gateway, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		next := g.Store().Wait(g.Store().LastSeq())
+		if cond() {
+			return
+		}
+		select {
+		case <-next:
+		case <-timeout:
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -112,10 +126,12 @@ func readAll(t *testing.T, dir string) []edge.Event {
 func TestDoorOpenRaisesAlertAndDrivesOutput(t *testing.T) {
 	dir := t.TempDir()
 	r := start(t, parse(t, dir, 20, ""))
-	d, ok := sim.Get("compound")
-	if !ok {
-		t.Fatal("sim driver not registered as running")
-	}
+	var d *sim.Driver
+	waitFor(t, r.g, "the sim driver running", func() bool {
+		var ok bool
+		d, ok = sim.Get("compound")
+		return ok
+	})
 	door := ""
 	for _, dev := range d.Devices() {
 		if dev.Type == "door_contact" {
@@ -128,7 +144,7 @@ func TestDoorOpenRaisesAlertAndDrivesOutput(t *testing.T) {
 	}
 	ctx := context.Background()
 	var alert string
-	waitFor(t, "an active alert for the door", func() bool {
+	waitFor(t, r.g, "an active alert for the door", func() bool {
 		s, _ := r.g.Snapshot(ctx)
 		for _, a := range s.Alerts {
 			if a.Device == door && a.Rule == "observed-door-open" {
@@ -141,15 +157,15 @@ func TestDoorOpenRaisesAlertAndDrivesOutput(t *testing.T) {
 	if err := r.g.AckAlert(alert, "local:test"); err != nil {
 		t.Fatalf("ack: %v", err)
 	}
-	waitFor(t, "the alert acknowledged", func() bool {
-		s, _ := r.g.Snapshot(ctx)
-		for _, a := range s.Alerts {
-			if a.ID == alert {
-				return a.State == edge.AlertAcknowledged
-			}
-		}
-		return false
-	})
+	// AckAlert returns once the acknowledgement is applied.
+	s, _ := r.g.Snapshot(ctx)
+	acked := false
+	for _, a := range s.Alerts {
+		acked = acked || (a.ID == alert && a.State == edge.AlertAcknowledged)
+	}
+	if !acked {
+		t.Errorf("alerts after the ack: %+v, want %s acknowledged", s.Alerts, alert)
+	}
 	if err := r.g.AckAlert("no-such-alert", "local:test"); err == nil {
 		t.Error("ack of an unknown alert: got nil error")
 	}
@@ -184,7 +200,7 @@ func TestApplyConfigReloadsWithoutLosingEvents(t *testing.T) {
 	dir := t.TempDir()
 	r := start(t, parse(t, dir, 2000, ""))
 	ctx := context.Background()
-	waitFor(t, "some events", func() bool { return r.g.Store().LastSeq() > 500 })
+	waitFor(t, r.g, "some events", func() bool { return r.g.Store().LastSeq() > 500 })
 
 	// An invalid bundle is refused with file:line and the old config runs on.
 	bad := fmt.Sprintf(baseConfig, dir, 2000, "  - name: broken\n    match: {points: [door]}\n    when: event.nosuchfield ==== 1\n")
@@ -218,7 +234,7 @@ func TestApplyConfigReloadsWithoutLosingEvents(t *testing.T) {
 	if n := len(r.g.Config().Rules); n != 2 {
 		t.Errorf("after the bundle: %d rules, want 2", n)
 	}
-	waitFor(t, "events after the reload", func() bool { return r.g.Store().LastSeq() > before+500 })
+	waitFor(t, r.g, "events after the reload", func() bool { return r.g.Store().LastSeq() > before+500 })
 	r.stop()
 
 	evs := readAll(t, dir)

@@ -22,11 +22,11 @@ type lastGoodInfo struct {
 
 // saveLastGood keeps a config that was applied, atomically (write, fsync,
 // rename), so that a restart comes back to it.
-func saveLastGood(dir string, data []byte, version string) error {
+func saveLastGood(dir string, data []byte, version string, now time.Time) error {
 	if err := writeAtomic(filepath.Join(dir, lastGoodFile), data); err != nil {
 		return fmt.Errorf("keep last good config: %w", err)
 	}
-	meta, _ := json.Marshal(lastGoodInfo{Version: version, Applied: time.Now().UTC()})
+	meta, _ := json.Marshal(lastGoodInfo{Version: version, Applied: now.UTC()})
 	return writeAtomic(filepath.Join(dir, lastGoodMeta), meta)
 }
 

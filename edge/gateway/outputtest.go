@@ -2,19 +2,63 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/actions"
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/status"
 )
 
-// TestOutputOnce builds the outputs of cfg (only those) and drives output
-// name once with its test operation, for `edgegw output test` on a box where
-// the gateway is not running.
+// OutputTestOptions say how `edgegw output test` reaches the gateway.
+type OutputTestOptions struct {
+	// Logger for the outputs when the command drives one itself.
+	Logger *slog.Logger
+	// Password is the status page's technician password, used when the
+	// local token cannot be read (not root, not the service's user).
+	Password string
+}
+
+// TestOutput drives output name once with its test operation, for `edgegw
+// output test`. When a gateway answers at cfg's status address it goes
+// through that gateway (POST /api/outputs/{name}/test, authenticated with
+// the local token the gateway keeps in its data directory, or the
+// password): the gateway holds the output's port, and technicians can test
+// without stopping the service. When none answers, the command builds the
+// output and drives it itself (TestOutputOnce); a port another process
+// holds is then refused with an error wrapping edge.ErrPortInUse.
+//
+// via says which way it went, for the technician.
+func TestOutput(ctx context.Context, cfg *config.Config, name string, o OutputTestOptions) (via string, err error) {
+	via = "this command (status.listen is off)"
+	if !cfg.Status.Disabled() {
+		base := status.URLFromListen(cfg.Status.Listen)
+		c := &status.Client{BaseURL: base, Password: o.Password}
+		if tok, err := status.ReadLocalToken(filepath.Join(cfg.Store.Dir, status.LocalTokenFile)); err == nil {
+			c.LocalToken = tok
+		}
+		err := c.TestOutput(ctx, name)
+		if !errors.Is(err, status.ErrNotRunning) {
+			return "the running gateway at " + base, err
+		}
+		via = "this command (no gateway answers at " + base + ")"
+	}
+	return via, TestOutputOnce(ctx, cfg, name, o.Logger)
+}
+
+// TestOutputOnce builds output name of cfg alone and drives it once with
+// its test operation, for `edgegw output test` on a box where the gateway
+// is not running. Only that output is built and run: testing the siren
+// must not open the LED sign's port or wake the SMS modem.
 func TestOutputOnce(ctx context.Context, cfg *config.Config, name string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = edge.DiscardLogger()
+	}
 	idx := -1
 	var names []string
 	for i, o := range cfg.Outputs {
@@ -27,25 +71,29 @@ func TestOutputOnce(ctx context.Context, cfg *config.Config, name string, logger
 		sort.Strings(names)
 		return fmt.Errorf("no output named %q in the config (outputs: %s)", name, strings.Join(names, ", "))
 	}
-	// Outputs keep their indexes (options are found by index in the file);
-	// inputs and rules are left out.
-	only := *cfg
-	only.Inputs, only.Rules = nil, nil
-	p, err := build(&only, logger, nil)
+	oc := cfg.Outputs[idx]
+	f, err := edge.LookupOutput(oc.Driver)
 	if err != nil {
-		p.close()
+		return cfg.Errorf(fmt.Sprintf("outputs[%d].driver", idx), "%v", err)
+	}
+	out, err := f(edge.Env{Name: name, Logger: logger.With("output", name), Clock: edge.SystemClock{}}, cfg.OutputOptions(idx))
+	if err != nil {
 		return err
 	}
-	defer p.close()
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	waits := p.runOutputs(runCtx, logger)
-	defer func() {
-		cancel()
-		for _, w := range waits {
-			w()
-		}
-	}()
-	r := actions.New(actions.Options{Outputs: p.outputs, Logger: logger})
+	if c, ok := out.(edge.Closer); ok {
+		defer c.Close()
+	}
+	if r, ok := out.(edge.Runner); ok {
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := r.Run(runCtx); err != nil && runCtx.Err() == nil {
+				logger.Error("output stopped", "output", name, "err", err)
+			}
+		}()
+		defer func() { cancel(); <-done }()
+	}
+	r := actions.New(actions.Options{Outputs: map[string]edge.Output{name: out}, Logger: logger})
 	return r.Test(ctx, name)
 }

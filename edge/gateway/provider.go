@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/actions"
@@ -38,7 +37,7 @@ func (g *Gateway) Snapshot(ctx context.Context) (status.Snapshot, error) {
 		Store:          g.store.Stats(),
 	}
 	if !started.IsZero() {
-		snap.Uptime = status.Dur(time.Since(started))
+		snap.Uptime = status.Dur(now.Sub(started))
 	}
 	if g.syncFn != nil {
 		snap.Sync = g.syncFn()
@@ -153,15 +152,7 @@ func (g *Gateway) ApplyConfig(ctx context.Context, data []byte, version string) 
 	if err := g.Reload(ctx, cfg); err != nil {
 		return err
 	}
-	return saveLastGood(g.Config().Store.Dir, data, version)
-}
-
-// Diagnostics implements edge.Controller.
-func (g *Gateway) Diagnostics(ctx context.Context) ([]byte, error) {
-	if g.opts.Diagnostics == nil {
-		return nil, errors.New("diagnostics are not available in this build")
-	}
-	return g.opts.Diagnostics(ctx)
+	return saveLastGood(g.Config().Store.Dir, data, version, g.opts.Clock.Now())
 }
 
 var (

@@ -96,10 +96,13 @@ type devState struct {
 	stale   []*rule
 }
 
-type errCount struct {
-	n, suppressed uint64
-	lastLog       time.Time
-}
+// stepClock is the core's time as an edge.Clock: the time of the step
+// being evaluated, since the core takes time as a value. Only the log
+// throttle reads it; its After never fires.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time                       { return c.now }
+func (c *stepClock) After(time.Duration) <-chan time.Time { return nil }
 
 // Core is the pure rule engine: a function of (state, event or tick, now)
 // that returns Changes. It does no IO (besides rate-limited logging of
@@ -117,7 +120,9 @@ type Core struct {
 	env     Env
 	vm      vm.VM
 	next    time.Time
-	errs    map[string]*errCount
+	errs    map[string]uint64 // expression errors per rule
+	errLog  edge.LogThrottle  // one line per rule per minute of engine time
+	step    stepClock
 	stats   CoreStats
 	started bool
 }
@@ -129,7 +134,8 @@ func NewCore(set *Set, devices []edge.Device, log edge.Logger) *Core {
 	}
 	c := &Core{set: set, log: log, devs: map[string]*devState{}, pairs: map[pairKey]*pairState{},
 		byID: map[string]pairKey{}, logged: map[string]*loggedAlert{}, dirty: map[pairKey]struct{}{},
-		errs: map[string]*errCount{}}
+		errs: map[string]uint64{}}
+	c.errLog.Log, c.errLog.Interval, c.errLog.Clock = log, time.Minute, &c.step
 	c.env.Latest = c.latest
 	c.env.Event = &EventEnv{}
 	for _, d := range devices {
@@ -330,30 +336,21 @@ func (c *Core) run(r *rule, p *vm.Program, d *devState, field string, now time.T
 }
 
 // runtimeErr counts an expression error and logs it at most once a minute
-// per rule. The event is not dropped: it stays in the log and the rule's
-// state is left as it was.
+// of engine time per rule. The event is not dropped: it stays in the log
+// and the rule's state is left as it was.
 func (c *Core) runtimeErr(r *rule, d *devState, field string, err error, now time.Time) {
 	c.stats.RuntimeErrors++
-	e := c.errs[r.name]
-	if e == nil {
-		e = &errCount{}
-		c.errs[r.name] = e
-	}
-	e.n++
-	if !e.lastLog.IsZero() && now.Sub(e.lastLog) < time.Minute && now.Sub(e.lastLog) >= 0 {
-		e.suppressed++
-		return
-	}
-	c.log.Warn("rule expression failed", "rule", r.name, "field", r.field+"."+field, "device", d.dev.ID,
-		"err", err, "errors_total", e.n, "suppressed", e.suppressed)
-	e.lastLog, e.suppressed = now, 0
+	c.errs[r.name]++
+	c.step.now = now
+	c.errLog.Warn(r.name, "rule expression failed", "rule", r.name, "field", r.field+"."+field, "device", d.dev.ID,
+		"err", err, "errors_total", c.errs[r.name])
 }
 
 // RuntimeErrors returns the count of expression errors per rule.
 func (c *Core) RuntimeErrors() map[string]uint64 {
 	m := map[string]uint64{}
 	for n, e := range c.errs {
-		m[n] = e.n
+		m[n] = e
 	}
 	return m
 }

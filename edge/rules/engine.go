@@ -69,10 +69,13 @@ type Engine struct {
 	baseRead time.Time     // clock reading with its monotonic part
 	lastNow  time.Time
 
+	errLog edge.LogThrottle // failed steps, once per step per 10s
+
 	mu      sync.Mutex
 	active  []ActiveAlert
 	stats   Stats
 	running bool
+	changed chan struct{} // closed and replaced when stats or active alerts change
 }
 
 // New loads the rule state and makes an engine; Run starts it.
@@ -95,7 +98,9 @@ func New(o Options) (*Engine, error) {
 	if o.Checkpoint <= 0 {
 		o.Checkpoint = time.Second
 	}
-	e := &Engine{o: o, log: o.Logger, clk: o.Clock, reqs: make(chan func()), ckptIdle: make(chan struct{}, 1)}
+	e := &Engine{o: o, log: o.Logger, clk: o.Clock, reqs: make(chan func()), ckptIdle: make(chan struct{}, 1),
+		changed: make(chan struct{})}
+	e.errLog.Log, e.errLog.Interval, e.errLog.Clock = o.Logger, 10*time.Second, o.Clock
 	e.ckptIdle <- struct{}{}
 	if err := e.reset(o.Set, o.Devices); err != nil {
 		return nil, err
@@ -160,6 +165,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.done = cursor
 	e.mu.Lock()
 	e.stats.Saved = cursor
+	e.notifyLocked()
 	e.mu.Unlock()
 	if err := e.checkpointSync(ctx); err != nil {
 		return err
@@ -305,6 +311,7 @@ func (e *Engine) commit(ctx context.Context, changes []Change, next uint64) erro
 	e.mu.Lock()
 	e.stats.CoreStats = st
 	e.stats.Cursor = e.done
+	e.notifyLocked()
 	e.mu.Unlock()
 	if e.now().Sub(e.lastSave) >= e.o.Checkpoint || e.done-e.lastSavedDone() >= 20000 {
 		return e.checkpoint(ctx)
@@ -383,13 +390,17 @@ func (e *Engine) writeCheckpoint(ctx context.Context, kvs []kv, done uint64) err
 		}
 		e.mu.Lock()
 		e.stats.Saved = done
+		e.notifyLocked()
 		e.mu.Unlock()
 	}
 	return nil
 }
 
+// retry runs f until it succeeds, the log is closed or ctx ends, backing
+// off from 100ms to 1s between attempts.
 func (e *Engine) retry(ctx context.Context, what string, f func() error) error {
-	for i := 0; ; i++ {
+	b := edge.Backoff{Min: 100 * time.Millisecond, Max: time.Second, Clock: e.clk}
+	for {
 		err := f()
 		if err == nil {
 			return nil
@@ -399,14 +410,11 @@ func (e *Engine) retry(ctx context.Context, what string, f func() error) error {
 		}
 		e.mu.Lock()
 		e.stats.Retries++
+		e.notifyLocked()
 		e.mu.Unlock()
-		if i%10 == 0 {
-			e.log.Error("rule engine step failed, retrying", "step", what, "err", err)
-		}
-		select {
-		case <-ctx.Done():
+		e.errLog.Error(what, "rule engine step failed, retrying", "step", what, "err", err)
+		if b.Wait(ctx) != nil {
 			return fmt.Errorf("rules: %s: %w", what, err)
-		case <-e.clk.After(time.Duration(min(i+1, 10)) * 100 * time.Millisecond):
 		}
 	}
 }
@@ -419,7 +427,23 @@ func (e *Engine) publish() {
 	e.stats.CoreStats = st
 	e.stats.Active = len(act)
 	e.stats.Rules = e.core.set.Len()
+	e.notifyLocked()
 	e.mu.Unlock()
+}
+
+// notifyLocked wakes those waiting on Changed; e.mu is held.
+func (e *Engine) notifyLocked() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed the next time the engine's stats or
+// active alerts change (an event evaluated, an alert changed, a checkpoint
+// written). Ack waits on it; so can a test.
+func (e *Engine) Changed() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.changed
 }
 
 // do runs f on the engine goroutine.
@@ -465,11 +489,21 @@ func (e *Engine) Ack(id, by string) error {
 		return err
 	}
 	// Return once it is applied, so that a page reloaded after the button
-	// shows it (the engine is normally milliseconds behind the log).
-	for ctx.Err() == nil && e.Stats().Cursor <= seq {
-		time.Sleep(2 * time.Millisecond)
+	// shows it (the engine is normally milliseconds behind the log). It is
+	// durable already: past the timeout it is applied later, not lost.
+	for {
+		e.mu.Lock()
+		applied, changed := e.stats.Cursor > seq, e.changed
+		e.mu.Unlock()
+		if applied {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil
+		}
 	}
-	return nil
 }
 
 // Reload swaps in a new rule set (and device list) without losing events

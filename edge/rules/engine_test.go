@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 )
 
 var t0 = time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
@@ -69,14 +70,37 @@ func startEngine(t testing.TB, o Options) *running {
 	return r
 }
 
-func waitFor(t testing.TB, what string, cond func() bool) {
+// waitFor waits until cond holds, checking it again each time the engine
+// reports a change (every condition these tests wait for follows one), for
+// at most 10s.
+func waitFor(t testing.TB, e *Engine, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	waitWithin(t, e, 10*time.Second, what, cond)
+}
+
+func waitWithin(t testing.TB, e *Engine, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		changed := e.Changed()
+		if cond() {
+			return
 		}
-		time.Sleep(time.Millisecond)
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s: %+v", what, e.Stats())
+		}
+	}
+}
+
+// parked waits until the engine waits on the clock again after clk was
+// moved: every earlier timer of the engine is due by then, so one pending
+// timer is the engine's new one, set after it processed the new time.
+func parked(t testing.TB, clk *fakeclock.Clock) {
+	t.Helper()
+	if !clk.BlockUntil(1, 10*time.Second) {
+		t.Fatal("the engine did not wait on the clock again")
 	}
 }
 
@@ -125,24 +149,6 @@ func evaluated(e *Engine, seq uint64) func() bool {
 	return func() bool { return e.Stats().Cursor > seq }
 }
 
-// advanceUntil moves the fake clock in small steps until cond holds or
-// limit is reached, giving the engine time to wake between steps.
-func advanceUntil(clk *fakeClock, limit time.Time, step time.Duration, cond func() bool) bool {
-	for {
-		if cond() {
-			return true
-		}
-		if !clk.Now().Before(limit) {
-			return cond()
-		}
-		clk.Advance(step)
-		deadline := time.Now().Add(20 * time.Millisecond)
-		for time.Now().Before(deadline) && !cond() {
-			time.Sleep(time.Millisecond)
-		}
-	}
-}
-
 type logs interface {
 	edge.Log
 	edge.StateStore
@@ -152,29 +158,32 @@ type logs interface {
 // after it.
 func testRestartMidFor(t *testing.T, open func() logs) {
 	set, devs := doorSet(t, 30*time.Second)
-	clk := newFakeClock(t0)
+	clk := fakeclock.New(t0)
 	l := open()
 	r1 := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
 	ev := appendEv(t, l, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "event evaluated", evaluated(r1.e, ev.Seq))
-	advanceUntil(clk, t0.Add(20*time.Second), 500*time.Millisecond, func() bool { return false })
-	r1.stop()
+	waitFor(t, r1.e, "event evaluated", evaluated(r1.e, ev.Seq))
+	clk.Advance(20 * time.Second)
+	r1.stop() // its last checkpoint records the engine time, 20s in
 	if n := len(alerts(t, l)); n != 0 {
 		t.Fatalf("got %d alerts before the for duration, want 0", n)
 	}
 
 	l = open() // the gateway restarts: a new store handle on the same data
-	startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
-	ok := advanceUntil(clk, t0.Add(40*time.Second), 200*time.Millisecond, func() bool { return len(alerts(t, l)) > 0 })
-	if !ok {
-		t.Fatal("the for timer did not fire after the restart")
+	r2 := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
+	clk.Advance(9 * time.Second)
+	parked(t, clk)
+	if n := len(alerts(t, l)); n != 0 {
+		t.Fatalf("got %d alerts 29s after the door opened, want 0", n)
 	}
+	clk.Advance(time.Second)
+	waitFor(t, r2.e, "the for timer to fire after the restart", func() bool { return len(alerts(t, l)) > 0 })
 	a := alerts(t, l)
 	if len(a) != 1 || a[0].Alert.State != edge.AlertFiring {
 		t.Fatalf("got %v, want one firing", a)
 	}
 	fired := a[0].Time
-	if fired.Before(t0.Add(30*time.Second)) || fired.After(t0.Add(31*time.Second)) {
+	if !fired.Equal(t0.Add(30 * time.Second)) {
 		t.Errorf("fired at %v, want %v (30s after the door opened)", fired, t0.Add(30*time.Second))
 	}
 	if want := "door/d1/" + uintStr(ev.Seq); a[0].Alert.ID != want {
@@ -188,11 +197,11 @@ func uintStr(n uint64) string { return strconv.FormatUint(n, 10) }
 // forgotten across a restart.
 func testRestartActiveAlert(t *testing.T, open func() logs) {
 	set, devs := doorSet(t, 0)
-	clk := newFakeClock(t0)
+	clk := fakeclock.New(t0)
 	l := open()
 	r1 := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
 	appendEv(t, l, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "alert", func() bool { return len(alerts(t, l)) == 1 })
+	waitFor(t, r1.e, "alert", func() bool { return len(alerts(t, l)) == 1 })
 	r1.stop()
 
 	l = open()
@@ -205,10 +214,10 @@ func testRestartActiveAlert(t *testing.T, open func() logs) {
 	}
 	r2 := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
 	again := appendEv(t, l, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "event evaluated", evaluated(r2.e, again.Seq))
+	waitFor(t, r2.e, "event evaluated", evaluated(r2.e, again.Seq))
 	closed := appendEv(t, l, edge.StateChange("d1", "door", "closed", 0))
-	waitFor(t, "resolved", func() bool { return countState(alerts(t, l), edge.AlertResolved) == 1 })
-	waitFor(t, "closed evaluated", evaluated(r2.e, closed.Seq))
+	waitFor(t, r2.e, "resolved", func() bool { return countState(alerts(t, l), edge.AlertResolved) == 1 })
+	waitFor(t, r2.e, "closed evaluated", evaluated(r2.e, closed.Seq))
 	a := alerts(t, l)
 	if f, r := countState(a, edge.AlertFiring), countState(a, edge.AlertResolved); f != 1 || r != 1 {
 		t.Errorf("got %d firing and %d resolved, want 1 and 1", f, r)
@@ -226,7 +235,7 @@ func testRestartActiveAlert(t *testing.T, open func() logs) {
 // before the crash is adopted rather than raised twice.
 func testCrashBeforeCursor(t *testing.T, open func() logs) {
 	set, devs := doorSet(t, 0)
-	clk := newFakeClock(t0)
+	clk := fakeclock.New(t0)
 	l := open()
 	// A crashed run: the door event and its alert are in the log, the
 	// cursor and the rule state never moved.
@@ -238,7 +247,7 @@ func testCrashBeforeCursor(t *testing.T, open func() logs) {
 	ev2 := appendEv(t, l, edge.StateChange("d2", "door", "open", 1))
 
 	r := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
-	waitFor(t, "events evaluated", evaluated(r.e, ev2.Seq+1))
+	waitFor(t, r.e, "events evaluated", evaluated(r.e, ev2.Seq+1))
 	a := alerts(t, l)
 	if n := countState(a, edge.AlertFiring); n != 2 {
 		t.Fatalf("got %d firing alerts, want 2 (d1 adopted, d2 new): %+v", n, a)
@@ -269,11 +278,11 @@ func TestCrashBeforeCursorMem(t *testing.T) {
 
 func TestEngineAck(t *testing.T) {
 	set, devs := doorSet(t, 0)
-	clk := newFakeClock(t0)
+	clk := fakeclock.New(t0)
 	l := newMemLog()
 	r := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
 	appendEv(t, l, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "alert", func() bool { return len(r.e.Active()) == 1 })
+	waitFor(t, r.e, "alert", func() bool { return len(r.e.Active()) == 1 })
 	id := r.e.Active()[0].ID
 	if err := r.e.Ack("nope", "local:x"); !errors.Is(err, ErrUnknownAlert) {
 		t.Errorf("ack unknown: got %v, want ErrUnknownAlert", err)
@@ -294,17 +303,22 @@ func TestEngineAck(t *testing.T) {
 // succeeds, and the alert is appended once.
 func TestEngineAppendRetry(t *testing.T) {
 	set, devs := doorSet(t, 0)
-	clk := newFakeClock(t0)
+	clk := fakeclock.New(t0)
 	l := newMemLog()
 	ev := appendEv(t, l, edge.StateChange("d1", "door", "open", 1))
 	l.mu.Lock()
 	l.failApp = 3
 	l.mu.Unlock()
 	r := startEngine(t, Options{Set: set, Devices: devs, Log: l, State: l, Clock: clk})
-	if !advanceUntil(clk, t0.Add(time.Minute), 100*time.Millisecond, func() bool { return len(alerts(t, l)) == 1 }) {
-		t.Fatal("alert not appended after retries")
+	// Each failed append waits on the clock: move it to that wait's end.
+	// Once the append went through, the engine waits for its next tick.
+	for len(alerts(t, l)) == 0 {
+		parked(t, clk)
+		if at, ok := clk.Next(); ok {
+			clk.Set(at)
+		}
 	}
-	waitFor(t, "cursor", evaluated(r.e, ev.Seq))
+	waitFor(t, r.e, "cursor", evaluated(r.e, ev.Seq))
 	if st := r.e.Stats(); st.Retries != 3 {
 		t.Errorf("retries %d, want 3", st.Retries)
 	}
@@ -327,13 +341,13 @@ func TestRuntimeErrorRateLimited(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	l := newMemLog()
-	clk := newFakeClock(t0)
+	clk := fakeclock.New(t0)
 	r := startEngine(t, Options{Set: set, Log: l, State: l, Clock: clk, Logger: logger})
 	var last edge.Event
 	for i := 0; i < 50; i++ {
 		last = appendEv(t, l, edge.Reading("s1", "v", float64(i), ""))
 	}
-	waitFor(t, "events evaluated", evaluated(r.e, last.Seq))
+	waitFor(t, r.e, "events evaluated", evaluated(r.e, last.Seq))
 	if n := strings.Count(buf.String(), "rule expression failed"); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, buf.String())
 	}
@@ -351,7 +365,7 @@ func TestRuntimeErrorRateLimited(t *testing.T) {
 	// A minute later the error is logged again, with the suppressed count.
 	clk.Advance(61 * time.Second)
 	last = appendEv(t, l, edge.Reading("s1", "v", 1, ""))
-	waitFor(t, "event evaluated", evaluated(r.e, last.Seq))
+	waitFor(t, r.e, "event evaluated", evaluated(r.e, last.Seq))
 	if n := strings.Count(buf.String(), "rule expression failed"); n != 2 {
 		t.Errorf("logged %d times after a minute, want 2", n)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 )
 
 // TestRecoverAlertCoveredByState: the state was saved after an alert fired
@@ -15,13 +16,13 @@ import (
 // end of recovery must not adopt it again as active.
 func TestRecoverAlertCoveredByState(t *testing.T) {
 	set, devs := doorSet(t, 0)
-	clk := newFakeClock(t0)
+	clk := fakeclock.New(t0)
 	m := newMemLog()
 	r1 := startEngine(t, Options{Set: set, Devices: devs, Log: m, State: m, Clock: clk})
 	open := appendEv(t, m, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "alert", func() bool { return len(alerts(t, m)) == 1 })
+	waitFor(t, r1.e, "alert", func() bool { return len(alerts(t, m)) == 1 })
 	fired := alerts(t, m)[0]
-	waitFor(t, "alert read back", evaluated(r1.e, fired.Seq))
+	waitFor(t, r1.e, "alert read back", evaluated(r1.e, fired.Seq))
 	r1.stop()
 	// The state reflects the events up to the alert; the cursor as a run
 	// that crashed before moving it past the alert left it.
@@ -32,15 +33,15 @@ func TestRecoverAlertCoveredByState(t *testing.T) {
 	_ = open
 
 	r2 := startEngine(t, Options{Set: set, Devices: devs, Log: m, State: m, Clock: clk})
-	waitFor(t, "closed evaluated", evaluated(r2.e, closed.Seq))
-	waitFor(t, "resolved", func() bool { return countState(alerts(t, m), edge.AlertResolved) == 1 })
-	waitFor(t, "resolve read back", evaluated(r2.e, closed.Seq+1))
+	waitFor(t, r2.e, "closed evaluated", evaluated(r2.e, closed.Seq))
+	waitFor(t, r2.e, "resolved", func() bool { return countState(alerts(t, m), edge.AlertResolved) == 1 })
+	waitFor(t, r2.e, "resolve read back", evaluated(r2.e, closed.Seq+1))
 	if act := r2.e.Active(); len(act) != 0 {
 		t.Fatalf("active after the resolve: %+v, want none", act)
 	}
 	again := appendEv(t, m, edge.StateChange("d1", "door", "open", 1))
-	waitFor(t, "second alert", func() bool { return countState(alerts(t, m), edge.AlertFiring) == 2 })
-	waitFor(t, "evaluated", evaluated(r2.e, again.Seq))
+	waitFor(t, r2.e, "second alert", func() bool { return countState(alerts(t, m), edge.AlertFiring) == 2 })
+	waitFor(t, r2.e, "evaluated", evaluated(r2.e, again.Seq))
 }
 
 // TestEndRecoveryResolvedByReevaluation is the core of the above without

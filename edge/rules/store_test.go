@@ -115,12 +115,12 @@ func TestCrashChild(t *testing.T) {
 	}
 	go e.Run(context.Background())
 	fmt.Println("ready")
-	// Progress for the parent, which kills this process once enough of
-	// the log was evaluated (not after a fixed time: a loaded CI box may
-	// take seconds just to open the store).
+	// Progress for the parent, at every step of the engine, which kills
+	// this process once enough of the log was evaluated (not after a fixed
+	// time: a loaded CI box may take seconds just to open the store).
 	go func() {
 		for {
-			time.Sleep(5 * time.Millisecond)
+			<-e.Changed()
 			fmt.Printf("at %d %d\n", e.Stats().Cursor, s.LastSeq())
 		}
 	}()
@@ -134,7 +134,14 @@ func TestCrashChild(t *testing.T) {
 					_ = e.Ack(a.ID, "local:crash-test")
 				}
 			}
-			time.Sleep(time.Millisecond)
+			// Let the engine keep up: at most 400 events behind.
+			for {
+				changed := e.Changed()
+				if st := e.Stats(); st.Cursor+400 > s.LastSeq() {
+					break
+				}
+				<-changed
+			}
 		}
 	}
 }
@@ -166,10 +173,12 @@ func TestCrashSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Kill once the child has evaluated some events past where it
-		// started (a random amount), then after a random short delay, so
-		// that the kill lands anywhere in the evaluate/append/checkpoint
-		// cycle whatever the speed of the machine.
+		// started (a random amount), then after a random number of its
+		// steps more, so that the kill lands anywhere in the
+		// evaluate/append/checkpoint cycle whatever the speed of the
+		// machine.
 		want := uint64(100 + rng.IntN(300))
+		extra := rng.IntN(4)
 		reached := make(chan bool, 1)
 		var lines []string
 		go func() {
@@ -183,8 +192,10 @@ func TestCrashSIGKILL(t *testing.T) {
 						start, started = cur, true
 					}
 					if !sent && cur >= start+want {
-						reached <- true
-						sent = true
+						if extra--; extra < 0 {
+							reached <- true
+							sent = true
+						}
 					}
 				} else if sc.Text() != "ready" && len(lines) < 50 {
 					lines = append(lines, sc.Text())
@@ -205,7 +216,6 @@ func TestCrashSIGKILL(t *testing.T) {
 			cmd.Wait()
 			t.Fatalf("crash child %d did not evaluate %d events in 60s", i, want)
 		}
-		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		cmd.Process.Kill() // SIGKILL
 		cmd.Wait()
 		if os.Getenv("EDGEGW_RULES_CRASH_DEBUG") != "" {
@@ -225,12 +235,9 @@ func TestCrashSIGKILL(t *testing.T) {
 	r := startEngine(t, Options{Set: set, Devices: devs, Log: s, State: s})
 	// A generous bound: under -race on a loaded 2-core box the re-read of
 	// a few thousand events can take seconds.
-	for deadline := time.Now().Add(90 * time.Second); r.e.Stats().Cursor <= s.LastSeq() || s.LastSeq() < last; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the engine did not reach the end of the log: %+v, last %d", r.e.Stats(), s.LastSeq())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitWithin(t, r.e, 90*time.Second, "the engine to reach the end of the log", func() bool {
+		return r.e.Stats().Cursor > s.LastSeq() && s.LastSeq() >= last
+	})
 	r.stop()
 	if c, _ := s.Cursor(edge.CursorRules); c <= last {
 		t.Errorf("cursor %d after a clean stop, want past %d", c, last)

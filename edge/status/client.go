@@ -26,6 +26,9 @@ type Client struct {
 	BaseURL string
 	// Password is sent with HTTP Basic auth (GET only) when not empty.
 	Password string
+	// LocalToken is the running gateway's local token (ReadLocalToken),
+	// sent by TestOutput instead of a login when not empty.
+	LocalToken string
 	// HTTP is the client; nil uses one with a 5 s timeout.
 	HTTP *http.Client
 }

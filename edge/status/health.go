@@ -3,6 +3,8 @@ package status
 import (
 	"fmt"
 	"time"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // Check is one kind of unhealthy state; `edgegw status` maps each to its
@@ -43,7 +45,7 @@ func Evaluate(s *Snapshot, th Thresholds) []Problem {
 	}
 	now := s.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = edge.SystemClock{}.Now()
 	}
 	for _, d := range s.Devices {
 		if !d.Online {

@@ -1,10 +1,18 @@
 package status
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // collector reads one Provider snapshot per scrape, so the numbers of a
@@ -20,6 +28,8 @@ type collector struct {
 	storeBytes, storeCap, storeEvents, evicted, gaps  *prometheus.Desc
 	devOnline, devTotal, alerts, clockTrusted, skew   *prometheus.Desc
 	devGarbage, devErrors                             *prometheus.Desc
+	devErrorsByCause                                  *prometheus.Desc
+	syncState, syncStateAge                           *prometheus.Desc
 }
 
 func newCollector(p Provider, version string) *collector {
@@ -52,19 +62,26 @@ func newCollector(p Provider, version string) *collector {
 		skew:          d("clock_skew_seconds", "Central platform's time minus ours, when known."),
 		devGarbage:    d("device_garbage_total", "Bytes or frames from a device that did not decode.", "device"),
 		devErrors:     d("device_errors_total", "Timeouts, CRC errors and write failures of a device.", "device"),
+		devErrorsByCause: d("device_errors_by_cause_total",
+			"A device's errors by cause (timeout, late, crc, mismatched, short_frame, exception_N, ...), for drivers that tell them apart.",
+			"device", "cause"),
+		syncState:    d("sync_state", "1 for the uplink's state now (connecting, ok, unreachable, rejecting, stalled, paused), 0 for the others.", "state"),
+		syncStateAge: d("sync_state_seconds", "Seconds the uplink has been in its state."),
 	}
 }
 
 func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{c.ok, c.info, c.uptime, c.ingested, c.failed, c.backlogEvents, c.backlogBytes,
 		c.oldestAge, c.reachable, c.syncOK, c.syncFail, c.quarantined, c.storeBytes, c.storeCap, c.storeEvents,
-		c.evicted, c.gaps, c.devOnline, c.devTotal, c.alerts, c.clockTrusted, c.skew, c.devGarbage, c.devErrors}
+		c.evicted, c.gaps, c.devOnline, c.devTotal, c.alerts, c.clockTrusted, c.skew, c.devGarbage, c.devErrors,
+		c.syncState, c.syncStateAge}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs() {
 		ch <- d
 	}
+	ch <- c.devErrorsByCause
 }
 
 func b2f(b bool) float64 {
@@ -108,6 +125,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	n(c.syncOK, float64(s.Sync.Successes))
 	n(c.syncFail, float64(s.Sync.Failures))
 	n(c.quarantined, float64(s.Sync.Quarantined))
+	if s.Sync.Enabled && s.Sync.State != "" {
+		for _, st := range edge.SyncStates {
+			g(c.syncState, b2f(st == s.Sync.State), st)
+		}
+		if !s.Sync.StateSince.IsZero() && !s.Now.IsZero() {
+			g(c.syncStateAge, max(0, s.Now.Sub(s.Sync.StateSince).Seconds()))
+		}
+	}
 	g(c.storeBytes, float64(s.Store.Bytes))
 	g(c.storeCap, float64(s.Store.CapBytes))
 	g(c.storeEvents, float64(s.Store.Events))
@@ -128,5 +153,32 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		seen[d.ID] = true
 		n(c.devGarbage, float64(d.Stats.Garbage), d.ID)
 		n(c.devErrors, float64(d.Stats.Errors), d.ID)
+		for _, cause := range slices.Sorted(maps.Keys(d.Stats.ErrorsByCause)) {
+			n(c.devErrorsByCause, float64(d.Stats.ErrorsByCause[cause]), d.ID, cause)
+		}
 	}
+}
+
+// MetricsText is /metrics of provider p, without a server: the gateway's
+// collector and the Go and process collectors, in the Prometheus text
+// format (for the support bundle).
+func MetricsText(p Provider, version string) ([]byte, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := reg.Register(newCollector(p, version)); err != nil {
+		return nil, fmt.Errorf("status: register metrics: %w", err)
+	}
+	mfs, err := reg.Gather()
+	var buf bytes.Buffer
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	enc := expfmt.NewEncoder(&buf, format)
+	for _, mf := range mfs {
+		if eerr := enc.Encode(mf); eerr != nil {
+			return buf.Bytes(), fmt.Errorf("status: encode metrics: %w", eerr)
+		}
+	}
+	if err != nil {
+		return buf.Bytes(), fmt.Errorf("status: gather metrics: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/status/password"
 )
@@ -37,8 +38,13 @@ type Options struct {
 	// Logs is the ring of recent log lines served at /api/logs (for
 	// `edgegw diag`); nil serves an empty list.
 	Logs *LogRing
-	// Now is the clock for sessions and rate limits; nil is time.Now.
+	// Now is the clock for sessions and rate limits (the gateway's
+	// Clock.Now); nil is the system clock.
 	Now func() time.Time
+	// LocalTokenPath is where the server writes its local token while it
+	// serves (see LocalTokenHeader): the data directory's LocalTokenFile.
+	// Empty: no local token, and the header is refused.
+	LocalTokenPath string
 }
 
 // Server is the status server.
@@ -48,6 +54,9 @@ type Server struct {
 	auth     *auth
 	loopback bool
 	handler  http.Handler
+	// localToken lets `edgegw output test` on this machine through (see
+	// LocalTokenHeader).
+	localToken string
 }
 
 // New checks the options and builds the server. It does not listen yet.
@@ -65,7 +74,7 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = edge.SystemClock{}.Now
 	}
 	var h *password.Hash
 	if cfg.PasswordHash != "" {
@@ -93,6 +102,7 @@ func New(o Options) (*Server, error) {
 		auth:     newAuth(h, cfg.SessionTTL.D(), cfg.IdleTimeout.D(), cfg.LoginAttempts, o.Now),
 		loopback: loop,
 	}
+	s.localToken = randomToken()
 	s.handler = s.routes(metricsHandler(reg, o.Logger))
 	return s, nil
 }
@@ -126,6 +136,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	defer s.writeLocalToken()()
 	s.log.Info("status server listening", "addr", ln.Addr().String(), "login", s.auth.required())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -159,7 +170,7 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 	mux.Handle("GET /api/status", s.readOnly(http.HandlerFunc(s.apiStatus)))
 	mux.Handle("GET /api/logs", s.readOnly(http.HandlerFunc(s.apiLogs)))
 	mux.Handle("POST /api/alerts/{id}/ack", s.mutating(http.HandlerFunc(s.apiAck)))
-	mux.Handle("POST /api/outputs/{name}/test", s.mutating(http.HandlerFunc(s.apiTestOutput)))
+	mux.Handle("POST /api/outputs/{name}/test", s.localOr(http.HandlerFunc(s.apiTestOutput), s.mutating(http.HandlerFunc(s.apiTestOutput))))
 	return s.guard(mux)
 }
 
@@ -382,6 +393,8 @@ func (s *Server) providerError(w http.ResponseWriter, what string, err error) {
 	code := http.StatusInternalServerError
 	if errors.Is(err, ErrNotFound) {
 		code = http.StatusNotFound
+	} else if errors.Is(err, edge.ErrPortInUse) {
+		code = http.StatusConflict
 	} else if errors.Is(err, context.DeadlineExceeded) {
 		code = http.StatusGatewayTimeout
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,20 +20,8 @@ import (
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/edge/status/password"
 	"github.com/edgegw/edgegw/edge/status/statustest"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 )
-
-// fakeClock is a settable clock for sessions and rate limits.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 const testPassword = "correct horse"
 
@@ -42,13 +29,13 @@ type rig struct {
 	t     *testing.T
 	srv   *httptest.Server
 	fake  *statustest.Fake
-	clock *fakeClock
-	c     *http.Client // with a cookie jar
+	clock *fakeclock.Clock // for sessions and rate limits
+	c     *http.Client     // with a cookie jar
 }
 
 func newRig(t *testing.T, withPassword bool) *rig {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC))
 	fake := statustest.New(clock.Now())
 	cfg := config.Status{Listen: "127.0.0.1:0"}
 	if withPassword {
@@ -248,13 +235,13 @@ func TestLoginRequired(t *testing.T) {
 	wantCode(t, "ack with session and token", r.do("POST", ackPath, nil, map[string]string{"X-CSRF-Token": tok, "Origin": r.srv.URL}), 200)
 
 	// Sessions expire when idle, and after their TTL however busy.
-	r.clock.Add(29 * time.Minute)
+	r.clock.Advance(29 * time.Minute)
 	wantCode(t, "after 29 idle minutes", r.do("GET", "/api/status", nil, nil), 200)
-	r.clock.Add(31 * time.Minute)
+	r.clock.Advance(31 * time.Minute)
 	wantCode(t, "after 31 idle minutes", r.do("GET", "/api/status", nil, nil), 401)
 	wantCode(t, "login again", r.login(testPassword), 200)
 	for i := 0; i < 20; i++ {
-		r.clock.Add(25 * time.Minute)
+		r.clock.Advance(25 * time.Minute)
 		if i < 18 {
 			wantCode(t, "busy session within TTL", r.do("GET", "/api/status", nil, nil), 200)
 		}
@@ -289,13 +276,13 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 	resp.Body.Close()
 	wantCode(t, "basic auth while limited", resp, 429)
-	r.clock.Add(30 * time.Second)
+	r.clock.Advance(30 * time.Second)
 	resp = r.login(testPassword)
 	wantCode(t, "after 30s", resp, 429)
 	if ra := resp.Header.Get("Retry-After"); ra != "30" {
 		t.Fatalf("Retry-After after 30s: got %q, want 30", ra)
 	}
-	r.clock.Add(31 * time.Second)
+	r.clock.Advance(31 * time.Second)
 	wantCode(t, "after a minute", r.login(testPassword), 200)
 }
 

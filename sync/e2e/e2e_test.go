@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"archive/zip"
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -22,6 +25,16 @@ func newKey(t *testing.T) wire.Key {
 	return k
 }
 
+// waitProxy waits until the proxy has applied fault n more times.
+func waitProxy(t *testing.T, px *faultproxy.Proxy, fault faultproxy.Fault, n int) {
+	t.Helper()
+	before, _ := px.Counts()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d more %s at the proxy", n, fault), func() bool {
+		now, _ := px.Counts()
+		return now[fault] >= before[fault]+n
+	})
+}
+
 func startProxy(t *testing.T, target string) *faultproxy.Proxy {
 	t.Helper()
 	p, err := faultproxy.Start(target)
@@ -38,21 +51,25 @@ func startProxy(t *testing.T, target string) *faultproxy.Proxy {
 // platform down twice, and checks that every event the gateway accepted is
 // stored exactly once.
 func TestNoLossThroughEveryFault(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := newKey(t)
 	c := startCentral(t, filepath.Join(dir, "c"), key)
 	px := startProxy(t, c.addr)
 	px.DelayFor = 100 * time.Millisecond
+	px.RetryAfter = 0 // the 429s still come; waiting for them is the unit tests' business
 	px.SetPlan(faultproxy.Random(1, "/v1/", map[faultproxy.Fault]float64{
 		faultproxy.Delay: 0.05, faultproxy.Error500: 0.06, faultproxy.TooMany: 0.04, faultproxy.CutRequest: 0.06,
 		faultproxy.TruncateResp: 0.06, faultproxy.DropResp: 0.06, faultproxy.Reset: 0.03,
 	}))
-	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "6000", "--total", "20000", "--max-events", "400")
-	// Hold the central platform down twice while the gateway records.
+	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "8000", "--total", "20000", "--max-events", "400")
+	// Hold the central platform down twice while the gateway records: once
+	// some requests went through, until the gateway met the dead link a
+	// few times.
 	for i := 0; i < 2; i++ {
-		time.Sleep(700 * time.Millisecond)
+		waitProxy(t, px, faultproxy.Pass, 8)
 		px.SetDown(true)
-		time.Sleep(600 * time.Millisecond)
+		waitProxy(t, px, faultproxy.Reset, 4)
 		px.SetDown(false)
 	}
 	drained(t, gw, 60*time.Second)
@@ -72,6 +89,7 @@ func TestNoLossThroughEveryFault(t *testing.T) {
 // TestGatewayKilledDuringUpload SIGKILLs the gateway process a dozen times
 // while it uploads, restarting it each time, then lets it drain.
 func TestGatewayKilledDuringUpload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := newKey(t)
 	c := startCentral(t, filepath.Join(dir, "c"), key)
@@ -94,7 +112,9 @@ func TestGatewayKilledDuringUpload(t *testing.T) {
 			now, _ := px.Counts()
 			return now[faultproxy.Delay]+now[faultproxy.Pass] > before[faultproxy.Delay]+before[faultproxy.Pass]+2
 		})
-		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
+		// Kill it after a random number of further batches, some of them
+		// still in flight (the proxy delays half of them).
+		waitProxy(t, px, faultproxy.Delay, 1+rng.IntN(3))
 		gw.kill() // SIGKILL
 		lastSeqs = append(lastSeqs, gw.state().LastSeq)
 	}
@@ -110,12 +130,13 @@ func TestGatewayKilledDuringUpload(t *testing.T) {
 // after it stored a batch and before the acknowledgement left, three times;
 // the gateway resends, the receiver dedupes, nothing is stored twice.
 func TestReceiverKilledAfterStoreBeforeAck(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := newKey(t)
 	cdir := filepath.Join(dir, "c")
 	c := startCentral(t, cdir, key, "--crash-after-store", "3")
 	px := startProxy(t, c.addr)
-	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "5000", "--total", "20000", "--max-events", "500")
+	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "10000", "--total", "20000", "--max-events", "500")
 	for i := 0; i < 3; i++ {
 		waitFor(t, 30*time.Second, "the receiver to crash after a store", func() bool { return c.exited() })
 		if !strings.Contains(c.logTail(), "crashing after store, before ack") {
@@ -140,20 +161,19 @@ func TestReceiverKilledAfterStoreBeforeAck(t *testing.T) {
 // backlog (and before the state changes recorded before it: alerts have
 // a lane of their own).
 func TestAlertDuringOutageArrivesBeforeBacklog(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := newKey(t)
 	c := startCentral(t, filepath.Join(dir, "c"), key)
 	px := startProxy(t, c.addr)
 	px.SetDown(true)
-	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "20000", "--total", "30000", "--max-events", "1000")
-	waitFor(t, 30*time.Second, "a backlog of 30000 events", func() bool { return gw.state().Done })
-	if s := gw.state(); s.Up || s.Sync.BacklogEvents < 30000 {
+	gw := startGateway(t, filepath.Join(dir, "g"), px.URL(), key, "--rate", "20000", "--total", "15000", "--max-events", "1000")
+	waitFor(t, 30*time.Second, "a backlog of 15000 events", func() bool { return gw.state().Done })
+	if s := gw.state(); s.Up || s.Sync.BacklogEvents < 15000 {
 		t.Fatalf("during the outage: got up=%v backlog=%d, want down with the whole backlog", s.Up, s.Sync.BacklogEvents)
 	}
-	time.Sleep(200 * time.Millisecond) // the last queued simulated events commit
-	before := gw.state().LastSeq
 	gw.send("alert outage-door")
-	waitFor(t, 10*time.Second, "the alert recorded", func() bool { return gw.state().LastSeq > before })
+	waitFor(t, 10*time.Second, "the alert recorded", func() bool { return len(gw.state().Alerts) == 1 })
 	px.SetDown(false)
 	drained(t, gw, 60*time.Second)
 	waitFor(t, 10*time.Second, "the gateway to see the uplink up", func() bool { return gw.state().Up })
@@ -185,6 +205,7 @@ func TestAlertDuringOutageArrivesBeforeBacklog(t *testing.T) {
 // gateway refuses it), then queues a genuine command (the gateway runs it
 // and the central platform gets the result).
 func TestBadDownlinkRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key := newKey(t)
 	c := startCentral(t, filepath.Join(dir, "c"), key)
@@ -232,6 +253,25 @@ func TestBadDownlinkRefused(t *testing.T) {
 		}
 		return false
 	})
+
+	// send_diagnostics end to end: the platform asks, the gateway's
+	// controller builds its bundle, the uplink uploads it with the result,
+	// the platform keeps it for download.
+	c.admin(t, "/v1/admin/commands", receiver.AddCommandRequest{Gateway: "gw1", Type: wire.CmdSendDiagnostics})
+	var bundle []byte
+	waitFor(t, 20*time.Second, "the diagnostics bundle at central", func() bool {
+		resp, err := http.Get("http://" + c.addr + "/v1/admin/diagnostics/latest?gateway=gw1")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		bundle, _ = io.ReadAll(resp.Body)
+		return resp.StatusCode == 200
+	})
+	zr, err := zip.NewReader(bytes.NewReader(bundle), int64(len(bundle)))
+	if err != nil || len(zr.File) != 1 || zr.File[0].Name != "status.txt" {
+		t.Fatalf("diagnostics bundle: %v %v", zr, err)
+	}
 	gw.term(10 * time.Second)
 	c.term(10 * time.Second)
 	b, err := receiver.OpenBadger(filepath.Join(c.dir, "db"), nil)
@@ -240,8 +280,8 @@ func TestBadDownlinkRefused(t *testing.T) {
 	}
 	defer b.Close()
 	cmds, err := b.Commands("gw1", 0, 10, false)
-	if err != nil || len(cmds) != 1 || cmds[0].Result == nil || !cmds[0].Result.OK {
-		t.Fatalf("command results at central: got %+v (%v), want one OK", cmds, err)
+	if err != nil || len(cmds) != 2 || cmds[0].Result == nil || !cmds[0].Result.OK || cmds[1].AttachmentBytes != len(bundle) {
+		t.Fatalf("command results at central: got %+v (%v), want two OK, the second with the bundle", cmds, err)
 	}
 	gws, err := b.Gateways()
 	if err != nil || len(gws) != 1 || gws[0].LastHeartbeat == nil {
@@ -250,5 +290,44 @@ func TestBadDownlinkRefused(t *testing.T) {
 	if hb := gws[0].LastHeartbeat; hb.ConfigVersion != "7" || !strings.Contains(hb.LastError, "config 8 refused") {
 		t.Fatalf("last heartbeat: config %q, error %q: want 7 and the refusal of 8", hb.ConfigVersion, hb.LastError)
 	}
-	_ = fmt.Sprint()
+}
+
+// TestPoisonAlertQuarantined: an alert stamped 1990 by a clock the gateway
+// trusts is a batch the real receiver refuses (422, naming the event); the
+// real uplink splits the batch, quarantines that event alone with a gap
+// record, and carries on: no endless retry, nothing else lost.
+func TestPoisonAlertQuarantined(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := newKey(t)
+	c := startCentral(t, filepath.Join(dir, "c"), key)
+	gw := startGateway(t, filepath.Join(dir, "g"), "http://"+c.addr, key, "--rate", "4000", "--total", "3000", "--max-events", "300")
+	gw.send(fmt.Sprintf("alert-at %d poison-1990", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()))
+	waitFor(t, 10*time.Second, "the poison alert recorded", func() bool { return len(gw.state().Alerts) == 1 })
+	poison := gw.state().Alerts[0]
+	drained(t, gw, 60*time.Second)
+	waitFor(t, 20*time.Second, "the quarantine reported", func() bool { return gw.state().Sync.Quarantined == 1 })
+	gw.term(10 * time.Second)
+	c.term(10 * time.Second)
+
+	got := centralEvents(t, c.dir)
+	var gap *wire.Gap
+	for _, e := range got {
+		if e.Seq == poison && e.Kind == wire.KindAlert {
+			t.Fatal("the poison alert was stored")
+		}
+		if e.Kind == wire.KindGap && e.Gap != nil && e.Gap.From == poison {
+			gap = e.Gap
+		}
+	}
+	if gap == nil || gap.To != poison || gap.Count != 1 || !strings.Contains(gap.Reason, fmt.Sprintf("event %d/%d", gap.Epoch, poison)) {
+		t.Fatalf("gap record of the poison alert: got %+v", gap)
+	}
+	want := gatewayEvents(t, gw.dir)
+	for id := range want {
+		if id.seq == poison {
+			delete(want, id)
+		}
+	}
+	checkExactlyOnce(t, want, got)
 }

@@ -18,6 +18,7 @@ import (
 // during upload, and checks exactly-once delivery of everything its store
 // holds.
 func TestRealGatewayBinary(t *testing.T) {
+	t.Parallel()
 	if bins.edgegwErr != "" {
 		t.Fatal(bins.edgegwErr)
 	}
@@ -82,7 +83,7 @@ status:
 		if n != last {
 			last, since = n, time.Now()
 		}
-		return n >= 4000 && time.Since(since) > 3*time.Second
+		return n >= 4000 && time.Since(since) > 1500*time.Millisecond
 	})
 	p.term(15 * time.Second)
 	c.term(10 * time.Second)

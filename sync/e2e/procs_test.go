@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +34,15 @@ var bins struct {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// The tests spend their time waiting on child processes, not computing:
+	// run them all at once (unless -parallel says otherwise), not
+	// GOMAXPROCS at a time.
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		flag.Set("test.parallel", "8")
+	}
 	dir, err := os.MkdirTemp("", "edgegw-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -43,18 +53,23 @@ func TestMain(m *testing.M) {
 	bins.central = filepath.Join(dir, "centralproc")
 	bins.edgegw = filepath.Join(dir, "edgegw")
 	// The real gateway binary is another team's: a build failure there
-	// fails TestRealGatewayBinary, not the whole suite.
-	if out, err := exec.Command("go", "build", "-o", bins.edgegw, "../../cmd/edgegw").CombinedOutput(); err != nil {
-		bins.edgegwErr = fmt.Sprintf("build cmd/edgegw: %v\n%s", err, out)
-	}
-	for out, pkg := range map[string]string{bins.gateway: "./internal/gwproc", bins.central: "./internal/centralproc"} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: build %s: %v\n", pkg, err)
-			os.RemoveAll(dir)
-			os.Exit(1)
+	// fails TestRealGatewayBinary, not the whole suite. It builds alongside
+	// the test's own two.
+	edgegwDone := make(chan struct{})
+	go func() {
+		defer close(edgegwDone)
+		if out, err := exec.Command("go", "build", "-o", bins.edgegw, "../../cmd/edgegw").CombinedOutput(); err != nil {
+			bins.edgegwErr = fmt.Sprintf("build cmd/edgegw: %v\n%s", err, out)
 		}
+	}()
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./internal/gwproc", "./internal/centralproc")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	err = cmd.Run()
+	<-edgegwDone
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: build the test processes: %v\n", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -210,6 +225,7 @@ type gwState struct {
 	LastSeq       uint64          `json:"last_seq"`
 	Emitted       uint64          `json:"emitted"`
 	Done          bool            `json:"done"`
+	Alerts        []uint64        `json:"alerts"`
 }
 
 func (g *gateway) state() gwState {
@@ -227,12 +243,16 @@ func (g *gateway) send(line string) {
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatalf("timed out after %v waiting for %s", d, what)
+		case <-tick.C:
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -28,7 +28,8 @@ const (
 	pAlert     = "al/"  // + id 0x00 alertID → ActiveAlert JSON
 	pConfig    = "cfg/" // + id → ConfigBundle JSON
 	pCommand   = "cmd/" // + id 0x00 cmdID → Command JSON
-	pResult    = "res/" // + id 0x00 cmdID → CommandResult JSON
+	pResult    = "res/" // + id 0x00 cmdID → resultRecord JSON
+	pAttach    = "att/" // + id 0x00 cmdID → the attachment of the result, raw
 	kCmdSeq    = "meta/cmdseq"
 )
 
@@ -265,7 +266,11 @@ func (b *Badger) updateAlert(txn *badger.Txn, gw string, e *wire.Event) error {
 	if e.Alert.State == wire.AlertResolved {
 		return txn.Delete(k)
 	}
-	return setJSON(txn, k, ActiveAlert{Gateway: gw, Epoch: e.Epoch, Seq: e.Seq, Time: e.Time,
+	t := e.Time
+	if !wire.TimeFitsJSON(t) {
+		t = time.Time{} // an untrusted clock's impossible time: unknown
+	}
+	return setJSON(txn, k, ActiveAlert{Gateway: gw, Epoch: e.Epoch, Seq: e.Seq, Time: t,
 		Device: e.Device, Point: e.Point, Alert: *e.Alert})
 }
 
@@ -423,13 +428,17 @@ func (b *Badger) Commands(gw string, after uint64, limit int, pendingOnly bool) 
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ce.Command) }); err != nil {
 				return err
 			}
-			var r wire.CommandResult
+			var r resultRecord
 			switch err := getJSON(txn, gwSubKey(pResult, gw, ce.Command.ID), &r); {
 			case err == nil:
 				if pendingOnly {
 					continue
 				}
-				ce.Result = &r
+				ce.AttachmentBytes = r.AttachmentBytes
+				if len(r.Attachment) > 0 { // stored inline by an older receiver
+					ce.AttachmentBytes, r.Attachment = len(r.Attachment), nil
+				}
+				ce.Result = &r.CommandResult
 			case !errors.Is(err, ErrNotFound):
 				return err
 			}
@@ -454,9 +463,50 @@ func (b *Badger) PutResult(gw string, id uint64, r wire.CommandResult) (first bo
 			return nil
 		}
 		first = true
-		return setJSON(txn, gwSubKey(pResult, gw, id), r)
+		rec := resultRecord{CommandResult: r, AttachmentBytes: len(r.Attachment)}
+		rec.Attachment = nil
+		if len(r.Attachment) > 0 {
+			if err := txn.Set(gwSubKey(pAttach, gw, id), r.Attachment); err != nil {
+				return err
+			}
+		}
+		return setJSON(txn, gwSubKey(pResult, gw, id), rec)
 	})
 	return first, err
+}
+
+// resultRecord is a command result as stored: its attachment apart.
+type resultRecord struct {
+	wire.CommandResult
+	AttachmentBytes int `json:"attachment_bytes,omitempty"`
+}
+
+// Attachment implements Storage.
+func (b *Badger) Attachment(gw string, id uint64) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(gwSubKey(pAttach, gw, id))
+		if err == nil {
+			out, err = item.ValueCopy(nil)
+			return err
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		var r resultRecord // an older receiver kept it inline
+		if err := getJSON(txn, gwSubKey(pResult, gw, id), &r); err != nil {
+			return err
+		}
+		if len(r.Attachment) == 0 {
+			return ErrNotFound
+		}
+		out = r.Attachment
+		return nil
+	})
+	if err != nil && errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("gateway %q command %d: attachment: %w", gw, id, ErrNotFound)
+	}
+	return out, err
 }
 
 // badgerLogger routes Badger's logs into slog; its chatty info goes to debug.

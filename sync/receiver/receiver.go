@@ -5,17 +5,16 @@
 package receiver
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/edgegw/sync/wire"
@@ -25,34 +24,72 @@ import (
 type Options struct {
 	// Store keeps everything; required (OpenBadger for the default).
 	Store Storage
-	// MaxBody is the largest request body accepted, compressed. Default 8 MiB.
+	// MaxBody is the largest batch body accepted, compressed. Default
+	// wire.MaxBatchBody (8 MiB).
 	MaxBody int64
-	// MaxDecoded is the largest decompressed batch. Default 64 MiB.
+	// MaxDecoded is the largest decompressed batch. Default
+	// wire.MaxBatchDecoded (16 MiB).
 	MaxDecoded int64
-	// ReplayWindow is how far a request's timestamp may be from Now.
+	// MemoryBudget bounds the bytes that requests in flight may hold at
+	// once: bodies, decompressed batches, decoded events. A request that
+	// does not fit now is answered 503 with Retry-After; one request may
+	// hold at most half of it (more is 413), and one gateway's requests
+	// together at most half. Default DefaultMemoryBudget.
+	MemoryBudget int64
+	// GatewayRate and GatewayBurst bound each gateway's requests per second
+	// (a token bucket); more is answered 429 with Retry-After. Default 100
+	// per second with bursts of 200: a gateway draining a backlog sends
+	// 30-50 batches a second, and one whose devices change state often
+	// sends its small priority batches back to back (edgebench hostile's
+	// good gateway, 2,000 events/s, passed 50 a second on loopback).
+	GatewayRate  float64
+	GatewayBurst int
+	// ReplayWindow is how far a request's timestamp may be from the clock.
 	// Default 5 minutes.
 	ReplayWindow time.Duration
+	// FutureWindow is how far past the receiver's clock an event's time may
+	// be when the gateway says its clock is trusted. Default 24 hours. (Its
+	// time may not be before 2000 either.)
+	FutureWindow time.Duration
 	// AdminToken, when set, is required (Authorization: Bearer) on every
 	// admin request. When empty, admin requests are accepted from loopback
 	// addresses only.
 	AdminToken string
-	// Logger gets request errors; nil discards.
+	// Logger gets request errors; nil discards. Refusals are logged at most
+	// once per 10 seconds per code, with the count of those left out.
 	Logger *slog.Logger
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock is the receiver's clock; default the system clock.
+	Clock Clock
 }
+
+// DefaultMemoryBudget is the default Options.MemoryBudget: with Badger's
+// own memory it keeps `edgecentral serve` under 128 MiB under any load.
+const DefaultMemoryBudget = 32 << 20
 
 // Receiver is the http.Handler of the protocol and the admin API.
 type Receiver struct {
 	opts  Options
 	log   *slog.Logger
 	store Storage
-	now   func() time.Time
+	clk   Clock
 	mux   *http.ServeMux
+
+	budget  *budget // requests authenticated before their body is read
+	legacy  *budget // requests without the digest header, until their body is read
+	gwMu    gosync.Mutex
+	gws     map[string]*gwState
+	refused map[string]*atomic.Uint64 // by error code
+	logMu   gosync.Mutex
+	logged  map[string]logMark // by error code: the log throttle
 
 	replayMu gosync.Mutex
 	seen     map[string]time.Time // accepted signatures → when they may be forgotten
 	lastGC   time.Time
+}
+
+type logMark struct {
+	at         time.Time
+	suppressed int
 }
 
 // New returns a Receiver over opts.Store.
@@ -61,27 +98,44 @@ func New(opts Options) (*Receiver, error) {
 		return nil, errors.New("receiver: no Store")
 	}
 	if opts.MaxBody <= 0 {
-		opts.MaxBody = 8 << 20
+		opts.MaxBody = wire.MaxBatchBody
 	}
 	if opts.MaxDecoded <= 0 {
-		opts.MaxDecoded = 64 << 20
+		opts.MaxDecoded = wire.MaxBatchDecoded
+	}
+	if opts.MemoryBudget <= 0 {
+		opts.MemoryBudget = DefaultMemoryBudget
+	}
+	if opts.GatewayRate <= 0 {
+		opts.GatewayRate = 100
+	}
+	if opts.GatewayBurst <= 0 {
+		opts.GatewayBurst = max(1, int(2*opts.GatewayRate))
 	}
 	if opts.ReplayWindow <= 0 {
 		opts.ReplayWindow = wire.DefaultReplayWindow
 	}
+	if opts.FutureWindow <= 0 {
+		opts.FutureWindow = 24 * time.Hour
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
 	}
-	r := &Receiver{opts: opts, log: opts.Logger, store: opts.Store, now: opts.Now, seen: map[string]time.Time{}}
+	r := &Receiver{opts: opts, log: opts.Logger, store: opts.Store, clk: opts.Clock, seen: map[string]time.Time{},
+		budget: newBudget(opts.MemoryBudget), legacy: newBudget(max(opts.MemoryBudget/4, 1)),
+		gws: map[string]*gwState{}, refused: map[string]*atomic.Uint64{}, logged: map[string]logMark{}}
+	for _, e := range wire.Errors {
+		r.refused[e.Code] = new(atomic.Uint64)
+	}
 	m := http.NewServeMux()
-	m.HandleFunc("POST "+wire.PathBatches, r.gw(r.handleBatch))
-	m.HandleFunc("GET "+wire.PathConfig, r.gw(r.handleConfig))
-	m.HandleFunc("GET "+wire.PathCommands, r.gw(r.handleCommands))
-	m.HandleFunc("POST "+wire.PathCommands+"/{id}/result", r.gw(r.handleResult))
-	m.HandleFunc("POST "+wire.PathHeartbeat, r.gw(r.handleHeartbeat))
+	m.HandleFunc("POST "+wire.PathBatches, r.gw(opts.MaxBody, r.handleBatch))
+	m.HandleFunc("GET "+wire.PathConfig, r.gw(wire.MaxJSONBody, r.handleConfig))
+	m.HandleFunc("GET "+wire.PathCommands, r.gw(wire.MaxJSONBody, r.handleCommands))
+	m.HandleFunc("POST "+wire.PathCommands+"/{id}/result", r.gw(wire.MaxResultBody, r.handleResult))
+	m.HandleFunc("POST "+wire.PathHeartbeat, r.gw(wire.MaxJSONBody, r.handleHeartbeat))
 	m.HandleFunc("GET /v1/admin/events", r.admin(r.adminEvents))
 	m.HandleFunc("GET /v1/admin/alerts", r.admin(r.adminAlerts))
 	m.HandleFunc("GET /v1/admin/gateways", r.admin(r.adminGateways))
@@ -89,8 +143,11 @@ func New(opts Options) (*Receiver, error) {
 	m.HandleFunc("POST /v1/admin/config", r.admin(r.adminPutConfig))
 	m.HandleFunc("GET /v1/admin/commands", r.admin(r.adminCommands))
 	m.HandleFunc("POST /v1/admin/commands", r.admin(r.adminAddCommand))
+	m.HandleFunc("GET /v1/admin/diagnostics", r.admin(r.adminDiagnostics))
+	m.HandleFunc("GET /v1/admin/diagnostics/{id}", r.admin(r.adminDiagnosticsGet))
+	m.HandleFunc("GET /v1/admin/stats", r.admin(r.adminStats))
 	m.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		writeError(w, nil, req, nil, r.now(), http.StatusNotFound, wire.CodeNotFound, "no such endpoint: "+req.Method+" "+req.URL.Path)
+		r.fail(w, nil, req, nil, r.clk.Now(), wire.CodeNotFound, "no such endpoint: "+req.Method+" "+req.URL.Path)
 	})
 	r.mux = m
 	return r, nil
@@ -103,7 +160,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.S
 func (r *Receiver) Store() Storage { return r.store }
 
 // AddGateway creates gateway id with a new random key and returns the key.
-func (r *Receiver) AddGateway(id string) (wire.Key, error) { return AddGateway(r.store, id, r.now()) }
+func (r *Receiver) AddGateway(id string) (wire.Key, error) {
+	return AddGateway(r.store, id, r.clk.Now())
+}
 
 // AddGateway creates gateway id in s with a new random key and returns it.
 func AddGateway(s Storage, id string, now time.Time) (wire.Key, error) {
@@ -122,65 +181,115 @@ func AddGateway(s Storage, id string, now time.Time) (wire.Key, error) {
 
 // authed is a request from an authenticated gateway.
 type authed struct {
-	gw   Gateway
-	body []byte // as received
+	gw     Gateway
+	body   []byte  // as received
+	charge *charge // the request's hold on the memory budget
 }
 
-// gw wraps a gateway endpoint: it reads the body (bounded), authenticates
-// the gateway, checks the signature and the replay window, and only then
-// calls h.
-func (r *Receiver) gw(h func(w http.ResponseWriter, req *http.Request, a *authed)) http.HandlerFunc {
+// gw wraps a gateway endpoint whose body may be up to limit bytes: it
+// admits the request (gate.go: gateway, size, signature, replay, rate,
+// memory budget, in that order, most of it before the body is read), reads
+// the body, and only then calls h.
+func (r *Receiver) gw(limit int64, h func(w http.ResponseWriter, req *http.Request, a *authed)) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		now := r.now()
+		now := r.clk.Now()
 		id := req.Header.Get(wire.HeaderGateway)
 		log := r.log.With("gateway", id, "path", req.URL.Path, "remote", req.RemoteAddr)
 		if id == "" || !ValidGatewayID(id) {
-			writeError(w, log, req, nil, now, http.StatusUnauthorized, wire.CodeUnknownGW, "missing or invalid "+wire.HeaderGateway)
+			r.fail(w, log, req, nil, now, wire.CodeUnknownGW, "missing or invalid "+wire.HeaderGateway)
 			return
 		}
 		g, err := r.store.Gateway(id)
 		if errors.Is(err, ErrNotFound) {
-			writeError(w, log, req, nil, now, http.StatusUnauthorized, wire.CodeUnknownGW, fmt.Sprintf("unknown gateway %q", id))
+			r.fail(w, log, req, nil, now, wire.CodeUnknownGW, fmt.Sprintf("unknown gateway %q", id))
 			return
 		} else if err != nil {
-			writeError(w, log, req, nil, now, http.StatusInternalServerError, wire.CodeInternal, "look up gateway: "+err.Error())
+			r.fail(w, log, req, nil, now, wire.CodeInternal, "look up gateway: "+err.Error())
 			return
 		}
 		key := &g.Key
-		if req.ContentLength > r.opts.MaxBody {
-			writeError(w, log, req, key, now, http.StatusRequestEntityTooLarge, wire.CodeTooLarge,
-				fmt.Sprintf("body of %d bytes is over the limit of %d", req.ContentLength, r.opts.MaxBody))
+		if req.ContentLength > limit {
+			r.fail(w, log, req, key, now, wire.CodeTooLarge,
+				fmt.Sprintf("body of %d bytes is over the limit of %d", req.ContentLength, limit))
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBody))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeError(w, log, req, key, now, http.StatusRequestEntityTooLarge, wire.CodeTooLarge,
-					fmt.Sprintf("body over the limit of %d bytes", r.opts.MaxBody))
+		herr := wire.VerifyRequestHeaders(req, g.Key, now, r.opts.ReplayWindow)
+		preauth := herr == nil
+		switch {
+		case preauth, errors.Is(herr, wire.ErrNoDigest):
+		case errors.Is(herr, wire.ErrClockWindow):
+			r.fail(w, log, req, key, now, wire.CodeClockWindow, herr.Error())
+			return
+		default:
+			r.fail(w, log, req, key, now, wire.CodeUnauthorized, herr.Error())
+			return
+		}
+		sig := req.Header.Get(wire.HeaderSignature)
+		if r.seenBefore(sig, now) {
+			r.fail(w, log, req, key, now, wire.CodeReplayed, "replayed request: this signature was already used")
+			return
+		}
+		var ch *charge
+		if preauth {
+			if !r.admitGateway(w, log, req, &g, now) {
 				return
 			}
-			writeError(w, log, req, key, now, http.StatusBadRequest, wire.CodeBadRequest, "read body: "+err.Error())
+			ch = &charge{b: r.budget, gw: r.gwState(id), max: r.budget.size / 2, gwMax: r.budget.size / 2}
+		} else {
+			ch = &charge{b: r.legacy, max: r.legacy.size}
+		}
+		defer ch.release()
+		size := req.ContentLength
+		if size < 0 {
+			size = limit * 3 / 2 // no length: the buffer grows by doubling
+		}
+		if err := ch.reserve(size); err != nil {
+			r.failReserve(w, log, req, key, now, err, "read body")
 			return
 		}
-		if err := wire.VerifyRequest(req, g.Key, body, now, r.opts.ReplayWindow); err != nil {
-			code := wire.CodeUnauthorized
-			if errors.Is(err, wire.ErrClockWindow) {
-				code = wire.CodeClockWindow
+		body, digest, err := readBody(w, req, limit)
+		if err != nil {
+			if errors.Is(err, wire.ErrBodyTooLarge) {
+				r.fail(w, log, req, key, now, wire.CodeTooLarge, "read body: "+err.Error())
+				return
 			}
-			writeError(w, log, req, key, now, http.StatusUnauthorized, code, err.Error())
+			r.fail(w, log, req, key, now, wire.CodeBadRequest, "read body: "+err.Error())
 			return
 		}
-		if !r.remember(req.Header.Get(wire.HeaderSignature), now) {
-			writeError(w, log, req, key, now, http.StatusUnauthorized, wire.CodeReplayed, "replayed request: this signature was already used")
+		if preauth {
+			if !wire.Equal(digest, req.Header.Get(wire.HeaderContentSHA256)) {
+				r.fail(w, log, req, key, now, wire.CodeUnauthorized, fmt.Sprintf("%v: the body does not match %s", wire.ErrBadSignature, wire.HeaderContentSHA256))
+				return
+			}
+		} else {
+			if err := wire.VerifyRequest(req, g.Key, body, now, r.opts.ReplayWindow); err != nil {
+				code := wire.CodeUnauthorized
+				if errors.Is(err, wire.ErrClockWindow) {
+					code = wire.CodeClockWindow
+				}
+				r.fail(w, log, req, key, now, code, err.Error())
+				return
+			}
+			if !r.admitGateway(w, log, req, &g, now) {
+				return
+			}
+		}
+		if !r.remember(sig, now) {
+			r.fail(w, log, req, key, now, wire.CodeReplayed, "replayed request: this signature was already used")
 			return
 		}
-		if g.Disabled {
-			writeError(w, log, req, key, now, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("gateway %q is disabled", id))
-			return
-		}
-		h(w, req, &authed{gw: g, body: body})
+		h(w, req, &authed{gw: g, body: body, charge: ch})
 	}
+}
+
+// seenBefore reports whether sig was accepted within the last two replay
+// windows (without remembering it: only a request that passes every check
+// is remembered).
+func (r *Receiver) seenBefore(sig string, now time.Time) bool {
+	r.replayMu.Lock()
+	defer r.replayMu.Unlock()
+	exp, ok := r.seen[strings.ToLower(sig)]
+	return ok && now.Before(exp)
 }
 
 // remember records an accepted signature; false if it was seen within the
@@ -226,153 +335,55 @@ func writeJSON(w http.ResponseWriter, req *http.Request, key *wire.Key, now time
 	w.Write(body)
 }
 
-func writeError(w http.ResponseWriter, log *slog.Logger, req *http.Request, key *wire.Key, now time.Time, status int, code, msg string) {
-	if log != nil {
-		lvl := slog.LevelWarn
-		if status >= 500 {
-			lvl = slog.LevelError
-		}
-		log.Log(req.Context(), lvl, "request refused", "status", status, "code", code, "error", msg)
-	}
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
+// writeError answers code (its status from wire.Errors) with msg, signed
+// with key when key is not nil. 429 and 503 carry a Retry-After (1 s when
+// the caller set none).
+func writeError(w http.ResponseWriter, req *http.Request, key *wire.Key, now time.Time, code, msg string) {
+	status := wire.StatusOf(code)
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, req, key, now, status, wire.ErrorResponse{Error: msg, Code: code})
 }
 
-func (r *Receiver) handleBatch(w http.ResponseWriter, req *http.Request, a *authed) {
-	now := r.now()
-	log := r.log.With("gateway", a.gw.ID)
-	key := &a.gw.Key
-	if ce := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); ce != "gzip" {
-		writeError(w, log, req, key, now, http.StatusUnsupportedMediaType, wire.CodeUnsupported,
-			fmt.Sprintf("batch Content-Encoding %q: want gzip", ce))
-		return
+// fail answers a refused request, counts it, and logs it (at most once per
+// 10 s per code) when log is not nil.
+func (r *Receiver) fail(w http.ResponseWriter, log *slog.Logger, req *http.Request, key *wire.Key, now time.Time, code, msg string) {
+	if n := r.refused[code]; n != nil {
+		n.Add(1)
 	}
-	events, err := wire.ReadBatch(bytes.NewReader(a.body), r.opts.MaxDecoded)
-	switch {
-	case errors.Is(err, wire.ErrTooLarge):
-		writeError(w, log, req, key, now, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, err.Error())
-		return
-	case err != nil:
-		writeError(w, log, req, key, now, http.StatusBadRequest, wire.CodeBadBatch, err.Error())
-		return
-	}
-	stored, dups, err := r.store.StoreBatch(a.gw.ID, events, now)
-	if errors.Is(err, ErrEventTooLarge) {
-		writeError(w, log, req, key, now, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, err.Error())
-		return
-	}
-	if err != nil {
-		writeError(w, log, req, key, now, http.StatusInternalServerError, wire.CodeInternal, "store batch: "+err.Error())
-		return
-	}
-	writeJSON(w, req, key, r.now(), http.StatusOK, wire.BatchResponse{
-		Received: len(events), Stored: stored, Duplicates: dups, Acked: wire.AckRanges(events)})
-}
-
-func (r *Receiver) handleConfig(w http.ResponseWriter, req *http.Request, a *authed) {
-	now := r.now()
-	key := &a.gw.Key
-	b, err := r.store.Config(a.gw.ID)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, nil, req, key, now, http.StatusNotFound, wire.CodeNotFound, "no config for gateway "+a.gw.ID)
-		return
-	} else if err != nil {
-		writeError(w, r.log, req, key, now, http.StatusInternalServerError, wire.CodeInternal, "load config: "+err.Error())
-		return
-	}
-	w.Header().Set("ETag", b.ETag)
-	if inm := req.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, b.ETag) {
-		writeJSON(w, req, key, now, http.StatusNotModified, nil)
-		return
-	}
-	writeJSON(w, req, key, now, http.StatusOK, b)
-}
-
-func etagMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
+	if log != nil {
+		if ok, suppressed := r.allowLog(code, now); ok {
+			lvl := slog.LevelWarn
+			if wire.StatusOf(code) >= 500 {
+				lvl = slog.LevelError
+			}
+			log.Log(req.Context(), lvl, "request refused", "status", wire.StatusOf(code), "code", code, "error", msg, "suppressed", suppressed)
 		}
 	}
-	return false
+	writeError(w, req, key, now, code, msg)
 }
 
-func (r *Receiver) handleCommands(w http.ResponseWriter, req *http.Request, a *authed) {
-	now := r.now()
-	key := &a.gw.Key
-	var after uint64
-	if s := req.URL.Query().Get("after"); s != "" {
-		var err error
-		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
-			writeError(w, nil, req, key, now, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("after=%q: want a command id", s))
-			return
-		}
-	}
-	entries, err := r.store.Commands(a.gw.ID, after, 100, true)
-	if err != nil {
-		writeError(w, r.log, req, key, now, http.StatusInternalServerError, wire.CodeInternal, "load commands: "+err.Error())
-		return
-	}
-	list := wire.CommandList{Commands: make([]wire.Command, 0, len(entries))}
-	for _, e := range entries {
-		list.Commands = append(list.Commands, e.Command)
-	}
-	writeJSON(w, req, key, now, http.StatusOK, list)
+// failRetry is fail with a Retry-After of after (rounded up to seconds).
+func (r *Receiver) failRetry(w http.ResponseWriter, log *slog.Logger, req *http.Request, key *wire.Key, now time.Time, code string, after time.Duration, msg string) {
+	w.Header().Set("Retry-After", strconv.FormatInt(int64((after+time.Second-1)/time.Second), 10))
+	r.fail(w, log, req, key, now, code, msg)
 }
 
-func (r *Receiver) handleResult(w http.ResponseWriter, req *http.Request, a *authed) {
-	now := r.now()
-	key := &a.gw.Key
-	id, err := strconv.ParseUint(req.PathValue("id"), 10, 64)
-	if err != nil {
-		writeError(w, nil, req, key, now, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("command id %q: want a number", req.PathValue("id")))
-		return
+// allowLog is the receiver's log throttle: one line per code per 10 s, and
+// how many were left out since the last. (The gateway's edge.LogThrottle
+// does this for the gateway; the receiver imports nothing of the gateway.)
+func (r *Receiver) allowLog(code string, now time.Time) (bool, int) {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	m := r.logged[code]
+	if !m.at.IsZero() && now.Sub(m.at) < 10*time.Second && now.Sub(m.at) >= 0 {
+		m.suppressed++
+		r.logged[code] = m
+		return false, 0
 	}
-	var res wire.CommandResult
-	if err := json.Unmarshal(a.body, &res); err != nil {
-		writeError(w, nil, req, key, now, http.StatusBadRequest, wire.CodeBadRequest, "command result: "+err.Error())
-		return
-	}
-	if res.Finished.IsZero() {
-		res.Finished = now.UTC()
-	}
-	first, err := r.store.PutResult(a.gw.ID, id, res)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, nil, req, key, now, http.StatusNotFound, wire.CodeNotFound, err.Error())
-		return
-	} else if err != nil {
-		writeError(w, r.log, req, key, now, http.StatusInternalServerError, wire.CodeInternal, "store result: "+err.Error())
-		return
-	}
-	if first {
-		r.log.Info("command result", "gateway", a.gw.ID, "command", id, "ok", res.OK, "error", res.Error)
-	}
-	writeJSON(w, req, key, now, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (r *Receiver) handleHeartbeat(w http.ResponseWriter, req *http.Request, a *authed) {
-	now := r.now()
-	key := &a.gw.Key
-	var hb wire.Heartbeat
-	if err := json.Unmarshal(a.body, &hb); err != nil {
-		writeError(w, nil, req, key, now, http.StatusBadRequest, wire.CodeBadRequest, "heartbeat: "+err.Error())
-		return
-	}
-	if err := r.store.PutHeartbeat(a.gw.ID, hb, now.UTC()); err != nil {
-		writeError(w, r.log, req, key, now, http.StatusInternalServerError, wire.CodeInternal, "store heartbeat: "+err.Error())
-		return
-	}
-	resp := wire.HeartbeatResponse{ServerTime: now.UTC()}
-	if b, err := r.store.Config(a.gw.ID); err == nil {
-		resp.ConfigVersion = b.Version
-	}
-	if cmds, err := r.store.Commands(a.gw.ID, 0, 100, true); err == nil {
-		resp.PendingCommands = len(cmds)
-	}
-	writeJSON(w, req, key, now, http.StatusOK, resp)
+	r.logged[code] = logMark{at: now}
+	return true, m.suppressed
 }
 
 // isLoopback reports whether the request came from a loopback address.

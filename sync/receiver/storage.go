@@ -56,8 +56,13 @@ type Storage interface {
 	// result.
 	Commands(gateway string, after uint64, limit int, pendingOnly bool) ([]CommandEntry, error)
 	// PutResult records the result of command id; a second result is
-	// ignored (first is false). ErrNotFound for an unknown command.
+	// ignored (first is false). ErrNotFound for an unknown command. Its
+	// attachment is kept apart: Commands returns results without it (and
+	// its size in CommandEntry.AttachmentBytes), Attachment returns it.
 	PutResult(gateway string, id uint64, r wire.CommandResult) (first bool, err error)
+	// Attachment returns the attachment of command id's result
+	// (ErrNotFound: no result, or one without an attachment).
+	Attachment(gateway string, id uint64) ([]byte, error)
 
 	Close() error
 }
@@ -111,11 +116,13 @@ type ActiveAlert struct {
 	Alert   wire.Alert `json:"alert"`
 }
 
-// CommandEntry is a queued command and its result, if any.
+// CommandEntry is a queued command and its result, if any. The result's
+// attachment is not in it (Storage.Attachment has it): its size is.
 type CommandEntry struct {
-	Gateway string              `json:"gateway"`
-	Command wire.Command        `json:"command"`
-	Result  *wire.CommandResult `json:"result"`
+	Gateway         string              `json:"gateway"`
+	Command         wire.Command        `json:"command"`
+	Result          *wire.CommandResult `json:"result"`
+	AttachmentBytes int                 `json:"attachment_bytes,omitempty"`
 }
 
 var gatewayIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

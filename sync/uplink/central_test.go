@@ -3,6 +3,7 @@ package uplink
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -33,6 +34,7 @@ type testCentral struct {
 	reject     func([]wire.Event) (int, string)
 	fail       func(r *http.Request) (status int, retryAfter string)
 	forgeAck   bool
+	ackNone    bool // answer batches 200, signed, acknowledging nothing (and storing nothing)
 	forgeCmds  bool
 	bundle     *wire.ConfigBundle
 	commands   []wire.Command
@@ -115,6 +117,10 @@ func (c *testCentral) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		resp := wire.BatchResponse{Received: len(evs), Acked: wire.AckRanges(evs)}
+		if c.ackNone {
+			c.reply(w, r, http.StatusOK, wire.BatchResponse{Received: len(evs), Acked: []wire.Range{}}, c.key)
+			return
+		}
 		for _, e := range evs {
 			id := [2]uint64{e.Epoch, e.Seq}
 			if c.stored[id] > 0 {
@@ -190,4 +196,16 @@ func (c *testCentral) with(f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f()
+}
+
+// morePolls waits until n more requests to path have passed auth.
+func (c *testCentral) morePolls(t *testing.T, path string, n int) {
+	t.Helper()
+	var start int
+	c.with(func() { start = c.requests[path] })
+	eventually(t, fmt.Sprintf("%d more requests to %s", n, path), func() bool {
+		var now int
+		c.with(func() { now = c.requests[path] })
+		return now >= start+n
+	})
 }

@@ -8,17 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -76,31 +75,42 @@ func (e *Error) Unwrap() []error {
 // errForged marks a response whose signature failed: counted and refused.
 var errForged = errors.New("response signature failed")
 
-// classify maps a final response status to a failure class (nil: success).
+// errStopped marks an exchange cut short by the uplink's own context
+// (shutdown, the pause switch): not the central platform's doing.
+var errStopped = errors.New("stopped")
+
+// errBadAnswer marks a signed answer that does not decode: a broken central
+// platform.
+var errBadAnswer = errors.New("answer does not decode")
+
+// errResponseTooLarge marks a response over its limit (wire/limits.go): a
+// broken or hostile central platform. Refused before it is parsed or its
+// signature checked, and not retried at once (it would come again).
+var errResponseTooLarge = errors.New("response over the protocol's limit")
+
+// classify maps a final response status to a failure class (nil: success),
+// by the protocol's one table (wire.Classify).
 func classify(status int) error {
-	switch {
-	case status >= 200 && status < 300, status == http.StatusNotModified:
+	switch wire.Classify(status) {
+	case wire.ClassOK:
 		return nil
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
+	case wire.ClassTransient:
 		return ErrTransient
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		// A wrong key or a clock outside the replay window: quarantining
-		// the data would lose it for a configuration mistake. Keep it.
-		return ErrTransient
-	case status >= 400:
+	default:
 		return ErrRejected
 	}
-	return ErrInvalid // 1xx, 3xx other than 304: not part of the protocol
 }
 
-// retryPolicy is the client's CheckRetry: it stops on shutdown, retries
-// transient failures and hands everything else back to the caller.
-func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// checkRetry is the client's CheckRetry: it stops on shutdown, retries
+// transient failures and hands everything else back to the caller. It
+// notes every failed attempt in the status, so the state is current while
+// the retries go on.
+func (u *Uplink) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if err != nil {
-		if errors.Is(err, errForged) || errors.Is(err, ErrInvalid) {
+		if errors.Is(err, errForged) || errors.Is(err, ErrInvalid) || errors.Is(err, errResponseTooLarge) {
 			return false, err
 		}
 		var ce *tls.CertificateVerificationError
@@ -108,116 +118,64 @@ func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, err
 			// Retrying will not fix a certificate: back off in the caller.
 			return false, &Error{Class: ErrTransient, Msg: "TLS certificate", Err: err}
 		}
+		u.noteAttempt(connFor(0, err), "retrying: "+unwrapNet(err).Error())
 		return true, nil // network error, cut body, timeout
 	}
 	if resp == nil {
 		return true, nil
 	}
-	return errors.Is(classify(resp.StatusCode), ErrTransient), nil
+	retry := errors.Is(classify(resp.StatusCode), ErrTransient)
+	if retry {
+		u.noteAttempt(connFor(resp.StatusCode, nil), fmt.Sprintf("retrying: HTTP %d from %s %s", resp.StatusCode, resp.Request.Method, resp.Request.URL.Path))
+	}
+	return retry, nil
 }
 
 // Backoff is the client's backoff: on 429 and 503 it honours Retry-After
-// (seconds or an HTTP date) up to cap; otherwise it waits a jittered
-// exponential time between min and max ("full jitter" over the upper half,
-// so that hundreds of gateways coming back after an outage spread out).
-func Backoff(retryAfterCap time.Duration) retryablehttp.Backoff {
+// (seconds or an HTTP date, read on clock) up to cap; otherwise it waits the
+// gateway's one jittered exponential backoff (edge.Backoff) from min to max
+// after attempt failures, so that hundreds of gateways coming back after an
+// outage spread out.
+func Backoff(retryAfterCap time.Duration, clock edge.Clock) retryablehttp.Backoff {
+	if clock == nil {
+		clock = edge.SystemClock{}
+	}
 	return func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-			if d, ok := RetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			if d, ok := wire.RetryAfter(resp.Header, clock.Now()); ok {
 				if retryAfterCap > 0 && d > retryAfterCap {
 					d = retryAfterCap
 				}
 				return d
 			}
 		}
-		return jitter(min, max, attempt)
-	}
-}
-
-// jitter returns a random time in [d/2, d] where d = min*2^attempt capped at max.
-func jitter(min, max time.Duration, attempt int) time.Duration {
-	if min <= 0 {
-		min = 100 * time.Millisecond
-	}
-	if max < min {
-		max = min
-	}
-	d := min
-	for i := 0; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	half := d / 2
-	return half + time.Duration(rand.Int64N(int64(d-half)+1))
-}
-
-// RetryAfter parses a Retry-After value: delta seconds or an HTTP date
-// (relative to now). A date in the past means 0.
-func RetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
+		b := edge.Backoff{Min: min, Max: max, Jitter: 0.5}
+		d := b.Next()
+		for i := 0; i < attempt; i++ {
+			d = b.Next()
 		}
-		if n > int64(24*time.Hour/time.Second) {
-			n = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(n) * time.Second, true
+		return d
 	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	if d := t.Sub(now); d > 0 {
-		return d, true
-	}
-	return 0, true
 }
 
 // slogLogger routes go-retryablehttp's logging into slog. The library logs
 // every failed attempt at error level; during an outage that is one line per
-// retry, so repeats of a message are rate-limited and its errors are warnings
-// (the uplink logs the final outcome itself).
+// retry, so its errors are warnings, throttled per message by the gateway's
+// edge.LogThrottle (the uplink logs the final outcome itself).
 type slogLogger struct {
-	l     *slog.Logger
-	every time.Duration
-
-	mu   sync.Mutex
-	last map[string]time.Time
+	l *slog.Logger
+	t *edge.LogThrottle
 }
 
 var _ retryablehttp.LeveledLogger = (*slogLogger)(nil)
 
-func newSlogLogger(l *slog.Logger) *slogLogger {
-	return &slogLogger{l: l.With("lib", "retryablehttp"), every: 30 * time.Second, last: map[string]time.Time{}}
+func newSlogLogger(l *slog.Logger, clock edge.Clock) *slogLogger {
+	l = l.With("lib", "retryablehttp")
+	return &slogLogger{l: l, t: &edge.LogThrottle{Log: l, Interval: 30 * time.Second, Clock: clock}}
 }
 
-func (s *slogLogger) allow(msg string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	if t, ok := s.last[msg]; ok && now.Sub(t) < s.every {
-		return false
-	}
-	s.last[msg] = now
-	return true
-}
-
-func (s *slogLogger) Error(msg string, kv ...any) {
-	if s.allow(msg) {
-		s.l.Warn(msg, kv...)
-	}
-}
-func (s *slogLogger) Warn(msg string, kv ...any) {
-	if s.allow(msg) {
-		s.l.Warn(msg, kv...)
-	}
-}
+func (s *slogLogger) Error(msg string, kv ...any) { s.t.Warn(msg, msg, kv...) }
+func (s *slogLogger) Warn(msg string, kv ...any)  { s.t.Warn(msg, msg, kv...) }
 func (s *slogLogger) Info(msg string, kv ...any)  { s.l.Info(msg, kv...) }
 func (s *slogLogger) Debug(msg string, kv ...any) { s.l.Debug(msg, kv...) }
 
@@ -249,7 +207,6 @@ type client struct {
 	key     wire.Key
 	rc      *retryablehttp.Client
 	now     func() time.Time
-	maxResp int64
 }
 
 // exchange is the outcome of one successful request.
@@ -263,8 +220,9 @@ type exchange struct {
 
 // do sends method path with body (already encoded; gzip if ctype says so),
 // signed, retried per policy. A 2xx or 304 response must carry a valid
-// signature; its body is returned. Every failure is an *Error.
-func (c *client) do(ctx context.Context, method, path string, body []byte, header http.Header) (*exchange, error) {
+// signature and at most maxResp bytes of body (checked first); its body is
+// returned. Every failure is an *Error.
+func (c *client) do(ctx context.Context, method, path string, body []byte, header http.Header, maxResp int64) (*exchange, error) {
 	u := *c.base
 	u.Path = strings.TrimSuffix(c.base.Path, "/") + path
 	if i := strings.IndexByte(path, '?'); i >= 0 {
@@ -291,16 +249,19 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 		if classify(resp.StatusCode) != nil {
 			// An error response: read its message (it may be a proxy's,
 			// unsigned). A cut-short error body does not matter.
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, wire.MaxErrorBody))
 			resp.Body.Close()
 			at.ex.Body = b
 			return nil
 		}
-		b, err := wire.ReadVerifiedResponse(resp, c.key, c.maxResp)
+		b, err := wire.ReadVerifiedResponse(resp, c.key, maxResp)
 		if err != nil {
 			at.done = false
-			if errors.Is(err, wire.ErrUnsigned) || errors.Is(err, wire.ErrBadSignature) {
+			switch {
+			case errors.Is(err, wire.ErrUnsigned) || errors.Is(err, wire.ErrBadSignature):
 				return fmt.Errorf("%w: %v", errForged, err)
+			case errors.Is(err, wire.ErrBodyTooLarge):
+				return fmt.Errorf("%w: %v", errResponseTooLarge, err)
 			}
 			return err // cut short: retried
 		}
@@ -313,7 +274,7 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 	resp, err := c.rc.Do(req)
 	if resp != nil {
 		if !at.done { // retries ran out: the handler never saw it
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, wire.MaxErrorBody))
 			at.ex = exchange{Status: resp.StatusCode, Header: resp.Header, Body: b, Sent: at.sent, Recv: c.now()}
 			at.done = true
 		}
@@ -327,8 +288,10 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 			return nil, ue
 		case errors.Is(err, errForged):
 			return nil, &Error{Class: ErrTransient, Status: ex.Status, Msg: "response failed its signature", Err: errForged}
+		case errors.Is(err, errResponseTooLarge):
+			return nil, &Error{Class: ErrTransient, Status: ex.Status, Msg: fmt.Sprintf("response to %s %s refused", method, path), Err: unwrapNet(err)}
 		case ctx.Err() != nil:
-			return nil, &Error{Class: ErrTransient, Msg: "cancelled", Err: ctx.Err()}
+			return nil, &Error{Class: ErrTransient, Msg: "cancelled", Err: fmt.Errorf("%w: %w", errStopped, ctx.Err())}
 		}
 		return nil, &Error{Class: ErrTransient, Status: ex.Status, Msg: "request failed", Err: unwrapNet(err)}
 	}

@@ -31,10 +31,10 @@ func (u *Uplink) downlinkLoop(ctx context.Context) error {
 			return nil
 		}
 		if err := u.pollConfig(ctx); err != nil && ctx.Err() == nil && !u.paused.Load() {
-			u.log.Warn("config poll failed", "err", err)
+			u.logs.Warn("config poll", "config poll failed", "err", err)
 		}
 		if err := u.pollCommands(ctx); err != nil && ctx.Err() == nil && !u.paused.Load() {
-			u.log.Warn("command poll failed", "err", err)
+			u.logs.Warn("command poll", "command poll failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -53,12 +53,13 @@ func (u *Uplink) pokeDownlink() {
 	}
 }
 
-// get fetches a signed downlink document. A response without a valid
-// signature is refused, counted and logged: nothing in it is acted on.
-func (u *Uplink) get(ctx context.Context, path string, h http.Header) (*exchange, error) {
+// get fetches a signed downlink document of at most max bytes. A response
+// without a valid signature, or over max, is refused, counted and logged:
+// nothing in it is acted on.
+func (u *Uplink) get(ctx context.Context, path string, h http.Header, max int64) (*exchange, error) {
 	nctx, cancel := u.netCtx(ctx)
 	defer cancel()
-	ex, err := u.c.do(nctx, http.MethodGet, path, nil, h)
+	ex, err := u.c.do(nctx, http.MethodGet, path, nil, h, max)
 	var ue *Error
 	if path == wire.PathConfig && errors.As(err, &ue) && ue.Status == http.StatusNotFound && !errors.Is(err, errForged) {
 		// No bundle for this gateway yet: a normal answer, not a failure.
@@ -67,7 +68,7 @@ func (u *Uplink) get(ctx context.Context, path string, h http.Header) (*exchange
 		u.noteResult(ex, err)
 	}
 	if errors.Is(err, errForged) {
-		u.log.Error("downlink response refused: signature missing or wrong", "path", path)
+		u.logs.Error("downlink forged "+path, "downlink response refused: signature missing or wrong", "path", path)
 	}
 	return ex, err
 }
@@ -81,7 +82,7 @@ func (u *Uplink) pollConfig(ctx context.Context) error {
 	if len(etag) > 0 {
 		h.Set("If-None-Match", string(etag))
 	}
-	ex, err := u.get(ctx, wire.PathConfig, h)
+	ex, err := u.get(ctx, wire.PathConfig, h, wire.MaxConfigResponse)
 	if err != nil {
 		var ue *Error
 		if errors.As(err, &ue) && ue.Status == http.StatusNotFound {
@@ -153,13 +154,16 @@ func (u *Uplink) pollCommands(ctx context.Context) error {
 	if v, _ := u.o.State.GetState(stateCmdAfter); v != nil {
 		after, _ = strconv.ParseUint(string(v), 10, 64)
 	}
-	ex, err := u.get(ctx, wire.PathCommands+"?after="+strconv.FormatUint(after, 10), nil)
+	ex, err := u.get(ctx, wire.PathCommands+"?after="+strconv.FormatUint(after, 10), nil, wire.MaxCommandListResponse)
 	if err != nil {
 		return err
 	}
 	var list wire.CommandList
 	if err := json.Unmarshal(ex.Body, &list); err != nil {
 		return &Error{Class: ErrInvalid, Status: ex.Status, Msg: "command list does not decode", Err: err}
+	}
+	if len(list.Commands) > wire.MaxCommands {
+		list.Commands = list.Commands[:wire.MaxCommands] // the rest come with the next poll
 	}
 	for _, c := range list.Commands {
 		if c.ID <= after {
@@ -203,7 +207,7 @@ func (u *Uplink) runCommand(ctx context.Context, c wire.Command) error {
 	defer cancel()
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	ex, err := u.c.do(nctx, http.MethodPost, wire.CommandResultPath(c.ID), body, h)
+	ex, err := u.c.do(nctx, http.MethodPost, wire.CommandResultPath(c.ID), body, h, wire.MaxSmallResponse)
 	u.noteResult(ex, err)
 	if errors.Is(err, ErrRejected) {
 		// The platform will not take this result (the command is gone):
@@ -269,6 +273,9 @@ func (u *Uplink) execute(ctx context.Context, c wire.Command) (res wire.CommandR
 		zip, derr := ctl.Diagnostics(cctx)
 		if derr != nil {
 			return fail("diagnostics: %v", derr)
+		}
+		if len(zip) > wire.MaxAttachment {
+			return fail("diagnostics bundle of %d bytes is over the limit of %d", len(zip), wire.MaxAttachment)
 		}
 		return wire.CommandResult{OK: true, Attachment: zip}
 	case wire.CmdApplyConfig:
@@ -343,7 +350,7 @@ func (u *Uplink) heartbeat(ctx context.Context, started time.Time) error {
 	defer cancel()
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	ex, err := u.c.do(nctx, http.MethodPost, wire.PathHeartbeat, body, h)
+	ex, err := u.c.do(nctx, http.MethodPost, wire.PathHeartbeat, body, h, wire.MaxSmallResponse)
 	u.noteResult(ex, err)
 	if err != nil {
 		return err

@@ -86,6 +86,20 @@ type Uplink struct {
 	cmdRejects  uint64
 	configError string
 	rejectRun   atomic.Int64 // events quarantined since the last accepted batch
+
+	// The state (under mu): conn is what the last exchange said of the
+	// central platform (edge.SyncConnecting, SyncOK, SyncUnreachable,
+	// SyncRejecting) since connSince; progressAt is when the upload last
+	// moved a cursor or found the log drained; pausedAt when the switch
+	// went off. state/stateSince is the state last reported.
+	conn       string
+	connSince  time.Time
+	progressAt time.Time
+	pausedAt   time.Time
+	state      string
+	stateSince time.Time
+
+	logs *edge.LogThrottle // repeated failures of the loops
 }
 
 // New builds an uplink. It reads the key (file) and the CA file now, so a
@@ -134,29 +148,36 @@ func New(o Options) (*Uplink, error) {
 			return nil, fmt.Errorf("uplink: %w", err)
 		}
 		tr = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSClientConfig:       tc,
-			TLSHandshakeTimeout:   10 * time.Second,
-			MaxIdleConns:          4,
-			MaxIdleConnsPerHost:   4,
-			IdleConnTimeout:       90 * time.Second,
-			ExpectContinueTimeout: time.Second,
-			ForceAttemptHTTP2:     true,
+			Proxy:                  http.ProxyFromEnvironment,
+			DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:        tc,
+			TLSHandshakeTimeout:    10 * time.Second,
+			MaxIdleConns:           4,
+			MaxIdleConnsPerHost:    4,
+			IdleConnTimeout:        90 * time.Second,
+			ExpectContinueTimeout:  time.Second,
+			ForceAttemptHTTP2:      true,
+			MaxResponseHeaderBytes: 64 << 10,
 		}
 	}
-	u := &Uplink{o: o, cfg: cfg, log: o.Logger, clk: o.Clock, base: base, pauseC: make(chan struct{}), pollNow: make(chan struct{}, 1), avgSize: 40}
+	now := o.Clock.Now()
+	u := &Uplink{o: o, cfg: cfg, log: o.Logger, clk: o.Clock, base: base, pauseC: make(chan struct{}), pollNow: make(chan struct{}, 1), avgSize: 40,
+		conn: edge.SyncConnecting, connSince: now, progressAt: now, state: edge.SyncConnecting, stateSince: now,
+		logs: &edge.LogThrottle{Log: o.Logger, Interval: time.Minute, Clock: o.Clock}}
 	rc := &retryablehttp.Client{
-		HTTPClient:   &http.Client{Timeout: cfg.Timeout.D(), Transport: tr},
-		Logger:       newSlogLogger(o.Logger),
+		HTTPClient: &http.Client{Timeout: cfg.Timeout.D(), Transport: tr,
+			// A redirect is not part of the protocol: answer it as it is
+			// (transient), do not follow it with the signed headers.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		Logger:       newSlogLogger(o.Logger, o.Clock),
 		RetryWaitMin: cfg.RetryWaitMin.D(),
 		RetryWaitMax: cfg.RetryWaitMax.D(),
 		RetryMax:     cfg.RetryMax,
-		CheckRetry:   retryPolicy,
-		Backoff:      Backoff(cfg.RetryAfterCap.D()),
+		CheckRetry:   u.checkRetry,
+		Backoff:      Backoff(cfg.RetryAfterCap.D(), o.Clock),
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
-	u.c = &client{base: base, gateway: o.GatewayID, key: key, rc: rc, now: o.Clock.Now, maxResp: 64 << 20}
+	u.c = &client{base: base, gateway: o.GatewayID, key: key, rc: rc, now: o.Clock.Now}
 	rc.RequestLogHook = u.c.requestHook
 	rc.PrepareRetry = u.c.prepareRetry
 	u.st = edge.SyncStatus{Enabled: true, URL: redact(base)}
@@ -203,7 +224,10 @@ func (u *Uplink) SetPaused(p bool) {
 	u.mu.Lock()
 	u.st.Paused = p
 	if p {
-		u.st.Reachable = false
+		u.pausedAt = u.clk.Now()
+	} else {
+		now := u.clk.Now()
+		u.conn, u.connSince, u.progressAt = edge.SyncConnecting, now, now
 	}
 	u.mu.Unlock()
 	u.log.Info("uplink switched", "paused", p)
@@ -259,43 +283,123 @@ func (u *Uplink) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Up reports whether the central platform is reachable now: not paused, and
-// the last exchange succeeded recently. Rules use it to send SMS only while
-// the uplink is down.
+// Up reports whether the central platform takes the gateway's events now:
+// not paused, the last exchange succeeded recently, and the backlog is not
+// stalled. Rules use it to send SMS only while the uplink is down.
 func (u *Uplink) Up() bool {
 	if u.paused.Load() {
 		return false
 	}
+	st := u.Status()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	window := 2*max(u.cfg.HeartbeatInterval.D(), u.cfg.PollInterval.D()) + u.cfg.Timeout.D()
-	return u.st.Reachable && u.clk.Now().Sub(u.lastContact) < window
+	return st.State == edge.SyncOK && u.clk.Now().Sub(u.lastContact) < window
 }
 
 // Status is the uplink's summary for the status page and the heartbeat.
 func (u *Uplink) Status() edge.SyncStatus {
 	u.mu.Lock()
-	st := u.st
 	avg := u.avgSize
 	u.mu.Unlock()
-	st.Paused = u.paused.Load()
+	var backlog uint64
+	var bytes int64
+	var oldest time.Time
 	next, err := u.o.Log.Cursor(edge.CursorUplink)
 	if err == nil {
 		if last := u.o.Log.LastSeq(); last >= next {
-			st.BacklogEvents = last - next + 1
+			backlog = last - next + 1
 			if h, ok := u.o.Log.(edge.Backlogger); ok {
-				st.BacklogEvents = h.Held(next) // not what was evicted
+				backlog = h.Held(next) // the events still stored, not those evicted
 			}
-			st.BacklogBytes = int64(float64(st.BacklogEvents) * avg)
+			bytes = int64(float64(backlog) * avg)
 			if evs, err := u.o.Log.Read(next, 1); err == nil && len(evs) > 0 {
-				st.OldestUnsynced = evs[0].Time
+				oldest = evs[0].Time
 			}
 		}
 	}
+	u.mu.Lock()
+	u.refreshState(u.clk.Now(), backlog)
+	st := u.st
+	st.State, st.StateSince = u.state, u.stateSince
+	u.mu.Unlock()
+	st.Paused = u.paused.Load()
+	st.BacklogEvents, st.BacklogBytes, st.OldestUnsynced = backlog, bytes, oldest
+	st.Reachable = st.State == edge.SyncOK || st.State == edge.SyncStalled
 	if u.o.Judge != nil {
 		st.ClockSkew, st.SkewKnown = u.o.Judge.Skew()
 	}
 	return st
+}
+
+// refreshState works out the state now (u.mu held): paused; else what the
+// last exchange said of the central platform (connecting, unreachable,
+// rejecting); else, when it answers, stalled if the backlog has not moved
+// for StallAfter, ok otherwise. The since-when of a state is kept while it
+// lasts: a stall began when the backlog last moved.
+func (u *Uplink) refreshState(now time.Time, backlog uint64) {
+	state, since := u.conn, u.connSince
+	switch {
+	case u.paused.Load():
+		state, since = edge.SyncPaused, u.pausedAt
+	case state == edge.SyncOK && backlog > 0 && now.Sub(u.progressAt) >= u.cfg.StallAfter.D():
+		state, since = edge.SyncStalled, u.progressAt
+	case state == edge.SyncOK && u.state == edge.SyncStalled:
+		since = u.progressAt // the stall ended when the backlog moved
+	}
+	if state != u.state {
+		u.state, u.stateSince = state, since
+	}
+}
+
+// noteConn records what an exchange (or one attempt of it) said of the
+// central platform.
+func (u *Uplink) noteConn(kind string, now time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if kind != u.conn {
+		u.conn, u.connSince = kind, now
+	}
+	if kind == edge.SyncOK {
+		u.lastContact = now
+	}
+}
+
+// noteAttempt records a failed attempt that is about to be retried: the
+// state and the last error say so while the exchange goes on.
+func (u *Uplink) noteAttempt(kind, msg string) {
+	now := u.clk.Now()
+	u.noteConn(kind, now)
+	u.mu.Lock()
+	u.st.LastError, u.st.LastErrorAt = msg, now
+	u.mu.Unlock()
+}
+
+// noteProgress records that the upload moved (a cursor, or the log found
+// drained): the backlog is not stalled.
+func (u *Uplink) noteProgress() {
+	now := u.clk.Now()
+	u.mu.Lock()
+	u.progressAt = now
+	u.mu.Unlock()
+}
+
+// connFor is what an answer (status 0: none) or a failure says of the
+// central platform: it answered and took the request (ok; a 4xx rejection
+// of one request counts: the platform works and the data is quarantined),
+// it answered refusing (rejecting: 408, 429, 5xx, 401, 403, a redirect),
+// or no genuine answer came (unreachable: network error, timeout, an answer
+// that failed its signature or the protocol's size limits).
+func connFor(status int, err error) string {
+	switch cls := wire.Classify(status); {
+	case status == 0, errors.Is(err, errForged), errors.Is(err, errResponseTooLarge), errors.Is(err, errBadAnswer):
+		return edge.SyncUnreachable
+	case cls == wire.ClassOK && err != nil: // a 200 whose body did not arrive whole
+		return edge.SyncUnreachable
+	case cls == wire.ClassTransient:
+		return edge.SyncRejecting
+	}
+	return edge.SyncOK
 }
 
 // Forged counts downlink responses refused for a missing or bad signature.
@@ -308,26 +412,28 @@ func (u *Uplink) Forged() uint64 {
 // noteResult records an exchange's outcome in the status.
 func (u *Uplink) noteResult(ex *exchange, err error) {
 	now := u.clk.Now()
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, errStopped)) {
+		return // shutdown or the pause switch: not the network's failure
+	}
+	status := 0
+	var ue *Error
+	if errors.As(err, &ue) {
+		status = ue.Status
+	}
+	if err == nil {
+		u.noteConn(edge.SyncOK, now)
+	} else {
+		u.noteConn(connFor(status, err), now)
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if err == nil {
-		u.st.Reachable = true
 		u.st.LastSuccess = now
 		u.st.Successes++
-		u.lastContact = now
-	} else if errors.Is(err, context.Canceled) {
-		return // shutdown or the pause switch: not the network's failure
 	} else {
 		u.st.Failures++
 		u.st.LastError = err.Error()
 		u.st.LastErrorAt = now
-		var ue *Error
-		// A response from the central platform (even a refusal) means it is
-		// reachable; a proxy's 5xx or a network error means it is not.
-		u.st.Reachable = errors.As(err, &ue) && ue.Status != 0 && ue.Status < 500 && !errors.Is(err, errForged)
-		if u.st.Reachable {
-			u.lastContact = now
-		}
 		if errors.Is(err, errForged) {
 			u.forged++
 		}

@@ -90,6 +90,12 @@ func (s *syncBuffer) String() string {
 
 func newRig(t *testing.T, tweak func(*config.Uplink)) *rig {
 	t.Helper()
+	return newRigOpts(t, tweak, nil)
+}
+
+// newRigOpts is newRig with a say in the uplink's Options too.
+func newRigOpts(t *testing.T, tweak func(*config.Uplink), opts func(*Options)) *rig {
+	t.Helper()
 	st, err := store.Open(store.Options{Dir: t.TempDir(), CommitWait: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +112,11 @@ func newRig(t *testing.T, tweak func(*config.Uplink)) *rig {
 		tweak(&cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(r.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r.u, err = New(Options{Config: cfg, GatewayID: "gw1", Log: st, State: st, Controller: r.ctl, Judge: r.judge, Logger: logger, Version: "test"})
+	o := Options{Config: cfg, GatewayID: "gw1", Log: st, State: st, Controller: r.ctl, Judge: r.judge, Logger: logger, Version: "test"}
+	if opts != nil {
+		opts(&o)
+	}
+	r.u, err = New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +169,16 @@ func (r *rig) appendAlert(id string) edge.Event {
 // eventually polls cond for up to 15s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -214,7 +228,6 @@ func TestAlertRaisedDuringOutageGoesFirst(t *testing.T) {
 	}
 	alert := r.appendAlert("a1")
 	r.appendReadings(50, "t1")
-	time.Sleep(50 * time.Millisecond)
 	if r.u.Up() {
 		t.Fatal("Up while paused: got true, want false")
 	}
@@ -412,8 +425,8 @@ func TestCommandsRunOnceAndForgedCommandsRefused(t *testing.T) {
 			t.Errorf("unknown command: got %+v, want an error", res)
 		}
 	})
-	// Ran once: a poll after the results does not run them again.
-	time.Sleep(150 * time.Millisecond)
+	// Ran once: polls after the results do not run them again.
+	r.c.morePolls(t, wire.PathCommands, 2)
 	if outs, _, _ := r.ctl.calls(); len(outs) != 2 {
 		t.Fatalf("commands ran again: %v", outs)
 	}
@@ -443,7 +456,7 @@ func TestConfigBundleAppliedAndBadOneRefused(t *testing.T) {
 		t.Fatalf("configs applied: got %v, want [v1]", cfgs)
 	}
 	// The refused bundle is not tried again on every poll.
-	time.Sleep(200 * time.Millisecond)
+	r.c.morePolls(t, wire.PathConfig, 2)
 	r.ctl.mu.Lock()
 	n := len(r.ctl.configs)
 	r.ctl.mu.Unlock()
@@ -528,7 +541,7 @@ func TestErrorClasses(t *testing.T) {
 		want   error
 	}{
 		{200, nil}, {304, nil}, {408, ErrTransient}, {429, ErrTransient}, {500, ErrTransient}, {503, ErrTransient},
-		{401, ErrTransient}, {403, ErrTransient}, {400, ErrRejected}, {413, ErrRejected}, {422, ErrRejected}, {302, ErrInvalid},
+		{401, ErrTransient}, {403, ErrTransient}, {400, ErrRejected}, {413, ErrRejected}, {422, ErrRejected}, {302, ErrTransient},
 	} {
 		if got := classify(tc.status); !errors.Is(got, tc.want) || (tc.want == nil && got != nil) {
 			t.Errorf("classify(%d): got %v, want %v", tc.status, got, tc.want)
@@ -566,7 +579,7 @@ func TestSystemicRejectionHoldsTheQueue(t *testing.T) {
 	eventually(t, "the uplink to hold the queue", func() bool {
 		return r.u.Status().Quarantined == maxRejectRun && strings.Contains(r.u.Status().LastError, "holding the queue")
 	})
-	time.Sleep(100 * time.Millisecond)
+	r.c.morePolls(t, wire.PathBatches, 3)
 	if q := r.u.Status().Quarantined; q != maxRejectRun {
 		t.Fatalf("quarantined: got %d, want it to stop at %d", q, maxRejectRun)
 	}

@@ -39,7 +39,7 @@ type Quarantined struct {
 // until ctx ends.
 func (u *Uplink) uploadLoop(ctx context.Context) error {
 	var linger time.Time // when the main lane started waiting to fill a batch
-	attempt := 0
+	backoff := edge.Backoff{Min: u.cfg.RetryWaitMin.D(), Max: u.cfg.RetryWaitMax.D(), Clock: u.clk}
 	for {
 		if err := u.waitUnpaused(ctx); err != nil {
 			return nil
@@ -55,19 +55,19 @@ func (u *Uplink) uploadLoop(ctx context.Context) error {
 			u.mu.Lock()
 			u.st.LastError, u.st.LastErrorAt = err.Error(), u.clk.Now()
 			u.mu.Unlock()
-			d := jitter(u.cfg.RetryWaitMin.D(), u.cfg.RetryWaitMax.D(), attempt)
-			attempt++
-			u.log.Warn("upload failed, backing off", "err", err, "wait", d.Round(time.Millisecond))
+			d := backoff.Next()
+			u.logs.Warn("upload failed", "upload failed, backing off", "err", err, "wait", d.Round(time.Millisecond))
 			if u.sleep(ctx, d) != nil {
 				return nil
 			}
 			continue
 		}
-		attempt = 0
+		backoff.Reset()
 		if wait != nil {
 			if u.waitFor(ctx, wait) != nil {
 				return nil
 			}
+			u.noteProgress() // something new to send: the backlog starts moving now
 		}
 	}
 }
@@ -141,6 +141,7 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 			if cerr := lg.SetCursor(l.cursor, through+1); cerr != nil {
 				return nil, fmt.Errorf("move cursor %s: %w", l.cursor, cerr)
 			}
+			u.noteProgress()
 		}
 		return nil, p.err
 	}
@@ -218,6 +219,7 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		if cerr := lg.SetCursor(edge.CursorUplink, through+1); cerr != nil {
 			return nil, fmt.Errorf("move cursor %s: %w", edge.CursorUplink, cerr)
 		}
+		u.noteProgress()
 	}
 	return nil, err
 }
@@ -310,7 +312,7 @@ func (u *Uplink) deliver(ctx context.Context, lane string, evs []edge.Event) (in
 		}
 		return 1, nil
 	}
-	u.log.Warn("batch rejected, bisecting", "lane", lane, "events", len(evs), "from", evs[0].Seq, "to", evs[len(evs)-1].Seq, "err", err)
+	u.logs.Warn("batch rejected "+lane, "batch rejected, bisecting", "lane", lane, "events", len(evs), "from", evs[0].Seq, "to", evs[len(evs)-1].Seq, "err", err)
 	mid := len(evs) / 2
 	n, err := u.deliver(ctx, lane, evs[:mid])
 	if err != nil || n < mid {
@@ -332,14 +334,14 @@ func (u *Uplink) post(ctx context.Context, evs []edge.Event) (int, error) {
 	h := http.Header{}
 	h.Set("Content-Type", wire.ContentTypeBatch)
 	h.Set("Content-Encoding", "gzip")
-	ex, err := u.c.do(nctx, http.MethodPost, wire.PathBatches, body, h)
+	ex, err := u.c.do(nctx, http.MethodPost, wire.PathBatches, body, h, wire.MaxAckResponse(len(evs)))
 	if err != nil {
 		u.noteResult(ex, err)
 		return 0, err
 	}
 	var resp wire.BatchResponse
 	if err := json.Unmarshal(ex.Body, &resp); err != nil {
-		err = &Error{Class: ErrTransient, Status: ex.Status, Msg: "acknowledgement does not decode", Err: err}
+		err = &Error{Class: ErrTransient, Status: ex.Status, Msg: "acknowledgement does not decode", Err: fmt.Errorf("%w: %v", errBadAnswer, err)}
 		u.noteResult(ex, err)
 		return 0, err
 	}

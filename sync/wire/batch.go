@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -276,26 +277,87 @@ func GzipBatch(events []Event) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ReadBatch gunzips r, refusing more than maxDecoded bytes of decompressed
-// data (ErrTooLarge: a gzip bomb stops there), and decodes the batch.
-// maxDecoded <= 0 means 64 MiB.
+// ReadBatch reads a gzip batch body from r (at most MaxBatchBody bytes),
+// gunzips it, refusing more than maxDecoded bytes of decompressed data
+// (ErrTooLarge: a gzip bomb stops there), and decodes the batch.
+// maxDecoded <= 0 means MaxBatchDecoded.
 func ReadBatch(r io.Reader, maxDecoded int64) ([]Event, error) {
-	if maxDecoded <= 0 {
-		maxDecoded = 64 << 20
+	body, err := ReadLimited(r, -1, MaxBatchBody)
+	if errors.Is(err, ErrBodyTooLarge) {
+		return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: read: %v", ErrMalformed, err)
 	}
-	zr, err := gzip.NewReader(r)
+	raw, err := Gunzip(body, maxDecoded, nil)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeBatch(raw)
+}
+
+// Gunzip decompresses a gzip body of one member (what every gzip writer
+// makes) into one buffer of at most max bytes (max <= 0 means
+// MaxBatchDecoded), so a gzip bomb costs at most max. The buffer is sized
+// once, from the uncompressed size the gzip trailer declares: a trailer that
+// declares more than max is ErrTooLarge before anything is decompressed,
+// and data that runs past what the trailer declares is ErrMalformed (a lying
+// trailer, or a second member). Before the allocation it calls reserve (when
+// not nil) with its size; an error from reserve is returned as is, so a
+// caller can count the output against a memory budget.
+func Gunzip(body []byte, max int64, reserve func(n int64) error) ([]byte, error) {
+	if max <= 0 {
+		max = MaxBatchDecoded
+	}
+	if len(body) < 18 { // 10 bytes of header, 8 of trailer
+		return nil, fmt.Errorf("%w: gzip: %d bytes is too short", ErrMalformed, len(body))
+	}
+	size := int64(binary.LittleEndian.Uint32(body[len(body)-4:])) // ISIZE: the size mod 2^32
+	if size > max {
+		return nil, fmt.Errorf("%w: %d bytes decompressed, the limit is %d", ErrTooLarge, size, max)
+	}
+	br := bytes.NewReader(body)
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		return nil, fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
 	}
 	defer zr.Close()
-	raw, err := io.ReadAll(io.LimitReader(zr, maxDecoded+1))
-	if err != nil {
+	zr.Multistream(false)
+	if reserve != nil {
+		if err := reserve(size + 1); err != nil {
+			return nil, err
+		}
+	}
+	buf := make([]byte, size+1) // +1: room to see data past the declared size
+	n, err := io.ReadFull(zr, buf)
+	switch {
+	case err == nil:
+		return nil, fmt.Errorf("%w: gzip: the data runs past the %d bytes its trailer declares", ErrMalformed, size)
+	case err != io.ErrUnexpectedEOF && err != io.EOF:
 		return nil, fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
+	case int64(n) != size:
+		return nil, fmt.Errorf("%w: gzip: %d bytes, its trailer declares %d", ErrMalformed, n, size)
+	case br.Len() > 0:
+		return nil, fmt.Errorf("%w: gzip: %d bytes after the end of the stream", ErrMalformed, br.Len())
 	}
-	if int64(len(raw)) > maxDecoded {
-		return nil, fmt.Errorf("%w: more than %d bytes decompressed", ErrTooLarge, maxDecoded)
+	return buf[:n:n], nil
+}
+
+// DecodeCost bounds the bytes DecodeBatch allocates for raw, so a receiver
+// can count a batch against its memory budget before it decodes it. JSON
+// decoding costs far more than the text: a column entry "0," becomes an
+// 8-byte integer in a slice that grows by copying, and every event a
+// 184-byte struct, so a batch of minimal events costs about 50 times its
+// size. Every value but one big string needs a comma or a brace, and none
+// costs more than about 100 bytes beyond its text (measured over the
+// costliest shapes in TestDecodeCost); this counts 128.
+func DecodeCost(raw []byte) int64 {
+	marks := 0
+	for _, c := range raw {
+		if c == ',' || c == '{' {
+			marks++
+		}
 	}
-	return DecodeBatch(raw)
+	return int64(len(raw)) + 128*int64(marks) + 64<<10
 }
 
 // DecodeBatch decodes an uncompressed batch. Any inconsistency (a column of

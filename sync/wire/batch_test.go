@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +283,114 @@ func TestEventJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"seq":1,"v":"many"}`), &e); err == nil {
 		t.Error("bad value accepted")
 	}
+	// A time RFC 3339 cannot carry (a broken clock) still marshals, and
+	// comes back.
+	for _, tm := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.UnixMilli(math.MinInt64 / 2).UTC(), time.UnixMilli(math.MaxInt64).UTC()} {
+		in := Event{Seq: 7, Time: tm, Kind: KindAlert, Value: math.Inf(-1), Alert: &Alert{ID: "a"}}
+		js, err := json.Marshal(in)
+		if err != nil {
+			t.Fatalf("time %d ms: %v", tm.UnixMilli(), err)
+		}
+		var out Event
+		if err := json.Unmarshal(js, &out); err != nil {
+			t.Fatalf("time %d ms: %s: %v", tm.UnixMilli(), js, err)
+		}
+		if !out.Time.Equal(tm) || !math.IsInf(out.Value, -1) || out.Alert == nil {
+			t.Errorf("time %d ms: got %+v from %s", tm.UnixMilli(), out, js)
+		}
+	}
+}
+
+// costlyShapes are batches that cost DecodeBatch the most memory per byte:
+// minimal columns, empty strings, empty payload objects.
+func costlyShapes() map[string][]byte {
+	const n = 50000
+	col := func() string { return strings.TrimSuffix(strings.Repeat("0,", n), ",") }
+	list := func(elem string, k int) string { return strings.TrimSuffix(strings.Repeat(elem+",", k), ",") }
+	one := `{"version":1,"n":1,"strings":[""],"epochs":["1"],"seq":[0],"ts":[0],"kind":[0]`
+	return map[string][]byte{
+		"realistic": EncodeBatch(simReadings(7, 5000)),
+		"sample":    EncodeBatch(sampleEvents()),
+		"required columns": []byte(fmt.Sprintf(`{"version":1,"n":%d,"strings":[""],"epochs":["1"],"seq":[%s],"ts":[%s],"kind":[%s]}`,
+			n, col(), col(), col())),
+		"every column": []byte(fmt.Sprintf(`{"version":1,"n":%d,"strings":[""],"epochs":["1"],"epoch":[%s],"seq":[%s],"ts":[%s],"untrusted":[%s],"kind":[%s],"prio":[%s],"dev":[%s],"pt":[%s],"v":[%s],"unit":[%s],"q":[%s],"text":[%s],"online":[%s]}`,
+			n, col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col(), col())),
+		"empty strings":  []byte(`{"version":1,"n":0,"strings":[""` + strings.Repeat(`,""`, n) + `],"epochs":[]}`),
+		"epochs":         []byte(`{"version":1,"n":0,"strings":[""],"epochs":["1"` + strings.Repeat(`,"1"`, n) + `]}`),
+		"empty ext":      []byte(one + `,"ext":[` + list(`{}`, n) + `]}`),
+		"ext alerts":     []byte(one + `,"ext":[` + list(`{"alert":{}}`, n) + `]}`),
+		"ext all":        []byte(one + `,"ext":[` + list(`{"gap":{},"alert":{},"action":{}}`, n) + `]}`),
+		"empty vx":       []byte(one + `,"vx":[` + list(`{}`, n) + `]}`),
+		"vx":             []byte(one + `,"vx":[` + list(`{"i":0,"v":"NaN"}`, n) + `]}`),
+		"one big string": []byte(`{"version":1,"n":0,"strings":["","` + strings.Repeat("x", 1<<20) + `"],"epochs":[]}`),
+		"whitespace":     []byte(`{"version":1,"n":0,"strings":[""],"epochs":[]}` + strings.Repeat(" ", 1<<20)),
+	}
+}
+
+// TestDecodeCost checks that DecodeCost bounds what DecodeBatch allocates
+// (all of it, garbage included) on the costliest shapes, so a receiver that
+// counts it against its memory budget cannot be surprised.
+func TestDecodeCost(t *testing.T) {
+	for name, raw := range costlyShapes() {
+		runtime.GC()
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		DecodeBatch(raw)
+		runtime.ReadMemStats(&b)
+		got, limit := b.TotalAlloc-a.TotalAlloc, DecodeCost(raw)
+		if int64(got) > limit {
+			t.Errorf("%s (%d bytes): DecodeBatch allocated %d bytes, over DecodeCost %d", name, len(raw), got, limit)
+		}
+	}
+}
+
+func TestGunzipLimits(t *testing.T) {
+	bomb := gz(t, make([]byte, 10<<20)) // 10 MiB of zeros in a few kB
+	var reserved int64
+	count := func(n int64) error { reserved += n; return nil }
+	if _, err := Gunzip(bomb, 1<<20, count); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("gzip bomb: got %v, want ErrTooLarge", err)
+	}
+	if reserved != 0 {
+		t.Errorf("gzip bomb: reserved %d bytes, want none (its trailer says it is too large)", reserved)
+	}
+	// The same bomb with a trailer that lies: it costs the size declared.
+	liar := bytes.Clone(bomb)
+	binary.LittleEndian.PutUint32(liar[len(liar)-4:], 1000)
+	if _, err := Gunzip(liar, 1<<20, count); !errors.Is(err, ErrMalformed) {
+		t.Errorf("lying trailer: got %v, want ErrMalformed", err)
+	}
+	if reserved != 1001 {
+		t.Errorf("lying trailer: reserved %d bytes, want 1001", reserved)
+	}
+	errBudget := errors.New("over budget")
+	if _, err := Gunzip(bomb, 16<<20, func(n int64) error { return errBudget }); !errors.Is(err, errBudget) {
+		t.Errorf("reserve refusing: got %v, want its error", err)
+	}
+	raw := EncodeBatch(simReadings(1, 100))
+	reserved = 0
+	got, err := Gunzip(gz(t, raw), 0, count)
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("round trip: got %d bytes, %v", len(got), err)
+	}
+	if reserved != int64(len(raw))+1 {
+		t.Errorf("reserved %d, want %d", reserved, len(raw)+1)
+	}
+	two := append(gz(t, raw), gz(t, raw)...)
+	if _, err := Gunzip(two, 0, nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("two members: got %v, want ErrMalformed", err)
+	}
+	for _, cut := range []int{0, 10, 40} {
+		if _, err := Gunzip(gz(t, raw)[:cut], 0, nil); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("gzip cut at %d: got %v, want ErrMalformed", cut, err)
+		}
+	}
+}
+
+func gz(t testing.TB, raw []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(raw)
+	zw.Close()
+	return buf.Bytes()
 }

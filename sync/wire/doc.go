@@ -20,6 +20,10 @@ const (
 	HeaderNonce     = "X-Edgegw-Nonce"     // random, 16+ hex chars; responses echo the request's
 	HeaderSignature = "X-Edgegw-Signature" // hex HMAC-SHA256, see Sign and SignResponse
 	HeaderProtocol  = "X-Edgegw-Protocol"  // "1"
+	// HeaderContentSHA256 is hex(sha256(body)) of a request, as signed: a
+	// receiver checks the signature before it reads the body
+	// (VerifyRequestHeaders), then checks the body against it.
+	HeaderContentSHA256 = "X-Edgegw-Content-Sha256"
 )
 
 // Paths of the gateway-facing endpoints.

@@ -5,32 +5,57 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 )
 
 // eventJSON is Event without its JSON methods.
 type eventJSON Event
 
+// TimeFitsJSON reports whether t can be written as an RFC 3339 string: its
+// year is 0 to 9999. (time.Time's MarshalJSON fails outside.)
+func TimeFitsJSON(t time.Time) bool { y := t.Year(); return y >= 0 && y <= 9999 }
+
 // MarshalJSON writes the event with the field names of the gateway's event
 // record; a value JSON numbers cannot carry (NaN, ±Inf) is written as the
-// string "NaN", "+Inf" or "-Inf".
+// string "NaN", "+Inf" or "-Inf", and a time RFC 3339 cannot carry (a year
+// past 9999, from a broken clock) as "ts_ms", milliseconds since 1970, with
+// "ts" the zero time. It never fails.
 func (e Event) MarshalJSON() ([]byte, error) {
-	if !math.IsNaN(e.Value) && !math.IsInf(e.Value, 0) {
+	special := math.IsNaN(e.Value) || math.IsInf(e.Value, 0)
+	badTime := !TimeFitsJSON(e.Time)
+	if !special && !badTime {
 		return json.Marshal(eventJSON(e))
 	}
-	return json.Marshal(struct {
+	aux := struct {
 		eventJSON
-		V string `json:"v"`
-	}{eventJSON(e), strconv.FormatFloat(e.Value, 'g', -1, 64)})
+		V  any    `json:"v,omitempty"`
+		TS *int64 `json:"ts_ms,omitempty"`
+	}{eventJSON: eventJSON(e)}
+	switch {
+	case special:
+		aux.V = strconv.FormatFloat(e.Value, 'g', -1, 64)
+	case e.Value != 0:
+		aux.V = e.Value
+	}
+	if badTime {
+		ms := e.Time.UnixMilli()
+		aux.TS, aux.eventJSON.Time = &ms, time.Time{}
+	}
+	return json.Marshal(aux)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	aux := struct {
 		*eventJSON
-		V json.RawMessage `json:"v"`
+		V  json.RawMessage `json:"v"`
+		TS *int64          `json:"ts_ms"`
 	}{eventJSON: (*eventJSON)(e)}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
+	}
+	if aux.TS != nil {
+		e.Time = time.UnixMilli(*aux.TS).UTC()
 	}
 	e.Value = 0
 	switch v := string(aux.V); {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -167,7 +168,8 @@ type ErrorResponse struct {
 	Code  string `json:"code"`
 }
 
-// Error codes (ErrorResponse.Code) with their HTTP status.
+// Error codes (ErrorResponse.Code). Errors holds the status each is
+// answered with and what a gateway does with it.
 const (
 	CodeBadRequest   = "bad_request"     // 400: malformed headers or body
 	CodeBadBatch     = "bad_batch"       // 400: the batch does not decode
@@ -178,19 +180,63 @@ const (
 	CodeForbidden    = "forbidden"       // 403: gateway disabled / admin token wrong
 	CodeNotFound     = "not_found"       // 404
 	CodeMethod       = "method"          // 405
-	CodeTooLarge     = "too_large"       // 413: body or decompressed body too large
+	CodeConflict     = "conflict"        // 409: admin API: the id exists
+	CodeTooLarge     = "too_large"       // 413: body, decompressed body or one event too large
 	CodeUnsupported  = "unsupported"     // 415: body not gzip
-	CodeOverloaded   = "overloaded"      // 429/503: try later (Retry-After)
+	CodeBadEvent     = "bad_event"       // 422: an event the receiver will not store (its time is impossible)
+	CodeRateLimited  = "rate_limited"    // 429: this gateway sends too fast (Retry-After)
+	CodeOverloaded   = "overloaded"      // 503: the receiver is at its memory budget (Retry-After)
 	CodeInternal     = "internal"        // 500: storage failed; nothing was acknowledged
 )
+
+// ErrorCode is one error of the protocol: its code, the HTTP status a
+// receiver answers it with, and the class a gateway gives that status.
+type ErrorCode struct {
+	Code   string
+	Status int
+	Class  Class
+}
+
+// Errors is the protocol's error table (PROTOCOL.md §7). A receiver takes
+// the status of every error it answers from here (StatusOf), and a gateway
+// classifies every answer with Classify, which agrees with this table
+// (tested): one table for both sides.
+var Errors = []ErrorCode{
+	{CodeBadRequest, http.StatusBadRequest, ClassRejected},
+	{CodeBadBatch, http.StatusBadRequest, ClassRejected},
+	{CodeUnauthorized, http.StatusUnauthorized, ClassTransient},
+	{CodeClockWindow, http.StatusUnauthorized, ClassTransient},
+	{CodeReplayed, http.StatusUnauthorized, ClassTransient},
+	{CodeUnknownGW, http.StatusUnauthorized, ClassTransient},
+	{CodeForbidden, http.StatusForbidden, ClassTransient},
+	{CodeNotFound, http.StatusNotFound, ClassRejected},
+	{CodeMethod, http.StatusMethodNotAllowed, ClassRejected},
+	{CodeConflict, http.StatusConflict, ClassRejected},
+	{CodeTooLarge, http.StatusRequestEntityTooLarge, ClassRejected},
+	{CodeUnsupported, http.StatusUnsupportedMediaType, ClassRejected},
+	{CodeBadEvent, http.StatusUnprocessableEntity, ClassRejected},
+	{CodeRateLimited, http.StatusTooManyRequests, ClassTransient},
+	{CodeOverloaded, http.StatusServiceUnavailable, ClassTransient},
+	{CodeInternal, http.StatusInternalServerError, ClassTransient},
+}
+
+// StatusOf is the HTTP status of error code (500 for a code not in Errors).
+func StatusOf(code string) int {
+	for _, e := range Errors {
+		if e.Code == code {
+			return e.Status
+		}
+	}
+	return http.StatusInternalServerError
+}
 
 // Class is what a client does with an answer.
 type Class int
 
 const (
 	ClassOK        Class = iota // 2xx (and 304): done
-	ClassTransient              // 408, 429, 5xx, network errors: retry later, honour Retry-After
-	ClassRejected               // other 4xx: the request will never succeed; quarantine it
+	ClassTransient              // no answer, 408, 429, 5xx, 401, 403, 1xx/3xx: retry later, honour Retry-After
+	ClassRejected               // other 4xx: the request will never succeed as it is; quarantine it
 )
 
 func (c Class) String() string {
@@ -204,12 +250,17 @@ func (c Class) String() string {
 	}
 }
 
-// Classify maps an HTTP status to what the client does.
+// Classify maps an HTTP status to what the client does. 401 and 403 are
+// transient: a wrong key, a clock outside the replay window or a disabled
+// gateway is a configuration to fix, and quarantining the data for it would
+// lose the data; the gateway keeps it and retries with backoff.
 func Classify(status int) Class {
 	switch {
 	case status >= 200 && status < 300, status == http.StatusNotModified:
 		return ClassOK
 	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
+		return ClassTransient
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
 		return ClassTransient
 	case status < 200, status >= 300 && status < 400:
 		return ClassTransient // unexpected: a proxy in the way; retry
@@ -218,18 +269,25 @@ func Classify(status int) Class {
 	}
 }
 
-// RetryAfter reads a Retry-After header (seconds or an HTTP date) relative to
-// now; ok is false when absent or unparsable. Callers cap the result.
+// MaxRetryAfter caps what RetryAfter returns: a day.
+const MaxRetryAfter = 24 * time.Hour
+
+// RetryAfter reads a Retry-After header (delta seconds or an HTTP date)
+// relative to now; ok is false when absent or unparsable. A date in the past
+// is 0; no answer is more than MaxRetryAfter. Callers cap the result further.
 func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
-	v := h.Get("Retry-After")
+	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), MaxRetryAfter), true
 	}
 	return 0, false
 }

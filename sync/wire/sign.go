@@ -74,7 +74,14 @@ var (
 	ErrBadSignature = errors.New("bad signature")
 	ErrClockWindow  = errors.New("timestamp outside the replay window")
 	ErrReplayed     = errors.New("replayed request")
+	// ErrNoDigest: the request has no X-Edgegw-Content-Sha256 header, so its
+	// signature can only be checked once the body is read (VerifyRequest).
+	ErrNoDigest = errors.New("no body digest header")
 )
+
+// ErrBodyTooLarge is returned by ReadLimited (and ReadVerifiedResponse) for
+// a body over its limit.
+var ErrBodyTooLarge = errors.New("body too large")
 
 // BodyDigest is hex(sha256(body)), body exactly as sent (compressed, if it
 // was compressed).
@@ -140,7 +147,9 @@ func SignRequest(req *http.Request, gateway string, key Key, body []byte, now ti
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderNonce, nonce)
 	req.Header.Set(HeaderProtocol, strconv.Itoa(Version))
-	req.Header.Set(HeaderSignature, Sign(key, req.Method, req.URL.RequestURI(), ts, nonce, BodyDigest(body)))
+	digest := BodyDigest(body)
+	req.Header.Set(HeaderContentSHA256, digest)
+	req.Header.Set(HeaderSignature, Sign(key, req.Method, req.URL.RequestURI(), ts, nonce, digest))
 }
 
 // ParseTimestamp reads an X-Edgegw-Timestamp value: unix seconds or RFC 3339.
@@ -174,7 +183,45 @@ func VerifyRequest(req *http.Request, key Key, body []byte, now time.Time, windo
 	if d := now.Sub(t); d > window || d < -window {
 		return fmt.Errorf("%w: timestamp %s is %s from the server's clock", ErrClockWindow, ts, d.Round(time.Second))
 	}
-	if !Verify(key, sig, req.Method, req.URL.RequestURI(), ts, req.Header.Get(HeaderNonce), BodyDigest(body)) {
+	digest := BodyDigest(body)
+	if d := req.Header.Get(HeaderContentSHA256); d != "" && !Equal(d, digest) {
+		return fmt.Errorf("%w: the body does not match %s", ErrBadSignature, HeaderContentSHA256)
+	}
+	if !Verify(key, sig, req.Method, req.URL.RequestURI(), ts, req.Header.Get(HeaderNonce), digest) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// VerifyRequestHeaders checks req's signature before its body is read,
+// against the body digest the X-Edgegw-Content-Sha256 header declares, and
+// its timestamp against now (as VerifyRequest). ErrNoDigest: the header is
+// absent, so only VerifyRequest can tell. When it returns nil the request
+// is authentic if its body hashes to the declared digest: the caller hashes
+// the body as it reads it and compares (BodyDigest, Equal).
+func VerifyRequestHeaders(req *http.Request, key Key, now time.Time, window time.Duration) error {
+	if window <= 0 {
+		window = DefaultReplayWindow
+	}
+	sig, ts := req.Header.Get(HeaderSignature), req.Header.Get(HeaderTimestamp)
+	if sig == "" || ts == "" {
+		return ErrUnsigned
+	}
+	t, err := ParseTimestamp(ts)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrClockWindow, err)
+	}
+	if d := now.Sub(t); d > window || d < -window {
+		return fmt.Errorf("%w: timestamp %s is %s from the server's clock", ErrClockWindow, ts, d.Round(time.Second))
+	}
+	digest := req.Header.Get(HeaderContentSHA256)
+	if digest == "" {
+		return ErrNoDigest
+	}
+	if len(digest) != 2*sha256.Size {
+		return fmt.Errorf("%w: %s is not a SHA-256 in hex", ErrBadSignature, HeaderContentSHA256)
+	}
+	if !Verify(key, sig, req.Method, req.URL.RequestURI(), ts, req.Header.Get(HeaderNonce), strings.ToLower(digest)) {
 		return ErrBadSignature
 	}
 	return nil
@@ -217,24 +264,69 @@ func VerifyResponse(resp *http.Response, key Key, body []byte) error {
 	return nil
 }
 
-// ReadVerifiedResponse reads resp's body (at most max bytes; max <= 0 means
-// 64 MiB), closes it and verifies the response signature. It returns the
-// body only if the signature holds.
+// ReadVerifiedResponse reads resp's body (at most max bytes; max <= 0
+// means 64 MiB), closes it and verifies the response signature. It returns
+// the body only if the signature holds. A body over max is refused with
+// ErrBodyTooLarge before the signature is checked, and a declared
+// Content-Length over max before anything is read.
 func ReadVerifiedResponse(resp *http.Response, key Key, max int64) ([]byte, error) {
 	if max <= 0 {
 		max = 64 << 20
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	body, err := ReadLimited(resp.Body, resp.ContentLength, max)
 	if err != nil {
 		return nil, fmt.Errorf("read response: %w", err)
-	}
-	if int64(len(body)) > max {
-		return nil, fmt.Errorf("read response: more than %d bytes", max)
 	}
 	if err := VerifyResponse(resp, key, body); err != nil {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return body, nil
+}
+
+// ReadLimited reads all of r, at most max bytes: more is ErrBodyTooLarge.
+// declared is the Content-Length (-1 when unknown): over max, it is refused
+// before anything is read; otherwise the buffer is allocated once at that
+// size (a body that turns out longer is refused too). An unknown length
+// grows the buffer in steps, never past max+1 bytes.
+func ReadLimited(r io.Reader, declared, max int64) ([]byte, error) {
+	if declared > max {
+		return nil, fmt.Errorf("%w: %d bytes declared, the limit is %d", ErrBodyTooLarge, declared, max)
+	}
+	if declared >= 0 {
+		buf := make([]byte, declared)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		var one [1]byte
+		if n, _ := r.Read(one[:]); n > 0 {
+			return nil, fmt.Errorf("%w: longer than the %d bytes declared", ErrBodyTooLarge, declared)
+		}
+		return buf, nil
+	}
+	buf := make([]byte, 0, min(max+1, 32<<10))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > max {
+				return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
+			}
+			// Double, up to max+1: the buffers allocated add up to at most
+			// twice the body (append grows big slices by a quarter).
+			nb := make([]byte, len(buf), min(2*int64(cap(buf)), max+1))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			if int64(len(buf)) > max {
+				return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, max)
+			}
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

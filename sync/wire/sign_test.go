@@ -3,10 +3,13 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,6 +73,75 @@ func TestSignVerifyRequest(t *testing.T) {
 	}
 }
 
+// TestVerifyRequestHeaders: with the body digest header, the signature is
+// checked before the body is read; the digest must then match the body.
+func TestVerifyRequestHeaders(t *testing.T) {
+	key, _ := NewKey()
+	other, _ := NewKey()
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte("gzip bytes")
+	mk := func() *http.Request {
+		req := httptest.NewRequest("POST", "http://c.example/v1/batches", bytes.NewReader(body))
+		SignRequest(req, "gw1", key, body, now)
+		return req
+	}
+	if err := VerifyRequestHeaders(mk(), key, now, 0); err != nil {
+		t.Errorf("good request: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		mod  func(r *http.Request) Key
+		want error
+	}{
+		{"wrong key", func(r *http.Request) Key { return other }, ErrBadSignature},
+		{"other digest", func(r *http.Request) Key { r.Header.Set(HeaderContentSHA256, BodyDigest([]byte("x"))); return key }, ErrBadSignature},
+		{"short digest", func(r *http.Request) Key { r.Header.Set(HeaderContentSHA256, "abc"); return key }, ErrBadSignature},
+		{"no digest", func(r *http.Request) Key { r.Header.Del(HeaderContentSHA256); return key }, ErrNoDigest},
+		{"unsigned", func(r *http.Request) Key { r.Header.Del(HeaderSignature); return key }, ErrUnsigned},
+		{"old", func(r *http.Request) Key { r.Header.Set(HeaderTimestamp, "1"); return key }, ErrClockWindow},
+	} {
+		req := mk()
+		if err := VerifyRequestHeaders(req, c.mod(req), now, 0); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	// The full check refuses a body that does not match the declared digest.
+	req := mk()
+	req.Header.Set(HeaderContentSHA256, BodyDigest([]byte("other")))
+	if err := VerifyRequest(req, key, body, now, 0); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("digest header not matching the body: got %v, want ErrBadSignature", err)
+	}
+}
+
+func TestReadLimited(t *testing.T) {
+	data := bytes.Repeat([]byte("x"), 1000)
+	for _, c := range []struct {
+		name          string
+		declared, max int64
+		n             int // bytes the reader holds
+		ok            bool
+	}{
+		{"declared fits", 1000, 1000, 1000, true},
+		{"unknown fits", -1, 1000, 1000, true},
+		{"unknown empty", -1, 1000, 0, true},
+		{"declared over", 1001, 1000, 1000, false},
+		{"unknown over", -1, 999, 1000, false},
+		{"longer than declared", 10, 1000, 1000, false},
+		{"shorter than declared", 1000, 1000, 10, false},
+	} {
+		got, err := ReadLimited(bytes.NewReader(data[:c.n]), c.declared, c.max)
+		if c.ok && (err != nil || len(got) != c.n) {
+			t.Errorf("%s: got %d bytes, %v; want %d", c.name, len(got), err, c.n)
+		}
+		if !c.ok && err == nil {
+			t.Errorf("%s: got %d bytes, want an error", c.name, len(got))
+		}
+	}
+	if _, err := ReadLimited(bytes.NewReader(data), 5000, 1000); !errors.Is(err, ErrBodyTooLarge) {
+		t.Errorf("declared over the limit: got %v, want ErrBodyTooLarge", err)
+	}
+}
+
 func TestSignVerifyResponse(t *testing.T) {
 	key, _ := NewKey()
 	forged := false
@@ -113,11 +185,49 @@ func TestSignVerifyResponse(t *testing.T) {
 	}
 }
 
+// TestClassify is the one table of what a gateway does with each answer
+// the protocol defines (PROTOCOL.md §7); the receiver answers from Errors,
+// whose every entry must classify as it says.
 func TestClassify(t *testing.T) {
-	for status, want := range map[int]Class{200: ClassOK, 204: ClassOK, 304: ClassOK, 408: ClassTransient, 429: ClassTransient,
-		500: ClassTransient, 503: ClassTransient, 400: ClassRejected, 401: ClassRejected, 413: ClassRejected} {
-		if got := Classify(status); got != want {
-			t.Errorf("Classify(%d): got %v, want %v", status, got, want)
+	for _, c := range []struct {
+		status int
+		want   Class
+	}{
+		{200, ClassOK}, {204, ClassOK}, {304, ClassOK},
+		{100, ClassTransient}, {301, ClassTransient}, {302, ClassTransient}, {307, ClassTransient},
+		{400, ClassRejected}, {401, ClassTransient}, {403, ClassTransient}, {404, ClassRejected},
+		{405, ClassRejected}, {408, ClassTransient}, {409, ClassRejected}, {411, ClassRejected},
+		{413, ClassRejected}, {415, ClassRejected}, {422, ClassRejected}, {429, ClassTransient},
+		{500, ClassTransient}, {502, ClassTransient}, {503, ClassTransient}, {504, ClassTransient},
+	} {
+		if got := Classify(c.status); got != c.want {
+			t.Errorf("Classify(%d): got %v, want %v", c.status, got, c.want)
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range Errors {
+		if seen[e.Code] {
+			t.Errorf("code %q listed twice", e.Code)
+		}
+		seen[e.Code] = true
+		if got := Classify(e.Status); got != e.Class {
+			t.Errorf("code %s: Classify(%d) = %v, the table says %v", e.Code, e.Status, got, e.Class)
+		}
+		if got := StatusOf(e.Code); got != e.Status {
+			t.Errorf("StatusOf(%s): got %d, want %d", e.Code, got, e.Status)
+		}
+	}
+	if got := StatusOf("no such code"); got != 500 {
+		t.Errorf("StatusOf(unknown): got %d, want 500", got)
+	}
+	// PROTOCOL.md lists every code with its status.
+	doc, err := os.ReadFile("../PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range Errors {
+		if row := fmt.Sprintf("| %d | `%s` |", e.Status, e.Code); !strings.Contains(string(doc), row) {
+			t.Errorf("PROTOCOL.md §7 has no row %q", row)
 		}
 	}
 	now := time.Unix(1_800_000_000, 0)

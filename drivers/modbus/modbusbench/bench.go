@@ -116,19 +116,22 @@ func Run(ctx context.Context, c Config) (Result, error) {
 			return Result{}, err
 		}
 	}
+	clock := edge.SystemClock{}
 	times := make([]time.Duration, 0, c.Cycles)
 	for range c.Cycles {
 		// Start each cycle from an idle bus, as a poll interval would.
-		time.Sleep(line.Silence())
-		start := time.Now()
+		if err := edge.Sleep(ctx, clock, line.Silence()); err != nil {
+			return Result{}, err
+		}
+		start := clock.Now()
 		if err := d.PollOnce(ctx, m, sink); err != nil {
 			return Result{}, err
 		}
-		times = append(times, time.Since(start))
+		times = append(times, clock.Now().Sub(start))
 	}
-	for _, dv := range d.Devices() {
-		if cn := d.Counters(dv.ID); cn.Timeouts+cn.CRCErrors+cn.Exceptions > 0 || !cn.Online {
-			return Result{}, fmt.Errorf("%s: errors during the benchmark: %+v", dv.ID, cn)
+	for _, st := range d.Stats() {
+		if st.Errors > 0 || st.Garbage > 0 {
+			return Result{}, fmt.Errorf("%s: errors during the benchmark: %+v", st.Device, st)
 		}
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })

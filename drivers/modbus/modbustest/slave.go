@@ -13,6 +13,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // Bank is one slave's data tables.
@@ -32,6 +34,8 @@ type Slave struct {
 	// Echo sends every request back before its answer, as an RS-485
 	// adapter whose receiver is always on does.
 	Echo bool
+	// Clock paces the answers. Default: edge.SystemClock.
+	Clock edge.Clock
 
 	mu     sync.Mutex
 	banks  map[byte]*Bank
@@ -91,7 +95,9 @@ func (s *Slave) Serve(ctx context.Context, rw io.ReadWriter) error {
 				if sil == 0 {
 					sil = 7 * s.CharTime / 2
 				}
-				time.Sleep(time.Duration(len(req)+len(resp))*s.CharTime + sil)
+				if err := edge.Sleep(ctx, s.Clock, time.Duration(len(req)+len(resp))*s.CharTime+sil); err != nil {
+					return nil
+				}
 			}
 			if _, err := rw.Write(resp); err != nil {
 				return err

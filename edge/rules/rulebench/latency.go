@@ -21,6 +21,7 @@ type LatencyOptions struct {
 	Background int           // background events per second (default 5000)
 	Probes     int           // measured alarms (default 300)
 	Gap        time.Duration // between probes (default 25ms)
+	Clock      edge.Clock    // measures the latencies (default: the system clock)
 }
 
 // Latency is the result of RunLatency.
@@ -38,13 +39,14 @@ type Latency struct {
 
 // recorder is an edge.Output that records when each command arrives.
 type recorder struct {
-	mu sync.Mutex
-	at map[string]time.Time // op text -> first arrival
-	ch chan string
+	clk edge.Clock
+	mu  sync.Mutex
+	at  map[string]time.Time // op text -> first arrival
+	ch  chan string
 }
 
 func (r *recorder) Apply(ctx context.Context, op edge.Op) error {
-	now := time.Now()
+	now := r.clk.Now()
 	r.mu.Lock()
 	if _, ok := r.at[op.Text]; !ok {
 		r.at[op.Text] = now
@@ -78,6 +80,10 @@ func RunLatency(ctx context.Context, log edge.Log, state edge.StateStore, o Late
 	if o.Gap == 0 {
 		o.Gap = 25 * time.Millisecond
 	}
+	clk := o.Clock
+	if clk == nil {
+		clk = edge.SystemClock{}
+	}
 	rs := Rules(o.Rules)
 	rs = append(rs, config.Rule{Name: "probe", Match: config.RuleMatch{Devices: []string{"probe"}, Points: []string{"alarm"}},
 		When: "event.value > 0", Severity: "critical", Message: "probe {{.Event.Text}}",
@@ -87,9 +93,9 @@ func RunLatency(ctx context.Context, log edge.Log, state edge.StateStore, o Late
 		return Latency{}, err
 	}
 	devs := append(Devices(o.Devices), edge.Device{ID: "probe", Location: "bench/probe"})
-	rec := &recorder{at: map[string]time.Time{}, ch: make(chan string, 16)}
-	runner := actions.New(actions.Options{Outputs: map[string]edge.Output{"siren": rec}})
-	eng, err := rules.New(rules.Options{Set: set, Devices: devs, Log: log, State: state, Actions: runner})
+	rec := &recorder{clk: clk, at: map[string]time.Time{}, ch: make(chan string, 16)}
+	runner := actions.New(actions.Options{Outputs: map[string]edge.Output{"siren": rec}, Clock: clk})
+	eng, err := rules.New(rules.Options{Set: set, Devices: devs, Log: log, State: state, Actions: runner, Clock: clk})
 	if err != nil {
 		return Latency{}, err
 	}
@@ -106,18 +112,18 @@ func RunLatency(ctx context.Context, log edge.Log, state edge.StateStore, o Late
 		evs := Events(devs[:o.Devices], 100_000, 0, 11)
 		const tick = 10 * time.Millisecond
 		per := o.Background * int(tick) / int(time.Second)
-		t := time.NewTicker(tick)
-		defer t.Stop()
+		next := clk.Now()
 		i := 0
 		for {
-			select {
-			case <-ctx.Done():
+			// Every tick from the start, not from the end of the last one,
+			// so that the rate holds.
+			next = next.Add(tick)
+			if edge.Sleep(ctx, clk, next.Sub(clk.Now())) != nil {
 				return
-			case <-t.C:
 			}
 			for j := 0; j < per; j++ {
 				ev := evs[i%len(evs)]
-				ev.Seq, ev.Time = 0, time.Now()
+				ev.Seq, ev.Time = 0, clk.Now()
 				i++
 				_ = log.AppendAsync(ev, func(_ edge.Event, err error) {
 					if err == nil {
@@ -129,19 +135,19 @@ func RunLatency(ctx context.Context, log edge.Log, state edge.StateStore, o Late
 			}
 		}
 	}()
-	time.Sleep(500 * time.Millisecond) // let the background load settle
+	_ = edge.Sleep(ctx, clk, 500*time.Millisecond) // let the background load settle
 
 	var lat []time.Duration
 	lost := 0
 	for p := 0; p < o.Probes && ctx.Err() == nil; p++ {
 		text := fmt.Sprintf("p%d", p)
-		start := time.Now()
+		start := clk.Now()
 		on := edge.StateChange("probe", "alarm", text, 1)
 		on.Time = start
 		if err := log.AppendAsync(on, nil); err != nil {
 			return Latency{}, err
 		}
-		deadline := time.After(2 * time.Second)
+		deadline := clk.After(2 * time.Second)
 	wait:
 		for {
 			select {
@@ -163,9 +169,9 @@ func RunLatency(ctx context.Context, log edge.Log, state edge.StateStore, o Late
 			lat = append(lat, at.Sub(start))
 		}
 		off := edge.StateChange("probe", "alarm", "clear", 0)
-		off.Time = time.Now()
+		off.Time = clk.Now()
 		_ = log.AppendAsync(off, nil)
-		time.Sleep(o.Gap)
+		_ = edge.Sleep(ctx, clk, o.Gap) // the loop ends when ctx does
 	}
 	cancel()
 	wg.Wait()

@@ -134,7 +134,8 @@ func RunThroughput(nRules, nDevices, n int) (Throughput, error) {
 	defer runtime.UnlockOSThread()
 	before := core.Stats()
 	cpu0, cpuOK := threadCPU()
-	start := time.Now()
+	wall := edge.SystemClock{}
+	start := wall.Now()
 	for i := 0; i < n; i++ {
 		ev := &evs[i%len(evs)]
 		core.Event(ev, now)
@@ -142,7 +143,7 @@ func RunThroughput(nRules, nDevices, n int) (Throughput, error) {
 			core.DiscardDirty()
 		}
 	}
-	el := time.Since(start)
+	el := wall.Now().Sub(start)
 	cpu1, _ := threadCPU()
 	st := core.Stats()
 	r := Throughput{Rules: nRules, Devices: nDevices, Events: n, WallEventsPerSec: float64(n) / el.Seconds(),

@@ -21,6 +21,10 @@ type Fake struct {
 	Tested []string
 	// Err, when set, is returned by Snapshot.
 	Err error
+	// ResolveOnAck makes an alert resolve just before its acknowledgement
+	// lands: AckAlert removes it and answers not found, as the gateway
+	// does for an alert no longer active.
+	ResolveOnAck bool
 }
 
 // New returns a healthy compound: three devices online, one firing alert,
@@ -81,6 +85,10 @@ func (f *Fake) AckAlert(id, by string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.Snap.Alerts {
+		if f.Snap.Alerts[i].ID == id && f.ResolveOnAck {
+			f.Snap.Alerts = append(f.Snap.Alerts[:i:i], f.Snap.Alerts[i+1:]...)
+			return fmt.Errorf("alert %q: no active alert with this id: %w", id, status.ErrNotFound)
+		}
 		if f.Snap.Alerts[i].ID == id {
 			f.Snap.Alerts[i].State, f.Snap.Alerts[i].By = edge.AlertAcknowledged, by
 			f.Acks = append(f.Acks, id+" "+by)

@@ -1,11 +1,17 @@
 // Command mkdeb builds the edgegw .deb for one architecture with nfpm: the
-// binary, the systemd unit (rendered from edge/service, the same text
-// `edgegw service install` writes), the default config as a conffile, the
-// data directory, a udev rule for GPIO access and the maintainer scripts.
+// binary, the systemd unit (packaging/systemd/edgegw.service, which the
+// product's test TestPackagedUnitUpToDate in edge/service keeps equal to
+// what `edgegw service install` writes), the default config as a conffile,
+// the data directory, a udev rule for GPIO access and the maintainer
+// scripts.
 //
-//	go run ./packaging/cmd/mkdeb --arch amd64 --version 1.2.3 \
+// It lives in the packaging module (packaging/go.mod), so that nfpm and
+// its dependencies stay out of the gateway's module; it imports nothing of
+// the gateway. From the repository root:
+//
+//	go -C packaging build -o ../dist/.tools/mkdeb ./cmd/mkdeb
+//	dist/.tools/mkdeb --arch amd64 --version 1.2.3 \
 //	    --binary dist/edgegw-linux-amd64 --config dist/edgegw.yaml --out dist
-//	go run ./packaging/cmd/mkdeb --unit-only > packaging/systemd/edgegw.service
 package main
 
 import (
@@ -19,8 +25,6 @@ import (
 	"github.com/goreleaser/nfpm/v2"
 	"github.com/goreleaser/nfpm/v2/deb"
 	"github.com/goreleaser/nfpm/v2/files"
-
-	"github.com/edgegw/edgegw/edge/service"
 )
 
 // debArch maps our names to nfpm's (GOARCH-style) names; nfpm writes the
@@ -29,31 +33,18 @@ var debArch = map[string]string{"amd64": "amd64", "arm64": "arm64", "armhf": "ar
 
 func main() {
 	var (
-		arch     = flag.String("arch", "amd64", "Debian architecture: amd64, arm64 or armhf")
-		version  = flag.String("version", "0.0.0", "package version")
-		binary   = flag.String("binary", "", "the edgegw binary for this architecture")
-		config   = flag.String("config", "", "the default config file (edgegw init output)")
-		pkgdir   = flag.String("packaging", "packaging", "the packaging/ directory (maintainer scripts, udev rule)")
-		docs     = flag.String("docs", "docs/install.md", "the installer's guide, shipped in /usr/share/doc/edgegw")
-		out      = flag.String("out", "dist", "output directory")
-		unitOnly = flag.Bool("unit-only", false, "print the systemd unit and exit")
+		arch    = flag.String("arch", "amd64", "Debian architecture: amd64, arm64 or armhf")
+		version = flag.String("version", "0.0.0", "package version")
+		binary  = flag.String("binary", "", "the edgegw binary for this architecture")
+		config  = flag.String("config", "", "the default config file (edgegw init output)")
+		pkgdir  = flag.String("packaging", "packaging", "the packaging/ directory (maintainer scripts, udev rule, systemd unit)")
+		docs    = flag.String("docs", "docs/install.md", "the installer's guide, shipped in /usr/share/doc/edgegw")
+		out     = flag.String("out", "dist", "output directory")
 	)
 	flag.Parse()
-	unit, err := service.Unit(debSettings())
-	if err != nil {
+	if err := build(*arch, *version, *binary, *config, *pkgdir, *docs, *out); err != nil {
 		fail(err)
 	}
-	if *unitOnly {
-		fmt.Print(unit)
-		return
-	}
-	if err := build(*arch, *version, *binary, *config, *pkgdir, *docs, *out, unit); err != nil {
-		fail(err)
-	}
-}
-
-func debSettings() service.Settings {
-	return service.Settings{ConfigPath: "/etc/edgegw/edgegw.yaml", Executable: "/usr/bin/edgegw", UserName: service.DefaultUser}
 }
 
 func fail(err error) {
@@ -61,27 +52,19 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func build(arch, version, binary, config, pkgdir, docs, out, unit string) error {
+func build(arch, version, binary, config, pkgdir, docs, out string) error {
 	goarch, ok := debArch[arch]
 	if !ok {
 		return fmt.Errorf("unknown arch %q (want amd64, arm64 or armhf)", arch)
 	}
-	for _, f := range []string{binary, config} {
+	unitFile := filepath.Join(pkgdir, "systemd", "edgegw.service")
+	for _, f := range []string{binary, config, unitFile} {
 		if f == "" {
 			return fmt.Errorf("--binary and --config are required")
 		}
 		if _, err := os.Stat(f); err != nil {
 			return err
 		}
-	}
-	tmp, err := os.MkdirTemp("", "mkdeb")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	unitFile := filepath.Join(tmp, "edgegw.service")
-	if err := os.WriteFile(unitFile, []byte(unit), 0o644); err != nil {
-		return err
 	}
 	// Reproducible: every file gets the same mtime (SOURCE_DATE_EPOCH when set).
 	mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

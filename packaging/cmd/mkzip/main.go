@@ -1,7 +1,10 @@
 // Command mkzip writes a zip from name=path pairs, with fixed timestamps so
 // the same inputs give the same zip (the Windows package).
 //
-//	go run ./packaging/cmd/mkzip -o dist/edgegw-1.2.3-windows-amd64.zip \
+// It is in the packaging module (packaging/go.mod). From the repository root:
+//
+//	go -C packaging build -o ../dist/.tools/mkzip ./cmd/mkzip
+//	dist/.tools/mkzip -o dist/edgegw-1.2.3-windows-amd64.zip \
 //	    edgegw/edgegw.exe=dist/edgegw-windows-amd64.exe edgegw/install.ps1=packaging/windows/install.ps1
 package main
 

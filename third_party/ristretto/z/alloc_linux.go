@@ -54,4 +54,10 @@ var noSpace atomic.Pointer[func(name string, need int64) bool]
 // cannot survive some of these failures (a memtable it cannot create ends
 // the process), so the application keeps room for exactly this. Patched in
 // by edgegw (PATCHED.md).
-func SetNoSpaceHandler(f func(name string, need int64) bool) { noSpace.Store(&f) }
+func SetNoSpaceHandler(f func(name string, need int64) bool) {
+	if f == nil {
+		noSpace.Store(nil)
+		return
+	}
+	noSpace.Store(&f)
+}

@@ -191,9 +191,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"proxy says slow down","code":"overloaded"}`, http.StatusTooManyRequests)
 		return
 	case Delay:
-		select {
-		case <-time.After(p.DelayFor):
-		case <-r.Context().Done():
+		wait, cancel := context.WithTimeout(r.Context(), p.DelayFor)
+		<-wait.Done()
+		cancel()
+		if r.Context().Err() != nil {
 			return
 		}
 	}

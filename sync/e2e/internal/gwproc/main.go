@@ -3,7 +3,8 @@
 // without the rules and outputs of a full gateway. It is what `edgegw run`
 // does for sync, small enough to be SIGKILLed many times in a test.
 //
-// Lines on stdin drive it: "alert ID" appends an alert, "pause" and
+// Lines on stdin drive it: "alert ID" appends an alert, "alert-at MS ID"
+// one stamped MS milliseconds after 1970 by a clock it trusts, "pause" and
 // "resume" switch the uplink, "quit" stops it. It writes its state as JSON
 // to --status every 100ms: the uplink status, forged downlink answers,
 // config version and error, commands run.
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,7 +46,8 @@ type State struct {
 	Commands      []string        `json:"commands"`
 	LastSeq       uint64          `json:"last_seq"`
 	Emitted       uint64          `json:"emitted"`
-	Done          bool            `json:"done"` // the generator emitted --total
+	Done          bool            `json:"done"`   // the generator emitted --total
+	Alerts        []uint64        `json:"alerts"` // seqs of the alerts appended from stdin
 }
 
 func main() {
@@ -146,6 +149,8 @@ func run() error {
 		}
 	}
 
+	var alertMu sync.Mutex
+	var alerts []uint64
 	go func() { // stdin commands
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() {
@@ -154,16 +159,25 @@ func run() error {
 				continue
 			}
 			switch f[0] {
-			case "alert":
+			case "alert", "alert-at":
 				aid := "e2e"
 				if len(f) > 1 {
-					aid = f[1]
+					aid = f[len(f)-1]
 				}
 				ev := edge.Event{Kind: edge.KindAlert, Device: "door-1", Text: "door open",
 					Alert: &edge.Alert{ID: aid, Rule: "door_open", State: edge.AlertFiring, Severity: "critical", Message: "door open"}}
-				if _, err := st.Append(ctx, ev); err != nil {
-					logger.Error("append alert", "err", err)
+				if f[0] == "alert-at" && len(f) == 3 {
+					ms, _ := strconv.ParseInt(f[1], 10, 64)
+					ev.Time, ev.ClockTrusted = time.UnixMilli(ms).UTC(), true
 				}
+				out, err := st.Append(ctx, ev)
+				if err != nil {
+					logger.Error("append alert", "err", err)
+					continue
+				}
+				alertMu.Lock()
+				alerts = append(alerts, out[0].Seq)
+				alertMu.Unlock()
 			case "pause":
 				up.SetPaused(true)
 			case "resume":
@@ -184,6 +198,9 @@ func run() error {
 			s.Emitted = drv.Emitted()
 		}
 		s.Done = total > 0 && st.LastSeq() >= total
+		alertMu.Lock()
+		s.Alerts = append([]uint64(nil), alerts...)
+		alertMu.Unlock()
 		b, _ := json.Marshal(s)
 		tmp := statusPath + ".tmp"
 		if os.WriteFile(tmp, b, 0o644) == nil {
