@@ -28,6 +28,7 @@ const (
 	exitStatusBacklogOld    = 5
 	exitStatusStoreNearCap  = 6
 	exitStatusNotReady      = 7
+	exitStatusDiskFull      = 8
 )
 
 var checkExit = map[status.Check]int{
@@ -35,6 +36,8 @@ var checkExit = map[status.Check]int{
 	status.CheckBacklogOld:    exitStatusBacklogOld,
 	status.CheckStoreNearCap:  exitStatusStoreNearCap,
 	status.CheckNotReady:      exitStatusNotReady,
+	status.CheckDiskFull:      exitStatusDiskFull,
+	status.CheckDiskLow:       exitStatusStoreNearCap,
 }
 
 // statusTarget are the flags that say which gateway to ask, shared by
@@ -124,8 +127,12 @@ Exit status (when several apply, the smallest):
   3  not running: nothing answers at the status address
   4  a device is offline
   5  the sync backlog is older than --max-backlog-age
-  6  the store is at --max-store-pct of its cap or more
-  7  the gateway is not ready or reports a problem of its own`,
+  6  the store is at --max-store-pct of its cap or more, or the disk is under
+     the store's reserve (it evicts its oldest events to keep it)
+  7  the gateway is not ready or reports a problem of its own
+  8  degraded: the store's disk is full; appends are refused (the gateway
+     stays up, serves status, syncs, and takes appends again once space
+     returns)`,
 		Flags: func(fs *flag.FlagSet) {
 			target.flags(fs)
 			fs.BoolVar(&asJSON, "json", false, "print JSON: {healthy, exit_code, problems, status}")
@@ -357,6 +364,19 @@ func printSummary(w io.Writer, s *status.Snapshot, probs []status.Problem) error
 	}
 	fmt.Fprintf(bw, "store: %s of %s (%.1f%%), %d events, %d evicted, %d gap records\n",
 		humanBytes(st.Bytes), humanBytes(st.CapBytes), pct, st.Events, st.Evicted, st.GapRecords)
+	if st.DiskTotal > 0 {
+		state := "ok"
+		switch {
+		case st.ReadOnly:
+			state = "FULL (store read-only)"
+		case st.DiskFull:
+			state = "FULL (appends refused)"
+		case st.DiskFree+st.DiskHeld < st.DiskReserve:
+			state = "LOW (evicting)"
+		}
+		fmt.Fprintf(bw, "disk: %s, %s free of %s, reserve %s, %d evicted for it, %d appends refused\n",
+			state, humanBytes(st.DiskFree), humanBytes(st.DiskTotal), humanBytes(st.DiskReserve), st.DiskEvicted, st.Refused)
+	}
 	clock := "trusted"
 	if !s.Clock.Trusted {
 		clock = "NOT trusted"
