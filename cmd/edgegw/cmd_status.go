@@ -21,7 +21,9 @@ import (
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
-// Exit codes of `edgegw status`. When several apply, the smallest wins.
+// Exit codes of `edgegw status`. When several apply, the smallest wins,
+// except a full disk (8), which wins over all but "not running": it hides
+// the rest (a device whose status could not be stored shows offline).
 const (
 	exitStatusNotRunning    = 3
 	exitStatusDeviceOffline = 4
@@ -120,7 +122,7 @@ Examples:
   edgegw status --config /etc/edgegw/edgegw.yaml --json
   edgegw status --url http://192.168.1.20:8780 --password-file ~/.edgegw-pw
 
-Exit status (when several apply, the smallest):
+Exit status (when several apply, the smallest, except 8, which wins):
   0  healthy
   1  error (bad answer, wrong password, bad flags value)
   2  usage error
@@ -132,7 +134,8 @@ Exit status (when several apply, the smallest):
   7  the gateway is not ready or reports a problem of its own
   8  degraded: the store's disk is full; appends are refused (the gateway
      stays up, serves status, syncs, and takes appends again once space
-     returns)`,
+     returns). It wins over 4 to 7: events that could not be stored, device
+     status among them, make the rest unreliable`,
 		Flags: func(fs *flag.FlagSet) {
 			target.flags(fs)
 			fs.BoolVar(&asJSON, "json", false, "print JSON: {healthy, exit_code, problems, status}")
@@ -162,11 +165,16 @@ Exit status (when several apply, the smallest):
 			probs := status.Evaluate(snap, status.Thresholds{MaxBacklogAge: maxBacklog, MaxStorePct: maxStore})
 			code := 0
 			texts := []string{}
+			full := false
 			for _, p := range probs {
 				if e := checkExit[p.Check]; code == 0 || e < code {
 					code = e
 				}
+				full = full || p.Check == status.CheckDiskFull
 				texts = append(texts, p.Text)
+			}
+			if full {
+				code = exitStatusDiskFull
 			}
 			if asJSON {
 				err = writeIndented(env.Stdout, map[string]any{"healthy": code == 0, "exit_code": code, "problems": texts, "status": snap})

@@ -239,6 +239,30 @@ func (d *diskGuard) hold() {
 	d.at = time.Time{}
 }
 
+// fullMark: under it appends are refused (maintenance decides, setFull).
+const fullMark = minWrite + memFileBytes
+
+// holdBack makes the ballast again after an open that needed its room, as
+// large as it can be while leaving Badger room to write (minWrite): the
+// room was for Badger to open, not for new events on a disk another
+// process filled, so the store stays under the full mark (appends refused)
+// until space returns, as it would have had it not restarted.
+func (d *diskGuard) holdBack() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := min(workRoom, d.readLocked(0)-(fullMark-1<<20))
+	if d.ballast > 0 || n < 1<<20 {
+		return
+	}
+	if err := allocateFile(d.ballastPath(), n); err != nil {
+		os.Remove(d.ballastPath())
+		d.log.Warn("cannot make the disk reserve file", "file", d.ballastPath(), "err", err)
+		return
+	}
+	d.ballast = n
+	d.at = time.Time{}
+}
+
 // writable reports whether a write may reach Badger now: there is room for
 // a memtable rotation. The ballast is not released for writes: it is the
 // room the store needs to free space (doDrop) and to open.

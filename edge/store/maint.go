@@ -465,7 +465,7 @@ func (s *Store) enforce() {
 // there is room for the store to work.
 func (s *Store) setFull(free int64) {
 	switch {
-	case free < minWrite+memFileBytes && !s.disk.full.Load():
+	case free < fullMark && !s.disk.full.Load():
 		s.disk.full.Store(true)
 		s.log.Error("disk full: appends refused until space returns", "dir", s.opts.Dir, "disk_free", free)
 	case free >= workRoom+workRoom/2 && s.disk.full.Load():
@@ -593,8 +593,8 @@ func (s *Store) dropConsumed(need int64) int64 {
 		return nil
 	})
 	if err != nil || d.empty() {
-		if !errors.Is(err, edge.ErrClosed) {
-			s.log.Error("deleting consumed events failed", "err", err)
+		if err != nil && !errors.Is(err, edge.ErrClosed) {
+			s.throttle.Error("consumed-failed", "deleting consumed events failed", "err", err)
 		}
 		return 0
 	}

@@ -272,8 +272,9 @@ func (s *Store) openDB() error {
 	dir := s.opts.Dir
 	_, err := os.Stat(filepath.Join(dir, "MANIFEST"))
 	fresh := errors.Is(err, os.ErrNotExist)
+	released := false
 	if s.disk.read(0) < workRoom {
-		s.disk.release("not enough room to open the store")
+		released = s.disk.release("not enough room to open the store") > 0
 	}
 	free := s.disk.read(0)
 	if fresh && free < workRoom {
@@ -303,6 +304,9 @@ func (s *Store) openDB() error {
 	if err := s.load(); err != nil {
 		db.Close()
 		return err
+	}
+	if released {
+		s.disk.holdBack()
 	}
 	s.disk.hold()
 	return nil
