@@ -55,12 +55,28 @@ type StoreStats struct {
 	Epoch      uint64 `json:"epoch"`
 	FirstSeq   uint64 `json:"first_seq"`
 	LastSeq    uint64 `json:"last_seq"`
-	Bytes      int64  `json:"bytes"`      // LSM + value log size on disk
-	LiveBytes  int64  `json:"live_bytes"` // encoded events + keys held: what CapBytes limits
-	CapBytes   int64  `json:"cap_bytes"`  // configured cap
+	Bytes      int64  `json:"bytes"`      // the store's files on disk: what CapBytes limits
+	LiveBytes  int64  `json:"live_bytes"` // held events as stored (compressed blocks), part of Bytes
+	CapBytes   int64  `json:"cap_bytes"`  // configured cap, in bytes on disk
 	Events     uint64 `json:"events"`     // events held now
-	Evicted    uint64 `json:"evicted"`    // events evicted since the store was created
+	Evicted    uint64 `json:"evicted"`    // events evicted since the store was created (cap and disk reserve)
 	GapRecords uint64 `json:"gap_records"`
 	Appended   uint64 `json:"appended"` // events appended by this process
 	Commits    uint64 `json:"commits"`  // group commits (fsyncs) by this process
+
+	DiskFree    int64  `json:"disk_free"`    // bytes free on the store's filesystem
+	DiskTotal   int64  `json:"disk_total"`   // size of the store's filesystem
+	DiskReserve int64  `json:"disk_reserve"` // free space the store keeps: under it, it evicts
+	DiskHeld    int64  `json:"disk_held"`    // part of the reserve held in a file, released when the disk fills
+	DiskFull    bool   `json:"disk_full"`    // appends refused: no room on the disk even after eviction
+	ReadOnly    bool   `json:"read_only"`    // opened read-only because the disk was full at start
+	DiskEvicted uint64 `json:"disk_evicted"` // events evicted to keep the disk reserve (part of Evicted)
+	Refused     uint64 `json:"refused"`      // appends refused for a full disk by this process
+}
+
+// Backlogger is implemented by a Log that can count what it still holds: the
+// sync backlog counts the events still stored, not those evicted.
+type Backlogger interface {
+	// Held returns the number of events still held with seq >= from.
+	Held(from uint64) uint64
 }

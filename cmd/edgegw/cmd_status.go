@@ -21,13 +21,16 @@ import (
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
-// Exit codes of `edgegw status`. When several apply, the smallest wins.
+// Exit codes of `edgegw status`. When several apply, the smallest wins,
+// except a full disk (8), which wins over all but "not running": it hides
+// the rest (a device whose status could not be stored shows offline).
 const (
 	exitStatusNotRunning    = 3
 	exitStatusDeviceOffline = 4
 	exitStatusBacklogOld    = 5
 	exitStatusStoreNearCap  = 6
 	exitStatusNotReady      = 7
+	exitStatusDiskFull      = 8
 )
 
 var checkExit = map[status.Check]int{
@@ -35,6 +38,8 @@ var checkExit = map[status.Check]int{
 	status.CheckBacklogOld:    exitStatusBacklogOld,
 	status.CheckStoreNearCap:  exitStatusStoreNearCap,
 	status.CheckNotReady:      exitStatusNotReady,
+	status.CheckDiskFull:      exitStatusDiskFull,
+	status.CheckDiskLow:       exitStatusStoreNearCap,
 }
 
 // statusTarget are the flags that say which gateway to ask, shared by
@@ -117,15 +122,20 @@ Examples:
   edgegw status --config /etc/edgegw/edgegw.yaml --json
   edgegw status --url http://192.168.1.20:8780 --password-file ~/.edgegw-pw
 
-Exit status (when several apply, the smallest):
+Exit status (when several apply, the smallest, except 8, which wins):
   0  healthy
   1  error (bad answer, wrong password, bad flags value)
   64 usage error
   3  not running: nothing answers at the status address
   4  a device is offline
   5  the sync backlog is older than --max-backlog-age
-  6  the store is at --max-store-pct of its cap or more
-  7  the gateway is not ready or reports a problem of its own`,
+  6  the store is at --max-store-pct of its cap or more, or the disk is under
+     the store's reserve (it evicts its oldest events to keep it)
+  7  the gateway is not ready or reports a problem of its own
+  8  degraded: the store's disk is full; appends are refused (the gateway
+     stays up, serves status, syncs, and takes appends again once space
+     returns). It wins over 4 to 7: events that could not be stored, device
+     status among them, make the rest unreliable`,
 		Flags: func(fs *flag.FlagSet) {
 			target.flags(fs)
 			fs.BoolVar(&asJSON, "json", false, "print JSON: {healthy, exit_code, problems, status}")
@@ -155,11 +165,16 @@ Exit status (when several apply, the smallest):
 			probs := status.Evaluate(snap, status.Thresholds{MaxBacklogAge: maxBacklog, MaxStorePct: maxStore})
 			code := 0
 			texts := []string{}
+			full := false
 			for _, p := range probs {
 				if e := checkExit[p.Check]; code == 0 || e < code {
 					code = e
 				}
+				full = full || p.Check == status.CheckDiskFull
 				texts = append(texts, p.Text)
+			}
+			if full {
+				code = exitStatusDiskFull
 			}
 			if asJSON {
 				err = writeIndented(env.Stdout, map[string]any{"healthy": code == 0, "exit_code": code, "problems": texts, "status": snap})
@@ -357,6 +372,19 @@ func printSummary(w io.Writer, s *status.Snapshot, probs []status.Problem) error
 	}
 	fmt.Fprintf(bw, "store: %s of %s (%.1f%%), %d events, %d evicted, %d gap records\n",
 		humanBytes(st.Bytes), humanBytes(st.CapBytes), pct, st.Events, st.Evicted, st.GapRecords)
+	if st.DiskTotal > 0 {
+		state := "ok"
+		switch {
+		case st.ReadOnly:
+			state = "FULL (store read-only)"
+		case st.DiskFull:
+			state = "FULL (appends refused)"
+		case st.DiskFree+st.DiskHeld < st.DiskReserve:
+			state = "LOW (evicting)"
+		}
+		fmt.Fprintf(bw, "disk: %s, %s free of %s, reserve %s, %d evicted for it, %d appends refused\n",
+			state, humanBytes(st.DiskFree), humanBytes(st.DiskTotal), humanBytes(st.DiskReserve), st.DiskEvicted, st.Refused)
+	}
 	clock := "trusted"
 	if !s.Clock.Trusted {
 		clock = "NOT trusted"

@@ -37,8 +37,9 @@ type Store struct {
 	// to the working directory). Default: /var/lib/edgegw on Linux,
 	// %ProgramData%\edgegw on Windows (DefaultDataDir).
 	Dir string `yaml:"dir"`
-	// Cap is the byte cap of the store; when full the oldest low-priority
-	// events are evicted first. Default: 1GiB. Minimum: 16MiB.
+	// Cap is the byte cap of the store, in bytes on disk (the figure the
+	// status page shows); when full the oldest low-priority events are
+	// evicted first. Default: 1GiB. Minimum: 16MiB.
 	Cap ByteSize `yaml:"cap"`
 	// CommitWait bounds how long an event waits for its group commit.
 	// Default: 5ms. Range: 0 (written as 0s: commit at once) to 100ms.
@@ -48,6 +49,17 @@ type Store struct {
 	History Duration `yaml:"history"`
 	// GCInterval is how often value-log GC and retention run. Default: 5m.
 	GCInterval Duration `yaml:"gc_interval"`
+	// DiskReserve is the free space the store keeps on its filesystem so
+	// that it can always compact and write its manifest; under it the
+	// store evicts (lowest priority first, gap records), and past it
+	// appends are refused until space returns. Default (0): the larger of
+	// 64MiB and 5% of the filesystem, at most half of it. Minimum: 24MiB.
+	DiskReserve ByteSize `yaml:"disk_reserve"`
+	// MemoryBudget bounds the store's memory: the Go heap's soft limit
+	// (Badger's memtables and table builders), the events waiting for a
+	// commit, Badger's caches, the table pages kept mapped. Default:
+	// 64MiB. Minimum: 32MiB.
+	MemoryBudget ByteSize `yaml:"memory_budget"`
 }
 
 // Log configures logging.

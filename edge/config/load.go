@@ -489,6 +489,9 @@ func (c *Config) SetDefaults() {
 	if s.GCInterval == 0 {
 		s.GCInterval = Duration(5 * time.Minute)
 	}
+	if s.MemoryBudget == 0 {
+		s.MemoryBudget = DefaultMemoryBudget
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -511,6 +514,11 @@ const (
 	MinCap            = ByteSize(16 << 20)
 	DefaultCommitWait = 5 * time.Millisecond
 	MaxCommitWait     = 100 * time.Millisecond
+	// The store's disk reserve and memory budget (edge/store's
+	// MinDiskReserve, DefaultMemoryBudget, MinMemoryBudget).
+	MinDiskReserve      = ByteSize(24 << 20)
+	DefaultMemoryBudget = ByteSize(64 << 20)
+	MinMemoryBudget     = ByteSize(32 << 20)
 )
 
 // DefaultDataDir is store.dir's default: /var/lib/edgegw, or
@@ -565,6 +573,12 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Store.GCInterval.D() < time.Second {
 		add("store.gc_interval", "gc_interval %v is too short: at least 1s", c.Store.GCInterval)
+	}
+	if r := c.Store.DiskReserve; r != 0 && r < MinDiskReserve {
+		add("store.disk_reserve", "disk_reserve %v is too small: at least %v, or 0 for the default (the larger of 64MiB and 5%% of the filesystem)", r, MinDiskReserve)
+	}
+	if m := c.Store.MemoryBudget; m < MinMemoryBudget {
+		add("store.memory_budget", "memory_budget %v is too small: at least %v", m, MinMemoryBudget)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

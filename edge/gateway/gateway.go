@@ -107,14 +107,19 @@ func New(o Options) (*Gateway, error) {
 	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory %q: %w: %w", cfg.Store.Dir, edge.ErrStoreOpen, err)
 	}
+	// Store errors wrap edge.ErrStoreOpen, or edge.ErrDiskFull when the
+	// disk has no room even to open the store read-only.
 	st, err := store.Open(store.Options{
-		Dir:        filepath.Join(cfg.Store.Dir, "log"),
-		CapBytes:   int64(cfg.Store.Cap),
-		CommitWait: storeCommitWait(cfg.Store.CommitWait.D()),
-		History:    cfg.Store.History.D(),
-		GCInterval: cfg.Store.GCInterval.D(),
-		Logger:     o.Logger.With("component", "store"),
-		Judge:      g.judge,
+		Dir:          filepath.Join(cfg.Store.Dir, "log"),
+		CapBytes:     int64(cfg.Store.Cap),
+		CommitWait:   storeCommitWait(cfg.Store.CommitWait.D()),
+		History:      cfg.Store.History.D(),
+		GCInterval:   cfg.Store.GCInterval.D(),
+		DiskReserve:  int64(cfg.Store.DiskReserve),
+		MemoryBudget: int64(cfg.Store.MemoryBudget),
+		Logger:       o.Logger.With("component", "store"),
+		Judge:        g.judge,
+		Clock:        o.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %q: %w: %w", cfg.Store.Dir, edge.ErrStoreOpen, err)

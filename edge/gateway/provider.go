@@ -92,7 +92,7 @@ func (g *Gateway) problems(s *status.Snapshot, gen *generation) []string {
 			out = append(out, fmt.Sprintf("rules: %d events behind", st.Lag))
 		}
 	}
-	if n := g.reg.failed.Load(); n > 0 {
+	if n := g.reg.failed.Load(); n > 0 && !s.Store.DiskFull { // a full disk is its own finding (status.CheckDiskFull)
 		msg := "store: events refused"
 		if p := g.reg.lastErr.Load(); p != nil {
 			msg += ": " + *p

@@ -16,6 +16,13 @@ const (
 	CheckBacklogOld
 	CheckStoreNearCap
 	CheckNotReady
+	// CheckDiskFull: the store refuses appends because its disk is full
+	// (health_disk.go). A degraded state: the gateway serves status and
+	// syncs, and takes appends again once space returns.
+	CheckDiskFull
+	// CheckDiskLow: the free space is under the store's reserve; it evicts
+	// its oldest events to keep it.
+	CheckDiskLow
 )
 
 // Problem is one finding of Evaluate.
@@ -71,5 +78,6 @@ func Evaluate(s *Snapshot, th Thresholds) []Problem {
 			ps = append(ps, Problem{CheckStoreNearCap, fmt.Sprintf("store at %.1f%% of its cap (limit %.0f%%)", pct, th.MaxStorePct)})
 		}
 	}
+	ps = append(ps, diskProblems(&s.Store)...)
 	return ps
 }

@@ -30,6 +30,7 @@ type collector struct {
 	devGarbage, devErrors                             *prometheus.Desc
 	devErrorsByCause                                  *prometheus.Desc
 	syncState, syncStateAge                           *prometheus.Desc
+	disk                                              diskMetrics
 }
 
 func newCollector(p Provider, version string) *collector {
@@ -37,7 +38,7 @@ func newCollector(p Provider, version string) *collector {
 		return prometheus.NewDesc("edgegw_"+name, help, labels, nil)
 	}
 	return &collector{
-		p: p, version: version,
+		p: p, version: version, disk: newDiskMetrics(d),
 		ok:            d("snapshot_ok", "1 when the gateway answered the status snapshot of this scrape."),
 		info:          d("build_info", "The gateway's version, always 1.", "version"),
 		uptime:        d("uptime_seconds", "Seconds since the gateway started."),
@@ -51,9 +52,9 @@ func newCollector(p Provider, version string) *collector {
 		syncFail:      d("sync_failure_total", "Failed sync attempts."),
 		quarantined:   d("sync_quarantined_total", "Batches rejected by the central platform and set aside."),
 		storeBytes:    d("store_bytes", "Bytes the store uses on disk."),
-		storeCap:      d("store_cap_bytes", "The store's configured byte cap."),
+		storeCap:      d("store_cap_bytes", "The store's configured byte cap, in bytes on disk."),
 		storeEvents:   d("store_events", "Events held in the store."),
-		evicted:       d("store_evicted_total", "Events evicted to keep the store under its cap."),
+		evicted:       d("store_evicted_total", "Events evicted to keep the store under its cap or its disk reserve."),
 		gaps:          d("store_gap_records_total", "Gap records written for evicted or lost events."),
 		devOnline:     d("devices_online", "Devices online."),
 		devTotal:      d("devices_total", "Devices known."),
@@ -82,6 +83,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	ch <- c.devErrorsByCause
+	for _, d := range c.disk.descs() {
+		ch <- d
+	}
 }
 
 func b2f(b bool) float64 {
@@ -138,6 +142,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g(c.storeEvents, float64(s.Store.Events))
 	n(c.evicted, float64(s.Store.Evicted))
 	n(c.gaps, float64(s.Store.GapRecords))
+	c.disk.collect(ch, &s)
 	g(c.devOnline, float64(s.OnlineCount()))
 	g(c.devTotal, float64(len(s.Devices)))
 	g(c.alerts, float64(len(s.Alerts)))

@@ -14,17 +14,30 @@ import (
 // is32bit is true on GOARCH=arm and 386, where Badger needs care.
 const is32bit = strconv.IntSize == 32
 
+// Badger's sizes. They are set by peak memory and by how much room Badger
+// needs on a full disk (disk.go): with Badger's default allocator (no
+// jemalloc) memtable arenas and table builders are Go heap, and a table
+// builder holds its whole table in doubling buffers (a 2 MiB memtable's
+// flush took 16 MiB).
+const (
+	memTableBytes  = 1 << 20
+	baseTableBytes = 256 << 10
+	baseLevelBytes = 4 << 20
+	// vlogFileBytes is Badger's minimum: event blocks stay in the LSM tree
+	// (ValueThreshold), so only large state values reach the value log, and
+	// its file is allocated at twice this size.
+	vlogFileBytes = 1 << 20
+)
+
 // badgerOptions returns Badger options for a small box: two 1 MiB memtables,
-// 256 KiB base tables, two compactors, fsync on every commit.
+// 256 KiB base tables, two compactors, fsync on every commit. budget is
+// Options.MemoryBudget; it sizes the caches (memory.go).
 //
 // Events reach Badger as zstd-compressed blocks of ~150 events (block.go), so
 // Badger sees a few hundred keys per second at full ingest, and its tables
-// hold already-compressed data. The sizes are set by peak memory: with
-// Badger's default allocator (no jemalloc) memtable arenas and table
-// builders are Go heap, and a table builder holds its whole table in
-// doubling buffers (a 2 MiB memtable's flush took 16 MiB). Blocks stay in
-// the LSM tree (ValueThreshold above the largest block), so deleting them
-// needs no value-log GC. Measured with `edgebench store` (docs/benchmarks.md).
+// hold already-compressed data. Blocks stay in the LSM tree (ValueThreshold
+// above the largest block), so deleting them needs no value-log GC.
+// Measured with `edgebench store` (docs/benchmarks.md).
 //
 // On 64-bit, Badger's own block compression is off (it would only
 // recompress zstd) and so is its block cache. On 32-bit both stay on, as
@@ -32,22 +45,21 @@ const is32bit = strconv.IntSize == 32
 // them. That panic, and the lost writes on 32-bit, were ristretto's
 // z.Allocator reusing live memory there; go.mod replaces ristretto with the
 // patched copy in third_party/ristretto (TestAllocatorReuse guards it).
-// Value-log files are kept small because they are mmapped, and 32-bit
-// address space is scarce.
-func badgerOptions(dir string, log *slog.Logger) badger.Options {
+func badgerOptions(dir string, log *slog.Logger, budget int64) badger.Options {
+	m := memoryPlan(budget)
 	o := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
-		WithMemTableSize(1 << 20).
+		WithMemTableSize(memTableBytes).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
-		WithBaseTableSize(256 << 10).
-		WithBaseLevelSize(8 << 20).
+		WithBaseTableSize(baseTableBytes).
+		WithBaseLevelSize(baseLevelBytes).
 		WithNumCompactors(2).
 		WithCompression(options.None).
 		WithBlockCacheSize(0).
-		WithIndexCacheSize(1 << 20).
-		WithValueLogFileSize(64 << 20).
+		WithIndexCacheSize(m.indexCache).
+		WithValueLogFileSize(vlogFileBytes).
 		WithValueLogMaxEntries(200000).
 		// Event blocks (at most maxBlockRaw and a header) stay in
 		// the LSM tree; only large state values go to the value log.
@@ -59,7 +71,7 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithDetectConflicts(false).
 		WithLogger(badgerLogger{log})
 	if is32bit {
-		o = o.WithValueLogFileSize(32 << 20).WithCompression(options.Snappy).WithBlockCacheSize(1 << 20)
+		o = o.WithCompression(options.Snappy).WithBlockCacheSize(m.blockCache32)
 	}
 	return o
 }

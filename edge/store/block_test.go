@@ -20,7 +20,7 @@ func sealed(first uint64, evs []edge.Event) []byte {
 		evs[i].Epoch, evs[i].Seq = 7, first+uint64(i)
 		b.add(evs[i].Seq, Encode(nil, &evs[i]))
 	}
-	return sealBlock(b.raw)
+	return b.seal()
 }
 
 func TestBlockRoundTrip(t *testing.T) {
@@ -48,9 +48,13 @@ func TestBlockRoundTrip(t *testing.T) {
 			if got := v[1]&blockZstd != 0; got != tc.wantS2 {
 				t.Errorf("compressed flag %v, want %v (block of %d bytes)", got, tc.wantS2, len(v))
 			}
-			blk, err := openBlock(1000, v)
+			blk, err := openBlock(edge.PriorityLow, 1000, v)
 			if err != nil {
 				t.Fatal(err)
+			}
+			h, err := readHead(1000, v)
+			if err != nil || h.count != uint64(len(evs)) || h.last(1000) != blk.last() {
+				t.Fatalf("header: %+v %v, want %d records up to %d", h, err, len(evs), blk.last())
 			}
 			if len(blk.recs) != len(evs) || blk.last() != 1000+uint64(len(evs))-1 {
 				t.Fatalf("got %d records, last %d", len(blk.recs), blk.last())
@@ -72,7 +76,7 @@ func TestBlockRoundTrip(t *testing.T) {
 			}
 			// A block read under another key is refused: keys name the
 			// first held seq.
-			if _, err := openBlock(999, v); err == nil {
+			if _, err := openBlock(edge.PriorityLow, 999, v); err == nil {
 				t.Error("block opened under the wrong key")
 			}
 		})
@@ -86,11 +90,14 @@ func FuzzOpenBlock(f *testing.F) {
 	f.Add(uint64(5), sealed(5, evs))
 	raw := sealed(5, evs[:2])
 	f.Add(uint64(5), raw)
-	f.Add(uint64(1), []byte{blockV1, blockZstd, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(uint64(1), []byte{blockV2, blockZstd, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 0, 0})
+	f.Add(uint64(1), []byte{blockV2, 0, 3, 1, 0, 0, 1, 2, 3})
 	f.Add(uint64(1), []byte{blockV1, 0, 3, 1, 2, 3})
 	f.Add(uint64(0), []byte{})
 	f.Fuzz(func(t *testing.T, key uint64, v []byte) {
-		blk, err := openBlock(key, v)
+		readHead(key, v)
+		openBlockV1(key, v)
+		blk, err := openBlock(edge.PriorityLow, key, v)
 		if err != nil {
 			return
 		}
@@ -101,7 +108,7 @@ func FuzzOpenBlock(f *testing.F) {
 }
 
 // Events straddling block boundaries read back the same from any seq, and
-// ReadPriority finds indexed events inside blocks.
+// ReadPriority finds the events of its streams.
 func TestReadAcrossBlocks(t *testing.T) {
 	s := openT(t, Options{})
 	var in []edge.Event
@@ -157,7 +164,7 @@ func TestReadAcrossBlocks(t *testing.T) {
 // clear error instead of being read as empty.
 func TestOpenRefusesOldLayout(t *testing.T) {
 	dir := t.TempDir()
-	db, err := openBadger(badgerOptions(dir, edge.DiscardLogger()))
+	db, err := openBadger(badgerOptions(dir, edge.DiscardLogger(), 0))
 	if err != nil {
 		t.Fatal(err)
 	}

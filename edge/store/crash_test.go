@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		os.Exit(0)
 	}
+	if dir := os.Getenv(diskChildEnv); dir != "" {
+		os.Exit(diskChild(dir))
+	}
 	os.Exit(m.Run())
 }
 
@@ -44,7 +47,7 @@ func crashPayload(run, i int) edge.Event {
 // position it durably set.
 func crashChild(dir string) {
 	run, _ := strconv.Atoi(os.Getenv(crashChildEnv + "_RUN"))
-	s, err := Open(Options{Dir: dir, CapBytes: 16 << 10, CommitWait: 2 * time.Millisecond, GCInterval: 50 * time.Millisecond,
+	s, err := Open(Options{Dir: dir, CapBytes: fixedBytes + 256<<10, CommitWait: 2 * time.Millisecond, GCInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		fmt.Println("E", err)
@@ -65,8 +68,8 @@ func crashChild(dir string) {
 	var mu sync.Mutex
 	durable := s.LastSeq()
 	go func() {
-		for {
-			time.Sleep(3 * time.Millisecond)
+		tick := time.NewTicker(3 * time.Millisecond)
+		for range tick.C {
 			mu.Lock()
 			next := durable + 1
 			mu.Unlock()
@@ -127,15 +130,14 @@ func TestCrashSIGKILL(t *testing.T) {
 			t.Fatalf("run %d: child did not get ready: %q", run, sc.Text())
 		}
 		killed := make(chan struct{})
-		go func() {
-			d := time.Duration(100+rng.IntN(700)) * time.Millisecond
-			if run%5 == 4 {
-				d += 1500 * time.Millisecond // long enough for cap eviction to commit mid-ingest
-			}
-			time.Sleep(d)
+		d := time.Duration(100+rng.IntN(700)) * time.Millisecond
+		if run%5 == 4 {
+			d += 1500 * time.Millisecond // long enough for cap eviction to commit mid-ingest
+		}
+		time.AfterFunc(d, func() {
 			cmd.Process.Signal(syscall.SIGKILL)
 			close(killed)
-		}()
+		})
 		n := 0
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())

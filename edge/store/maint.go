@@ -11,125 +11,399 @@ import (
 	"github.com/edgegw/edgegw/edge"
 )
 
-// A deletion plan is bounded so it fits in one transaction and never holds
-// up appends for long: at most maxPlanEntries Badger entries (block
-// deletions and rewrites, index deletions), and at most maxPlanRewrite raw
-// bytes kept in rewritten blocks. A block that loses all its records is
-// only deleted, so evicting whole blocks of readings is cheap.
-const (
-	maxPlanEntries = 1000
-	maxPlanRewrite = 96 << 10
-)
+// Events leave the store by drops: the oldest blocks of one or more
+// priority streams go at once, as key prefixes Badger removes by deleting
+// whole tables (keys.go). A drop is planned (planStream), recorded
+// (keyDrop), done (Badger's DropPrefix, with the writer paused), checked,
+// and its outcome committed by the writer in one transaction: the counters
+// and, for an eviction, the gap record that says what went. A crash between
+// the record and the outcome is finished at the next open (resumeDrop), so
+// no eviction is ever left without its gap record.
 
-// planner builds one deletion plan: which records leave which blocks.
-type planner struct {
-	s       *Store
-	plan    *delPlan
-	drop    map[uint64][]bool // block key -> records to drop
-	blocks  []*block          // touched blocks, in the order first touched
-	rewrite int               // raw bytes the touched blocks keep
-	entries int               // Badger entries of the plan so far
+// dropPlan is one drop: for each priority p, every block of p with a first
+// seq in [from[p], upto[p]) (upto a multiple of dropUnit) by key prefix,
+// and the blocks listed in tail[p], all at or after upto[p], one by one in
+// the outcome's transaction. The tail is the end of a stream: a drop unit
+// that new blocks may still join once the drop is done, so a prefix there
+// could take them too when a crash makes the drop run again.
+type dropPlan struct {
+	from    [numPrio]uint64
+	upto    [numPrio]uint64
+	tail    [numPrio][]uint64
+	events  uint64
+	bytes   int64
+	evicted bool // evicted (gap record) rather than deleted past history
+	forDisk bool // evicted to keep the disk reserve
+	gapFrom uint64
+	gapTo   uint64
+	folded  uint64 // events that evicted gap records accounted for
+	result  chan error
 }
 
-func (s *Store) newPlanner(evicted bool) *planner {
-	return &planner{s: s, plan: &delPlan{evicted: evicted, result: make(chan error, 1)}, drop: map[uint64][]bool{}}
+// end is the first seq after everything d drops of priority p.
+func (d *dropPlan) end(p int) uint64 {
+	e := d.upto[p]
+	if t := d.tail[p]; len(t) > 0 {
+		e = max(e, t[len(t)-1]+1)
+	}
+	return e
 }
 
-// full reports that the plan may take no more records. The first block is
-// always allowed, whatever its size.
-func (p *planner) full() bool {
-	return p.entries >= maxPlanEntries || (len(p.blocks) > 0 && p.rewrite >= maxPlanRewrite)
-}
+func (d *dropPlan) empty() bool { return d.events == 0 }
 
-// blockWith is Store.blockWith, preferring blocks this plan already holds.
-func (p *planner) blockWith(txn *badger.Txn, seq uint64, prev *block) (*block, error) {
-	for _, b := range p.blocks {
-		if seq >= b.key && seq <= b.last() {
-			return b, nil
+func (d *dropPlan) prefixes(has func(p edge.Priority, bucket uint64) bool) [][]byte {
+	var out [][]byte
+	for p := range numPrio {
+		if d.upto[p] > d.from[p] {
+			pp := edge.Priority(p)
+			out = append(out, dropPrefixes(pp, d.from[p], d.upto[p], func(b uint64) bool { return has == nil || has(pp, b) })...)
 		}
 	}
-	blk, err := p.s.blockWith(txn, seq, prev)
-	if err == nil && blk == nil {
-		err = fmt.Errorf("event %d: %w: no block holds it", seq, ErrCorrupt)
-	}
-	return blk, err
+	return out
 }
 
-// remove takes record i of blk into the plan.
-func (p *planner) remove(blk *block, i int) {
-	d, ok := p.drop[blk.key]
-	if !ok {
-		d = make([]bool, len(blk.recs))
-		p.drop[blk.key] = d
-		p.blocks = append(p.blocks, blk)
-		p.entries += 2 // its deletion and its rewrite
-		for _, r := range blk.recs {
-			p.rewrite += len(r) + 2
+const dropV1 = 1
+
+func (d *dropPlan) encode() []byte {
+	b := []byte{dropV1, 0}
+	if d.evicted {
+		b[1] |= 1
+	}
+	if d.forDisk {
+		b[1] |= 2
+	}
+	for p := range numPrio {
+		b = binary.AppendUvarint(b, d.from[p])
+		b = binary.AppendUvarint(b, d.upto[p])
+		b = binary.AppendUvarint(b, uint64(len(d.tail[p])))
+		for _, k := range d.tail[p] {
+			b = binary.AppendUvarint(b, k)
 		}
 	}
-	if d[i] {
-		return
-	}
-	d[i] = true
-	rec := blk.recs[i]
-	p.rewrite -= len(rec) + 2
-	prio, _ := recordPriority(rec)
-	if prio > edge.PriorityLow {
-		p.plan.deletes = append(p.plan.deletes, prioKey(prio, blk.seqs[i]))
-		p.entries++
-	}
-	p.plan.events++
-	p.plan.bytes += recordCost(prio, len(rec))
+	b = binary.AppendUvarint(b, d.events)
+	b = binary.AppendUvarint(b, uint64(d.bytes))
+	b = binary.AppendUvarint(b, d.gapFrom)
+	b = binary.AppendUvarint(b, d.gapTo)
+	return binary.AppendUvarint(b, d.folded)
 }
 
-// finish turns the dropped records into block deletions and rewrites: what
-// a block keeps moves to the key of its first kept seq.
-func (p *planner) finish() *delPlan {
-	for _, blk := range p.blocks {
-		d := p.drop[blk.key]
-		var nb blockBuf
-		for i, rec := range blk.recs {
-			if !d[i] {
-				nb.add(blk.seqs[i], rec)
-			}
-		}
-		if nb.n == 0 || nb.first != blk.key {
-			p.plan.deletes = append(p.plan.deletes, blockKey(blk.key))
-		}
-		if nb.n > 0 {
-			p.plan.sets = append(p.plan.sets, kv{blockKey(nb.first), sealBlock(nb.raw)})
+func decodeDrop(b []byte) (*dropPlan, error) {
+	if len(b) < 2 || b[0] != dropV1 {
+		return nil, errors.New("bad drop record")
+	}
+	d := &dropPlan{evicted: b[1]&1 != 0, forDisk: b[1]&2 != 0}
+	dec := &decoder{b: b[2:]}
+	for p := range numPrio {
+		d.from[p], d.upto[p] = dec.uvarint(), dec.uvarint()
+		n := dec.uvarint()
+		for i := uint64(0); i < n && dec.err == nil; i++ {
+			d.tail[p] = append(d.tail[p], dec.uvarint())
 		}
 	}
-	return p.plan
+	d.events, d.bytes = dec.uvarint(), int64(dec.uvarint())
+	d.gapFrom, d.gapTo, d.folded = dec.uvarint(), dec.uvarint(), dec.uvarint()
+	return d, dec.err
 }
 
-// GapReasonCap is the reason of the gap records left by cap eviction.
+// gapEvent is the gap record of an eviction.
+func (d *dropPlan) gapEvent(epoch uint64) edge.Event {
+	return edge.Event{
+		Kind: edge.KindGap,
+		Text: GapReasonCap,
+		Gap:  &edge.Gap{Epoch: epoch, From: d.gapFrom, To: d.gapTo, Count: d.events + d.folded, Reason: GapReasonCap},
+	}
+}
+
+// GapReasonCap is the reason of the gap records left by eviction (the cap
+// or the disk reserve).
 const GapReasonCap = "evicted: store cap"
 
-// maintain runs retention, cap eviction and value-log GC until Close. It
-// only plans deletions (reads); the writer commits them between appends.
-// maintMu keeps plans from overlapping, so nothing is deleted twice.
+func alignDown(x uint64) uint64 { return x &^ (dropUnit - 1) }
+func alignUp(x uint64) uint64   { return alignDown(x + dropUnit - 1) }
+
+// planStream adds to d the oldest blocks of priority p that may go (may
+// says so, given a block's first seq and header), until target bytes
+// (0: no target), then as far as the next drop boundary. last is the
+// durable seq; the caller holds dropMu, so no block newer than last
+// appears until the drop is done.
+func (s *Store) planStream(txn *badger.Txn, d *dropPlan, p edge.Priority, last uint64, target int64,
+	may func(key uint64, h blockHead) bool) error {
+	type sel struct {
+		key, last, count uint64
+		bytes            int64
+	}
+	var blocks []sel
+	var acc int64
+	var next uint64 // first block that stays; 0: none found
+	var bound uint64
+	st := newStream(txn, p, last)
+	defer st.close()
+	for st.seek(0); st.valid; st.next() {
+		if bound > 0 && st.key >= bound {
+			next = st.key
+			break
+		}
+		h, size, err := st.head()
+		if err != nil {
+			return err
+		}
+		if !may(st.key, h) {
+			next = st.key
+			break
+		}
+		blocks = append(blocks, sel{st.key, h.last(st.key), h.count, liveCost(10, size)})
+		acc += liveCost(10, size)
+		if target > 0 && acc >= target && bound == 0 {
+			// Enough: take the rest of this drop unit too, or the
+			// boundary could cut everything taken.
+			bound = alignUp(st.key + 1)
+		}
+	}
+	// Whole drop units go by prefix. At the stream's end the last,
+	// partial unit goes block by block (tail); elsewhere a partial unit
+	// waits: deleting old keys one by one makes Badger rewrite everything
+	// between them and the new data to reclaim them.
+	upto := alignDown(last + 1)
+	if next > 0 {
+		upto = alignDown(next)
+	}
+	var tail []uint64
+	if next == 0 {
+		for _, b := range blocks {
+			if b.key >= upto {
+				tail = append(tail, b.key)
+			}
+		}
+	}
+	if len(blocks) == 0 || (upto <= blocks[0].key && len(tail) == 0) {
+		return nil
+	}
+	d.from[p], d.upto[p], d.tail[p] = blocks[0].key, max(upto, blocks[0].key), tail
+	for _, b := range blocks {
+		if b.key >= upto && next > 0 {
+			break
+		}
+		d.events += b.count
+		d.bytes += b.bytes
+		if d.gapFrom == 0 || b.key < d.gapFrom {
+			d.gapFrom = b.key
+		}
+		d.gapTo = max(d.gapTo, b.last)
+	}
+	if d.evicted && p == edge.PriorityAlert {
+		return s.foldGaps(txn, d, last)
+	}
+	return nil
+}
+
+// foldGaps folds the gap records among the alert blocks d drops into d's
+// own, so the gap records left always account for every missing seq.
+func (s *Store) foldGaps(txn *badger.Txn, d *dropPlan, last uint64) error {
+	p := edge.PriorityAlert
+	st := newStream(txn, p, last)
+	defer st.close()
+	for st.seek(d.from[p]); st.valid && st.key < d.end(int(p)); st.next() {
+		blk, err := s.loadBlock(p, st.key, st.item)
+		if err != nil {
+			return err
+		}
+		for _, rec := range blk.recs {
+			ev, err := Decode(rec)
+			if err == nil && ev.Kind == edge.KindGap && ev.Gap != nil {
+				d.folded += ev.Gap.Count
+				d.gapFrom, d.gapTo = min(d.gapFrom, ev.Gap.From), max(d.gapTo, ev.Gap.To)
+			}
+		}
+	}
+	return nil
+}
+
+// drop plans a drop with plan (nil: d is already planned), does it, and
+// has the writer commit its outcome.
+func (s *Store) drop(d *dropPlan, plan func(txn *badger.Txn, last uint64) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	err := s.doDrop(d, plan)
+	s.leave()
+	if err != nil || d.empty() {
+		return err
+	}
+	return s.commitDrop(d)
+}
+
+// doDrop plans d (unless plan is nil), records it, drops its blocks and
+// checks that they are gone, all with the writer paused (dropMu). The
+// caller holds closeMu for reading.
+func (s *Store) doDrop(d *dropPlan, plan func(txn *badger.Txn, last uint64) error) error {
+	// The drop makes a memtable and tables: with less room than a write
+	// needs, only the ballast can give it (onNoSpace).
+	if !s.disk.writable() && s.disk.ballastBytes() == 0 {
+		return s.disk.errFull()
+	}
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	last := s.durable.Load()
+	if plan != nil {
+		if err := s.db.View(func(txn *badger.Txn) error { return plan(txn, last) }); err != nil {
+			return err
+		}
+	}
+	if d.empty() {
+		return nil
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyDrop, d.encode()) }); err != nil {
+		return fmt.Errorf("record drop: %w", err)
+	}
+	err := s.db.DropPrefix(d.prefixes(s.buckets.has)...)
+	s.forgetSize()
+	s.disk.read(0)
+	if err != nil {
+		return fmt.Errorf("drop %d events: %w", d.events, err)
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		for p := range numPrio {
+			if d.upto[p] == 0 {
+				continue
+			}
+			st := newStream(txn, edge.Priority(p), last)
+			k, ok := st.firstKey()
+			st.close()
+			if ok && k < d.upto[p] {
+				return fmt.Errorf("drop %d events: block %d of priority %d is still there", d.events, k, p)
+			}
+		}
+		return nil
+	})
+}
+
+// commitDrop has the writer commit d's outcome (its gap record, the
+// counters, the end of its record), then updates what is kept in memory.
+func (s *Store) commitDrop(d *dropPlan) error {
+	d.result = make(chan error, 1)
+	r := &req{drop: d}
+	if d.evicted {
+		r = s.prepare(d.gapEvent(s.epoch))
+		r.drop = d
+	}
+	select {
+	case s.delq <- r:
+	case <-s.stop:
+		return edge.ErrClosed
+	}
+	select {
+	case err := <-d.result:
+		if err != nil {
+			return err
+		}
+	case <-s.stop:
+		// The writer drains the queue before it exits; it may or may not
+		// have taken this outcome. Either way the next open finishes the
+		// drop from its record.
+		return edge.ErrClosed
+	}
+	s.dropped(d)
+	return nil
+}
+
+// dropped updates the in-memory figures after d's outcome is committed.
+func (s *Store) dropped(d *dropPlan) {
+	if err := s.enter(); err != nil {
+		return
+	}
+	defer s.leave()
+	err := s.db.View(func(txn *badger.Txn) error {
+		for p := range numPrio {
+			end := d.end(p)
+			if end <= d.from[p] {
+				continue
+			}
+			s.buckets.drop(edge.Priority(p), end)
+			for _, b := range []uint64{d.upto[p] >> bucketBits, (end - 1) >> bucketBits} {
+				if err := s.recountBucket(txn, edge.Priority(p), b); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.refreshFirst()
+	}
+	if err != nil {
+		s.log.Warn("recount after a drop", "err", err)
+	}
+}
+
+// resumeDrop finishes a drop that a crash interrupted (at open, before the
+// writer runs): it drops again (nothing happens for what is gone) and
+// commits the outcome.
+func (s *Store) resumeDrop() error {
+	var d *dropPlan
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyDrop)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			d, err = decodeDrop(v)
+			return err
+		})
+	})
+	if err != nil || d == nil {
+		return err
+	}
+	s.log.Warn("finishing a drop interrupted by a crash", "events", d.events, "evicted", d.evicted)
+	if err := s.db.DropPrefix(d.prefixes(nil)...); err != nil {
+		return err
+	}
+	b := &batch{s: s, c: s.w, gen: s.gen}
+	r := &req{drop: d}
+	if d.evicted {
+		r = s.prepare(d.gapEvent(s.epoch))
+		r.drop = d
+	}
+	b.add(r)
+	for p := range b.open {
+		b.seal(edge.Priority(p))
+	}
+	if err := s.writeTxn(b); err != nil {
+		return err
+	}
+	s.w = b.c
+	return nil
+}
+
+// maintain runs the cap, the disk reserve, retention and value-log GC
+// until Close. It plans drops (reads) and does them; the writer commits
+// their outcomes between appends. maintMu keeps drops from overlapping, so
+// nothing is counted twice.
 func (s *Store) maintain() {
 	defer s.wg.Done()
-	gc := time.NewTicker(s.opts.GCInterval)
-	defer gc.Stop()
-	capTick := time.NewTicker(time.Second)
-	defer capTick.Stop()
-	s.enforceCap() // the cap may have been lowered since the last run
+	s.enforce() // the cap may have been lowered since the last run
+	tick := s.clock.After(time.Second)
+	nextGC := s.clock.Now().Add(s.opts.GCInterval)
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.capSignal:
-			s.enforceCap()
-		case <-capTick.C:
-			s.enforceCap()
-		case <-gc.C:
-			if err := s.retain(time.Now()); err != nil && !errors.Is(err, edge.ErrClosed) {
-				s.log.Warn("retention failed", "err", err)
+			s.enforce()
+		case <-tick:
+			s.enforce()
+			if now := s.clock.Now(); !now.Before(nextGC) {
+				nextGC = now.Add(s.opts.GCInterval)
+				if err := s.retain(now); err != nil && !errors.Is(err, edge.ErrClosed) {
+					s.log.Warn("retention failed", "err", err)
+				}
+				s.valueLogGC()
 			}
-			s.enforceCap()
-			s.valueLogGC()
+			// Armed after the work, so a test that sees the store wait on
+			// its clock again knows the pass is done.
+			tick = s.clock.After(time.Second)
 		}
 	}
 }
@@ -140,216 +414,222 @@ func (s *Store) live() int64 {
 	return s.pub.Live
 }
 
-// enforceCap evicts until the live bytes are under the cap; each pass aims
-// at 90% of it, so passes are few and large.
-func (s *Store) enforceCap() {
+// enforce keeps the cap and the disk reserve, and decides whether appends
+// are refused for a full disk.
+func (s *Store) enforce() {
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
-	capb := s.opts.CapBytes
-	if capb <= 0 {
+	if s.shut.Load() {
 		return
 	}
-	target := capb - capb/10
-	for s.live() > capb {
-		need := s.live() - target
-		n, err := s.evict(need)
+	if s.readOnly.Load() {
+		s.reopen()
+		return
+	}
+	// A drop whose outcome is not committed must finish before another
+	// starts: there is one drop record.
+	if err := s.resumePending(); err != nil {
+		if !errors.Is(err, edge.ErrClosed) {
+			s.throttle.Warn("drop", "drop failed", "err", err)
+		}
+		s.setFull(s.disk.read(0))
+		return
+	}
+	// The cap: evict down to 90% of it.
+	if c := s.opts.CapBytes; c > 0 && s.live()+fixedBytes > c {
+		s.evict(s.live()+fixedBytes-c*9/10, false)
+	}
+	// The reserve: what was consumed by every cursor goes first, then
+	// evictions, but only of what the store grew since the reserve was last
+	// met: what another process took is not the store's to give back.
+	// Evicting for it would only feed that process; appends stop at the
+	// full mark instead, and resume when the space returns.
+	reserve := s.disk.reserveBytes()
+	if s.disk.read(0)+s.disk.ballastBytes() >= reserve || !s.okSet {
+		s.okLive, s.okSet = s.live(), true
+	}
+	if need := reserve - s.disk.read(0) - s.disk.ballastBytes(); need > 0 {
+		need += reserve / 10
+		freed := s.dropConsumed(need)
+		if grown := s.live() - s.okLive; freed < need && grown > 0 {
+			s.evict(min(need-freed, grown), true)
+		}
+	}
+	s.setFull(s.disk.read(0))
+	if !s.disk.full.Load() {
+		s.disk.hold()
+	}
+}
+
+// setFull refuses appends below the full mark and takes them again once
+// there is room for the store to work.
+func (s *Store) setFull(free int64) {
+	switch {
+	case free < fullMark && !s.disk.full.Load():
+		s.disk.full.Store(true)
+		s.log.Error("disk full: appends refused until space returns", "dir", s.opts.Dir, "disk_free", free)
+	case free >= workRoom+workRoom/2 && s.disk.full.Load():
+		s.disk.full.Store(false)
+		s.log.Warn("disk space returned: appends resume", "dir", s.opts.Dir, "disk_free", free)
+	}
+}
+
+// resumePending finishes a drop whose outcome was not committed (the drop
+// or its check failed): the record is still there.
+func (s *Store) resumePending() error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	var d *dropPlan
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyDrop)
+		if err != nil {
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				err = nil
+			}
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			d, err = decodeDrop(v)
+			return err
+		})
+	})
+	if err != nil || d == nil {
+		s.leave()
+		return err
+	}
+	err = s.doDrop(d, nil)
+	s.leave()
+	if err != nil {
+		return err
+	}
+	return s.commitDrop(d)
+}
+
+// evict drops the oldest events of the lowest priority present, up to need
+// bytes, one stream after the other (alerts last), each with its gap record.
+// It returns the bytes it freed.
+func (s *Store) evict(need int64, forDisk bool) int64 {
+	var freed int64
+	for p := edge.PriorityLow; p <= edge.PriorityAlert && freed < need; p++ {
+		d := &dropPlan{evicted: true, forDisk: forDisk}
+		err := s.drop(d, func(txn *badger.Txn, last uint64) error {
+			// Events of lower priorities appended since their stream was
+			// evicted are younger than what this pass may take.
+			below := last + 1
+			for q := edge.PriorityLow; q < p; q++ {
+				st := newStream(txn, q, last)
+				if k, ok := st.firstKey(); ok {
+					below = min(below, k)
+				}
+				st.close()
+			}
+			return s.planStream(txn, d, p, last, need-freed, func(key uint64, h blockHead) bool { return h.last(key) < below })
+		})
+		if err == nil && d.empty() {
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, edge.ErrClosed) {
 				s.log.Error("eviction failed", "err", err)
 			}
-			return
+			return freed
 		}
-		if n == 0 {
-			return
+		freed += d.bytes
+		why := "store cap reached: events evicted"
+		if forDisk {
+			why = "disk reserve reached: events evicted"
 		}
-		select {
-		case <-s.stop:
-			return
-		default:
-		}
+		s.throttle.Warn(why, why, "priority", p, "from", d.gapFrom, "to", d.gapTo, "count", d.events,
+			"bytes", d.bytes, "cap_bytes", s.opts.CapBytes, "disk_free", s.disk.free.Load())
 	}
+	return freed
 }
 
-// evict plans and commits one eviction pass: the oldest events of the
-// lowest priority present, up to need bytes, with one gap record whose
-// Count is exactly the number of events this pass removed. It returns how
-// many events it evicted.
-func (s *Store) evict(need int64) (uint64, error) {
+// plan runs f in a read transaction with the durable seq.
+func (s *Store) plan(f func(txn *badger.Txn, last uint64) error) error {
 	if err := s.enter(); err != nil {
-		return 0, err
+		return err
 	}
+	defer s.leave()
 	last := s.durable.Load()
-	p := s.newPlanner(true)
-	var from, to, folded uint64
-	take := func(blk *block, i int) {
-		seq := blk.seqs[i]
-		p.remove(blk, i)
-		if from == 0 || seq < from {
-			from = seq
-		}
-		to = max(to, seq)
-	}
-	full := func() bool { return p.plan.bytes >= need || p.full() }
-	err := s.db.View(func(txn *badger.Txn) error {
-		// Readings: not indexed, so scan the blocks in seq order.
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlock}})
-		for it.Seek(blockKey(s.first.Load())); it.Valid() && !full(); it.Next() {
-			if blockKeySeq(it.Item().Key()) > last {
-				break
-			}
-			blk, err := s.loadBlock(it.Item())
-			if err != nil {
-				it.Close()
-				return err
-			}
-			for i := 0; i < len(blk.recs) && blk.seqs[i] <= last && !full(); i++ {
-				if prio, _ := recordPriority(blk.recs[i]); prio == edge.PriorityLow {
-					take(blk, i)
-				}
-			}
-		}
-		it.Close()
-		// Higher priorities from their index, lowest first; a priority is
-		// only touched once every lower one is gone.
-		for prio := edge.PriorityLow + 1; prio <= edge.PriorityAlert && !full() && p.plan.events == 0; prio++ {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxPrio, byte(prio)}})
-			var blk *block
-			for it.Rewind(); it.Valid() && !full(); it.Next() {
-				seq := binary.BigEndian.Uint64(it.Item().Key()[2:])
-				if seq > last {
-					break
-				}
-				var err error
-				if blk, err = p.blockWith(txn, seq, blk); err != nil {
-					it.Close()
-					return err
-				}
-				i := blk.find(seq)
-				if i >= len(blk.seqs) || blk.seqs[i] != seq {
-					it.Close()
-					return fmt.Errorf("evict %d: %w: indexed but not in its block", seq, ErrCorrupt)
-				}
-				take(blk, i)
-				if prio == edge.PriorityAlert {
-					// An evicted gap record folds into the new one, so the
-					// gap records left always account for every missing seq.
-					ev, err := Decode(blk.recs[i])
-					if err == nil && ev.Kind == edge.KindGap && ev.Gap != nil {
-						folded += ev.Gap.Count
-						from, to = min(from, ev.Gap.From), max(to, ev.Gap.To)
-					}
-				}
-			}
-			it.Close()
-		}
-		return nil
-	})
-	s.leave()
-	if err != nil || p.plan.events == 0 {
-		return 0, err
-	}
-	plan := p.finish()
-	// The gap record is appended in the same transaction as the deletion.
-	gap := s.prepare(edge.Event{
-		Kind: edge.KindGap,
-		Text: GapReasonCap,
-		Gap:  &edge.Gap{Epoch: s.epoch, From: from, To: to, Count: plan.events + folded, Reason: GapReasonCap},
-	})
-	gap.del = plan
-	if err := s.runPlan(gap); err != nil {
-		return 0, err
-	}
-	s.log.Warn("store cap reached: events evicted", "from", from, "to", to, "count", plan.events,
-		"bytes", plan.bytes, "cap_bytes", s.opts.CapBytes)
-	return plan.events, nil
+	return s.db.View(func(txn *badger.Txn) error { return f(txn, last) })
 }
 
-func (s *Store) runPlan(r *req) error {
-	select {
-	case s.delq <- r:
-	case <-s.stop:
-		return edge.ErrClosed
-	}
-	select {
-	case err := <-r.del.result:
-		if err != nil {
-			return err
-		}
-	case <-s.stop:
-		// The writer drains the queue before it exits; it may or may not
-		// have taken this plan. Either way the next open sees a consistent
-		// store: the plan commits whole or not at all.
-		return edge.ErrClosed
-	}
-	return s.refreshFirst(s.first.Load())
-}
-
-// retain deletes events that every cursor has passed and that are older
-// than History. With no cursor at all nothing has been consumed, so nothing
-// is deleted (only the cap removes events then).
-func (s *Store) retain(now time.Time) error {
-	s.maintMu.Lock()
-	defer s.maintMu.Unlock()
-	for {
-		more, err := s.retainPass(now)
-		if err != nil || !more {
-			return err
-		}
-	}
-}
-
-// retainPass deletes one plan's worth; more reports that it stopped on the
-// plan's bounds, not because it found the end of what may go.
-func (s *Store) retainPass(now time.Time) (more bool, err error) {
+// consumedBelow is the first seq some cursor has not passed; 0 when there
+// is no cursor (nothing is consumed then).
+func (s *Store) consumedBelow() (uint64, error) {
 	if err := s.enter(); err != nil {
-		return false, err
+		return 0, err
 	}
 	curs, err := s.cursors()
+	s.leave()
 	if err != nil || len(curs) == 0 {
-		s.leave()
-		return false, err
+		return 0, err
 	}
 	passed := ^uint64(0)
 	for _, c := range curs {
 		passed = min(passed, c)
 	}
-	last := s.durable.Load()
-	cutoff := now.Add(-s.opts.History)
-	p := s.newPlanner(false)
-	err = s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlock}})
-		defer it.Close()
-		for it.Seek(blockKey(s.first.Load())); it.Valid(); it.Next() {
-			blk, err := s.loadBlock(it.Item())
+	return passed, nil
+}
+
+// dropConsumed deletes events every cursor has passed, however young, up to
+// need bytes: under the disk reserve they are the first to go (they are
+// synced and evaluated; no gap record). It returns the bytes it freed.
+func (s *Store) dropConsumed(need int64) int64 {
+	passed, err := s.consumedBelow()
+	if err != nil || passed <= 1 {
+		return 0
+	}
+	d := &dropPlan{}
+	err = s.drop(d, func(txn *badger.Txn, last uint64) error {
+		for p := edge.PriorityLow; p <= edge.PriorityAlert && d.bytes < need; p++ {
+			err := s.planStream(txn, d, p, last, need-d.bytes, func(key uint64, h blockHead) bool { return h.last(key) < passed })
 			if err != nil {
 				return err
-			}
-			for i, seq := range blk.seqs {
-				if seq >= passed || seq > last {
-					return nil
-				}
-				if t := recordTime(blk.recs[i]); !t.IsZero() && t.After(cutoff) {
-					return nil // seq order is close to time order: the rest is younger
-				}
-				if p.full() {
-					more = true
-					return nil
-				}
-				p.remove(blk, i)
 			}
 		}
 		return nil
 	})
-	s.leave()
-	if err != nil || p.plan.events == 0 {
-		return false, err
+	if err != nil || d.empty() {
+		if err != nil && !errors.Is(err, edge.ErrClosed) {
+			s.throttle.Error("consumed-failed", "deleting consumed events failed", "err", err)
+		}
+		return 0
 	}
-	plan := p.finish()
-	if err := s.runPlan(&req{del: plan}); err != nil {
-		return false, err
+	s.throttle.Warn("consumed", "disk reserve reached: events already consumed deleted", "count", d.events, "bytes", d.bytes)
+	return d.bytes
+}
+
+// retain deletes events that every cursor has passed and that are older
+// than History. With no cursor at all nothing has been consumed, so nothing
+// is deleted (only the cap and the reserve remove events then).
+func (s *Store) retain(now time.Time) error {
+	s.maintMu.Lock()
+	defer s.maintMu.Unlock()
+	passed, err := s.consumedBelow()
+	if err != nil || passed <= 1 {
+		return err
 	}
-	s.log.Debug("retention deleted events", "count", plan.events)
-	return more, nil
+	cutoff := now.Add(-s.opts.History)
+	d := &dropPlan{}
+	err = s.drop(d, func(txn *badger.Txn, last uint64) error {
+		for p := range numPrio {
+			err := s.planStream(txn, d, edge.Priority(p), last, 0, func(key uint64, h blockHead) bool {
+				return h.last(key) < passed && h.older(cutoff)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || d.empty() {
+		return err
+	}
+	s.log.Debug("retention deleted events", "count", d.events)
+	return nil
 }
 
 // valueLogGC rewrites value-log files until Badger finds none worth it.
@@ -360,6 +640,11 @@ func (s *Store) valueLogGC() {
 		return
 	}
 	defer s.leave()
+	if s.readOnly.Load() || !s.disk.writable() {
+		return
+	}
+	s.dropMu.RLock()
+	defer s.dropMu.RUnlock()
 	for i := 0; i < 16; i++ {
 		if err := s.db.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 )
 
 func openT(t *testing.T, o Options) *Store {
@@ -311,39 +312,21 @@ func TestState(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock that the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-func (c *fakeClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // syncFlag is a TrustSource the test flips.
 type syncFlag struct{ synced atomic.Bool }
 
 func (f *syncFlag) ClockSynced() (bool, bool) { return f.synced.Load(), true }
 
 func TestClockStamping(t *testing.T) {
-	base := time.Now().Round(0)
-	clk := &fakeClock{now: base}
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clk := fakeclock.New(base)
 	src := &syncFlag{}
 	src.synced.Store(true)
 	s := openT(t, Options{Judge: &edge.ClockJudge{Clock: clk, Source: src}})
 	ctx := context.Background()
 	a, _ := s.Append(ctx, edge.Reading("d", "p", 1, ""))
 	// The wall clock is set an hour back and the OS says it is not synced.
-	clk.set(base.Add(-time.Hour))
+	clk.Set(base.Add(-time.Hour))
 	src.synced.Store(false)
 	b, _ := s.Append(ctx, edge.Reading("d", "p", 2, ""))
 	fixed := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)

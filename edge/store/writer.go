@@ -11,51 +11,31 @@ import (
 	"github.com/edgegw/edgegw/edge"
 )
 
-// req is one unit of work for the writer: an event to append, or a deletion
-// planned by maintenance (with the gap record that accounts for it).
+// req is one unit of work for the writer: an event to append, or the
+// outcome of a drop (maint.go) with the gap record that accounts for it.
 type req struct {
-	ev   edge.Event
-	rec  []byte // encoded ev; epoch and seq are patched in by the writer
-	done func(edge.Event, error)
-	err  error // set when the commit failed
-	del  *delPlan
-	at   time.Time // when it was queued
+	ev     edge.Event
+	rec    []byte // encoded ev; epoch and seq are patched in by the writer
+	done   func(edge.Event, error)
+	err    error // set when the commit failed
+	drop   *dropPlan
+	at     time.Time // when it was queued
+	queued int64     // bytes held in Store.queued until the commit
 }
-
-// delPlan removes held events: it deletes or rewrites the blocks that hold
-// them and deletes their priority-index keys. The writer commits it in the
-// same transaction as its gap record and the counters, so a crash can never
-// leave an eviction without its gap record.
-type delPlan struct {
-	deletes [][]byte
-	sets    []kv
-	events  uint64
-	bytes   int64
-	evicted bool // evicted by the cap (false: past history)
-	result  chan error
-}
-
-type kv struct{ k, v []byte }
 
 // cost is how many Badger entries r adds to a transaction, and an upper
 // bound of their size as Badger counts it. An event counts its raw record;
 // the writer lowers that to the compressed size when it seals a block.
 func (r *req) cost() (entries, bytes int64) {
-	if d := r.del; d != nil {
-		for _, k := range d.deletes {
-			bytes += int64(len(k)) + 20
+	if d := r.drop; d != nil {
+		entries, bytes = 1, 32 // the deletion of the drop's record
+		for _, t := range d.tail {
+			entries += int64(len(t))
+			bytes += 32 * int64(len(t))
 		}
-		for _, e := range d.sets {
-			bytes += int64(len(e.k)+len(e.v)) + 20
-		}
-		entries = int64(len(d.deletes) + len(d.sets))
 	}
 	if r.rec != nil {
 		bytes += int64(len(r.rec)) + 3
-		if r.ev.Priority > edge.PriorityLow {
-			entries++
-			bytes += 10 + 20
-		}
 	}
 	return entries, bytes
 }
@@ -67,12 +47,13 @@ func (s *Store) prepare(ev edge.Event) *req {
 		if s.opts.Judge != nil {
 			ev.Time, ev.ClockTrusted = s.opts.Judge.Stamp()
 		} else {
-			ev.Time, ev.ClockTrusted = time.Now().Round(0), true
+			ev.Time, ev.ClockTrusted = s.clock.Now().Round(0), true
 		}
 	}
 	if ev.Priority == 0 {
 		ev.Priority = edge.DefaultPriority(ev.Kind)
 	}
+	ev.Priority = min(ev.Priority, edge.PriorityAlert)
 	ev.Epoch, ev.Seq = s.epoch, 0
 	r := reqPool.Get().(*req)
 	r.ev = ev
@@ -87,7 +68,7 @@ var reqPool = sync.Pool{New: func() any { return new(req) }}
 
 // release returns r to reqPool; nothing may use it afterwards.
 func release(r *req) {
-	if r.del != nil {
+	if r.drop != nil {
 		return
 	}
 	rec := r.rec[:0]
@@ -100,11 +81,16 @@ func release(r *req) {
 
 // AppendAsync queues ev for the next group commit; done (if not nil) is
 // called once it is durable, with its seq, or has failed. It blocks only
-// while the commit queue is full.
+// while the commit queue is full. While the disk is full it refuses ev at
+// once with an error wrapping edge.ErrDiskFull.
 func (s *Store) AppendAsync(ev edge.Event, done func(edge.Event, error)) error {
 	r := s.prepare(ev)
 	r.done = done
-	return s.submit(context.Background(), r)
+	if err := s.submit(context.Background(), r); err != nil {
+		release(r)
+		return err
+	}
+	return nil
 }
 
 // MaxEventBytes bounds one encoded event, so that any event fits a group
@@ -120,11 +106,23 @@ func (s *Store) submit(ctx context.Context, r *req) error {
 		return fmt.Errorf("append %s event of device %q: %w: %d bytes encoded, at most %d",
 			r.ev.Kind, r.ev.Device, ErrEventTooLarge, len(r.rec), MaxEventBytes)
 	}
+	if s.disk.full.Load() || s.readOnly.Load() {
+		s.disk.refused.Add(1)
+		return fmt.Errorf("append %s event of device %q: %w", r.ev.Kind, r.ev.Device, s.disk.errFull())
+	}
+	n := int64(len(r.rec)) + 64
+	if !s.queued.TryAcquire(n) {
+		if err := s.queued.Acquire(ctx, n); err != nil {
+			return err
+		}
+	}
+	r.queued = n
 	if err := s.enter(); err != nil {
+		s.queued.Release(n)
 		return err
 	}
 	defer s.leave()
-	r.at = time.Now()
+	r.at = s.clock.Now()
 	select {
 	case s.queue <- r:
 		return nil
@@ -134,6 +132,7 @@ func (s *Store) submit(ctx context.Context, r *req) error {
 	case s.queue <- r:
 		return nil
 	case <-ctx.Done():
+		s.queued.Release(n)
 		return ctx.Err()
 	}
 }
@@ -173,6 +172,7 @@ func (s *Store) Append(ctx context.Context, evs ...edge.Event) ([]edge.Event, er
 			finish()
 		}
 		if err := s.submit(ctx, r); err != nil {
+			release(r)
 			return nil, fmt.Errorf("append: %w", err)
 		}
 	}
@@ -197,8 +197,6 @@ func (s *Store) writer() {
 	defer s.wg.Done()
 	defer close(s.done)
 	lim := batchLimits{entries: s.db.MaxBatchCount() * 8 / 10, bytes: s.db.MaxBatchSize() * 8 / 10}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	var carry *req
 	for {
 		b := s.newBatch()
@@ -231,7 +229,7 @@ func (s *Store) writer() {
 		// already joins the batch either way.
 		wait := s.opts.CommitWait
 		if at := b.reqs[0].at; !at.IsZero() {
-			wait -= time.Since(at)
+			wait -= s.clock.Now().Sub(at)
 		}
 		// First what is queued now, then, while the wait lasts, what comes.
 		var expire <-chan time.Time // nil: take only what is queued now
@@ -240,8 +238,7 @@ func (s *Store) writer() {
 				if wait <= 0 {
 					break
 				}
-				timer.Reset(wait)
-				expire = timer.C
+				expire = s.clock.After(wait)
 			}
 			for carry == nil && !closed {
 				r, shut := s.next(expire)
@@ -254,7 +251,6 @@ func (s *Store) writer() {
 				}
 			}
 		}
-		timer.Stop()
 		s.commit(b)
 		if closed && carry == nil {
 			return
@@ -268,11 +264,10 @@ func (s *Store) writer() {
 	}
 }
 
-// next returns the next queued request, deletions first (under overload
-// the cap must still be enforced, and its gap record written, at once).
-// With expire nil
-// it returns nil at once when nothing is queued; otherwise it waits for a
-// request until expire fires. closed reports that the queue is closed.
+// next returns the next queued request, drop outcomes first (their gap
+// records must be written at once). With expire nil it returns nil at once
+// when nothing is queued; otherwise it waits for a request until expire
+// fires. closed reports that the queue is closed.
 func (s *Store) next(expire <-chan time.Time) (r *req, closed bool) {
 	select {
 	case r := <-s.delq:
@@ -306,6 +301,11 @@ type batchLimits struct{ entries, bytes int64 }
 // append-to-durable tail short at a small cost in fsyncs.
 const maxCommitRaw = 384 << 10
 
+// maxCommitEvents bounds the events of one commit, hence the seqs one block
+// spans (a block belongs to one commit): readers look for the block that
+// holds a seq at most this far back.
+const maxCommitEvents = 16384
+
 // batch is one group commit being built. Seqs are assigned as events are
 // added, on a copy of the counters that only becomes the store's when the
 // transaction commits; blocks are sealed (compressed) as they fill, so the
@@ -315,25 +315,33 @@ type batch struct {
 	c        counters
 	reqs     []*req
 	blocks   []kv
-	open     blockBuf
-	prio     [][]byte
+	open     [numPrio]blockBuf
 	entries  int64
 	bytes    int64
 	raw      int64 // raw bytes of the events added
 	appended uint64
+	drops    int    // drop outcomes in the batch
+	gen      uint64 // Store.gen when the batch began
 }
 
-func (s *Store) newBatch() *batch { return &batch{s: s, c: s.w} }
+type kv struct{ k, v []byte }
+
+func (s *Store) newBatch() *batch {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return &batch{s: s, c: s.w, gen: s.gen}
+}
 
 // fits reports whether r fits the transaction; the first request always
-// does (a deletion plan is bounded to fit alone).
+// does.
 func (b *batch) fits(r *req, lim batchLimits) bool {
 	if len(b.reqs) == 0 {
 		return true
 	}
 	e, n := r.cost()
 	e++ // the block r may open
-	return b.entries+e <= lim.entries && b.bytes+n+20 <= lim.bytes && b.raw+int64(len(r.rec)) <= maxCommitRaw
+	return b.entries+e <= lim.entries && b.bytes+n+20 <= lim.bytes &&
+		b.raw+int64(len(r.rec)) <= maxCommitRaw && b.appended < maxCommitEvents
 }
 
 func (b *batch) add(r *req) {
@@ -342,11 +350,15 @@ func (b *batch) add(r *req) {
 	b.entries += e
 	b.bytes += n
 	c := &b.c
-	if d := r.del; d != nil {
+	if d := r.drop; d != nil {
+		b.drops++
 		c.Live -= d.bytes
 		c.Removed += d.events
 		if d.evicted {
 			c.Evicted += d.events
+			if d.forDisk {
+				c.DiskEvicted += d.events
+			}
 		}
 	}
 	if r.rec == nil {
@@ -355,45 +367,49 @@ func (b *batch) add(r *req) {
 	c.LastSeq++
 	r.ev.Seq = c.LastSeq
 	patchSeq(r.rec, b.s.epoch, c.LastSeq)
-	if b.open.n == 0 {
+	ob := &b.open[r.ev.Priority]
+	if ob.n == 0 {
 		b.entries++
-		b.bytes += 9 + 20
+		b.bytes += 10 + 20
 	}
-	b.open.add(c.LastSeq, r.rec)
+	ob.add(c.LastSeq, r.rec)
 	b.raw += int64(len(r.rec))
-	if r.ev.Priority > edge.PriorityLow {
-		b.prio = append(b.prio, prioKey(r.ev.Priority, c.LastSeq))
-	}
-	c.Live += recordCost(r.ev.Priority, len(r.rec))
 	if r.ev.Kind == edge.KindGap {
 		c.GapRecords++
 	}
 	b.appended++
-	if len(b.open.raw) >= maxBlockRaw {
-		b.seal()
+	if len(ob.raw) >= maxBlockRaw {
+		b.seal(r.ev.Priority)
 	}
 }
 
-// seal compresses the open block and charges its stored size instead of
-// its raw size.
-func (b *batch) seal() {
-	if b.open.n == 0 {
+// seal compresses the open block of priority p and charges its stored size
+// instead of its raw size.
+func (b *batch) seal(p edge.Priority) {
+	ob := &b.open[p]
+	if ob.n == 0 {
 		return
 	}
-	v := sealBlock(b.open.raw)
-	b.bytes += int64(len(v)) - int64(len(b.open.raw))
-	b.blocks = append(b.blocks, kv{blockKey(b.open.first), v})
-	b.open.reset()
+	k, v := blockKey(p, ob.first), ob.seal()
+	b.bytes += int64(len(v)) - int64(len(ob.raw))
+	b.c.Live += liveCost(len(k), len(v))
+	b.blocks = append(b.blocks, kv{k, v})
+	ob.reset()
 }
 
 // commit writes one batch in one transaction and fsyncs it (SyncWrites).
 func (s *Store) commit(b *batch) {
 	err := s.writeBatch(b)
 	if err != nil {
-		s.log.Error("group commit failed", "events", b.appended, "err", err)
+		if errors.Is(err, edge.ErrDiskFull) {
+			s.failedFull.Add(1)
+			s.signalMaint()
+		} else {
+			s.log.Error("group commit failed", "events", b.appended, "err", err)
+		}
 		for _, r := range b.reqs {
-			if r.del != nil {
-				r.del.result <- err
+			if r.drop != nil {
+				r.drop.result <- err
 			}
 		}
 		for _, r := range b.reqs {
@@ -409,49 +425,73 @@ func (s *Store) commit(b *batch) {
 	s.pubMu.Unlock()
 	s.commits.Add(1)
 	s.appended.Add(b.appended)
+	for _, e := range b.blocks {
+		s.buckets.add(e.k, e.v)
+	}
 	s.durable.Store(c.LastSeq)
 	s.wake()
 	for _, r := range b.reqs {
-		if r.del != nil {
-			r.del.result <- nil
+		if r.drop != nil {
+			r.drop.result <- nil
 		}
 	}
-	if s.opts.CapBytes > 0 && c.Live > s.opts.CapBytes {
-		select {
-		case s.capSignal <- struct{}{}:
-		default:
-		}
+	if s.opts.CapBytes > 0 && c.Live+fixedBytes > s.opts.CapBytes {
+		s.signalMaint()
+	} else if s.disk.grew(b.bytes) {
+		s.signalMaint()
 	}
 	s.done <- b.reqs
 }
 
+func (s *Store) signalMaint() {
+	select {
+	case s.capSignal <- struct{}{}:
+	default:
+	}
+}
+
 func (s *Store) writeBatch(b *batch) error {
-	b.seal()
+	for p := range b.open {
+		b.seal(edge.Priority(p))
+	}
+	// The writer runs after Close until the queue is drained, so it takes
+	// the lock directly, not through enter.
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	// A drop's outcome ends a drop that freed space: the ballast may give
+	// it room (onNoSpace), where new events would have to wait.
+	room := s.disk.writable() || (b.drops > 0 && s.disk.ballastBytes() > 0)
+	if s.db == nil || s.readOnly.Load() || b.gen != s.gen || !room {
+		s.disk.full.Store(true)
+		return s.disk.errFull()
+	}
+	s.dropMu.RLock()
+	defer s.dropMu.RUnlock()
+	return s.writeTxn(b)
+}
+
+// writeTxn writes a sealed batch in one transaction.
+func (s *Store) writeTxn(b *batch) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, r := range b.reqs {
-		d := r.del
+		d := r.drop
 		if d == nil {
 			continue
 		}
-		for _, k := range d.deletes {
-			if err := txn.Delete(k); err != nil {
-				return err
-			}
+		if err := txn.Delete(keyDrop); err != nil {
+			return err
 		}
-		for _, e := range d.sets {
-			if err := txn.Set(e.k, e.v); err != nil {
-				return err
+		for p, keys := range d.tail {
+			for _, k := range keys {
+				if err := txn.Delete(blockKey(edge.Priority(p), k)); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	for _, e := range b.blocks {
 		if err := txn.Set(e.k, e.v); err != nil {
-			return err
-		}
-	}
-	for _, k := range b.prio {
-		if err := txn.Set(k, nil); err != nil {
 			return err
 		}
 	}
@@ -467,6 +507,9 @@ func (s *Store) completer() {
 	defer s.wg.Done()
 	for batch := range s.done {
 		for _, r := range batch {
+			if r.queued > 0 {
+				s.queued.Release(r.queued)
+			}
 			if r.done != nil {
 				r.done(r.ev, r.err)
 			}

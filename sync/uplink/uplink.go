@@ -309,6 +309,9 @@ func (u *Uplink) Status() edge.SyncStatus {
 	if err == nil {
 		if last := u.o.Log.LastSeq(); last >= next {
 			backlog = last - next + 1
+			if h, ok := u.o.Log.(edge.Backlogger); ok {
+				backlog = h.Held(next) // the events still stored, not those evicted
+			}
 			bytes = int64(float64(backlog) * avg)
 			if evs, err := u.o.Log.Read(next, 1); err == nil && len(evs) > 0 {
 				oldest = evs[0].Time

@@ -33,8 +33,8 @@ func OpenMmapFileUsing(fd *os.File, sz int, writable bool) (*MmapFile, error) {
 	var rerr error
 	fileSize := fi.Size()
 	if sz > 0 && fileSize == 0 {
-		// If file is empty, truncate it to sz.
-		if err := fd.Truncate(int64(sz)); err != nil {
+		// If file is empty, allocate sz bytes to it (alloc_linux.go).
+		if err := allocate(fd, int64(sz)); err != nil {
 			return nil, errors.Join(err, errors.New("error while truncation"))
 		}
 		fileSize = int64(sz)
@@ -73,7 +73,17 @@ func OpenMmapFile(filename string, flag int, maxSz int) (*MmapFile, error) {
 	if flag == os.O_RDONLY {
 		writable = false
 	}
-	return OpenMmapFileUsing(fd, maxSz, writable)
+	mf, err := OpenMmapFileUsing(fd, maxSz, writable)
+	if err != nil && err != NewFile {
+		// Patched (PATCHED.md): on a full disk Badger retries table
+		// creation every second; without this each attempt leaked a
+		// descriptor and left an empty file.
+		if fi, serr := fd.Stat(); serr == nil && fi.Size() == 0 && flag&os.O_CREATE != 0 {
+			os.Remove(filename)
+		}
+		fd.Close()
+	}
+	return mf, err
 }
 
 type mmapReader struct {

@@ -20,7 +20,7 @@ func (m *MmapFile) Truncate(maxSz int64) error {
 	if err := Munmap(m.Data); err != nil {
 		return fmt.Errorf("while munmap file: %s, error: %v\n", m.Fd.Name(), err)
 	}
-	if err := m.Fd.Truncate(maxSz); err != nil {
+	if err := allocate(m.Fd, maxSz); err != nil {
 		return fmt.Errorf("while truncate file: %s, error: %v\n", m.Fd.Name(), err)
 	}
 	var err error

@@ -16,7 +16,7 @@ func (m *MmapFile) Truncate(maxSz int64) error {
 	if err := m.Sync(); err != nil {
 		return fmt.Errorf("while sync file: %s, error: %v\n", m.Fd.Name(), err)
 	}
-	if err := m.Fd.Truncate(maxSz); err != nil {
+	if err := allocate(m.Fd, maxSz); err != nil {
 		return fmt.Errorf("while truncate file: %s, error: %v\n", m.Fd.Name(), err)
 	}
 
