@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,34 +30,26 @@ status: {listen: "`+port+`"}
 inputs:
   - {name: compound, driver: sim, options: {rate: 200}}
 `), 0o644)
-	var logs bytes.Buffer
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(edgegwBin, "service", "run", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
+	logs := watchLog(r)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { logs.wait(); done <- cmd.Wait() }()
 	defer func() {
 		cmd.Process.Kill()
 		if t.Failed() {
 			t.Logf("service output:\n%s", logs.String())
 		}
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + port + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("gateway not ready after 60s under service run")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	logs.waitFor(t, 60*time.Second, "status server listening", "gateway running")
 	if out, _, code := edgegw(t, "status", "--url", "http://"+port); code != 0 {
 		t.Fatalf("status of the service-run gateway: exit %d\n%s", code, out)
 	}
