@@ -14,7 +14,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/password"
 	"github.com/edgegw/edgegw/edge/status"
@@ -179,7 +178,7 @@ Exit status (when several apply, the smallest, except 8, which wins):
 			if asJSON {
 				err = writeIndented(env.Stdout, map[string]any{"healthy": code == 0, "exit_code": code, "problems": texts, "status": snap})
 			} else {
-				err = printSummary(env.Stdout, snap, probs)
+				err = status.WriteSummary(env.Stdout, snap, probs, time.Now())
 			}
 			if err != nil {
 				return err
@@ -246,158 +245,4 @@ func writeIndented(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := now.Sub(t)
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String() + " ago"
-	case d < 48*time.Hour:
-		return d.Round(time.Minute).String() + " ago"
-	}
-	return fmt.Sprintf("%.1f days ago", d.Hours()/24)
-}
-
-func humanBytes(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	f, i := float64(n), 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
-}
-
-func printSummary(w io.Writer, s *status.Snapshot, probs []status.Problem) error {
-	bw := bufio.NewWriter(w)
-	now := s.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	site := ""
-	if s.Site != "" && s.Site != s.GatewayID {
-		site = " (" + s.Site + ")"
-	}
-	fmt.Fprintf(bw, "gateway %s%s, version %s, up %s\n", s.GatewayID, site, s.Version, s.Uptime.D().Round(time.Second))
-	if len(probs) == 0 {
-		fmt.Fprintln(bw, "health: OK")
-	} else {
-		fmt.Fprintf(bw, "health: UNHEALTHY (%d)\n", len(probs))
-		for _, p := range probs {
-			fmt.Fprintf(bw, "  ! %s\n", p.Text)
-		}
-	}
-	fmt.Fprintf(bw, "\ndevices: %d of %d online\n", s.OnlineCount(), len(s.Devices))
-	for _, d := range s.Devices {
-		state := "online"
-		if !d.Online {
-			state = "OFFLINE"
-			if d.Reason != "" {
-				state += " (" + d.Reason + ")"
-			}
-		}
-		last := ""
-		if d.LastPoint != "" {
-			v := d.LastText
-			if v == "" {
-				v = strings.TrimSpace(fmt.Sprintf("%g %s", d.LastValue, d.LastUnit))
-			}
-			last = d.LastPoint + "=" + v
-		}
-		fmt.Fprintf(bw, "  %-20s %-10s since %-12s %-18s seen %-12s frames %d errors %d garbage %d",
-			d.ID, state, ago(now, d.Since), last, ago(now, d.LastSeen), d.Stats.Frames, d.Stats.Errors, d.Stats.Garbage)
-		if d.Stats.LastError != "" {
-			fmt.Fprintf(bw, " last error: %s", d.Stats.LastError)
-		}
-		fmt.Fprintln(bw)
-	}
-	fmt.Fprintf(bw, "\nalerts: %d active\n", len(s.Alerts))
-	for _, a := range s.Alerts {
-		by := ""
-		if a.By != "" {
-			by = " by " + a.By
-		}
-		fmt.Fprintf(bw, "  %-8s %s (%s, %s, %s%s)\n", a.Severity, a.Message, a.Device, ago(now, a.Since), a.State, by)
-	}
-	y := s.Sync
-	fmt.Fprintln(bw)
-	if !y.Enabled {
-		fmt.Fprintln(bw, "sync: no uplink configured")
-	} else {
-		reach := "reachable"
-		if !y.Reachable {
-			reach = "UNREACHABLE"
-		}
-		switch y.State {
-		case edge.SyncOK:
-			reach = "ok"
-		case edge.SyncConnecting:
-			reach = "connecting"
-		case edge.SyncUnreachable:
-			reach = "UNREACHABLE"
-		case edge.SyncRejecting:
-			reach = "REJECTING (429/5xx)"
-		case edge.SyncStalled:
-			reach = "STALLED (answers, backlog not moving)"
-		case edge.SyncPaused:
-			reach = "paused"
-		}
-		if y.State != "" && !y.StateSince.IsZero() {
-			reach += ", since " + ago(now, y.StateSince)
-		}
-		oldest := "none"
-		if !y.OldestUnsynced.IsZero() {
-			oldest = ago(now, y.OldestUnsynced)
-		}
-		fmt.Fprintf(bw, "sync: central %s, backlog %d events (%s), oldest unsynced %s, last success %s, %d ok / %d failed\n",
-			reach, y.BacklogEvents, humanBytes(y.BacklogBytes), oldest, ago(now, y.LastSuccess), y.Successes, y.Failures)
-		if y.LastError != "" {
-			fmt.Fprintf(bw, "      last error %s: %s\n", ago(now, y.LastErrorAt), y.LastError)
-		}
-	}
-	st := s.Store
-	pct := 0.0
-	if st.CapBytes > 0 {
-		pct = 100 * float64(st.Bytes) / float64(st.CapBytes)
-	}
-	fmt.Fprintf(bw, "store: %s of %s (%.1f%%), %d events, %d evicted, %d gap records\n",
-		humanBytes(st.Bytes), humanBytes(st.CapBytes), pct, st.Events, st.Evicted, st.GapRecords)
-	if st.DiskTotal > 0 {
-		state := "ok"
-		switch {
-		case st.ReadOnly:
-			state = "FULL (store read-only)"
-		case st.DiskFull:
-			state = "FULL (appends refused)"
-		case st.DiskFree+st.DiskHeld < st.DiskReserve:
-			state = "LOW (evicting)"
-		}
-		fmt.Fprintf(bw, "disk: %s, %s free of %s, reserve %s, %d evicted for it, %d appends refused\n",
-			state, humanBytes(st.DiskFree), humanBytes(st.DiskTotal), humanBytes(st.DiskReserve), st.DiskEvicted, st.Refused)
-	}
-	clock := "trusted"
-	if !s.Clock.Trusted {
-		clock = "NOT trusted"
-	}
-	if s.Clock.SkewKnown {
-		clock += fmt.Sprintf(", skew %+.1fs", float64(s.Clock.Skew))
-	}
-	if s.Clock.Jumps > 0 {
-		clock += fmt.Sprintf(", %d jumps", s.Clock.Jumps)
-	}
-	fmt.Fprintf(bw, "clock: %s\n", clock)
-	if len(s.Outputs) > 0 {
-		fmt.Fprintf(bw, "outputs: %s\n", strings.Join(s.Outputs, ", "))
-	}
-	return bw.Flush()
 }
