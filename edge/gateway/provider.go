@@ -60,6 +60,7 @@ func (g *Gateway) Snapshot(ctx context.Context) (status.Snapshot, error) {
 		}
 		sort.Strings(snap.Outputs)
 	}
+	snap.OutputStats = g.meter.Stats()
 	for _, d := range g.reg.snapshot() {
 		sd := status.Device{
 			Device: d.Device, Online: d.Online, Since: d.Since, Reason: d.Reason,

@@ -82,6 +82,16 @@ func build(arch, version, binary, config, pkgdir, docs, out string) error {
 	if _, err := os.Stat(docs); err == nil {
 		contents = append(contents, &files.Content{Source: docs, Destination: "/usr/share/doc/edgegw/install.md", FileInfo: fi(0o644)})
 	}
+	// Fleet monitoring: a Grafana dashboard and Prometheus alert rules.
+	for _, f := range [][2]string{
+		{filepath.Join(pkgdir, "grafana", "edgegw-fleet.json"), "/usr/share/edgegw/monitoring/edgegw-fleet.json"},
+		{filepath.Join(pkgdir, "grafana", "README.md"), "/usr/share/edgegw/monitoring/README.md"},
+		{filepath.Join(pkgdir, "prometheus", "edgegw.rules.yml"), "/usr/share/edgegw/monitoring/edgegw.rules.yml"},
+	} {
+		if _, err := os.Stat(f[0]); err == nil {
+			contents = append(contents, &files.Content{Source: f[0], Destination: f[1], FileInfo: fi(0o644)})
+		}
+	}
 	script := func(name string) string { return filepath.Join(pkgdir, "deb", name) }
 	info := &nfpm.Info{
 		Name:        "edgegw",
