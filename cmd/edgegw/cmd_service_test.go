@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge/service"
+	"github.com/edgegw/edgegw/edge/status"
 )
 
 // TestServiceRunDrainsOnSIGTERM runs `edgegw service run` as a real process
@@ -75,8 +76,8 @@ inputs:
 		t.Errorf("no clean drain in the log")
 	}
 	// The store was closed cleanly: the status command now says not running.
-	if _, _, code := edgegw(t, "status", "--url", "http://"+port); code != exitStatusNotRunning {
-		t.Errorf("status after stop: exit %d, want %d", code, exitStatusNotRunning)
+	if _, _, code := edgegw(t, "status", "--url", "http://"+port); code != status.ExitNotRunning {
+		t.Errorf("status after stop: exit %d, want %d", code, status.ExitNotRunning)
 	}
 }
 

@@ -105,14 +105,14 @@ inputs:
 		return st.DiskEvicted > 0 || st.FirstSeq > 1
 	})
 	unfill := fillFS(t, mnt, "fill", 0)
-	statusUntil(gw, "exit 8, disk full", func() bool { return last.ExitCode == 8 && last.Status.Store.DiskFull })
+	statusUntil(gw, "exit 4 (degraded), disk full", func() bool { return last.ExitCode == 4 && last.Status.Store.DiskFull })
 	t.Logf("full: %v", last.Problems)
 
 	// Killed, and started again on the full disk.
 	gw.Process.Signal(syscall.SIGKILL)
 	gw.Wait()
 	gw = start()
-	statusUntil(gw, "exit 8 after a restart on the full disk", func() bool { return last.ExitCode == 8 })
+	statusUntil(gw, "exit 4 (degraded) after a restart on the full disk", func() bool { return last.ExitCode == 4 && last.Status.Store.DiskFull })
 	t.Logf("restarted on a full disk: read-only %v, %q", last.Status.Store.ReadOnly, last.Problems[len(last.Problems)-1])
 	before := last.Status.Store.Appended
 	unfill()

@@ -26,13 +26,29 @@ func WriteSummary(w io.Writer, s *Snapshot, probs []Problem, now time.Time) erro
 		site = " (" + s.Site + ")"
 	}
 	fmt.Fprintf(bw, "gateway %s%s, version %s, up %s\n", s.GatewayID, site, s.Version, s.Uptime.D().Round(time.Second))
-	if len(probs) == 0 {
-		fmt.Fprintln(bw, "health: OK")
-	} else {
-		fmt.Fprintf(bw, "health: UNHEALTHY (%d)\n", len(probs))
-		for _, p := range probs {
-			fmt.Fprintf(bw, "  ! %s\n", p.Text)
+	_, word := Verdict(probs)
+	serious := 0
+	for _, p := range probs {
+		if p.Check.Level() > LevelInfo {
+			serious++
 		}
+	}
+	if serious == 0 {
+		fmt.Fprintf(bw, "health: %s\n", word)
+	} else {
+		fmt.Fprintf(bw, "health: %s (%d)\n", word, serious)
+	}
+	for _, p := range probs {
+		mark := map[Level]string{LevelCritical: "!!", LevelDegraded: "! ", LevelInfo: "- "}[p.Check.Level()]
+		fmt.Fprintf(bw, "  %s %s\n", mark, p.Text)
+	}
+	fmt.Fprintf(bw, "\nalerts: %d active\n", len(s.Alerts))
+	for _, a := range sortedAlerts(s.Alerts) {
+		by := ""
+		if a.By != "" {
+			by = " by " + a.By
+		}
+		fmt.Fprintf(bw, "  %-8s %s (%s, %s, %s%s)\n", a.Severity, a.Message, a.Device, ago(now, a.Since), a.State, by)
 	}
 	fmt.Fprintf(bw, "\ndevices: %d of %d online\n", s.OnlineCount(), len(s.Devices))
 	for _, d := range s.Devices {
@@ -64,14 +80,6 @@ func WriteSummary(w io.Writer, s *Snapshot, probs []Problem, now time.Time) erro
 			fmt.Fprintf(bw, " last error: %s", d.Stats.LastError)
 		}
 		fmt.Fprintln(bw)
-	}
-	fmt.Fprintf(bw, "\nalerts: %d active\n", len(s.Alerts))
-	for _, a := range s.Alerts {
-		by := ""
-		if a.By != "" {
-			by = " by " + a.By
-		}
-		fmt.Fprintf(bw, "  %-8s %s (%s, %s, %s%s)\n", a.Severity, a.Message, a.Device, ago(now, a.Since), a.State, by)
 	}
 	y := s.Sync
 	fmt.Fprintln(bw)
@@ -155,7 +163,7 @@ func ago(now, t time.Time) string {
 		d = 0
 	}
 	switch {
-	case d < time.Minute:
+	case d < time.Hour:
 		return d.Round(time.Second).String() + " ago"
 	case d < 48*time.Hour:
 		return d.Round(time.Minute).String() + " ago"
@@ -174,4 +182,26 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%d B", n)
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+// sortedAlerts puts firing critical alerts first, then the other firing
+// ones, then the acknowledged; the oldest first within each.
+func sortedAlerts(as []Alert) []Alert {
+	rank := func(a Alert) int {
+		switch {
+		case a.State == edge.AlertFiring && a.Severity == "critical":
+			return 0
+		case a.State == edge.AlertFiring:
+			return 1
+		}
+		return 2
+	}
+	out := slices.Clone(as)
+	slices.SortStableFunc(out, func(a, b Alert) int {
+		if r := rank(a) - rank(b); r != 0 {
+			return r
+		}
+		return a.Since.Compare(b.Since)
+	})
+	return out
 }

@@ -17,11 +17,11 @@ func TestWriteSummary(t *testing.T) {
 	s.Devices = []Device{d, {Device: edge.Device{ID: "door-2"}, Reason: "no answer"}}
 	s.Store = edge.StoreStats{DiskTotal: 100 << 20, DiskFree: 0, DiskReserve: 64 << 20, DiskFull: true}
 	var b strings.Builder
-	if err := WriteSummary(&b, s, []Problem{{Text: "disk full"}}, time.Time{}); err != nil {
+	if err := WriteSummary(&b, s, []Problem{{Check: CheckDiskFull, Text: "disk full"}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"health: UNHEALTHY (1)\n  ! disk full",
+		"health: DEGRADED (1)\n  !  disk full",
 		"devices: 1 of 2 online",
 		"errors 4 garbage 0 (crc 1, timeout 3)",
 		"door-2               OFFLINE (no answer)",
