@@ -32,8 +32,10 @@ holding:0, 30001 is input:0, 10001 is discrete:0); count is how many
 registers (or bits) to read, 1 when left out. 32-bit types take two
 registers each, so count must be even for them.
 
-Stop the gateway service first: the port can be opened by one program at a
-time.
+A port is opened by one program at a time: on a port the running gateway
+holds, probe refuses at once, names the process that holds it and exits 69;
+stop the service to probe that bus (outputs can be tested through the
+running gateway: edgegw output test, or the status page's Test button).
 
 Examples:
   edgegw probe modbus --port /dev/ttyUSB0 --slave 1 --read holding:0:4
@@ -41,7 +43,8 @@ Examples:
   edgegw probe modbus --port COM3 --slave 12 --read discrete:0:8
 
 Exit status: 0 when the slave answered, 1 when it did not or answered with
-an exception (named, such as ILLEGAL DATA ADDRESS), 64 for a usage error.`,
+an exception (named, such as ILLEGAL DATA ADDRESS), 64 for a usage error,
+69 when another program holds the port.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&line.Port, "port", "", "serial `device`: /dev/ttyUSB0, COM3 (see edgegw ports)")
 			fs.IntVar(&line.Baud, "baud", 9600, "baud rate")

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge/service"
+	"github.com/edgegw/edgegw/edge/status"
 )
 
 // TestServiceRunDrainsOnSIGTERM runs `edgegw service run` as a real process
@@ -32,37 +31,38 @@ status: {listen: "`+port+`"}
 inputs:
   - {name: compound, driver: sim, options: {rate: 200}}
 `), 0o644)
-	var logs bytes.Buffer
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(edgegwBin, "service", "run", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	w.Close()
+	logs := watchLog(r)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { logs.wait(); done <- cmd.Wait() }()
 	defer func() {
 		cmd.Process.Kill()
 		if t.Failed() {
 			t.Logf("service output:\n%s", logs.String())
 		}
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + port + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+	logs.waitFor(t, 60*time.Second, "status server listening", "gateway running")
+	// Healthy once its simulated devices have reported (they start offline).
+	var out string
+	var code int
+	defer func() {
+		if t.Failed() && code != 0 {
+			t.Logf("status of the service-run gateway: exit %d\n%s", code, out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("gateway not ready after 60s under service run")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if out, _, code := edgegw(t, "status", "--url", "http://"+port); code != 0 {
-		t.Fatalf("status of the service-run gateway: exit %d\n%s", code, out)
-	}
+	}()
+	poll(t, 30*time.Second, "a healthy status of the service-run gateway", func() bool {
+		out, _, code = edgegw(t, "status", "--url", "http://"+port)
+		return code == 0
+	})
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-done:
@@ -76,8 +76,8 @@ inputs:
 		t.Errorf("no clean drain in the log")
 	}
 	// The store was closed cleanly: the status command now says not running.
-	if _, _, code := edgegw(t, "status", "--url", "http://"+port); code != exitStatusNotRunning {
-		t.Errorf("status after stop: exit %d, want %d", code, exitStatusNotRunning)
+	if _, _, code := edgegw(t, "status", "--url", "http://"+port); code != status.ExitNotRunning {
+		t.Errorf("status after stop: exit %d, want %d", code, status.ExitNotRunning)
 	}
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -37,9 +39,10 @@ read, 64 for a usage error.`,
 			cfg, err := config.LoadChecked(args[0], gateway.Check)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: cli.ExitCode(err), Err: fmt.Errorf("%s is not valid", args[0])}
+				return &cli.ExitError{Code: cli.ExitCode(err), Err: errors.New(i18n.T(i18n.Match(i18n.FromEnv()), "cli.not_valid", map[string]any{"File": args[0]}))}
 			}
-			fmt.Fprintf(env.Stdout, "%s: ok (%d inputs, %d outputs, %d rules)\n", args[0], len(cfg.Inputs), len(cfg.Outputs), len(cfg.Rules))
+			fmt.Fprintln(env.Stdout, i18n.T(i18n.Match(i18n.FromEnv()), "cli.valid", map[string]any{"File": args[0],
+				"Inputs": len(cfg.Inputs), "Outputs": len(cfg.Outputs), "Rules": len(cfg.Rules)}))
 			return nil
 		},
 	})

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,30 +140,19 @@ inputs:
     options: {rate: 500, buildings: 1, units: 1, households: 2}
 `, filepath.Join(dir, "data"), addr)), 0o644)
 	cmd := exec.Command(edgegwBin, "run", "--config", cfgFile)
-	var e bytes.Buffer
-	cmd.Stderr = &e
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway did not come up:\n%s", e.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	e := watchLog(stderr)
+	e.waitFor(t, 20*time.Second, "status server listening", "gateway running")
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { e.wait(); done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {

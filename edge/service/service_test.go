@@ -44,7 +44,7 @@ func TestUnitContent(t *testing.T) {
 		"StandardOutput=journal",
 		"StandardError=journal",
 		"ProtectSystem=strict",
-		"ReadWritePaths=-/var/lib/edgegw -/etc/edgegw",
+		"ReadWritePaths=-/var/lib/edgegw -/etc/edgegw -/run/lock",
 		"NoNewPrivileges=yes",
 		"PrivateTmp=yes",
 		"ProtectHome=yes",

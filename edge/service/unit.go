@@ -58,12 +58,13 @@ ConfigurationDirectory=edgegw
 UMask=0027
 
 # Sandboxing: read-only system, writable data and config (the gateway keeps
-# the last good config pushed by the central platform), no privileges.
+# the last good config pushed by the central platform) and /run/lock (the
+# UUCP lock files that keep a serial port from being shared), no privileges.
 NoNewPrivileges=yes
 PrivateTmp=yes
 ProtectSystem=strict
 ProtectHome=yes
-ReadWritePaths=-/var/lib/edgegw -/etc/edgegw
+ReadWritePaths=-/var/lib/edgegw -/etc/edgegw -/run/lock
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes

@@ -60,6 +60,7 @@ type Badger struct {
 
 	queueMu gosync.Mutex    // guards queue
 	queue   []*pendingBatch // StoreBatch calls waiting for a leader
+	queued  func(n int)     // tests: told the queue's length on every append, under queueMu
 
 	ingest gosync.Mutex       // one group at a time: cursors are committed in order
 	cursor uint64             // last cursor committed

@@ -79,6 +79,9 @@ func (b *Badger) StoreBatch(gw string, events []wire.Event, received time.Time) 
 	}
 	b.queueMu.Lock()
 	b.queue = append(b.queue, p)
+	if b.queued != nil {
+		b.queued(len(b.queue))
+	}
 	b.queueMu.Unlock()
 
 	b.ingest.Lock()

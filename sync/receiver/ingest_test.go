@@ -22,6 +22,12 @@ func TestGroupCommit(t *testing.T) {
 	const callers = 8
 	type result struct{ stored, dups int }
 	results := make([]result, callers)
+	allQueued := make(chan struct{})
+	store.queued = func(n int) {
+		if n == callers {
+			close(allQueued)
+		}
+	}
 	store.ingest.Lock()
 	var wg gosync.WaitGroup
 	for i := 0; i < callers; i++ {
@@ -37,15 +43,7 @@ func TestGroupCommit(t *testing.T) {
 			results[i] = result{s, d}
 		}()
 	}
-	for { // wait until every caller is queued behind the lock
-		store.queueMu.Lock()
-		n := len(store.queue)
-		store.queueMu.Unlock()
-		if n == callers {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	<-allQueued // every caller is queued behind the lock
 	store.ingest.Unlock()
 	wg.Wait()
 	var stored, dups int

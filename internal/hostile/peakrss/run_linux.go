@@ -29,7 +29,7 @@ func run(args []string, out string) int {
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss // KiB on Linux
+		rss = int64(ru.Maxrss) // KiB on Linux (int32 on 32-bit ARM)
 	}
 	if out != "" {
 		line := fmt.Sprintf("wall_ms=%d peak_rss_kib=%d\n", wall.Milliseconds(), rss)
