@@ -38,8 +38,8 @@ func (d *Driver) serve(ctx context.Context, ln net.Listener, sink edge.Sink) {
 	sem := make(chan struct{}, maxConcurrentPosts)
 	srv := &http.Server{
 		Handler:           d.handler(sink, sem),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       20 * time.Second, // a 2MiB picture over a slow link, and no slowloris
+		ReadHeaderTimeout: min(5*time.Second, d.opts.ReadTimeout.D()),
+		ReadTimeout:       d.opts.ReadTimeout.D(),
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
@@ -72,14 +72,6 @@ func (d *Driver) handler(sink edge.Sink, sem chan struct{}) http.Handler {
 			refuse(http.StatusMethodNotAllowed, "want POST or PUT")
 			return
 		}
-		select {
-		case sem <- struct{}{}:
-			defer func() { <-sem }()
-		default:
-			w.Header().Set("Retry-After", "1")
-			refuse(http.StatusServiceUnavailable, "busy")
-			return
-		}
 		var c *camState
 		if d.probe == nil {
 			var code int
@@ -88,6 +80,15 @@ func (d *Driver) handler(sink edge.Sink, sem chan struct{}) http.Handler {
 				refuse(code, why)
 				return
 			}
+		}
+		// Only a known camera takes a slot (and up to max_body of memory).
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			refuse(http.StatusServiceUnavailable, "busy")
+			return
 		}
 		if r.ContentLength > int64(d.opts.MaxBody) {
 			d.badBody(c, fmt.Errorf("%w: Content-Length %d over max_body %d", ErrTooLarge, r.ContentLength, d.opts.MaxBody))

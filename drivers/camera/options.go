@@ -25,6 +25,10 @@ type Options struct {
 	// MaxPart bounds one XML/JSON document, and one part of a pull
 	// stream that is not a picture. Default: 64KiB.
 	MaxPart Size `yaml:"max_part"`
+	// ReadTimeout bounds the time a post may take, headers and body: a
+	// stalled or slow sender holds one of the listener's few slots no
+	// longer. Default: 10s.
+	ReadTimeout edge.Duration `yaml:"read_timeout"`
 	// Hold is how long an alarm stays active after the camera's last
 	// "active" for it: cameras resend an ongoing alarm every second and
 	// most never send its end, so the alarm ends Hold after the last
@@ -182,6 +186,7 @@ func (o *Options) defaults() {
 		o.MaxPart = 64 << 10
 	}
 	def(&o.Hold, 5*time.Second)
+	def(&o.ReadTimeout, 10*time.Second)
 	def(&o.IdleTimeout, 90*time.Second)
 	def(&o.ReconnectMin, time.Second)
 	def(&o.ReconnectMax, time.Minute)
@@ -234,7 +239,8 @@ func (o *Options) validate(ef errorf) error {
 		min   time.Duration
 	}{{"hold", o.Hold, 100 * time.Millisecond}, {"idle_timeout", o.IdleTimeout, time.Second},
 		{"reconnect_min", o.ReconnectMin, 10 * time.Millisecond}, {"reconnect_max", o.ReconnectMax, 10 * time.Millisecond},
-		{"log_interval", o.LogInterval, 0}} {
+		{"log_interval", o.LogInterval, 0},
+		{"read_timeout", o.ReadTimeout, 100 * time.Millisecond}} {
 		if d.v.D() < d.min {
 			return ef(d.field, "%v is below the minimum %v", d.v, d.min)
 		}
