@@ -56,7 +56,7 @@ type PictureOptions struct {
 	// Dir is the folder; created when missing. Default: none (no pictures).
 	Dir string `yaml:"dir"`
 	// MaxPicture: a larger picture is dropped (the alarm is kept).
-	// Default: 1MiB.
+	// Default: 1MiB, or max_body when that is smaller.
 	MaxPicture Size `yaml:"max_picture"`
 	// MaxBytes and MaxFiles bound the folder; the oldest pictures go
 	// first. Defaults: 256MiB and 2000.
@@ -192,7 +192,7 @@ func (o *Options) defaults() {
 	def(&o.ReconnectMax, time.Minute)
 	def(&o.LogInterval, time.Minute)
 	if o.Pictures.MaxPicture == 0 {
-		o.Pictures.MaxPicture = 1 << 20
+		o.Pictures.MaxPicture = min(1<<20, o.MaxBody)
 	}
 	if o.Pictures.MaxBytes == 0 {
 		o.Pictures.MaxBytes = 256 << 20
