@@ -219,6 +219,16 @@ cameras:
 			t.Errorf("%s: got %d, want %d", tc.name, got, tc.status)
 		}
 	}
+	// A chunked body with no Content-Length is cut at its limit: 413, and
+	// the server stops reading long before the 32MiB the sender offers.
+	req, _ := http.NewRequest(http.MethodPost, r.url+tok, io.LimitReader(zeros{}, 32<<20))
+	req.Header.Set("Content-Type", "application/xml")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked oversize: got %d, want 413", resp.StatusCode)
+		}
+	} // else: the server closed the connection mid-upload, also a refusal
 	// GET is refused.
 	resp, err := http.Get(r.url + tok)
 	if err != nil {
@@ -232,8 +242,8 @@ cameras:
 		t.Errorf("hostile posts made %d events: %+v", n, r.sink.Events())
 	}
 	c := r.d.Counters()
-	if c.Oversize != 2 || c.Malformed != 3 || c.Refused != 4 {
-		t.Errorf("counters %+v, want 2 oversize, 3 malformed, 4 refused", c)
+	if c.Oversize != 3 || c.Malformed != 3 || c.Refused != 4 {
+		t.Errorf("counters %+v, want 3 oversize, 3 malformed, 4 refused", c)
 	}
 
 	// A sender that stalls mid-body is cut off by read_timeout, and the
@@ -367,4 +377,11 @@ func TestDebounce(t *testing.T) {
 	if c := r.d.Counters(); c.Repeats != 9 || c.Alarms != 2 {
 		t.Errorf("counters %+v, want 9 repeats, 2 alarms", c)
 	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
