@@ -35,7 +35,8 @@ type Driver struct {
 	auth     *digestServer
 	// probe, when set, gets every alarm instead of the mapping (edgegw
 	// probe camera); posts are then accepted from anyone.
-	probe func(cam string, a Alarm)
+	probe    func(cam string, a Alarm)
+	probeBad func(cam string, err error)
 
 	// bound is the listener's address once Run has bound it.
 	boundMu sync.Mutex

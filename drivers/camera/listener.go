@@ -98,6 +98,12 @@ func (d *Driver) handler(sink edge.Sink, sem chan struct{}) http.Handler {
 		}
 		body := http.MaxBytesReader(w, r.Body, int64(d.opts.MaxBody))
 		a, err := ParseBody(r.Header.Get("Content-Type"), body, int64(d.opts.MaxPart), int64(d.opts.Pictures.MaxPicture))
+		if err != nil && d.probe != nil {
+			// The probe answers every post 2xx and says what it could not read.
+			d.probeBad(remoteIP(r), err)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		if err != nil {
 			d.badBody(c, err)
 			if errors.Is(err, ErrTooLarge) {

@@ -29,10 +29,11 @@ type ProbeOptions struct {
 
 // Probe prints each alarm as it arrives, one line each (camera time or
 // local time, camera address, channel, event type, state), until ctx ends;
-// it returns nil then. A listener answers every post 200 (when it parses)
-// whatever its credential. A subscription that fails before it ever opens
-// returns the error (a wrong password: ErrAuth); once open, a lost stream
-// is reopened with backoff and reported on w.
+// it returns nil then. A listener answers every post 200 (one it cannot
+// read is printed as such), whatever its credential. A subscription that
+// fails before it ever opens returns the error (a wrong password:
+// ErrAuth); once open, a lost stream is reopened with backoff and reported
+// on w.
 func Probe(ctx context.Context, po ProbeOptions, w io.Writer, clock edge.Clock) error {
 	if clock == nil {
 		clock = edge.SystemClock{}
@@ -66,6 +67,11 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer, clock edge.Clock) 
 	d := newDriver(edge.Env{Name: "probe", Clock: clock}, o)
 	if po.Listen != "" {
 		d.probe = print
+		d.probeBad = func(src string, err error) {
+			mu.Lock()
+			fmt.Fprintf(w, "%s %s unreadable post: %v\n", clock.Now().Format(time.RFC3339), src, err)
+			mu.Unlock()
+		}
 		ln, err := listen(po.Listen)
 		if err != nil {
 			return err

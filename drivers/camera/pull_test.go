@@ -279,13 +279,16 @@ func TestProbe(t *testing.T) {
 	if code := post(t, "http://"+addr+"/whatever", "application/xml", readTestdata(t, "isapi_v10_fielddetection.xml")); code != 200 {
 		t.Fatalf("post: %d", code)
 	}
+	if code := post(t, "http://"+addr+"/", "text/plain", []byte("garbage")); code != 200 {
+		t.Errorf("garbage post: got %d, want 200 from the probe", code)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	want := "2024-03-09T21:14:33+08:00 192.168.1.64 ch2 fielddetection active\n"
-	if !strings.HasSuffix(out.String(), want) {
-		t.Errorf("got %q, want a last line %q", out.String(), want)
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "127.0.0.1 unreadable post: malformed alarm") {
+		t.Errorf("got %q, want a line %q and one for the garbage", out.String(), want)
 	}
 
 	cam := &fakeCamera{t: t, user: "admin", pass: "pw", boundary: "myboundary", ctype: "multipart/x-mixed-replace",
