@@ -365,6 +365,7 @@ type hbRecord struct {
 func (s *Store) Gateways() ([]receiver.GatewayStatus, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
+	s.flushStatsOnce(ctx) // this receiver's counters, so that the list is current
 	gws, err := allValues(ctx, s.gwKV, "")
 	if err != nil {
 		return nil, fmt.Errorf("list gateways: %w", err)
