@@ -46,7 +46,8 @@ type ConsumerConfig struct {
 type Handler func(ctx context.Context, b *Batch, attempt uint64) error
 
 // Consume creates (or updates) the durable consumer and hands its messages
-// to h, one at a time in stream order, until ctx ends. The filter of an
+// to h, one at a time in stream order (a message h failed comes back after
+// RetryDelay, possibly behind later ones), until ctx ends. The filter of an
 // existing consumer is updated to Scopes.
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler) error {
 	if cfg.Name == "" {
