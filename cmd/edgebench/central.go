@@ -518,16 +518,11 @@ func readBackStream(ctx context.Context, urls []string, seen map[[2]uint64]uint8
 			return err
 		}
 		md, _ := m.Metadata()
-		b, err := jsstore.DecodeBatch(m.Subject(), md.Sequence.Stream, m.Data())
-		if err != nil {
-			return err
-		}
-		for i := range b.Events {
-			e, err := b.Events[i].Decode()
-			if err != nil {
-				return err
-			}
+		if _, err := jsstore.WalkEvents(m.Data(), func(e *wire.Event) error {
 			noteEvent(seen, dups, e.Epoch, e.Seq)
+			return nil
+		}); err != nil {
+			return err
 		}
 		if md.Sequence.Stream >= last {
 			return nil

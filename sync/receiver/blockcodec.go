@@ -29,6 +29,29 @@ func AppendBlock(b []byte, n int, gw string, received time.Time, body []byte) []
 // Badger store checks against its limit.
 func EventSize(e *wire.Event) int { return eventSize(e) }
 
+// WalkBlock decodes every event of a block, calling fn with its index and
+// the event (no JSON: for readers that count or convert).
+func WalkBlock(b []byte, fn func(i int, e *wire.Event) error) (n int, err error) {
+	blk, err := readBlock(b)
+	if err != nil {
+		return 0, err
+	}
+	for j := uint64(0); j < blk.n; j++ {
+		rec, err := blk.next()
+		if err != nil {
+			return 0, fmt.Errorf("event %d: %w", j, err)
+		}
+		e, err := decodeRecord(rec)
+		if err != nil {
+			return 0, fmt.Errorf("event %d: %w", j, err)
+		}
+		if err := fn(int(j), &e); err != nil {
+			return 0, err
+		}
+	}
+	return int(blk.n), nil
+}
+
 // DecodeBlock decodes every event of a block, calling fn with its index,
 // the event and its JSON (wire.Event's encoding).
 func DecodeBlock(b []byte, fn func(i int, e *wire.Event, js json.RawMessage) error) (gw string, received time.Time, n int, err error) {

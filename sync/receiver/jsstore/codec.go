@@ -105,3 +105,13 @@ func decodeSet(data []byte) (*receiver.SeqSet, error) {
 	}
 	return receiver.DecodeSeqSet(set)
 }
+
+// WalkEvents calls fn with every event of a message of the events stream,
+// without the JSON of DecodeBatch.
+func WalkEvents(data []byte, fn func(e *wire.Event) error) (int, error) {
+	_, block, err := splitBody(data)
+	if err != nil {
+		return 0, err
+	}
+	return receiver.WalkBlock(block, func(_ int, e *wire.Event) error { return fn(e) })
+}
