@@ -2,9 +2,11 @@ package status
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // Check is one kind of finding of Evaluate.
@@ -103,8 +105,46 @@ func Verdict(ps []Problem) (code int, word string) {
 // Problem is one finding of Evaluate.
 type Problem struct {
 	Check Check
-	Text  string
+	// Text is the finding in English (logs, --json, the default).
+	Text string
+	// Key and Data make Text in another language (In); a Data entry
+	// named XKey holds the key of a word to translate first, given to
+	// the template as X.
+	Key  string
+	Data map[string]any
+	// Since is when the fault began, when known (for the page's banner).
+	Since time.Time
+	// Subject names what the finding is about: a device id, an alert id.
+	Subject string
 }
+
+// finding makes a problem from a catalog message.
+func finding(c Check, key string, data map[string]any) Problem {
+	p := Problem{Check: c, Key: key, Data: data}
+	p.Text = p.In(i18n.EN)
+	return p
+}
+
+// In returns the finding in lang.
+func (p Problem) In(lang i18n.Lang) string {
+	if p.Key == "" {
+		return p.Text
+	}
+	d := make(map[string]any, len(p.Data))
+	for k, v := range p.Data {
+		if name, ok := strings.CutSuffix(k, "Key"); ok {
+			if key, ok := v.(string); ok {
+				d[name] = i18n.T(lang, key, nil)
+				continue
+			}
+		}
+		d[k] = v
+	}
+	return i18n.T(lang, p.Key, d)
+}
+
+// Hint says what to check for a finding of this kind, in lang.
+func (c Check) Hint(lang i18n.Lang) string { return i18n.T(lang, "hint."+c.String(), nil) }
 
 // Thresholds say when the gateway counts as unhealthy.
 type Thresholds struct {
@@ -132,43 +172,51 @@ func Evaluate(s *Snapshot, th Thresholds) []Problem {
 		if a.State == edge.AlertResolved {
 			continue
 		}
-		text := fmt.Sprintf("alert %s %s: %s (%s, since %s ago)", a.Severity, a.State, a.Message, a.Device,
-			now.Sub(a.Since).Round(time.Second))
+		msg := a.Message
+		if msg == "" {
+			msg = a.Rule
+		}
+		p := finding(CheckAlertFiring, "finding.alert", map[string]any{
+			"SeverityKey": "severity." + a.Severity, "StateKey": "state." + string(a.State),
+			"Message": msg, "Device": a.Device, "Ago": now.Sub(a.Since).Round(time.Second).String()})
+		p.Since, p.Subject = a.Since, a.ID
 		if a.Severity == "critical" && a.State == edge.AlertFiring {
-			ps = append(ps, Problem{CheckAlertCritical, text})
+			p.Check = CheckAlertCritical
+			ps = append(ps, p)
 		} else {
-			other = append(other, Problem{CheckAlertFiring, text})
+			other = append(other, p)
 		}
 	}
 	ps = append(ps, other...)
 	if !s.Ready {
-		ps = append(ps, Problem{CheckNotReady, "gateway not ready (store or drivers not started)"})
+		ps = append(ps, finding(CheckNotReady, "finding.not_ready", nil))
 	}
-	for _, p := range s.Problems {
-		ps = append(ps, Problem{CheckNotReady, p})
+	for _, text := range s.Problems {
+		ps = append(ps, Problem{Check: CheckNotReady, Text: text})
 	}
 	for _, d := range s.Devices {
 		if !d.Online {
-			why := ""
-			if d.Reason != "" {
-				why = " (" + d.Reason + ")"
-			}
-			since := ""
+			data := map[string]any{"Device": d.ID, "Reason": d.Reason}
 			if !d.Since.IsZero() {
-				since = " for " + now.Sub(d.Since).Round(time.Second).String()
+				data["For"] = now.Sub(d.Since).Round(time.Second).String()
 			}
-			ps = append(ps, Problem{CheckDeviceOffline, fmt.Sprintf("device %s offline%s%s", d.ID, since, why)})
+			p := finding(CheckDeviceOffline, "finding.device_offline", data)
+			p.Since, p.Subject = d.Since, d.ID
+			ps = append(ps, p)
 		}
 	}
 	if th.MaxBacklogAge > 0 && s.Sync.BacklogEvents > 0 && !s.Sync.OldestUnsynced.IsZero() {
 		if age := now.Sub(s.Sync.OldestUnsynced); age > th.MaxBacklogAge {
-			ps = append(ps, Problem{CheckBacklogOld, fmt.Sprintf("sync backlog: %d events, oldest unsynced %s old (limit %s)",
-				s.Sync.BacklogEvents, age.Round(time.Second), th.MaxBacklogAge)})
+			p := finding(CheckBacklogOld, "finding.backlog_old", map[string]any{"Events": s.Sync.BacklogEvents,
+				"Age": age.Round(time.Second).String(), "Limit": th.MaxBacklogAge.String()})
+			p.Since = s.Sync.OldestUnsynced
+			ps = append(ps, p)
 		}
 	}
 	if th.MaxStorePct > 0 && s.Store.CapBytes > 0 {
 		if pct := 100 * float64(s.Store.Bytes) / float64(s.Store.CapBytes); pct >= th.MaxStorePct {
-			ps = append(ps, Problem{CheckStoreNearCap, fmt.Sprintf("store at %.1f%% of its cap (limit %.0f%%)", pct, th.MaxStorePct)})
+			ps = append(ps, finding(CheckStoreNearCap, "finding.store_near_cap", map[string]any{
+				"Pct": fmt.Sprintf("%.1f", pct), "Limit": fmt.Sprintf("%.0f", th.MaxStorePct)}))
 		}
 	}
 	ps = append(ps, diskProblems(&s.Store)...)
@@ -176,22 +224,18 @@ func Evaluate(s *Snapshot, th Thresholds) []Problem {
 		switch y.State {
 		case edge.SyncUnreachable, edge.SyncRejecting, edge.SyncStalled:
 			if since := now.Sub(y.StateSince); y.StateSince.IsZero() || since >= th.MaxCentralDown {
-				what := map[string]string{
-					edge.SyncUnreachable: "unreachable", edge.SyncRejecting: "rejecting batches (429/5xx)",
-					edge.SyncStalled: "stalled (answers, backlog not moving)"}[y.State]
-				text := "central " + what
+				data := map[string]any{"WhatKey": "central." + y.State, "Error": y.LastError, "Backlog": y.BacklogEvents}
 				if !y.StateSince.IsZero() {
-					text += " for " + since.Round(time.Second).String()
+					data["For"] = since.Round(time.Second).String()
 				}
-				if y.LastError != "" {
-					text += ": " + y.LastError
-				}
-				ps = append(ps, Problem{CheckCentral, text + fmt.Sprintf("; %d events kept for it", y.BacklogEvents)})
+				p := finding(CheckCentral, "finding.central", data)
+				p.Since = y.StateSince
+				ps = append(ps, p)
 			}
 		}
 	}
 	if !s.Clock.Trusted {
-		ps = append(ps, Problem{CheckClock, "clock not trusted: timestamps are flagged (check NTP and the RTC battery; order is kept by sequence)"})
+		ps = append(ps, finding(CheckClock, "finding.clock", nil))
 	}
 	return ps
 }

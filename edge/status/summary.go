@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // WriteSummary writes the snapshot as the few lines a technician reads
@@ -17,6 +18,12 @@ import (
 // the alerts, sync, store, disk and clock. now is used when the snapshot
 // carries no time of its own.
 func WriteSummary(w io.Writer, s *Snapshot, probs []Problem, now time.Time) error {
+	return WriteSummaryIn(w, s, probs, now, i18n.EN)
+}
+
+// WriteSummaryIn is WriteSummary with the verdict and the findings in
+// lang (the CLI follows LANG); the figures below them stay as they are.
+func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, lang i18n.Lang) error {
 	bw := bufio.NewWriter(w)
 	if !s.Now.IsZero() {
 		now = s.Now
@@ -33,14 +40,15 @@ func WriteSummary(w io.Writer, s *Snapshot, probs []Problem, now time.Time) erro
 			serious++
 		}
 	}
+	health := i18n.T(lang, "status.health", map[string]any{"Verdict": i18n.T(lang, "status.verdict."+word, nil)})
 	if serious == 0 {
-		fmt.Fprintf(bw, "health: %s\n", word)
+		fmt.Fprintf(bw, "%s\n", health)
 	} else {
-		fmt.Fprintf(bw, "health: %s (%d)\n", word, serious)
+		fmt.Fprintf(bw, "%s (%d)\n", health, serious)
 	}
 	for _, p := range probs {
 		mark := map[Level]string{LevelCritical: "!!", LevelDegraded: "! ", LevelInfo: "- "}[p.Check.Level()]
-		fmt.Fprintf(bw, "  %s %s\n", mark, p.Text)
+		fmt.Fprintf(bw, "  %s %s\n", mark, p.In(lang))
 	}
 	fmt.Fprintf(bw, "\nalerts: %d active\n", len(s.Alerts))
 	for _, a := range sortedAlerts(s.Alerts) {
