@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,6 +149,20 @@ func TestDocumentedCommands(t *testing.T) {
 	t.Cleanup(func() { gw.Process.Kill(); gw.Wait() })
 	logs := watchLog(stderr)
 	logs.waitFor(t, 30*time.Second, "status server listening", "gateway running")
+	// A central for the edgecentral commands (EDGECENTRAL_URL below).
+	caddr := freeAddr(t)
+	cs := exec.Command(central, "serve", "--listen", caddr, "--data", filepath.Join(dir, "central-running"), "--log-level", "warn")
+	if err := cs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Process.Kill(); cs.Wait() })
+	poll(t, 30*time.Second, "the central's /readyz", func() bool {
+		resp, err := http.Get("http://" + caddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
 	events := filepath.Join(dir, "events.jsonl")
 	os.WriteFile(events, []byte(`{"ts":"2026-12-05T21:00:00+08:00","kind":"state","dev":"door-b3-u2-h301","pt":"door","text":"open","v":1}`+"\n"), 0o644)
 	// A second site for the commands that start a gateway of their own.
@@ -237,7 +252,7 @@ func TestDocumentedCommands(t *testing.T) {
 			if mode == "long" {
 				site = cfg2
 			}
-			cmd.Env = append(os.Environ(), "EDGEGW_CONFIG="+site)
+			cmd.Env = append(os.Environ(), "EDGEGW_CONFIG="+site, "EDGECENTRAL_URL=http://"+caddr)
 			var out lockedBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
