@@ -393,14 +393,24 @@ func (d *Driver) emitBlock(b *block, g *group, resp PDU, sink edge.Sink) {
 			if bits[off] {
 				v = 1
 			}
+		case p.bitHi >= 0:
+			v = Round(float64(BitField(regs[off], p.bit, p.bitHi))*p.scale+p.offset, p.decimals)
 		case p.bit >= 0:
 			v = float64(regs[off] >> p.bit & 1)
+		case p.isText:
+			raw, err := DecodeValue(regs[off:off+p.regs], p.typ, p.order)
+			if err != nil || (p.have && raw.Str == p.text) {
+				continue
+			}
+			p.have, p.text, p.lastSent = true, raw.Str, now
+			d.emit(sink, edge.StateChange(b.dev.ID, p.name, raw.Str, 0))
+			continue
 		default:
 			raw, err := Decode(regs[off:], p.typ, p.order)
 			if err != nil {
 				continue
 			}
-			v = raw*p.scale + p.offset
+			v = Round(raw*p.scale+p.offset, p.decimals)
 		}
 		if p.isState {
 			if p.invert {

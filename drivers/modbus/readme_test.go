@@ -63,14 +63,14 @@ inputs:
         - id: meter
           slave: 1
           points:
-            - {name: v, table: holding, address: 0, type: int64}
+            - {name: v, table: holding, address: 0, type: int128}
 `
 	cfg, err := config.Parse("site.yaml", []byte(data))
 	if err == nil {
 		err = config.CheckDrivers(cfg)
 	}
-	if err == nil || !strings.Contains(err.Error(), "site.yaml:12") || !strings.Contains(err.Error(), "int64") {
-		t.Fatalf("got %v, want an error at site.yaml:12 naming int64", err)
+	if err == nil || !strings.Contains(err.Error(), "site.yaml:12") || !strings.Contains(err.Error(), "int128") {
+		t.Fatalf("got %v, want an error at site.yaml:12 naming int128", err)
 	}
 	cfg, err = config.Parse("site.yaml", []byte(strings.Replace(data, "port:", "baudrate: 9600\n      port:", 1)))
 	if err == nil {
