@@ -1,8 +1,8 @@
 package modbus
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"sync"

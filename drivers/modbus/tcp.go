@@ -249,9 +249,7 @@ func (m *TCPMaster) once(ctx context.Context, slave byte, req PDU, tx Tx, gap ti
 			st.Garbage += frameLen
 			if m.wasStale(h.Transaction) {
 				st.Late++
-				if st.LastErr == nil {
-					st.LastErr = fmt.Errorf("%w: unit %d answered transaction %d after its timeout of %v; discarded (raise timeout if this repeats)", ErrLate, h.Unit, h.Transaction, tx.Timeout)
-				}
+				st.LastErr = fmt.Errorf("%w: unit %d answered transaction %d after its timeout of %v; discarded (raise timeout if this repeats)", ErrLate, h.Unit, h.Transaction, tx.Timeout)
 			} else {
 				st.Mismatched++
 				st.LastErr = fmt.Errorf("%w: transaction id %d in answer to %d; discarded", ErrBadResponse, h.Transaction, tid)
