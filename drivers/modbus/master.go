@@ -228,7 +228,7 @@ func NewMaster(line Line) (*Master, error) {
 	switch line.Transport {
 	case TransportSerial:
 		m.open = func(context.Context) (Port, error) {
-			path, err := serialport.ResolvePort(line.Port)
+			path, err := serialport.ResolvePortWith(enumerator, line.Port)
 			if err != nil {
 				return nil, err
 			}
@@ -241,6 +241,9 @@ func NewMaster(line Line) (*Master, error) {
 	}
 	return m, nil
 }
+
+// enumerator finds usb:VID:PID ports; tests replace it.
+var enumerator serialport.Enumerator = serialport.System{}
 
 // NewMasterPort makes a master on an already open port (tests, tools).
 // When the port fails it is not reopened.
