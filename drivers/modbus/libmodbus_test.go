@@ -316,7 +316,7 @@ func TestLibmodbusSlave(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, want := range []string{"holding 2-3", "= -123456", "holding 4-5", "= 21.5", "holding 12-13", "= 3e+09", "discrete 1", "(on)"} {
+		for _, want := range []string{"holding 2-3", "= -123456", "holding 4-5", "= 21.5", "holding 12-13", "= 3000000000", "discrete 1", "(on)"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("probe output lacks %q:\n%s", want, out.String())
 			}

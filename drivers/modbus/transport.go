@@ -39,10 +39,16 @@ const DefaultConnectTimeout = 5 * time.Second
 var (
 	// ErrConnect: the TCP connection could not be made (refused, timed
 	// out, no route, name not found).
-	ErrConnect = fmt.Errorf("%w: cannot connect", ErrPort)
+	ErrConnect error = &portError{"modbus: cannot connect"}
 	// ErrDisconnected: the peer closed or reset the connection.
-	ErrDisconnected = fmt.Errorf("%w: connection lost", ErrPort)
+	ErrDisconnected error = &portError{"modbus: connection lost"}
 )
+
+// portError is a kind of ErrPort with its own words.
+type portError struct{ msg string }
+
+func (e *portError) Error() string { return e.msg }
+func (e *portError) Unwrap() error { return ErrPort }
 
 // Client is one Modbus line or connection with its own transaction
 // discipline: a serial bus or a device server's socket (*Master, RTU), or a
@@ -89,7 +95,7 @@ func dial(ctx context.Context, l Line) (Port, error) {
 	d := net.Dialer{Timeout: l.ConnectTimeout, KeepAlive: 30 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", l.Address)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrConnect, l.Address, err)
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true) // a request is one small write; send it now
@@ -158,7 +164,7 @@ func (p *connPort) failed(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return fmt.Errorf("%w: %s closed the connection: %w", ErrDisconnected, p.addr, err)
 	}
-	return fmt.Errorf("%w: %s: %w", ErrDisconnected, p.addr, err)
+	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }
 
 // Causes of a port or connection failure, counted per device in
