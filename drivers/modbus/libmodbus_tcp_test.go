@@ -54,16 +54,6 @@ func startLibTCP(t *testing.T, units string) (*libSlave, string) {
 	return s, fmt.Sprintf("127.0.0.1:%d", port)
 }
 
-func tcpMaster(t *testing.T, addr string) *TCPMaster {
-	t.Helper()
-	m, err := NewTCPMaster(Line{Transport: TransportTCP, Address: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
 // TestLibmodbusTCP: the Modbus TCP master against libmodbus's TCP server:
 // reads of every type, writes read back, exceptions; a server that answers
 // late (the late answer is dropped by its transaction id, never taken for
@@ -112,6 +102,32 @@ func TestLibmodbusTCP(t *testing.T) {
 		var ex *ExceptionError
 		if !errors.As(err, &ex) || ex.Code != ExIllegalDataAddress {
 			t.Errorf("read past the map: got %v, want ILLEGAL DATA ADDRESS", err)
+		}
+	})
+
+	t.Run("output driver", func(t *testing.T) {
+		// The server takes one connection at a time, as small meters do:
+		// the output connects itself, and the test reads back through it.
+		m.Close()
+		o, err := NewOutput(edge.Env{Name: "relay"}, opts("tcp: "+addr+"\nslave: 4\ntable: holding\naddress: 30\non_value: 77"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		for _, on := range []bool{true, false} {
+			if err := o.Apply(ctx, edge.Op{Kind: edge.OpSet, On: on}); err != nil {
+				t.Fatal(err)
+			}
+			want := uint16(0)
+			if on {
+				want = 77
+			}
+			o.mu.Lock()
+			om := o.m
+			o.mu.Unlock()
+			if r, err := readRegisters(ctx, om, 4, FuncReadHoldingRegisters, 30, 1, fastTx); err != nil || r[0] != want {
+				t.Errorf("on=%v: read back %v, %v; want %d", on, r, err, want)
+			}
 		}
 	})
 

@@ -53,6 +53,16 @@ func tcpPeer(t *testing.T, answer func(n int, tid uint16, unit byte, req PDU) []
 	return l.Addr().String()
 }
 
+func tcpMaster(t *testing.T, addr string) *TCPMaster {
+	t.Helper()
+	m, err := NewTCPMaster(Line{Transport: TransportTCP, Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 func regsPDU(v ...uint16) PDU {
 	d := []byte{byte(2 * len(v))}
 	for _, x := range v {
