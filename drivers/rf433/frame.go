@@ -124,8 +124,12 @@ func (p *Parser) Feed(b []byte, emit func(Code)) {
 }
 
 // Idle tells the parser the line went quiet: a complete frame at the end
-// of the data is taken now.
-func (p *Parser) Idle(emit func(Code)) { p.scan(true, emit) }
+// of the data is taken now, and an incomplete one dropped (a board sends a
+// frame in one go; the rest of a cut frame will never come).
+func (p *Parser) Idle(emit func(Code)) {
+	p.scan(true, emit)
+	p.Reset()
+}
 
 // Pending is how many bytes wait for more data.
 func (p *Parser) Pending() int { return len(p.buf) }
