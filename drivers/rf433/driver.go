@@ -82,7 +82,6 @@ func NewDriver(env edge.Env, o Options, ef func(field, format string, args ...an
 		return nil, ef("format", "%v", err)
 	}
 	d.log = log.With("source", rx.source())
-	rx.log, rx.throttle.Log = d.log, d.log
 	d.rx = rx
 	for _, dc := range o.Devices {
 		d.devices = append(d.devices, edge.Device{ID: dc.ID, Location: dc.Location, Tags: dc.Tags, Type: dc.Type, Driver: env.Name})

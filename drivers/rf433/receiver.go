@@ -38,6 +38,7 @@ type receiver struct {
 	overlong   uint64
 	errors     uint64
 	reconnects uint64
+	taken      uint64 // frames and lines decoded, repeats included
 	lastError  string
 	lastErrAt  time.Time
 	recent     map[string]*repeat
@@ -312,6 +313,7 @@ func (r *receiver) readLines(ctx context.Context, h hooks, rd io.Reader, follow 
 func (r *receiver) signal(h hooks, s Signal, now time.Time) {
 	win := r.o.RepeatWindow.D()
 	r.mu.Lock()
+	r.taken++
 	rp := r.recent[s.ID]
 	if rp != nil && now.Sub(rp.last) <= win && !now.Before(rp.last) {
 		rp.last = now
