@@ -3,10 +3,10 @@ package rf433
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,7 +105,10 @@ func waitTaken(t *testing.T, d *Driver, n uint64) {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 func count(evs []edge.Event, pred func(edge.Event) bool) int {
 	n := 0
@@ -314,7 +317,9 @@ func TestRTL433Pipe(t *testing.T) {
 	col.WaitFor(t, 0, 5*time.Second, "closed", isState("k", "door", "closed"))
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
