@@ -280,7 +280,7 @@ devices:
 	n = col.WaitFor(t, n, 5*time.Second, "offline: rtl_433 exited", func(e edge.Event) bool {
 		return e.Kind == edge.KindStatus && e.Device == "door-kerui" && !e.IsOnline() && e.Text != ""
 	})
-	if got := col.Events()[n].Text; !contains(got, "usb_claim_interface") {
+	if got := col.Events()[n].Text; !strings.Contains(got, "usb_claim_interface") {
 		t.Fatalf("offline reason %q does not carry rtl_433's last message", got)
 	}
 	if c := count(col.Events(), isState("door-kerui", "door", "open")); c != 1 {
@@ -315,17 +315,4 @@ func TestRTL433Pipe(t *testing.T) {
 	f.WriteString(`"state" : "close"}` + "\n")
 	mu.Unlock()
 	col.WaitFor(t, 0, 5*time.Second, "closed", isState("k", "door", "closed"))
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }

@@ -204,6 +204,18 @@ func (o *Options) Validate(ef errorf) error {
 	if ef == nil {
 		ef = plainErrorf
 	}
+	if err := o.validateSource(ef); err != nil {
+		return err
+	}
+	if len(o.Devices) == 0 {
+		return ef("devices", "at least one device is needed (run `edgegw learn 433` to get the entries)")
+	}
+	return o.validateDevices(ef)
+}
+
+// validateSource checks the receiver's options (all but the devices), as
+// `edgegw learn 433` needs them.
+func (o *Options) validateSource(ef errorf) error {
 	if o.Format == "rtl433" {
 		if o.Port != "" {
 			return ef("port", "format rtl433 reads rtl_433's output, not a serial port: remove port")
@@ -240,9 +252,10 @@ func (o *Options) Validate(ef errorf) error {
 	if o.ReconnectMin.D() <= 0 || o.ReconnectMax.D() < o.ReconnectMin.D() {
 		return ef("reconnect_max", "want 0 < reconnect_min <= reconnect_max")
 	}
-	if len(o.Devices) == 0 {
-		return ef("devices", "at least one device is needed (run `edgegw learn 433` to get the entries)")
-	}
+	return nil
+}
+
+func (o *Options) validateDevices(ef errorf) error {
 	seen := map[string]string{}
 	ids := map[string]bool{}
 	for i, d := range o.Devices {

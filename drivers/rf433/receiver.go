@@ -60,6 +60,9 @@ type hooks struct {
 	up     func(reason string)
 	down   func(reason string)
 	signal func(s Signal, now time.Time)
+	// giveUp, when set, ends run with err instead of retrying (learn: a
+	// port that never opened is a typo or held by the gateway).
+	giveUp func(err error, everOpened bool) bool
 }
 
 func newReceiver(o *Options, clock edge.Clock, log *slog.Logger) (*receiver, error) {
@@ -103,6 +106,9 @@ func (r *receiver) run(ctx context.Context, h hooks) error {
 			reason = fmt.Sprintf("receiver %s lost: %v", r.source(), err)
 		}
 		r.fail(reason)
+		if h.giveUp != nil && h.giveUp(err, opened) {
+			return fmt.Errorf("%s: %w", r.source(), err)
+		}
 		h.down(reason)
 		if wasOpen && r.clock.Now().Sub(start) > r.o.ReconnectMax.D() {
 			b.Reset()
