@@ -76,3 +76,25 @@ type Controller interface {
 	// running config untouched and returns an error naming file:line.
 	ApplyConfig(ctx context.Context, yaml []byte, version string) error
 }
+
+// Announced is an announced opening of a device (a doctor's visit, a
+// delivery) that has not ended: its door opening is recorded, and rules
+// that test announced(device) do not alert.
+type Announced struct {
+	Device string    `json:"device"`
+	Until  time.Time `json:"until"`
+	By     string    `json:"by,omitempty"`
+	Note   string    `json:"note,omitempty"`
+}
+
+// Announcer takes announced openings: from the status page, `edgegw
+// announce`, and the central platform. The Gateway implements it; callers
+// find it by type assertion on a Controller or a status Provider.
+type Announcer interface {
+	// Announce expects device to open during d from now (0 withdraws an
+	// announcement); by says who, note why. The announcement is an event
+	// in the log. An unknown device is an error.
+	Announce(ctx context.Context, device string, d time.Duration, by, note string) error
+	// Announcements lists the windows not yet ended.
+	Announcements() []Announced
+}

@@ -75,6 +75,7 @@ func (g *Gateway) Snapshot(ctx context.Context) (status.Snapshot, error) {
 			snap.Alerts = append(snap.Alerts, status.Alert{Alert: a.Alert, Device: a.Device, Location: dev.Location, Since: a.Since})
 		}
 	}
+	snap.Announcements = g.Announcements()
 	snap.Problems = g.problems(&snap, gen)
 	return snap, nil
 }

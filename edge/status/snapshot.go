@@ -57,6 +57,9 @@ type Snapshot struct {
 	Store   edge.StoreStats `json:"store"`
 	Outputs []string        `json:"outputs"`
 	Clock   Clock           `json:"clock"`
+	// Announcements are the announced openings not yet ended (a doctor's
+	// visit): those doors open without alerting.
+	Announcements []edge.Announced `json:"announcements,omitempty"`
 }
 
 // Device is one device's state on the status page.
