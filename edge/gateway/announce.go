@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
@@ -62,4 +63,32 @@ func AnnounceRemote(ctx context.Context, cfg *config.Config, req status.Announce
 		c.LocalToken = tok
 	}
 	return base, c.Announce(ctx, req)
+}
+
+// AnnounceOutput is the output name the central platform's existing
+// commands reach announcements by, until the protocol has a command of its
+// own: set_output {output: announce, value: "DEVICE 2h doctor's visit"}
+// or play_voice {output: announce, device: DEVICE, for: 2h, note: ...}.
+// A configured output of that name wins.
+const AnnounceOutput = "announce"
+
+// announceOp applies a central command addressed to AnnounceOutput.
+func (g *Gateway) announceOp(ctx context.Context, op edge.Op) error {
+	dev, win, note := op.Vars["device"], op.Vars["for"], op.Vars["note"]
+	if dev == "" {
+		f := strings.Fields(op.Text)
+		if len(f) < 2 {
+			return fmt.Errorf("announce: want \"DEVICE DURATION [NOTE]\", got %q", op.Text)
+		}
+		dev, win, note = f[0], f[1], strings.Join(f[2:], " ")
+	}
+	d, err := time.ParseDuration(win)
+	if err != nil {
+		return fmt.Errorf("announce %s: window %q: want a duration such as 2h (0 withdraws)", dev, win)
+	}
+	by := "central"
+	if b := op.Vars["by"]; b != "" {
+		by = "central:" + b
+	}
+	return g.Announce(ctx, dev, d, by, note)
 }

@@ -135,6 +135,9 @@ func (g *Gateway) ApplyOutput(ctx context.Context, output string, op edge.Op) er
 	if gen == nil {
 		return errors.New("gateway not running")
 	}
+	if _, ok := gen.parts.outputs[output]; !ok && output == AnnounceOutput {
+		return g.announceOp(ctx, op)
+	}
 	return gen.runner.Apply(ctx, output, op)
 }
 
