@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/internal/cli"
 )
@@ -24,7 +25,7 @@ func init() {
 		withdraw                 bool
 	)
 	flags := func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "/etc/edgegw/edgegw.yaml", "config `file`")
+		fs.StringVar(&path, "config", "", "config `file` (default: "+service.DefaultConfigPath()+", or $EDGEGW_CONFIG)")
 		fs.DurationVar(&window, "for", 0, "the window: the door may open during this long from now, such as 2h")
 		fs.StringVar(&note, "note", "", "why: doctor's visit, delivery (kept with the event)")
 		fs.BoolVar(&withdraw, "withdraw", false, "withdraw the device's announcement")
@@ -71,6 +72,9 @@ config, 64 for a usage error.`,
 			}
 			if (window <= 0) == !withdraw {
 				return fmt.Errorf("%w: give --for DURATION (such as 2h) or --withdraw", cli.ErrUsage)
+			}
+			if path == "" {
+				path = service.DefaultConfigPath()
 			}
 			cfg, err := config.Load(path)
 			if err != nil {
