@@ -9,6 +9,7 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/gpio"
 	_ "github.com/edgegw/edgegw/drivers/gsm"
 	_ "github.com/edgegw/edgegw/drivers/modbus"
+	_ "github.com/edgegw/edgegw/drivers/rf433"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/edge/config"
