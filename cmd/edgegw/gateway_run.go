@@ -21,6 +21,7 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/modbus"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	_ "github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/voice"
 )
 
 type runOptions struct {
