@@ -117,8 +117,8 @@ func defaultVolume(p Protocol) int {
 // stdKeys are the names every op's template data has.
 var stdKeys = []string{"date", "device", "location", "message", "output", "rule", "severity", "text", "time"}
 
-// config is the validated, compiled form of Options.
-type config struct {
+// settings is the validated, compiled form of Options.
+type settings struct {
 	proto        Protocol
 	volume       int
 	say          *template.Template
@@ -142,7 +142,7 @@ func plainErrorf(field, format string, args ...any) error {
 
 // compile validates o (every field it can, before any port is opened) and
 // fills the defaults.
-func (o *Options) compile(ef errorf) (*config, error) {
+func (o *Options) compile(ef errorf) (*settings, error) {
 	if ef == nil {
 		ef = plainErrorf
 	}
@@ -162,7 +162,7 @@ func (o *Options) compile(ef errorf) (*config, error) {
 	if err != nil {
 		return nil, ef("protocol", "%v", err)
 	}
-	c := &config{proto: p, volume: defaultVolume(p), testTrack: 1, testText: DefaultTestText,
+	c := &settings{proto: p, volume: defaultVolume(p), testTrack: 1, testText: DefaultTestText,
 		rateN: DefaultRateN, ratePer: DefaultRatePer, loc: time.Local, textLimit: p.TextLimit(),
 		answer: DefaultAnswer, busy: DefaultBusy, poll: DefaultPoll, gap: DefaultGap}
 	if o.Volume != nil {

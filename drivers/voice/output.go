@@ -32,7 +32,7 @@ type Output struct {
 	log      *slog.Logger
 	clock    edge.Clock
 	throttle *edge.LogThrottle
-	cfg      *config
+	cfg      *settings
 	port     string
 	mode     *bugserial.Mode
 	open     func(string, *bugserial.Mode) (bugserial.Port, error)
