@@ -10,6 +10,7 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/modbus"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/voice"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/rules"
 )
