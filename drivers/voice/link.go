@@ -43,12 +43,15 @@ type link struct {
 	mp3     MP3Parser
 	answers []MP3Answer // bounded: the last few
 	done    chan struct{}
+	// onGarbage, when set, is told of bytes that are no answer of the
+	// module (a wrong baud rate or protocol); it runs on the reader.
+	onGarbage func(n uint64)
 }
 
 const maxKeptAnswers = 8
 
-func newLink(p bugserial.Port, proto Protocol, clock edge.Clock) *link {
-	l := &link{port: p, proto: proto, clock: clock, changed: make(chan struct{}), done: make(chan struct{})}
+func newLink(p bugserial.Port, proto Protocol, clock edge.Clock, onGarbage func(uint64)) *link {
+	l := &link{port: p, proto: proto, clock: clock, changed: make(chan struct{}), done: make(chan struct{}), onGarbage: onGarbage}
 	go l.read()
 	return l
 }
@@ -61,6 +64,7 @@ func (l *link) read() {
 		n, err := l.port.Read(buf)
 		if n > 0 {
 			l.mu.Lock()
+			g0 := l.st.garbage + l.mp3.Garbage
 			if l.proto.TTS() {
 				for _, c := range buf[:n] {
 					l.st.feed([]byte{c}, l.pending)
@@ -77,7 +81,11 @@ func (l *link) read() {
 				}
 			}
 			l.signal()
+			g := l.st.garbage + l.mp3.Garbage - g0
 			l.mu.Unlock()
+			if g > 0 && l.onGarbage != nil {
+				l.onGarbage(g)
+			}
 		}
 		if err != nil {
 			l.mu.Lock()

@@ -359,8 +359,17 @@ func (o *Output) claimLocked() (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", o.port, err)
 	}
-	o.link = newLink(port, o.cfg.proto, o.clock)
+	o.link = newLink(port, o.cfg.proto, o.clock, o.garbage)
 	return o.link, nil
+}
+
+// garbage counts bytes from the module that are none of its answers.
+func (o *Output) garbage(n uint64) {
+	o.mu.Lock()
+	o.stats.Garbage += n
+	o.mu.Unlock()
+	o.throttle.Warn("garbage", "voice module sent bytes that are none of its answers: wrong baud rate or protocol?",
+		"port", o.port, "bytes", n)
 }
 
 // dropLocked closes the port after a failure and tells Run; sem is held.

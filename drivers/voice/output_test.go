@@ -229,6 +229,20 @@ func TestTTSFailures(t *testing.T) {
 			t.Errorf("module got %q, want the first text only", got)
 		}
 	})
+	t.Run("noise counted", func(t *testing.T) {
+		peer, path := newPeer(t, "syn6288", func(p *voicetest.Peer) { p.AutoIdle = true })
+		o := newOutput(t, nil, fmt.Sprintf(`{port: %q, protocol: syn6288}`, path))
+		if err := o.Test(ctx); err != nil { // opens the port
+			t.Fatal(err)
+		}
+		peer.Send([]byte{0x00, 0xFF, 0x12})
+		if err := o.Apply(ctx, edge.Op{Kind: edge.OpSend, Text: "你好"}); err != nil {
+			t.Fatal(err)
+		}
+		if s := o.Stats()[0]; s.Garbage != 3 || s.Errors != 0 {
+			t.Errorf("stats %+v, want 3 garbage bytes and no error", s)
+		}
+	})
 	t.Run("tracks on a tts module", func(t *testing.T) {
 		o := newOutput(t, nil, `{port: /dev/null-voice, protocol: syn6288}`)
 		if err := o.Apply(ctx, send(map[string]string{"track": "1"})); err == nil || !strings.Contains(err.Error(), "no tracks") {

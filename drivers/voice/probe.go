@@ -149,7 +149,7 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", po.Port.Port, err)
 	}
-	l := newLink(port, p, po.Clock)
+	l := newLink(port, p, po.Clock, nil)
 	defer l.close()
 	fmt.Fprintf(w, "%s on %s at %d baud\n", p, po.Port.Port, mode.BaudRate)
 	sp := speaker{answer: po.Timeout, busy: po.Wait, poll: DefaultPoll}

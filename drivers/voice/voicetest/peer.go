@@ -291,6 +291,10 @@ func (p *Peer) Finish() error {
 	return nil
 }
 
+// Send puts bytes on the line from the module's side (noise, a wrong
+// baud rate's garbage).
+func (p *Peer) Send(b []byte) { p.write(b) }
+
 // Frames returns the frames received so far.
 func (p *Peer) Frames() []Frame {
 	p.mu.Lock()
