@@ -24,10 +24,10 @@ func TestExampleVoiceOutputsTest(t *testing.T) {
 	tts, ttsPath := voicePeer(t, "syn6288", func(p *voicetest.Peer) { p.AutoIdle = true })
 	cfg := string(config.Example())
 	for old, new := range map[string]string{
-		"port: /dev/ttyUSB2 ": "port: " + mp3Path + " ",
-		"port: /dev/ttyUSB5 ": "port: " + ttsPath + " ",
+		"port: /dev/ttyUSB2 ":    "port: " + mp3Path + " ",
+		"port: /dev/ttyUSB5 ":    "port: " + ttsPath + " ",
 		"listen: 127.0.0.1:8780": "listen: off",
-		"dir: /var/lib/edgegw": "dir: " + filepath.Join(t.TempDir(), "data"),
+		"dir: /var/lib/edgegw":   "dir: " + filepath.Join(t.TempDir(), "data"),
 	} {
 		if !strings.Contains(cfg, old) {
 			t.Fatalf("the example has no %q", old)
