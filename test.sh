@@ -46,6 +46,9 @@ go test -race -count=1 -timeout 25m ./...
 step "the 32-bit allocator fix of the ristretto fork, natively (GOARCH=386; see third_party/ristretto/PATCHED.md)"
 CGO_ENABLED=0 GOARCH=386 go test -count=1 -run 'TestAllocator' github.com/dgraph-io/ristretto/v2/z
 
+step "the ristretto fork's mapped-file patches (allocated files, page release under its lock), under -race"
+go test -race -count=1 -run 'TestReleaseMapped|TestMappedFile|TestNoSpace' github.com/dgraph-io/ristretto/v2/z
+
 if [ "${1:-}" != quick ]; then
 	if [ -x scripts/test-store-armv7.sh ]; then
 		step "store tests on linux/arm GOARM=7 under qemu-arm-static"

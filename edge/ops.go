@@ -76,3 +76,22 @@ type Controller interface {
 	// running config untouched and returns an error naming file:line.
 	ApplyConfig(ctx context.Context, yaml []byte, version string) error
 }
+
+// OutputStats are one output's counters for /metrics and the status page:
+// every Apply, whether a rule's action, a pulse's off or a test.
+type OutputStats struct {
+	Name      string `json:"name"`
+	OK        uint64 `json:"ok"`
+	Failed    uint64 `json:"failed"`
+	LastError string `json:"last_error,omitempty"`
+	// The duration of each Apply, as a Prometheus histogram: Buckets[i]
+	// counts the calls that took at most LatencyBuckets[i] seconds
+	// (cumulative); Count and SumSeconds cover all of them.
+	Count      uint64   `json:"count"`
+	SumSeconds float64  `json:"sum_seconds"`
+	Buckets    []uint64 `json:"buckets"`
+}
+
+// LatencyBuckets are the upper bounds, in seconds, of OutputStats.Buckets:
+// from a GPIO line (microseconds) to an SMS through a slow modem.
+var LatencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}

@@ -46,6 +46,9 @@ go -C packaging build -o "$tools/mkdeb" ./cmd/mkdeb
 go -C packaging build -o "$tools/mkzip" ./cmd/mkzip
 "$DIST/.tools/edgegw" init >"$DIST/edgegw.yaml"
 "$DIST/.tools/edgegw" validate "$DIST/edgegw.yaml" >/dev/null
+# Man pages, gzipped as Debian wants them.
+"$DIST/.tools/edgegw" gen-man --dir "$DIST/man"
+gzip -9n "$DIST"/man/*.1
 
 # The unit in the package is packaging/systemd/edgegw.service; the gateway's
 # test TestPackagedUnitUpToDate (edge/service, run by test.sh) keeps it the
@@ -54,7 +57,7 @@ go -C packaging build -o "$tools/mkzip" ./cmd/mkzip
 for a in amd64:edgegw-linux-amd64 arm64:edgegw-linux-arm64 armhf:edgegw-linux-armv7; do
 	arch=${a%%:*} bin=${a#*:}
 	"$DIST/.tools/mkdeb" --arch "$arch" --version "$VERSION" --binary "$DIST/$bin" \
-		--config "$DIST/edgegw.yaml" --out "$DIST"
+		--config "$DIST/edgegw.yaml" --man "$DIST/man" --out "$DIST"
 done
 
 "$DIST/.tools/mkzip" -o "$DIST/edgegw_${VERSION}_windows_amd64.zip" \

@@ -32,7 +32,9 @@ for arch in amd64 arm64 armhf; do
 	[ -f "$deb" ] || fail "$deb missing"
 	list="$(dpkg-deb -c "$deb")"
 	for path in ./usr/bin/edgegw ./lib/systemd/system/edgegw.service ./etc/edgegw/edgegw.yaml \
-		./var/lib/edgegw/ ./lib/udev/rules.d/60-edgegw-gpio.rules ./usr/share/doc/edgegw/install.md; do
+		./var/lib/edgegw/ ./lib/udev/rules.d/60-edgegw-gpio.rules ./usr/share/doc/edgegw/install.md \
+		./usr/share/edgegw/monitoring/edgegw-fleet.json ./usr/share/edgegw/monitoring/edgegw.rules.yml \
+		./usr/share/man/man1/edgegw.1.gz ./usr/share/man/man1/edgegw-status.1.gz; do
 		grep -qE " ${path//./\\.}\$" <<<"$list" || fail "$deb lacks $path"
 	done
 	grep -E " \./usr/bin/edgegw$" <<<"$list" | grep -q '^-rwxr-xr-x root/root' || fail "$deb: /usr/bin/edgegw not 0755 root"

@@ -87,28 +87,6 @@ func (a *adminFlags) raw(ctx context.Context, method, path string, in any) ([]by
 	return b, nil
 }
 
-// positional parses args that mix flags and positional arguments
-// ("gateways add gw1 --data DIR"): the framework stops at the first
-// positional, so the rest is parsed here into the same variables (bind must
-// use the variables' current values as defaults).
-func positional(args []string, bind func(*flag.FlagSet)) ([]string, error) {
-	var pos []string
-	for len(args) > 0 {
-		fs := flag.NewFlagSet("", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		bind(fs)
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %v", cli.ErrUsage, err)
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
-	return pos, nil
-}
-
 func usageErr(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{cli.ErrUsage}, a...)...)
 }

@@ -75,10 +75,7 @@ Examples:
 
 // gatewayArg returns the one positional GATEWAY argument.
 func gatewayArg(args []string, bind func(*flag.FlagSet)) (string, error) {
-	pos, err := positional(args, bind)
-	if err != nil {
-		return "", err
-	}
+	pos := args
 	if len(pos) != 1 {
 		return "", usageErr("want exactly one GATEWAY, got %d arguments", len(pos))
 	}

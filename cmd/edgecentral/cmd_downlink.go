@@ -110,10 +110,7 @@ Examples:
 
 func runConfigPush(ctx context.Context, env *cli.Env, args []string) error {
 	o := configOpts
-	pos, err := positional(args, o.bind)
-	if err != nil {
-		return err
-	}
+	pos := args
 	if len(pos) != 1 {
 		return usageErr("want exactly one config FILE, got %d arguments", len(pos))
 	}
@@ -134,10 +131,7 @@ func runConfigPush(ctx context.Context, env *cli.Env, args []string) error {
 
 func runCommand(ctx context.Context, env *cli.Env, args []string) error {
 	o := commandOpts
-	pos, err := positional(args, o.bind)
-	if err != nil {
-		return err
-	}
+	pos := args
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q (arguments go in --arg key=value)", pos[0])
 	}

@@ -63,10 +63,7 @@ Examples:
 
 func runGatewaysAdd(ctx context.Context, env *cli.Env, args []string) error {
 	o := gatewaysOpts
-	pos, err := positional(args, o.bind)
-	if err != nil {
-		return err
-	}
+	pos := args
 	if len(pos) != 1 {
 		return usageErr("want exactly one gateway ID, got %d arguments", len(pos))
 	}
@@ -101,10 +98,7 @@ func runGatewaysAdd(ctx context.Context, env *cli.Env, args []string) error {
 
 func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 	o := gatewaysOpts
-	pos, err := positional(args, o.bind)
-	if err != nil {
-		return err
-	}
+	pos := args
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q", pos[0])
 	}

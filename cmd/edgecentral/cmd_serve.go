@@ -80,10 +80,7 @@ locked by another edgecentral).`,
 
 func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	o := serveOpts
-	pos, err := positional(args, o.bind)
-	if err != nil {
-		return err
-	}
+	pos := args
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q", pos[0])
 	}

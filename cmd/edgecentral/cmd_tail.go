@@ -62,10 +62,7 @@ Examples:
 
 func runTail(ctx context.Context, env *cli.Env, args []string) error {
 	o := tailOpts
-	pos, err := positional(args, o.bind)
-	if err != nil {
-		return err
-	}
+	pos := args
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q", pos[0])
 	}

@@ -10,7 +10,12 @@ import (
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
-var app = &cli.App{Name: "edgecentral", Summary: "reference central receiver for edgegw gateways"}
+var app = &cli.App{Name: "edgecentral", Summary: "reference central receiver for edgegw gateways",
+	Groups: map[string]string{
+		"gateways":    "the gateways this central accepts, and their state",
+		"config":      "push a config to a gateway",
+		"diagnostics": "ask a gateway for a support bundle, list and fetch them",
+	}}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -22,21 +22,6 @@ import (
 	"github.com/edgegw/edgegw/internal/ptytest"
 )
 
-// poll waits for cond, checking every 20 ms; the test fails after d.
-func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(d)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("waited %v for %s", d, what)
-		}
-	}
-}
-
 // TestPortsOfARunningGateway runs the real gateway on two ptys (a camera
 // line in, an LED sign out) and, beside it, the commands a technician
 // would: `output test` goes through the gateway and the sign gets the

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -31,6 +32,9 @@ If the central platform pushed a config that was applied before, the
 gateway comes back to that one (it is kept in the data directory as
 central-config.yaml); --ignore-central-config runs the local file instead.
 
+Without --config it runs the packages' config (/etc/edgegw/edgegw.yaml,
+%ProgramData%\edgegw\edgegw.yaml), or the file $EDGEGW_CONFIG names.
+
 Example:
   edgegw run --config /etc/edgegw/edgegw.yaml
 
@@ -48,12 +52,12 @@ Exit status (the service manager's restart policy reads it):
   130 aborted by a second SIGINT/SIGTERM during the drain
 Details and the restart policy: docs/install.md, "Exit codes".`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&path, "config", "", "config `file` (required)")
+			fs.StringVar(&path, "config", "", "config `file` (default: "+service.DefaultConfigPath()+", or $EDGEGW_CONFIG)")
 			fs.BoolVar(&ignoreCentral, "ignore-central-config", false, "run the local config even if the central platform pushed a newer one")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if path == "" {
-				return fmt.Errorf("%w: --config FILE is required", cli.ErrUsage)
+				path = service.DefaultConfigPath()
 			}
 			if len(args) > 0 {
 				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])

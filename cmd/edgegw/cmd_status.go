@@ -12,34 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
-	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/password"
+	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/internal/cli"
 )
-
-// Exit codes of `edgegw status`. When several apply, the smallest wins,
-// except a full disk (8), which wins over all but "not running": it hides
-// the rest (a device whose status could not be stored shows offline).
-const (
-	exitStatusNotRunning    = 3
-	exitStatusDeviceOffline = 4
-	exitStatusBacklogOld    = 5
-	exitStatusStoreNearCap  = 6
-	exitStatusNotReady      = 7
-	exitStatusDiskFull      = 8
-)
-
-var checkExit = map[status.Check]int{
-	status.CheckDeviceOffline: exitStatusDeviceOffline,
-	status.CheckBacklogOld:    exitStatusBacklogOld,
-	status.CheckStoreNearCap:  exitStatusStoreNearCap,
-	status.CheckNotReady:      exitStatusNotReady,
-	status.CheckDiskFull:      exitStatusDiskFull,
-	status.CheckDiskLow:       exitStatusStoreNearCap,
-}
 
 // statusTarget are the flags that say which gateway to ask, shared by
 // status and diag.
@@ -49,55 +27,16 @@ type statusTarget struct {
 }
 
 func (t *statusTarget) flags(fs *flag.FlagSet) {
-	fs.StringVar(&t.url, "url", "", "status server `URL` (default: from --config's status.listen, else http://127.0.0.1:8780)")
-	fs.StringVar(&t.configPath, "config", "", "gateway config `file`, to find the status address")
+	fs.StringVar(&t.url, "url", "", "status server `URL` (default: from the config's status.listen, else http://127.0.0.1:8780)")
+	fs.StringVar(&t.configPath, "config", "", "gateway config `file`, to find the status address (default: "+service.DefaultConfigPath()+" when it exists)")
 	fs.StringVar(&t.passwordFile, "password-file", "", "`file` holding the technician password (or set EDGEGW_PASSWORD), when the status page has one")
 	fs.DurationVar(&t.timeout, "timeout", 5*time.Second, "how long to wait for the gateway")
 }
 
-// statusSection reads only the status section of a config file: status and
-// diag must work on a config that `run` would refuse.
-func statusSection(path string) (config.Status, error) {
-	var f struct {
-		Status config.Status `yaml:"status"`
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return config.Status{}, err
-	}
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		return config.Status{}, fmt.Errorf("%s: %v", path, err)
-	}
-	f.Status.SetDefaults()
-	return f.Status, nil
-}
-
 func (t *statusTarget) client() (*status.Client, error) {
-	u := t.url
-	if u == "" {
-		listen := config.DefaultStatusListen
-		if t.configPath != "" {
-			s, err := statusSection(t.configPath)
-			if err != nil {
-				return nil, err
-			}
-			if s.Disabled() {
-				return nil, fmt.Errorf("%s: status.listen is off: the gateway serves no status", t.configPath)
-			}
-			listen = s.Listen
-		}
-		u = status.URLFromListen(listen)
-	}
-	pw := os.Getenv("EDGEGW_PASSWORD")
-	if t.passwordFile != "" {
-		b, err := os.ReadFile(t.passwordFile)
-		if err != nil {
-			return nil, err
-		}
-		pw = strings.TrimRight(string(b), "\r\n")
-	}
-	c := &status.Client{BaseURL: u, Password: pw}
-	return c, nil
+	c, _, err := status.Target{URL: t.url, ConfigPath: t.configPath, DefaultConfigPath: service.DefaultConfigPath(),
+		PasswordFile: t.passwordFile, Password: os.Getenv("EDGEGW_PASSWORD")}.Client()
+	return c, err
 }
 
 func init() {
@@ -106,40 +45,44 @@ func init() {
 		asJSON     bool
 		maxBacklog time.Duration
 		maxStore   float64
+
+		maxCentralDown time.Duration
 	)
 	app.Register(&cli.Command{
 		Name:  "status",
 		Short: "check the local gateway: summary and a health exit code",
-		Usage: `Reads the running gateway's status API and prints a summary: devices
-online/offline, active alerts, sync backlog, store use, clock. --json prints
-the same for scripts. The address comes from --url, else from the config's
-status.listen (--config), else http://127.0.0.1:8780. When the status page
-has a password, give it with --password-file or EDGEGW_PASSWORD.
+		Usage: `Reads the running gateway's status API and prints a summary: the
+verdict and its findings (critical alerts first), the active alerts,
+devices online/offline, sync, store, disk, clock. --json prints the same
+for scripts, with each finding's check and level. The address comes from
+--url, else from the config's status.listen: --config, else the packages'
+config (` + service.DefaultConfigPath() + `) when it exists, else
+http://127.0.0.1:8780. With a config, the local token the gateway keeps in
+its data directory logs in (root or the service's user); else give the
+status page's password with --password-file or EDGEGW_PASSWORD.
 
 Examples:
   edgegw status
   edgegw status --config /etc/edgegw/edgegw.yaml --json
   edgegw status --url http://192.168.1.20:8780 --password-file ~/.edgegw-pw
 
-Exit status (when several apply, the smallest, except 8, which wins):
-  0  healthy
+Exit status:
+  0  healthy (an untrusted clock or a non-critical alert is listed, not counted)
   1  error (bad answer, wrong password, bad flags value)
-  64 usage error
   3  not running: nothing answers at the status address
-  4  a device is offline
-  5  the sync backlog is older than --max-backlog-age
-  6  the store is at --max-store-pct of its cap or more, or the disk is under
-     the store's reserve (it evicts its oldest events to keep it)
-  7  the gateway is not ready or reports a problem of its own
-  8  degraded: the store's disk is full; appends are refused (the gateway
-     stays up, serves status, syncs, and takes appends again once space
-     returns). It wins over 4 to 7: events that could not be stored, device
-     status among them, make the rest unreliable`,
+  4  degraded: a device offline, the central unreachable, rejecting or
+     stalled for --max-central-down, the sync backlog older than
+     --max-backlog-age, the store at --max-store-pct of its cap, the disk
+     under the store's reserve or full (appends refused), not ready
+  5  critical: a critical alert fires and nobody acknowledged it (it wins
+     over 4)
+  64 usage error`,
 		Flags: func(fs *flag.FlagSet) {
 			target.flags(fs)
 			fs.BoolVar(&asJSON, "json", false, "print JSON: {healthy, exit_code, problems, status}")
 			fs.DurationVar(&maxBacklog, "max-backlog-age", 15*time.Minute, "unhealthy when the oldest unsynced event is older than this (0: no check)")
 			fs.Float64Var(&maxStore, "max-store-pct", 90, "unhealthy when the store uses this `percent` of its cap (0: no check)")
+			fs.DurationVar(&maxCentralDown, "max-central-down", 2*time.Minute, "unhealthy when the central has been unreachable, rejecting or stalled this long")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
@@ -154,31 +97,29 @@ Exit status (when several apply, the smallest, except 8, which wins):
 			snap, _, err := c.Status(ctx)
 			if errors.Is(err, status.ErrNotRunning) {
 				if asJSON {
-					_ = writeIndented(env.Stdout, map[string]any{"healthy": false, "exit_code": exitStatusNotRunning, "problems": []string{err.Error()}})
+					_ = writeIndented(env.Stdout, map[string]any{"healthy": false, "exit_code": status.ExitNotRunning, "problems": []string{err.Error()}})
 				}
-				return &cli.ExitError{Code: exitStatusNotRunning, Err: err}
+				return &cli.ExitError{Code: status.ExitNotRunning, Err: err}
 			}
 			if err != nil {
 				return err
 			}
-			probs := status.Evaluate(snap, status.Thresholds{MaxBacklogAge: maxBacklog, MaxStorePct: maxStore})
-			code := 0
-			texts := []string{}
-			full := false
-			for _, p := range probs {
-				if e := checkExit[p.Check]; code == 0 || e < code {
-					code = e
-				}
-				full = full || p.Check == status.CheckDiskFull
-				texts = append(texts, p.Text)
-			}
-			if full {
-				code = exitStatusDiskFull
-			}
+			probs := status.Evaluate(snap, status.Thresholds{MaxBacklogAge: maxBacklog, MaxStorePct: maxStore, MaxCentralDown: maxCentralDown})
+			code, _ := status.Verdict(probs)
 			if asJSON {
-				err = writeIndented(env.Stdout, map[string]any{"healthy": code == 0, "exit_code": code, "problems": texts, "status": snap})
+				type finding struct {
+					Check string `json:"check"`
+					Level string `json:"level"`
+					Text  string `json:"text"`
+				}
+				texts, checks := []string{}, []finding{}
+				for _, p := range probs {
+					texts = append(texts, p.Text)
+					checks = append(checks, finding{p.Check.String(), [...]string{"info", "degraded", "critical"}[p.Check.Level()], p.Text})
+				}
+				err = writeIndented(env.Stdout, map[string]any{"healthy": code == 0, "exit_code": code, "problems": texts, "checks": checks, "status": snap})
 			} else {
-				err = status.WriteSummary(env.Stdout, snap, probs, time.Now())
+				err = status.WriteSummaryIn(env.Stdout, snap, probs, time.Now(), i18n.Match(i18n.FromEnv()))
 			}
 			if err != nil {
 				return err

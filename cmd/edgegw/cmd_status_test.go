@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/password"
 	"github.com/edgegw/edgegw/edge/status"
@@ -43,6 +44,9 @@ func TestStatusExitCodes(t *testing.T) {
 	fake, url := statusServer(t, config.Status{Listen: "127.0.0.1:0"})
 	now := time.Now()
 	healthy := fake.Snap
+	// The fake's critical alert, acknowledged: listed, not counted.
+	healthy.Alerts = append([]status.Alert(nil), healthy.Alerts...)
+	healthy.Alerts[0].State = edge.AlertAcknowledged
 
 	cases := []struct {
 		name string
@@ -54,22 +58,47 @@ func TestStatusExitCodes(t *testing.T) {
 		{"healthy", func(s *status.Snapshot) {}, nil, 0, "health: OK"},
 		{"device offline", func(s *status.Snapshot) {
 			s.Devices[1].Online, s.Devices[1].Reason, s.Devices[1].Since = false, "no answer", now.Add(-5*time.Minute)
-		}, nil, exitStatusDeviceOffline, "device temp-b3 offline for 5m0s (no answer)"},
+		}, nil, status.ExitDegraded, "device temp-b3 offline for 5m0s (no answer)"},
 		{"backlog old", func(s *status.Snapshot) {
 			s.Sync.OldestUnsynced, s.Sync.Reachable = now.Add(-20*time.Minute), false
-		}, nil, exitStatusBacklogOld, "oldest unsynced 20m0s old (limit 15m0s)"},
+		}, nil, status.ExitDegraded, "oldest unsynced 20m0s old (limit 15m0s)"},
 		{"backlog old but limit raised", func(s *status.Snapshot) {
 			s.Sync.OldestUnsynced = now.Add(-20 * time.Minute)
 		}, []string{"--max-backlog-age", "30m"}, 0, "health: OK"},
 		{"store near cap", func(s *status.Snapshot) {
 			s.Store.Bytes = s.Store.CapBytes * 95 / 100
-		}, nil, exitStatusStoreNearCap, "store at 95.0% of its cap (limit 90%)"},
-		{"store limit lowered", func(s *status.Snapshot) {}, []string{"--max-store-pct", "20"}, exitStatusStoreNearCap, "store at 25.0%"},
-		{"not ready", func(s *status.Snapshot) { s.Ready = false }, nil, exitStatusNotReady, "not ready"},
-		{"offline and store: smallest code wins", func(s *status.Snapshot) {
+		}, nil, status.ExitDegraded, "store at 95.0% of its cap (limit 90%)"},
+		{"store limit lowered", func(s *status.Snapshot) {}, []string{"--max-store-pct", "20"}, status.ExitDegraded, "store at 25.0%"},
+		{"not ready", func(s *status.Snapshot) { s.Ready = false }, nil, status.ExitDegraded, "not ready"},
+		{"offline and store: both listed", func(s *status.Snapshot) {
 			s.Devices[0].Online = false
 			s.Store.Bytes = s.Store.CapBytes
-		}, nil, exitStatusDeviceOffline, "store at 100.0%"},
+		}, nil, status.ExitDegraded, "store at 100.0%"},
+		{"acknowledged critical alert: listed, healthy", func(s *status.Snapshot) {}, nil, 0,
+			"health: OK\n  -  alert critical acknowledged: door open at c1/b3/u2/h101"},
+		{"critical alert firing", func(s *status.Snapshot) {
+			s.Alerts = []status.Alert{healthy.Alerts[0]}
+			s.Alerts[0].State = edge.AlertFiring
+		}, nil, status.ExitCritical, "health: CRITICAL (1)\n  !! alert critical firing: door open"},
+		{"critical alert and a device offline: critical first", func(s *status.Snapshot) {
+			s.Devices[1].Online = false
+			s.Alerts = []status.Alert{healthy.Alerts[0], healthy.Alerts[0]}
+			s.Alerts[1].State, s.Alerts[1].Message = edge.AlertFiring, "fire alarm in building 3"
+		}, nil, status.ExitCritical, "health: CRITICAL (2)\n  !! alert critical firing: fire alarm in building 3"},
+		{"warning alert firing: listed, healthy", func(s *status.Snapshot) {
+			s.Alerts = []status.Alert{healthy.Alerts[0]}
+			s.Alerts[0].State, s.Alerts[0].Severity = edge.AlertFiring, "warning"
+		}, nil, 0, "alert warning firing"},
+		{"central unreachable for 5 minutes", func(s *status.Snapshot) {
+			s.Sync.State, s.Sync.StateSince, s.Sync.LastError = edge.SyncUnreachable, now.Add(-5*time.Minute), "dial tcp: connection refused"
+		}, nil, status.ExitDegraded, "central unreachable for 5m0s: dial tcp: connection refused; 12 events kept for it"},
+		{"central unreachable for 30 s: not yet", func(s *status.Snapshot) {
+			s.Sync.State, s.Sync.StateSince = edge.SyncUnreachable, now.Add(-30*time.Second)
+		}, nil, 0, "health: OK"},
+		{"central stalled", func(s *status.Snapshot) {
+			s.Sync.State, s.Sync.StateSince = edge.SyncStalled, now.Add(-10*time.Minute)
+		}, nil, status.ExitDegraded, "central stalled (answers, backlog not moving) for 10m0s"},
+		{"clock not trusted: listed, healthy", func(s *status.Snapshot) { s.Clock.Trusted = false }, nil, 0, "clock not trusted"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,8 +143,8 @@ func TestStatusNotRunning(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now: connection refused
 	code, _, errOut := runCLI(t, "", "status", "--url", "http://"+addr)
-	if code != exitStatusNotRunning {
-		t.Fatalf("exit %d, want %d (%s)", code, exitStatusNotRunning, errOut)
+	if code != status.ExitNotRunning {
+		t.Fatalf("exit %d, want %d (%s)", code, status.ExitNotRunning, errOut)
 	}
 	if !strings.Contains(errOut, "not running") {
 		t.Fatalf("stderr: %s", errOut)
@@ -125,7 +154,7 @@ func TestStatusNotRunning(t *testing.T) {
 	cfg := filepath.Join(dir, "edgegw.yaml")
 	os.WriteFile(cfg, []byte("gateway: {id: x}\nstatus:\n  listen: "+addr+"\n"), 0o644)
 	code, out, _ := runCLI(t, "", "status", "--json", "--config", cfg)
-	if code != exitStatusNotRunning || !strings.Contains(out, `"exit_code": 3`) {
+	if code != status.ExitNotRunning || !strings.Contains(out, `"exit_code": 3`) {
 		t.Fatalf("via config: exit %d, out %s", code, out)
 	}
 }
@@ -139,7 +168,7 @@ func TestStatusWithPassword(t *testing.T) {
 	}
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pwFile, []byte("technician-pw\n"), 0o600)
-	if code, out, errOut := runCLI(t, "", "status", "--url", url, "--password-file", pwFile); code != 0 {
+	if code, out, errOut := runCLI(t, "", "status", "--url", url, "--password-file", pwFile); code == 1 || !strings.Contains(out, "gateway gw-test-1") {
 		t.Fatalf("with password: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

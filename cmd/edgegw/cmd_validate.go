@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/i18n"
+	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -25,21 +28,28 @@ stops the check at the first one. Files larger than 4 MiB, that are not
 UTF-8 text, or past the limits on tokens, nesting and aliases are refused
 with one line saying so (docs/hardening.md, section 6).
 
+Without a file it checks the packages' config (/etc/edgegw/edgegw.yaml,
+%ProgramData%\edgegw\edgegw.yaml), or the file $EDGEGW_CONFIG names.
+
 Example:
   edgegw validate /etc/edgegw/edgegw.yaml
 
 Exit status: 0 when the config is valid, 78 when it is not or cannot be
 read, 64 for a usage error.`,
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
+			if len(args) == 0 {
+				args = []string{service.DefaultConfigPath()}
+			}
 			if len(args) != 1 {
-				return fmt.Errorf("%w: want exactly one config file", cli.ErrUsage)
+				return fmt.Errorf("%w: want one config file", cli.ErrUsage)
 			}
 			cfg, err := config.LoadChecked(args[0], gateway.Check)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: cli.ExitCode(err), Err: fmt.Errorf("%s is not valid", args[0])}
+				return &cli.ExitError{Code: cli.ExitCode(err), Err: errors.New(i18n.T(i18n.Match(i18n.FromEnv()), "cli.not_valid", map[string]any{"File": args[0]}))}
 			}
-			fmt.Fprintf(env.Stdout, "%s: ok (%d inputs, %d outputs, %d rules)\n", args[0], len(cfg.Inputs), len(cfg.Outputs), len(cfg.Rules))
+			fmt.Fprintln(env.Stdout, i18n.T(i18n.Match(i18n.FromEnv()), "cli.valid", map[string]any{"File": args[0],
+				"Inputs": len(cfg.Inputs), "Outputs": len(cfg.Outputs), "Rules": len(cfg.Rules)}))
 			return nil
 		},
 	})

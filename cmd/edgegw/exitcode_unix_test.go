@@ -29,6 +29,7 @@ func TestRunExitCodes(t *testing.T) {
 		}
 		return p
 	}
+	t.Setenv("EDGEGW_CONFIG", filepath.Join(dir, "none.yaml")) // the packages' path, absent
 	bad := write("bad.yaml", "gateway: {id: gw}\nstore: {capp: 1GiB}\n")
 	notDir := write("not-a-dir", "a file where the data directory should be\n")
 	storeFile := write("store-file.yaml", fmt.Sprintf("gateway: {id: gw}\nstore: {dir: %q}\nstatus: {listen: %q}\n", notDir, freeAddr(t)))
@@ -43,7 +44,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"missing config", []string{"run", "--config", filepath.Join(dir, "none.yaml")}, 78, "cannot read the config"},
 		{"validate a missing file", []string{"validate", filepath.Join(dir, "none.yaml")}, 78, "cannot read the config"},
 		{"store dir is a file", []string{"run", "--config", storeFile}, 73, "cannot open store"},
-		{"usage", []string{"run"}, 64, "--config FILE is required"},
+		{"usage", []string{"run", "extra-arg"}, 64, `unexpected argument "extra-arg"`},
+		{"no config: the packages' path", []string{"run"}, 78, "cannot read the config"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,7 +9,14 @@ import (
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
-var app = &cli.App{Name: "edgegw", Summary: "offline-first edge gateway for residential compounds"}
+var app = &cli.App{Name: "edgegw", Summary: "offline-first edge gateway for residential compounds",
+	Groups: map[string]string{
+		"probe":   "talk to one device now, before it goes into the config",
+		"output":  "drive a configured output (siren, voice module, sign, SMS)",
+		"rules":   "check the alert rules against recorded events",
+		"service": "the OS service (systemd / Windows SCM)",
+		"learn":   "learn the codes of wireless sensors and write their config",
+	}}
 
 func main() {
 	os.Exit(app.Main(context.Background(), os.Args[1:], nil))

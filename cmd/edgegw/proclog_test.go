@@ -73,3 +73,18 @@ func (p *procLog) waitFor(t *testing.T, timeout time.Duration, want ...string) {
 
 // wait waits for the end of the log (the process closed its stderr).
 func (p *procLog) wait() { <-p.eof }
+
+// poll waits for cond, checking every 20 ms; the test fails after d.
+func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("waited %v for %s", d, what)
+		}
+	}
+}

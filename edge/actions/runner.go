@@ -36,6 +36,9 @@ type Options struct {
 	UplinkUp func() bool
 	// RecordOK also records successful actions as events. Default: false.
 	RecordOK bool
+	// Meter counts every output call and its duration; nil: the runner
+	// keeps its own (Runner.Meter).
+	Meter *Meter
 }
 
 // Stats are the runner's counters.
@@ -96,6 +99,9 @@ func New(o Options) *Runner {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.Meter == nil {
+		o.Meter = NewMeter()
 	}
 	r := &Runner{o: o, log: o.Logger, clk: o.Clock, lanes: map[string]chan item{"": make(chan item, o.Queue)},
 		recs: make(chan edge.Event, 256), rate: Limiter{}, pulses: map[string]time.Time{},
@@ -293,11 +299,19 @@ func (r *Runner) Apply(ctx context.Context, output string, op edge.Op) error {
 func (r *Runner) apply(ctx context.Context, name string, out edge.Output, op edge.Op) error {
 	ctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
 	defer cancel()
-	if err := out.Apply(ctx, op); err != nil {
+	start := r.clk.Now()
+	err := out.Apply(ctx, op)
+	if !errors.Is(err, edge.ErrUnsupported) { // a probe of what the output does, not a failure
+		r.o.Meter.observe(name, r.clk.Now().Sub(start), err)
+	}
+	if err != nil {
 		return fmt.Errorf("output %q: %s: %w", name, op.Kind, err)
 	}
 	return nil
 }
+
+// Meter returns the meter that counts this runner's output calls.
+func (r *Runner) Meter() *Meter { return r.o.Meter }
 
 // TestPulse is how long Test switches a binary output on.
 const TestPulse = time.Second
@@ -311,7 +325,10 @@ func (r *Runner) Test(ctx context.Context, name string) error {
 		return fmt.Errorf("%w %q", ErrUnknownOutput, name)
 	}
 	if t, ok := out.(Tester); ok {
-		return t.Test(ctx)
+		start := r.clk.Now()
+		err := t.Test(ctx)
+		r.o.Meter.observe(name, r.clk.Now().Sub(start), err)
+		return err
 	}
 	err := r.apply(ctx, name, out, edge.Op{Kind: edge.OpSet, On: true})
 	if errors.Is(err, edge.ErrUnsupported) {

@@ -83,7 +83,7 @@ func TestDiagnosticsOfRunningGateway(t *testing.T) {
 			t.Errorf("bundle lacks %s", name)
 		}
 	}
-	if !strings.Contains(files["status.json"], `"gateway_id": "gw-test"`) || !strings.Contains(files["metrics.txt"], "edgegw_devices_total") {
+	if !strings.Contains(files["status.json"], `"gateway_id": "gw-test"`) || !strings.Contains(files["metrics.txt"], "edgegw_devices ") {
 		t.Errorf("status or metrics not from the gateway:\n%.300s\n%.300s", files["status.json"], files["metrics.txt"])
 	}
 	if !strings.Contains(files["logs.txt"], "gateway running") || !strings.Contains(files["logs.txt"], "sms sent") {

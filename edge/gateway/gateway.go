@@ -51,6 +51,7 @@ type Gateway struct {
 	log     *slog.Logger
 	store   *store.Store
 	judge   *edge.ClockJudge
+	meter   *actions.Meter // output calls, kept across reloads
 	reg     *registry
 	started time.Time
 
@@ -103,6 +104,7 @@ func New(o Options) (*Gateway, error) {
 		reloads: make(chan reloadReq),
 		readyc:  make(chan struct{}),
 		judge:   &edge.ClockJudge{Clock: o.Clock, Source: platformTrust()},
+		meter:   actions.NewMeter(),
 	}
 	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory %q: %w: %w", cfg.Store.Dir, edge.ErrStoreOpen, err)
@@ -237,6 +239,7 @@ func (g *Gateway) start(cfg *config.Config) (*generation, error) {
 		Clock:    g.opts.Clock,
 		Logger:   g.log.With("component", "actions"),
 		UplinkUp: uplinkUp,
+		Meter:    g.meter,
 	})
 	eng, err := rules.New(rules.Options{
 		Set:     p.rules,

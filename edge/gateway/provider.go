@@ -60,6 +60,7 @@ func (g *Gateway) Snapshot(ctx context.Context) (status.Snapshot, error) {
 		}
 		sort.Strings(snap.Outputs)
 	}
+	snap.OutputStats = g.meter.Stats()
 	for _, d := range g.reg.snapshot() {
 		sd := status.Device{
 			Device: d.Device, Online: d.Online, Since: d.Since, Reason: d.Reason,
@@ -74,9 +75,29 @@ func (g *Gateway) Snapshot(ctx context.Context) (status.Snapshot, error) {
 			dev, _ := g.reg.meta(a.Device)
 			snap.Alerts = append(snap.Alerts, status.Alert{Alert: a.Alert, Device: a.Device, Location: dev.Location, Since: a.Since})
 		}
+		silenced(&snap, gen.parts.rules)
 	}
 	snap.Problems = g.problems(&snap, gen)
 	return snap, nil
+}
+
+// silenced makes a device whose silence alert is active read offline in
+// its row too: one state everywhere (the driver may still count it online
+// when it only polls, or never heard of it going away).
+func silenced(s *status.Snapshot, set interface{ Silence(string) bool }) {
+	by := map[string]status.Alert{}
+	for _, a := range s.Alerts {
+		if a.State != edge.AlertResolved && set.Silence(a.Rule) {
+			by[a.Device] = a
+		}
+	}
+	for i := range s.Devices {
+		d := &s.Devices[i]
+		if a, ok := by[d.ID]; ok && d.Online {
+			d.Online, d.Since = false, a.Since
+			d.Reason = "silent: alert " + a.Rule
+		}
+	}
 }
 
 func (g *Gateway) problems(s *status.Snapshot, gen *generation) []string {

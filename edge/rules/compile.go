@@ -156,6 +156,13 @@ type Set struct {
 // Len is the number of rules.
 func (s *Set) Len() int { return len(s.rules) }
 
+// Silence reports whether rule name fires on a device's silence (a stale
+// rule): its active alert means the device is not heard from.
+func (s *Set) Silence(name string) bool {
+	r, ok := s.byName[name]
+	return ok && r.stale
+}
+
 // Names lists the rule names in config order.
 func (s *Set) Names() []string {
 	ns := make([]string, len(s.rules))

@@ -57,8 +57,15 @@ const (
 	winResetAfter = 86400 // seconds without failure before the SCM's failure count resets
 )
 
-// DefaultConfigPath is where the packages put the config.
+// ConfigEnv names an environment variable that, when set, replaces the
+// packages' config path for the commands that look for it (status, diag).
+const ConfigEnv = "EDGEGW_CONFIG"
+
+// DefaultConfigPath is where the packages put the config, or $EDGEGW_CONFIG.
 func DefaultConfigPath() string {
+	if p := os.Getenv(ConfigEnv); p != "" {
+		return p
+	}
 	if runtime.GOOS == "windows" {
 		return WindowsDataDir() + `\edgegw.yaml`
 	}

@@ -8,14 +8,15 @@ import (
 
 // diskProblems is what the store's disk figures say is wrong.
 func diskProblems(st *edge.StoreStats) []Problem {
-	free := fmt.Sprintf("%s free of %s, reserve %s", mib(st.DiskFree), mib(st.DiskTotal), mib(st.DiskReserve))
+	data := map[string]any{"Free": mib(st.DiskFree), "Total": mib(st.DiskTotal), "Reserve": mib(st.DiskReserve),
+		"Refused": st.Refused, "Evicted": st.DiskEvicted}
 	switch {
 	case st.ReadOnly:
-		return []Problem{{CheckDiskFull, fmt.Sprintf("disk full: store open read-only, appends refused until space returns (%s; %d refused)", free, st.Refused)}}
+		return []Problem{finding(CheckDiskFull, "finding.disk_read_only", data)}
 	case st.DiskFull:
-		return []Problem{{CheckDiskFull, fmt.Sprintf("disk full: appends refused until space returns (%s; %d refused)", free, st.Refused)}}
+		return []Problem{finding(CheckDiskFull, "finding.disk_full", data)}
 	case st.DiskTotal > 0 && st.DiskReserve > 0 && st.DiskFree+st.DiskHeld < st.DiskReserve:
-		return []Problem{{CheckDiskLow, fmt.Sprintf("disk low: %s; the store evicts its oldest events to keep the reserve (%d so far)", free, st.DiskEvicted)}}
+		return []Problem{finding(CheckDiskLow, "finding.disk_low", data)}
 	}
 	return nil
 }

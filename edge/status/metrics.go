@@ -30,6 +30,8 @@ type collector struct {
 	devGarbage, devErrors                             *prometheus.Desc
 	devErrorsByCause                                  *prometheus.Desc
 	syncState, syncStateAge                           *prometheus.Desc
+	devUp                                             *prometheus.Desc
+	outCalls, outFailures, outDuration                *prometheus.Desc
 	disk                                              diskMetrics
 }
 
@@ -57,7 +59,7 @@ func newCollector(p Provider, version string) *collector {
 		evicted:       d("store_evicted_total", "Events evicted to keep the store under its cap or its disk reserve."),
 		gaps:          d("store_gap_records_total", "Gap records written for evicted or lost events."),
 		devOnline:     d("devices_online", "Devices online."),
-		devTotal:      d("devices_total", "Devices known."),
+		devTotal:      d("devices", "Devices known (online or not)."),
 		alerts:        d("active_alerts", "Alerts firing or acknowledged and not yet resolved."),
 		clockTrusted:  d("clock_trusted", "1 when the wall clock is trusted."),
 		skew:          d("clock_skew_seconds", "Central platform's time minus ours, when known."),
@@ -68,6 +70,10 @@ func newCollector(p Provider, version string) *collector {
 			"device", "cause"),
 		syncState:    d("sync_state", "1 for the uplink's state now (connecting, ok, unreachable, rejecting, stalled, paused), 0 for the others.", "state"),
 		syncStateAge: d("sync_state_seconds", "Seconds the uplink has been in its state."),
+		devUp:        d("device_up", "1 when the device is online, 0 when offline (the same state as the status page's row).", "device", "type", "location"),
+		outCalls:     d("output_actions_total", "Calls of an output (rule actions, pulse ends, tests), failed or not.", "output"),
+		outFailures:  d("output_failures_total", "Calls of an output that failed.", "output"),
+		outDuration:  d("output_action_duration_seconds", "How long an output took to take a command.", "output"),
 	}
 }
 
@@ -75,7 +81,7 @@ func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{c.ok, c.info, c.uptime, c.ingested, c.failed, c.backlogEvents, c.backlogBytes,
 		c.oldestAge, c.reachable, c.syncOK, c.syncFail, c.quarantined, c.storeBytes, c.storeCap, c.storeEvents,
 		c.evicted, c.gaps, c.devOnline, c.devTotal, c.alerts, c.clockTrusted, c.skew, c.devGarbage, c.devErrors,
-		c.syncState, c.syncStateAge}
+		c.syncState, c.syncStateAge, c.devUp, c.outCalls, c.outFailures, c.outDuration}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -156,10 +162,24 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			continue // a duplicate label set would fail the whole scrape
 		}
 		seen[d.ID] = true
+		g(c.devUp, b2f(d.Online), d.ID, d.Type, d.Location)
 		n(c.devGarbage, float64(d.Stats.Garbage), d.ID)
 		n(c.devErrors, float64(d.Stats.Errors), d.ID)
 		for _, cause := range slices.Sorted(maps.Keys(d.Stats.ErrorsByCause)) {
 			n(c.devErrorsByCause, float64(d.Stats.ErrorsByCause[cause]), d.ID, cause)
+		}
+	}
+	for _, o := range s.OutputStats {
+		n(c.outCalls, float64(o.OK+o.Failed), o.Name)
+		n(c.outFailures, float64(o.Failed), o.Name)
+		if len(o.Buckets) == len(edge.LatencyBuckets) {
+			b := make(map[float64]uint64, len(o.Buckets))
+			for i, ub := range edge.LatencyBuckets {
+				b[ub] = o.Buckets[i]
+			}
+			if m, err := prometheus.NewConstHistogram(c.outDuration, o.Count, o.SumSeconds, b, o.Name); err == nil {
+				ch <- m
+			}
 		}
 	}
 }

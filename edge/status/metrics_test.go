@@ -43,7 +43,7 @@ func TestMetricsParse(t *testing.T) {
 		"edgegw_store_bytes":                      256 << 20,
 		"edgegw_store_cap_bytes":                  1 << 30,
 		"edgegw_devices_online":                   2,
-		"edgegw_devices_total":                    3,
+		"edgegw_devices":                          3,
 		"edgegw_active_alerts":                    1,
 		"edgegw_snapshot_ok":                      1,
 		"edgegw_sync_central_reachable":           1,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/password"
 )
 
@@ -165,6 +166,7 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.readOnly(metrics))
 	mux.HandleFunc("GET /api/session", s.sessionInfo)
+	mux.HandleFunc("GET /api/i18n", s.apiI18n)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
 	mux.Handle("GET /api/status", s.readOnly(http.HandlerFunc(s.apiStatus)))
@@ -340,7 +342,23 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusServiceUnavailable, "snapshot: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, snap)
+	writeJSON(w, http.StatusOK, struct {
+		Snapshot
+		Lang     i18n.Lang `json:"lang"`
+		Findings []Banner  `json:"findings"`
+	}{snap, requestLang(r), Banners(&snap, requestLang(r))})
+}
+
+// requestLang is the language a request asks for: ?lang=, else its
+// Accept-Language.
+func requestLang(r *http.Request) i18n.Lang {
+	return i18n.Match(r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
+}
+
+// apiI18n serves the page's messages in the language asked for.
+func (s *Server) apiI18n(w http.ResponseWriter, r *http.Request) {
+	lang := requestLang(r)
+	writeJSON(w, http.StatusOK, map[string]any{"lang": lang, "languages": []i18n.Lang{i18n.EN, i18n.ZH}, "messages": i18n.Catalog(lang, "page.")})
 }
 
 func (s *Server) apiLogs(w http.ResponseWriter, r *http.Request) {

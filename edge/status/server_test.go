@@ -354,7 +354,7 @@ func TestPageIsSelfContained(t *testing.T) {
 	wantCode(t, "page", resp, 200)
 	body, _ := io.ReadAll(resp.Body)
 	page := string(body)
-	for _, want := range []string{"/api/status", "Acknowledge", "X-CSRF-Token", "Backlog", "setInterval(refresh, 2000)"} {
+	for _, want := range []string{"/api/status", "/api/i18n", `t("page.alerts.ack")`, "X-CSRF-Token", `t("page.sync.backlog")`, "setInterval(refresh, 2000)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -56,7 +56,10 @@ type Snapshot struct {
 	Sync    edge.SyncStatus `json:"sync"`
 	Store   edge.StoreStats `json:"store"`
 	Outputs []string        `json:"outputs"`
-	Clock   Clock           `json:"clock"`
+	// OutputStats count each output's calls (actions, tests) and their
+	// durations, for outputs called at least once since the start.
+	OutputStats []edge.OutputStats `json:"output_stats,omitempty"`
+	Clock       Clock              `json:"clock"`
 }
 
 // Device is one device's state on the status page.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // WriteSummary writes the snapshot as the few lines a technician reads
@@ -17,6 +18,12 @@ import (
 // the alerts, sync, store, disk and clock. now is used when the snapshot
 // carries no time of its own.
 func WriteSummary(w io.Writer, s *Snapshot, probs []Problem, now time.Time) error {
+	return WriteSummaryIn(w, s, probs, now, i18n.EN)
+}
+
+// WriteSummaryIn is WriteSummary with the verdict and the findings in
+// lang (the CLI follows LANG); the figures below them stay as they are.
+func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, lang i18n.Lang) error {
 	bw := bufio.NewWriter(w)
 	if !s.Now.IsZero() {
 		now = s.Now
@@ -26,13 +33,30 @@ func WriteSummary(w io.Writer, s *Snapshot, probs []Problem, now time.Time) erro
 		site = " (" + s.Site + ")"
 	}
 	fmt.Fprintf(bw, "gateway %s%s, version %s, up %s\n", s.GatewayID, site, s.Version, s.Uptime.D().Round(time.Second))
-	if len(probs) == 0 {
-		fmt.Fprintln(bw, "health: OK")
-	} else {
-		fmt.Fprintf(bw, "health: UNHEALTHY (%d)\n", len(probs))
-		for _, p := range probs {
-			fmt.Fprintf(bw, "  ! %s\n", p.Text)
+	_, word := Verdict(probs)
+	serious := 0
+	for _, p := range probs {
+		if p.Check.Level() > LevelInfo {
+			serious++
 		}
+	}
+	health := i18n.T(lang, "status.health", map[string]any{"Verdict": i18n.T(lang, "status.verdict."+word, nil)})
+	if serious == 0 {
+		fmt.Fprintf(bw, "%s\n", health)
+	} else {
+		fmt.Fprintf(bw, "%s (%d)\n", health, serious)
+	}
+	for _, p := range probs {
+		mark := map[Level]string{LevelCritical: "!!", LevelDegraded: "! ", LevelInfo: "- "}[p.Check.Level()]
+		fmt.Fprintf(bw, "  %s %s\n", mark, p.In(lang))
+	}
+	fmt.Fprintf(bw, "\nalerts: %d active\n", len(s.Alerts))
+	for _, a := range sortedAlerts(s.Alerts) {
+		by := ""
+		if a.By != "" {
+			by = " by " + a.By
+		}
+		fmt.Fprintf(bw, "  %-8s %s (%s, %s, %s%s)\n", a.Severity, a.Message, a.Device, ago(now, a.Since), a.State, by)
 	}
 	fmt.Fprintf(bw, "\ndevices: %d of %d online\n", s.OnlineCount(), len(s.Devices))
 	for _, d := range s.Devices {
@@ -64,14 +88,6 @@ func WriteSummary(w io.Writer, s *Snapshot, probs []Problem, now time.Time) erro
 			fmt.Fprintf(bw, " last error: %s", d.Stats.LastError)
 		}
 		fmt.Fprintln(bw)
-	}
-	fmt.Fprintf(bw, "\nalerts: %d active\n", len(s.Alerts))
-	for _, a := range s.Alerts {
-		by := ""
-		if a.By != "" {
-			by = " by " + a.By
-		}
-		fmt.Fprintf(bw, "  %-8s %s (%s, %s, %s%s)\n", a.Severity, a.Message, a.Device, ago(now, a.Since), a.State, by)
 	}
 	y := s.Sync
 	fmt.Fprintln(bw)
@@ -155,7 +171,7 @@ func ago(now, t time.Time) string {
 		d = 0
 	}
 	switch {
-	case d < time.Minute:
+	case d < time.Hour:
 		return d.Round(time.Second).String() + " ago"
 	case d < 48*time.Hour:
 		return d.Round(time.Minute).String() + " ago"
@@ -174,4 +190,26 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%d B", n)
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
+}
+
+// sortedAlerts puts firing critical alerts first, then the other firing
+// ones, then the acknowledged; the oldest first within each.
+func sortedAlerts(as []Alert) []Alert {
+	rank := func(a Alert) int {
+		switch {
+		case a.State == edge.AlertFiring && a.Severity == "critical":
+			return 0
+		case a.State == edge.AlertFiring:
+			return 1
+		}
+		return 2
+	}
+	out := slices.Clone(as)
+	slices.SortStableFunc(out, func(a, b Alert) int {
+		if r := rank(a) - rank(b); r != 0 {
+			return r
+		}
+		return a.Since.Compare(b.Since)
+	})
+	return out
 }

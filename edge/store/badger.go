@@ -21,8 +21,11 @@ const is32bit = strconv.IntSize == 32
 // flush took 16 MiB).
 const (
 	memTableBytes  = 1 << 20
-	baseTableBytes = 256 << 10
+	baseTableBytes = 1 << 20
 	baseLevelBytes = 4 << 20
+	// tableBlockBytes is Badger's table block size: a table block holds
+	// whole event blocks (up to maxBlockRaw and a header).
+	tableBlockBytes = 64 << 10
 	// vlogFileBytes is Badger's minimum: event blocks stay in the LSM tree
 	// (ValueThreshold), so only large state values reach the value log, and
 	// its file is allocated at twice this size.
@@ -30,7 +33,9 @@ const (
 )
 
 // badgerOptions returns Badger options for a small box: two 1 MiB memtables,
-// 256 KiB base tables, two compactors, fsync on every commit. budget is
+// 1 MiB tables on every level (TableSizeMultiplier 1: a compaction never
+// builds a table larger than that in the Go heap), 64 KiB table blocks, two
+// compactors, fsync on every commit. budget is
 // Options.MemoryBudget; it sizes the caches (memory.go).
 //
 // Events reach Badger as zstd-compressed blocks of ~150 events (block.go), so
@@ -54,6 +59,12 @@ func badgerOptions(dir string, log *slog.Logger, budget int64) badger.Options {
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
 		WithBaseTableSize(baseTableBytes).
+		// With Badger's 4 KiB blocks, each incompressible 32 KiB value
+		// grew its table block by doubling, and a 1 MiB memtable's flush
+		// took 14 MiB of heap; with 64 KiB and 1 MiB tables, ingest of
+		// incompressible events doubled and the paced p99 halved
+		// (docs/hardening.md §8).
+		WithBlockSize(tableBlockBytes).
 		WithBaseLevelSize(baseLevelBytes).
 		WithNumCompactors(2).
 		WithCompression(options.None).
@@ -70,6 +81,7 @@ func badgerOptions(dir string, log *slog.Logger, budget int64) badger.Options {
 		// transaction), so conflict detection would only cost memory.
 		WithDetectConflicts(false).
 		WithLogger(badgerLogger{log})
+	o.TableSizeMultiplier = 1
 	if is32bit {
 		o = o.WithCompression(options.Snappy).WithBlockCacheSize(m.blockCache32)
 	}

@@ -393,6 +393,7 @@ func (s *Store) maintain() {
 		case <-s.capSignal:
 			s.enforce()
 		case <-tick:
+			s.pageKick()
 			s.enforce()
 			if now := s.clock.Now(); !now.Before(nextGC) {
 				nextGC = now.Add(s.opts.GCInterval)

@@ -213,6 +213,7 @@ func (s *Store) loadBlock(p edge.Priority, key uint64, item *badger.Item) (*bloc
 	err := item.Value(func(v []byte) error {
 		var err error
 		blk, err = openBlock(p, key, v)
+		s.readMapped(len(v))
 		return err
 	})
 	if err != nil {

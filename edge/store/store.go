@@ -180,6 +180,12 @@ type Store struct {
 	sizeMu   sync.Mutex
 	sizeAt   time.Time
 	sizeDisk int64
+
+	// The pager (pages.go): its wake-up, the bytes read from mapped
+	// tables since it last looked, and the files its releases advised.
+	pageSignal chan struct{}
+	readBytes  atomic.Int64
+	released   atomic.Uint64
 }
 
 // Open opens or creates the store in o.Dir and starts its writer and
@@ -202,19 +208,20 @@ func Open(o Options) (*Store, error) {
 	}
 	mem := memoryPlan(o.MemoryBudget)
 	s := &Store{
-		opts:      o,
-		log:       o.Logger,
-		clock:     o.Clock,
-		mem:       mem,
-		disk:      newDiskGuard(o.Dir, o.DiskReserve, o.Clock, o.Logger),
-		queue:     make(chan *req, o.QueueSize),
-		queued:    semaphore.NewWeighted(mem.queueBytes),
-		delq:      make(chan *req, 1),
-		stop:      make(chan struct{}),
-		notify:    make(chan struct{}),
-		capSignal: make(chan struct{}, 1),
-		done:      make(chan []*req, 2),
-		throttle:  &edge.LogThrottle{Log: o.Logger, Interval: time.Minute, Clock: o.Clock},
+		opts:       o,
+		log:        o.Logger,
+		clock:      o.Clock,
+		mem:        mem,
+		disk:       newDiskGuard(o.Dir, o.DiskReserve, o.Clock, o.Logger),
+		queue:      make(chan *req, o.QueueSize),
+		queued:     semaphore.NewWeighted(mem.queueBytes),
+		delq:       make(chan *req, 1),
+		stop:       make(chan struct{}),
+		notify:     make(chan struct{}),
+		capSignal:  make(chan struct{}, 1),
+		done:       make(chan []*req, 2),
+		pageSignal: make(chan struct{}, 1),
+		throttle:   &edge.LogThrottle{Log: o.Logger, Interval: time.Minute, Clock: o.Clock},
 	}
 	if err := s.openDB(); err != nil {
 		s.disk.close()
@@ -224,6 +231,10 @@ func Open(o Options) (*Store, error) {
 	go s.writer()
 	go s.completer()
 	go s.maintain()
+	if _, ok := mappedResident(); ok {
+		s.wg.Add(1)
+		go s.pager()
+	}
 	s.log.Info("store open", "dir", o.Dir, "epoch", fmt.Sprintf("%016x", s.epoch),
 		"first_seq", s.first.Load(), "last_seq", s.w.LastSeq, "live_bytes", s.w.Live,
 		"read_only", s.readOnly.Load(), "disk_free", s.disk.free.Load(), "disk_reserve", s.disk.reserveBytes())

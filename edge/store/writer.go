@@ -252,6 +252,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(b)
+		s.pageKick()
 		if closed && carry == nil {
 			return
 		}

@@ -1,5 +1,8 @@
-// Package cli is the small subcommand framework shared by edgegw, edgecentral
-// and edgebench: each subcommand registers itself from its own file.
+// Package cli is the subcommand framework shared by edgegw, edgecentral
+// and edgebench: each subcommand registers itself from its own file with
+// its flags on a standard flag.FlagSet, and the App runs them on
+// github.com/spf13/cobra (flags before or after the arguments, --help on
+// every command and group, shell completion, man pages).
 package cli
 
 import (
@@ -11,6 +14,9 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
 )
 
 // Command is one subcommand.
@@ -24,6 +30,8 @@ type Command struct {
 	Flags func(fs *flag.FlagSet)
 	// Run runs the command with the positional args left after the flags.
 	Run func(ctx context.Context, env *Env, args []string) error
+	// Hidden keeps the command out of the lists (tools for the build).
+	Hidden bool
 }
 
 // Env is what a command gets besides its args.
@@ -52,9 +60,13 @@ var ErrUsage = errors.New("usage")
 
 // App is a set of commands.
 type App struct {
-	Name     string
-	Summary  string
+	Name    string
+	Summary string
+	// Groups give the one-line description of a command group ("probe")
+	// that has no command of its own.
+	Groups   map[string]string
 	commands map[string]*Command
+	byCobra  map[*cobra.Command]*Command
 }
 
 // Register adds c; it panics on a duplicate or empty name.
@@ -71,45 +83,30 @@ func (a *App) Register(c *Command) {
 	a.commands[c.Name] = c
 }
 
-// Main runs the app on os.Args and returns the exit code.
+// Main runs the app on args (os.Args[1:]) and returns the exit code.
 func (a *App) Main(ctx context.Context, args []string, env *Env) int {
 	if env == nil {
 		env = &Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
-			if c, _ := a.find(args[1:]); c != nil {
-				a.printHelp(env.Stdout, c)
-				return 0
-			}
-		}
-		if len(args) == 0 {
-			a.printList(env.Stderr)
-			return ExitUsage
-		}
-		a.printList(env.Stdout)
-		return 0
-	}
-	c, rest := a.find(args)
-	if c == nil {
-		fmt.Fprintf(env.Stderr, "%s: unknown command %q\n\n", a.Name, strings.Join(args[:min(2, len(args))], " "))
+	if len(args) == 0 {
 		a.printList(env.Stderr)
 		return ExitUsage
 	}
-	fs := flag.NewFlagSet(a.Name+" "+c.Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if c.Flags != nil {
-		c.Flags(fs)
-	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			a.printHelp(env.Stdout, c)
-			return 0
+	var ran *Command
+	root := a.Cobra(env, func(c *Command) { ran = c })
+	// Commands may bind their flags to variables made fresh by each call
+	// of Flags (shared by a group's commands): the command that runs gets
+	// its flags declared last, so its variables are the ones parsed into.
+	if cmd, _, err := root.Find(args); err == nil {
+		if c, ok := a.byCobra[cmd]; ok && c.Flags != nil {
+			cmd.ResetFlags()
+			fs := flag.NewFlagSet(a.Name+" "+c.Name, flag.ContinueOnError)
+			c.Flags(fs)
+			cmd.Flags().AddGoFlagSet(fs)
 		}
-		fmt.Fprintf(env.Stderr, "%s %s: %v\nRun '%s help %s' for usage.\n", a.Name, c.Name, err, a.Name, c.Name)
-		return ExitUsage
 	}
-	err := c.Run(ctx, env, fs.Args())
+	root.SetArgs(longFlags(root, args))
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -117,11 +114,157 @@ func (a *App) Main(ctx context.Context, args []string, env *Env) int {
 	if errors.As(err, &ee) && ee.Err == nil {
 		return ee.Code // the command printed what it had to say
 	}
-	fmt.Fprintf(env.Stderr, "%s %s: %v\n", a.Name, c.Name, err)
+	name := a.Name
+	if ran != nil {
+		name += " " + ran.Name
+	}
+	fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
 	if errors.Is(err, ErrUsage) && !errors.As(err, &ee) {
-		fmt.Fprintf(env.Stderr, "Run '%s help %s' for usage.\n", a.Name, c.Name)
+		if ran != nil {
+			fmt.Fprintf(env.Stderr, "Run '%s help %s' for usage.\n", a.Name, ran.Name)
+		} else {
+			fmt.Fprintf(env.Stderr, "Run '%s help' for the commands.\n", a.Name)
+		}
 	}
 	return ExitCode(err)
+}
+
+// Cobra builds the command tree. started, when set, is told which
+// command runs (for the error line).
+func (a *App) Cobra(env *Env, started func(*Command)) *cobra.Command {
+	root := &cobra.Command{
+		Use:           a.Name,
+		Short:         a.Summary,
+		Long:          a.Name + " — " + a.Summary,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("%w: unknown command %q", ErrUsage, args[0])
+			}
+			a.printList(env.Stderr)
+			return &ExitError{Code: ExitUsage}
+		},
+	}
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	root.SetIn(env.Stdin)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", ErrUsage, err) })
+	root.SetHelpTemplate(helpTemplate)
+	root.SetUsageTemplate(helpTemplate)
+	nodes := map[string]*cobra.Command{"": root}
+	a.byCobra = map[*cobra.Command]*Command{}
+	var node func(path []string) *cobra.Command
+	node = func(path []string) *cobra.Command {
+		key := strings.Join(path, " ")
+		if n, ok := nodes[key]; ok {
+			return n
+		}
+		parent := node(path[:len(path)-1])
+		short := a.Groups[key]
+		if short == "" {
+			short = key + " commands"
+		}
+		g := &cobra.Command{
+			Use:         path[len(path)-1],
+			Short:       short,
+			Annotations: map[string]string{"group": "yes"},
+			Args:        cobra.ArbitraryArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unknown command %q for %q", ErrUsage, args[0], a.Name+" "+key)
+				}
+				cmd.SetOut(env.Stderr)
+				cmd.Help()
+				return &ExitError{Code: ExitUsage}
+			},
+		}
+		parent.AddCommand(g)
+		nodes[key] = g
+		return g
+	}
+	names := make([]string, 0, len(a.commands))
+	for n := range a.commands {
+		names = append(names, n)
+	}
+	sort.Strings(names) // parents ("service") before their children
+	for _, n := range names {
+		c := a.commands[n]
+		path := strings.Fields(n)
+		fs := flag.NewFlagSet(a.Name+" "+n, flag.ContinueOnError)
+		if c.Flags != nil {
+			c.Flags(fs)
+		}
+		run := func(cmd *cobra.Command, args []string) error {
+			if started != nil {
+				started(c)
+			}
+			return c.Run(cmd.Context(), env, args)
+		}
+		if existing, ok := nodes[n]; ok { // a group made for an earlier child
+			existing.Short, existing.Long, existing.Hidden = c.Short, strings.TrimSpace(c.Usage), c.Hidden
+			delete(existing.Annotations, "group")
+			existing.RunE = run
+			existing.Flags().AddGoFlagSet(fs)
+			a.byCobra[existing] = c
+			continue
+		}
+		parent := node(path[:len(path)-1])
+		cc := &cobra.Command{
+			Use:    path[len(path)-1] + " [flags] [args]",
+			Short:  c.Short,
+			Long:   strings.TrimSpace(c.Usage),
+			Hidden: c.Hidden,
+			Args:   cobra.ArbitraryArgs,
+			RunE:   run,
+		}
+		cc.Flags().AddGoFlagSet(fs)
+		parent.AddCommand(cc)
+		nodes[n] = cc
+		a.byCobra[cc] = c
+	}
+	return root
+}
+
+// helpTemplate keeps the help the commands were written for: the usage
+// line, the command's own text (what it does, examples, exit codes), its
+// subcommands, then its flags.
+const helpTemplate = `Usage: {{.CommandPath}}{{if .Annotations.group}} <command>{{else if .HasParent}}{{if .HasAvailableLocalFlags}} [flags]{{end}} [args]{{else}} <command> [flags] [args]{{end}}
+{{with or .Long .Short}}
+{{.}}
+{{end}}{{if .HasAvailableSubCommands}}
+Commands:{{range .Commands}}{{if .IsAvailableCommand}}
+  {{rpad .Name .NamePadding}} {{.Short}}{{end}}{{end}}
+
+Run '{{.CommandPath}} <command> --help' for details.
+{{end}}{{if .HasAvailableLocalFlags}}
+Flags:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
+{{end}}`
+
+// longFlags turns the single-dash long flags the standard flag package
+// took (-config FILE) into cobra's --config, so scripts written for
+// earlier versions keep working. Arguments after "--" are left alone.
+func longFlags(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd == nil {
+		return args
+	}
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, arg := range out {
+		if arg == "--" {
+			break
+		}
+		if len(arg) > 2 && arg[0] == '-' && arg[1] != '-' {
+			name, _, _ := strings.Cut(arg[1:], "=")
+			if len(name) > 1 && cmd.Flags().Lookup(name) != nil {
+				out[i] = "-" + arg
+			}
+		}
+	}
+	return out
 }
 
 // find matches the longest registered name ("probe serial" before "probe").
@@ -137,27 +280,26 @@ func (a *App) find(args []string) (*Command, []string) {
 func (a *App) printList(w io.Writer) {
 	fmt.Fprintf(w, "%s — %s\n\nUsage: %s <command> [flags] [args]\n\nCommands:\n", a.Name, a.Summary, a.Name)
 	names := make([]string, 0, len(a.commands))
-	for n := range a.commands {
-		names = append(names, n)
+	for n, c := range a.commands {
+		if !c.Hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-16s %s\n", n, a.commands[n].Short)
+		fmt.Fprintf(w, "  %-20s %s\n", n, a.commands[n].Short)
 	}
+	fmt.Fprintf(w, "  %-20s %s\n", "completion", "shell completion script (bash, zsh, fish, powershell)")
 	fmt.Fprintf(w, "\nRun '%s help <command>' or '%s <command> --help' for details.\n", a.Name, a.Name)
 }
 
-func (a *App) printHelp(w io.Writer, c *Command) {
-	fmt.Fprintf(w, "Usage: %s %s [flags]\n\n%s\n", a.Name, c.Name, strings.TrimSpace(c.Usage))
-	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
-	if c.Flags != nil {
-		c.Flags(fs)
+// Man writes a man page (section 1) for the app and each of its commands
+// into dir, for the packages.
+func (a *App) Man(dir string, env *Env) error {
+	if env == nil {
+		env = &Env{Stdout: io.Discard, Stderr: io.Discard}
 	}
-	has := false
-	fs.VisitAll(func(*flag.Flag) { has = true })
-	if has {
-		fmt.Fprintf(w, "\nFlags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-	}
+	root := a.Cobra(env, nil)
+	root.DisableAutoGenTag = true
+	return doc.GenManTree(root, &doc.GenManHeader{Title: strings.ToUpper(a.Name), Section: "1", Source: a.Name, Manual: a.Name + " manual"}, dir)
 }

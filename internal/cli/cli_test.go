@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,5 +82,84 @@ func TestMainExitCodes(t *testing.T) {
 		if c.stderr == "" && e.Len() > 0 {
 			t.Errorf("%v: stderr %q, want none", c.args, e.String())
 		}
+	}
+}
+
+// The command line as installers type it: flags before or after the
+// arguments, the old single-dash long flags, --help on groups, a group
+// alone is a usage error, and a group's commands may share variables that
+// each Flags call makes afresh.
+func TestCommandLine(t *testing.T) {
+	app := &App{Name: "x", Summary: "test", Groups: map[string]string{"output": "drive outputs"}}
+	type opts struct {
+		config string
+		force  bool
+	}
+	var shared *opts
+	var got []string
+	flags := func(fs *flag.FlagSet) {
+		shared = &opts{}
+		fs.StringVar(&shared.config, "config", "", "config file")
+		fs.BoolVar(&shared.force, "force", false, "overwrite")
+	}
+	record := func(_ context.Context, _ *Env, args []string) error {
+		got = append([]string{shared.config, fmt.Sprint(shared.force)}, args...)
+		return nil
+	}
+	app.Register(&Command{Name: "output test", Short: "test one output", Usage: "Tests one.\n\nExample:\n  x output test siren", Flags: flags, Run: record})
+	app.Register(&Command{Name: "output list", Short: "list outputs", Flags: flags, Run: record})
+	app.Register(&Command{Name: "init", Short: "write a config", Flags: flags, Run: record})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"output", "test", "siren", "--config", "a.yaml"}, "a.yaml false siren"},
+		{[]string{"output", "test", "--config", "a.yaml", "siren"}, "a.yaml false siren"},
+		{[]string{"output", "test", "siren", "-config", "b.yaml"}, "b.yaml false siren"},
+		{[]string{"output", "test", "siren", "-config=c.yaml"}, "c.yaml false siren"},
+		{[]string{"init", "x.yaml", "--force"}, " true x.yaml"},
+		{[]string{"init", "--", "--force"}, " false --force"},
+	} {
+		got = nil
+		var o, e bytes.Buffer
+		if code := app.Main(context.Background(), c.args, &Env{Stdout: &o, Stderr: &e}); code != 0 {
+			t.Errorf("%v: exit %d: %s", c.args, code, e.String())
+			continue
+		}
+		if s := strings.Join(got, " "); s != c.want {
+			t.Errorf("%v: ran with %q, want %q", c.args, s, c.want)
+		}
+	}
+	for _, c := range []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"output", "--help"}, 0, "Usage: x output <command>\n\ndrive outputs\n\nCommands:\n  list", ""},
+		{[]string{"output", "test", "--help"}, 0, "Usage: x output test [flags] [args]\n\nTests one.", ""},
+		{[]string{"help", "output", "test"}, 0, "Example:\n  x output test siren", ""},
+		{[]string{"output"}, ExitUsage, "", "Commands:"},
+		{[]string{"output", "nope"}, ExitUsage, "", `unknown command "nope"`},
+		{[]string{"completion", "bash"}, 0, "bash completion", ""},
+	} {
+		var o, e bytes.Buffer
+		code := app.Main(context.Background(), c.args, &Env{Stdout: &o, Stderr: &e})
+		if code != c.code || !strings.Contains(o.String(), c.stdout) || !strings.Contains(e.String(), c.stderr) {
+			t.Errorf("%v: exit %d\nstdout %q\nstderr %q\nwant %d, %q, %q", c.args, code, o.String(), e.String(), c.code, c.stdout, c.stderr)
+		}
+	}
+}
+
+func TestManPages(t *testing.T) {
+	app := &App{Name: "x", Summary: "test"}
+	app.Register(&Command{Name: "probe serial", Short: "show bytes", Usage: "Shows bytes.", Run: func(context.Context, *Env, []string) error { return nil }})
+	dir := t.TempDir()
+	if err := app.Man(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "x-probe-serial.1"))
+	if err != nil || !strings.Contains(string(b), "Shows bytes.") {
+		t.Fatalf("man page: %v\n%s", err, b)
 	}
 }

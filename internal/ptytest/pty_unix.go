@@ -81,7 +81,9 @@ func (p *Pair) plug() error {
 // blocking when it asked for its Fd).
 func pollable(f *os.File) (*os.File, error) {
 	defer f.Close()
-	fd, err := unix.Dup(int(f.Fd()))
+	// F_DUPFD_CLOEXEC, not dup: a gateway started by the test must not
+	// inherit the master, or closing it here (Unplug) would hang nothing up.
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("dup pty master: %w", err)
 	}

@@ -24,6 +24,10 @@ import (
 	"github.com/edgegw/edgegw/edge/store"
 )
 
+// clock is the benchmark's time: the real one, through edge.Clock like the
+// store's (it measures wall-clock latency and rates).
+var clock edge.Clock = edge.SystemClock{}
+
 // Config is one benchmark run.
 type Config struct {
 	Events     int           // events appended (default 1,000,000)
@@ -243,19 +247,19 @@ func runStore(ctx context.Context, c Config, dir string, r *Result) error {
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	wg.Add(c.Events)
-	start := time.Now()
+	start := clock.Now()
 	var pw sync.WaitGroup
 	for p := 0; p < c.Producers; p++ {
 		pw.Add(1)
 		go func() {
 			defer pw.Done()
 			for i := p; i < c.Events; i += c.Producers {
-				t0 := time.Now()
+				t0 := clock.Now()
 				err := st.AppendAsync(tmpl[i%len(tmpl)], func(_ edge.Event, err error) {
 					if err != nil {
 						failed.Store(err)
 					}
-					lat.add(time.Since(t0))
+					lat.add(clock.Now().Sub(t0))
 					wg.Done()
 				})
 				if err != nil {
@@ -267,7 +271,7 @@ func runStore(ctx context.Context, c Config, dir string, r *Result) error {
 	}
 	pw.Wait()
 	wg.Wait()
-	el := time.Since(start)
+	el := clock.Now().Sub(start)
 	if err, _ := failed.Load().(error); err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
@@ -279,7 +283,7 @@ func runStore(ctx context.Context, c Config, dir string, r *Result) error {
 	r.EventsPerCommit = float64(stats.Appended) / float64(max(stats.Commits, 1))
 
 	// Read everything back and check it.
-	start = time.Now()
+	start = clock.Now()
 	n, next := 0, uint64(1)
 	for ctx.Err() == nil {
 		evs, err := st.Read(next, 1000)
@@ -300,7 +304,7 @@ func runStore(ctx context.Context, c Config, dir string, r *Result) error {
 	if n != c.Events {
 		return fmt.Errorf("read back %d events, want %d", n, c.Events)
 	}
-	r.ReadPerSec = float64(n) / time.Since(start).Seconds()
+	r.ReadPerSec = float64(n) / clock.Now().Sub(start).Seconds()
 	r.DiskMiB = float64(st.Stats().Bytes) / (1 << 20)
 	return ctx.Err()
 }
@@ -317,10 +321,10 @@ func runBaseline(c Config, dir string) (float64, error) {
 	recs := make([][]byte, 1000)
 	for i := range recs {
 		ev := MakeEventFor(c, i)
-		ev.Time = time.Now()
+		ev.Time = clock.Now()
 		recs[i] = store.Encode(nil, &ev)
 	}
-	start := time.Now()
+	start := clock.Now()
 	for i := 0; i < c.Events; {
 		txn := db.NewTransaction(true)
 		for j := 0; j < 1000 && i < c.Events; j, i = j+1, i+1 {
@@ -337,7 +341,7 @@ func runBaseline(c Config, dir string) (float64, error) {
 			return 0, err
 		}
 	}
-	return float64(c.Events) / time.Since(start).Seconds(), nil
+	return float64(c.Events) / clock.Now().Sub(start).Seconds(), nil
 }
 
 // peakRSSMiB reads VmHWM from /proc/self/status (0 where there is none).

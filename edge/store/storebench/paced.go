@@ -39,21 +39,21 @@ func runPaced(ctx context.Context, c Config, dir string, r *Result) error {
 	var failed atomic.Value
 	n := c.PacedEvents
 	wg.Add(n)
-	start := time.Now()
+	start := clock.Now()
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 		// Sleep only when more than 1 ms ahead: events due within the same
 		// millisecond go out together, each still timed from its due time.
-		if d := time.Until(due); d > time.Millisecond {
-			time.Sleep(d)
+		if d := due.Sub(clock.Now()); d > time.Millisecond {
+			_ = edge.Sleep(ctx, clock, d) // ctx is checked by the loop
 		}
-		called := time.Now()
+		called := clock.Now()
 		err := st.AppendAsync(tmpl[i%len(tmpl)], func(_ edge.Event, err error) {
 			if err != nil {
 				failed.Store(err)
 			}
-			lat.add(time.Since(due))
-			fromCall.add(time.Since(called))
+			lat.add(clock.Now().Sub(due))
+			fromCall.add(clock.Now().Sub(called))
 			wg.Done()
 		})
 		if err != nil {
@@ -65,7 +65,7 @@ func runPaced(ctx context.Context, c Config, dir string, r *Result) error {
 		return ctx.Err()
 	}
 	wg.Wait()
-	el := time.Since(start)
+	el := clock.Now().Sub(start)
 	if err, _ := failed.Load().(error); err != nil {
 		return fmt.Errorf("paced append: %w", err)
 	}
@@ -94,8 +94,6 @@ func sampleMem(r *Result) (stop func()) {
 	go func() {
 		defer wg.Done()
 		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
 		for {
 			anon, file := procRSS()
 			r.PeakAnonMiB = max(r.PeakAnonMiB, anon)
@@ -107,7 +105,7 @@ func sampleMem(r *Result) (stop func()) {
 			select {
 			case <-done:
 				return
-			case <-t.C:
+			case <-clock.After(20 * time.Millisecond):
 			}
 		}
 	}()

@@ -39,10 +39,11 @@ func main() {
 		config  = flag.String("config", "", "the default config file (edgegw init output)")
 		pkgdir  = flag.String("packaging", "packaging", "the packaging/ directory (maintainer scripts, udev rule, systemd unit)")
 		docs    = flag.String("docs", "docs/install.md", "the installer's guide, shipped in /usr/share/doc/edgegw")
+		man     = flag.String("man", "", "directory of gzipped man pages (edgegw gen-man), shipped in /usr/share/man/man1")
 		out     = flag.String("out", "dist", "output directory")
 	)
 	flag.Parse()
-	if err := build(*arch, *version, *binary, *config, *pkgdir, *docs, *out); err != nil {
+	if err := build(*arch, *version, *binary, *config, *pkgdir, *docs, *man, *out); err != nil {
 		fail(err)
 	}
 }
@@ -52,7 +53,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func build(arch, version, binary, config, pkgdir, docs, out string) error {
+func build(arch, version, binary, config, pkgdir, docs, man, out string) error {
 	goarch, ok := debArch[arch]
 	if !ok {
 		return fmt.Errorf("unknown arch %q (want amd64, arm64 or armhf)", arch)
@@ -81,6 +82,25 @@ func build(arch, version, binary, config, pkgdir, docs, out string) error {
 	}
 	if _, err := os.Stat(docs); err == nil {
 		contents = append(contents, &files.Content{Source: docs, Destination: "/usr/share/doc/edgegw/install.md", FileInfo: fi(0o644)})
+	}
+	if man != "" {
+		pages, err := filepath.Glob(filepath.Join(man, "*.1.gz"))
+		if err != nil || len(pages) == 0 {
+			return fmt.Errorf("no man pages (*.1.gz) in %s", man)
+		}
+		for _, p := range pages {
+			contents = append(contents, &files.Content{Source: p, Destination: "/usr/share/man/man1/" + filepath.Base(p), FileInfo: fi(0o644)})
+		}
+	}
+	// Fleet monitoring: a Grafana dashboard and Prometheus alert rules.
+	for _, f := range [][2]string{
+		{filepath.Join(pkgdir, "grafana", "edgegw-fleet.json"), "/usr/share/edgegw/monitoring/edgegw-fleet.json"},
+		{filepath.Join(pkgdir, "grafana", "README.md"), "/usr/share/edgegw/monitoring/README.md"},
+		{filepath.Join(pkgdir, "prometheus", "edgegw.rules.yml"), "/usr/share/edgegw/monitoring/edgegw.rules.yml"},
+	} {
+		if _, err := os.Stat(f[0]); err == nil {
+			contents = append(contents, &files.Content{Source: f[0], Destination: f[1], FileInfo: fi(0o644)})
+		}
 	}
 	script := func(name string) string { return filepath.Join(pkgdir, "deb", name) }
 	info := &nfpm.Info{

@@ -53,10 +53,12 @@ func OpenMmapFileUsing(fd *os.File, sz int, writable bool) (*MmapFile, error) {
 			return nil, err
 		}
 	}
-	return &MmapFile{
+	mf := &MmapFile{
 		Data: buf,
 		Fd:   fd,
-	}, rerr
+	}
+	registerMapped(mf, filename) // patched (PATCHED.md)
+	return mf, rerr
 }
 
 // OpenMmapFile opens an existing file or creates a new file. If the file is
@@ -167,6 +169,9 @@ func (m *MmapFile) Delete() error {
 	if m.Fd == nil {
 		return nil
 	}
+	mapped.Lock() // patched (PATCHED.md): no page release on an unmapped file
+	delete(mapped.files, m)
+	defer mapped.Unlock()
 
 	if err := Munmap(m.Data); err != nil {
 		return fmt.Errorf("while munmap file: %s, error: %v\n", m.Fd.Name(), err)
@@ -191,6 +196,9 @@ func (m *MmapFile) Close(maxSz int64) error {
 	if err := m.Sync(); err != nil {
 		return fmt.Errorf("while sync file: %s, error: %v\n", m.Fd.Name(), err)
 	}
+	mapped.Lock() // patched (PATCHED.md): no page release on an unmapped file
+	delete(mapped.files, m)
+	defer mapped.Unlock()
 	if err := Munmap(m.Data); err != nil {
 		return fmt.Errorf("while munmap file: %s, error: %v\n", m.Fd.Name(), err)
 	}

@@ -21,6 +21,8 @@ func (m *MmapFile) Truncate(maxSz int64) error {
 	}
 
 	var err error
+	mapped.Lock() // patched (PATCHED.md): no page release while remapping
+	defer mapped.Unlock()
 	m.Data, err = mremap(m.Data, int(maxSz)) // Mmap up to max size.
 	return err
 }
