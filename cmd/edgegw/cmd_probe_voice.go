@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/voice"
@@ -15,7 +16,7 @@ import (
 func init() {
 	var (
 		po     voice.ProbeOptions
-		volume int
+		volume optInt
 	)
 	app.Register(&cli.Command{
 		Name:  "probe voice",
@@ -58,7 +59,7 @@ holds the port.`,
 			fs.IntVar(&po.Play, "play", 0, "MP3: play track `N` (1..65535)")
 			fs.StringVar(&po.Tracks, "tracks", "", "MP3: play a combination of `tracks` 1..99, such as 1,5,9 (files /ZH/01.mp3 ...)")
 			fs.StringVar(&po.Say, "say", "", "TTS: say `text` (UTF-8; sent as GBK)")
-			fs.IntVar(&volume, "volume", -1, "volume `V`: 0..30 (MP3), 0..16 (syn6288), 0..10 (xfs5152)")
+			fs.Var(&volume, "volume", "volume `V`: 0..30 (MP3), 0..16 (syn6288), 0..10 (xfs5152)")
 			fs.BoolVar(&po.Stop, "stop", false, "stop what the module is playing or saying")
 			fs.BoolVar(&po.Query, "query", false, "ask the module for its state")
 			fs.DurationVar(&po.Timeout, "timeout", 2*time.Second, "how long a TTS module may take to answer")
@@ -67,11 +68,7 @@ holds the port.`,
 			if len(args) > 0 {
 				return fmt.Errorf("%w: no positional arguments are taken (quote the --say text)", cli.ErrUsage)
 			}
-			if volume >= 0 {
-				po.Volume = &volume
-			} else if volume != -1 {
-				return fmt.Errorf("%w: --volume %d is negative", cli.ErrUsage, volume)
-			}
+			po.Volume = volume.p
 			if _, _, err := po.Check(); err != nil {
 				return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 			}
@@ -84,4 +81,23 @@ holds the port.`,
 			return err
 		},
 	})
+}
+
+// optInt is an int flag that may be left out (no default shown).
+type optInt struct{ p *int }
+
+func (o *optInt) String() string {
+	if o == nil || o.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*o.p)
+}
+
+func (o *optInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	o.p = &n
+	return nil
 }
