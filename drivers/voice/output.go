@@ -393,11 +393,15 @@ func (o *Output) allow(now time.Time) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	cut := 0
-	for cut < len(o.plays) && !o.plays[cut].After(now.Add(-per)) {
-		cut++
+	// Keep the plays inside (now-per, now]; one "after now" is from
+	// before a clock jump backwards and would hold the limit shut.
+	kept := o.plays[:0]
+	for _, t := range o.plays {
+		if t.After(now.Add(-per)) && !t.After(now) {
+			kept = append(kept, t)
+		}
 	}
-	o.plays = o.plays[cut:]
+	o.plays = kept
 	if len(o.plays) >= n {
 		o.limited++
 		next := o.plays[0].Add(per)

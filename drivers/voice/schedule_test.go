@@ -106,10 +106,16 @@ func TestRateLimit(t *testing.T) {
 	if got := len(peer.Frames()); got != 7 {
 		t.Errorf("module got %d frames, want 7 (three plays of volume + track, a stop)", got)
 	}
+	// A clock set back an hour does not hold the limit shut.
+	clock.Set(start.Add(-time.Hour))
+	if err := play(); err != nil {
+		t.Fatalf("after the clock went back: %v", err)
+	}
+	waitPeer(t, peer, 5*time.Second, "the play after the jump", func() bool { return len(peer.Frames()) >= 9 })
 	if l, _ := o.Refused(); l != 2 {
 		t.Errorf("got %d rate limited, want 2", l)
 	}
-	if s := o.Stats()[0]; s.ErrorsByCause["rate_limited"] != 2 || s.Frames != 4 {
+	if s := o.Stats()[0]; s.ErrorsByCause["rate_limited"] != 2 || s.Frames != 5 {
 		t.Errorf("stats %+v", s)
 	}
 }
