@@ -4,16 +4,19 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/central"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
 )
 
 type gatewaysFlags struct {
 	adminFlags
-	data string
+	data, nats, place                   string
+	district, street, committee, compnd string
 }
 
 var gatewaysOpts *gatewaysFlags
@@ -21,6 +24,49 @@ var gatewaysOpts *gatewaysFlags
 func (o *gatewaysFlags) bind(fs *flag.FlagSet) {
 	o.adminFlags.bind(fs)
 	fs.StringVar(&o.data, "data", o.data, "open this data directory directly instead of asking the server at --url (the server must not be running)")
+	fs.StringVar(&o.nats, "nats", o.nats, "talk to this NATS JetStream cluster directly (URLs, comma-separated) instead of asking the server at --url")
+	fs.StringVar(&o.place, "place", o.place, "gateways add: where the gateway is: district/street/committee/compound codes (putuo/caoyang/c012/cp07)")
+	fs.StringVar(&o.district, "district", o.district, "gateways add: district code (instead of --place)")
+	fs.StringVar(&o.street, "street", o.street, "gateways add: street code")
+	fs.StringVar(&o.committee, "committee", o.committee, "gateways add: neighbourhood committee code")
+	fs.StringVar(&o.compnd, "compound", o.compnd, "gateways add: compound code")
+}
+
+// placePath is --place, or the path of the level flags.
+func (o *gatewaysFlags) placePath() (string, error) {
+	levels := []string{o.district, o.street, o.committee, o.compnd}
+	given := strings.Join(levels, "") != ""
+	if o.place != "" && given {
+		return "", usageErr("give --place or the level flags (--district ...), not both")
+	}
+	p := o.place
+	if given {
+		for i := range levels {
+			if levels[i] == "" {
+				levels[i] = receiver.Unplaced
+			}
+		}
+		p = strings.Join(levels, "/")
+	}
+	if _, err := receiver.ParsePlace(p); err != nil {
+		return "", usageErr("%v", err)
+	}
+	return p, nil
+}
+
+// openDirect opens the store of --data or --nats (the server stopped, or a
+// cluster); nil when neither is given.
+func (o *gatewaysFlags) openDirect(ctx context.Context) (*central.Backend, error) {
+	if o.data == "" && o.nats == "" {
+		return nil, nil
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	b, err := central.OpenStore(octx, central.Options{Data: o.data, NATS: splitList(o.nats)})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is edgecentral serve running on it? then leave out --data)", err)
+	}
+	return b, nil
 }
 
 func newGatewaysFlags(fs *flag.FlagSet) {
@@ -41,6 +87,13 @@ ID is 1 to 64 of A-Z a-z 0-9 . _ -
 Examples:
   edgecentral gateways add gw-compound-7 --data /var/lib/edgecentral   (server stopped)
   edgecentral gateways add gw-compound-7                              (server running on 127.0.0.1:8700)
+  edgecentral gateways add gw-cp07 --place putuo/caoyang/c012/cp07
+  edgecentral gateways add gw-cp07 --district putuo --street caoyang --committee c012 --compound cp07
+
+--place is where the gateway is: district / street / neighbourhood committee /
+compound, as codes of 1 to 32 of a-z 0-9 - (pinyin slugs or division codes;
+"_" for a level not given). Every event the gateway sends is stored under
+that path, and its NATS subject follows it (docs/central.md).
 
 Exit code 0 when created, 1 when the id exists or the server/data directory
 cannot be reached.`,
@@ -71,13 +124,17 @@ func runGatewaysAdd(ctx context.Context, env *cli.Env, args []string) error {
 	if !receiver.ValidGatewayID(id) {
 		return usageErr("gateway ID %q: want 1 to 64 of A-Z a-z 0-9 . _ -", id)
 	}
+	place, err := o.placePath()
+	if err != nil {
+		return err
+	}
 	var key string
-	if o.data != "" {
-		store, err := receiver.OpenBadger(o.data, nil)
-		if err != nil {
-			return fmt.Errorf("%w (is edgecentral serve running on it? then leave out --data)", err)
-		}
-		k, err := receiver.AddGateway(store, id, time.Now())
+	store, err := o.openDirect(ctx)
+	if err != nil {
+		return err
+	}
+	if store != nil {
+		k, err := receiver.AddPlacedGateway(store.Store, id, place, time.Now())
 		if cerr := store.Close(); err == nil {
 			err = cerr
 		}
@@ -87,7 +144,7 @@ func runGatewaysAdd(ctx context.Context, env *cli.Env, args []string) error {
 		key = k.String()
 	} else {
 		var out receiver.AddGatewayResponse
-		if err := o.call(ctx, "POST", "/v1/admin/gateways", receiver.AddGatewayRequest{ID: id}, &out); err != nil {
+		if err := o.call(ctx, "POST", "/v1/admin/gateways", receiver.AddGatewayRequest{ID: id, Place: place}, &out); err != nil {
 			return err
 		}
 		key = out.Key.String()
@@ -103,12 +160,12 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		return usageErr("unexpected argument %q", pos[0])
 	}
 	var gws []receiver.GatewayStatus
-	if o.data != "" {
-		store, err := receiver.OpenBadger(o.data, nil)
-		if err != nil {
-			return fmt.Errorf("%w (is edgecentral serve running on it? then leave out --data)", err)
-		}
-		gws, err = store.Gateways()
+	store, err := o.openDirect(ctx)
+	if err != nil {
+		return err
+	}
+	if store != nil {
+		gws, err = store.Store.Gateways()
 		if cerr := store.Close(); err == nil {
 			err = cerr
 		}
@@ -127,7 +184,7 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG")
+	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG\tPLACE")
 	for _, g := range gws {
 		backlog, skew := "-", "-"
 		if hb := g.LastHeartbeat; hb != nil {
@@ -136,7 +193,7 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		if g.SkewKnown {
 			skew = (time.Duration(g.ClockSkewMillis) * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew, orDash(g.ConfigVersion))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew, orDash(g.ConfigVersion), orDash(g.Place))
 	}
 	return tw.Flush()
 }

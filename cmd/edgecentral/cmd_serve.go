@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/central"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/wire"
@@ -22,6 +24,11 @@ type serveFlags struct {
 	gatewayRate                                         float64
 	gatewayBurst                                        int
 	replayWindow, drain                                 time.Duration
+	store, nats, routes, clusterListen, natsListen      string
+	natsMonitor, natsSync                               string
+	clusterNode, replicas                               int
+	retention                                           time.Duration
+	maxStore                                            int64
 }
 
 var serveOpts *serveFlags
@@ -40,6 +47,44 @@ func (o *serveFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.replayWindow, "replay-window", o.replayWindow, "how far a request's timestamp may be from this server's clock")
 	fs.DurationVar(&o.drain, "drain", o.drain, "on SIGINT/SIGTERM, how long requests in flight may take to finish")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
+	fs.StringVar(&o.store, "store", o.store, "auto (JetStream, or Badger for a data directory Badger made), jetstream or badger")
+	fs.StringVar(&o.nats, "nats", o.nats, "join an external NATS JetStream cluster: its URLs, comma-separated (nats://a:4222,nats://b:4222,nats://c:4222); none embeds a node")
+	fs.IntVar(&o.clusterNode, "cluster-node", o.clusterNode, "embed node N (1, 2 or 3) of a three-node JetStream cluster (with --routes, --cluster-listen, --nats-listen)")
+	fs.StringVar(&o.routes, "routes", o.routes, "route URLs of every node of the embedded cluster, comma-separated (nats-route://127.0.0.1:6222,...)")
+	fs.StringVar(&o.clusterListen, "cluster-listen", o.clusterListen, "this node's route address (host:port)")
+	fs.StringVar(&o.natsListen, "nats-listen", o.natsListen, "the embedded node's client address (host:port) for other receivers and the nats CLI; default none (in-process only)")
+	fs.StringVar(&o.natsMonitor, "nats-monitor", o.natsMonitor, "the embedded node's monitoring address (host:port: /varz /jsz /healthz); default none")
+	fs.StringVar(&o.natsSync, "nats-sync", o.natsSync, "how often the embedded node fsyncs its store: always (an acknowledged batch is on disk) or a duration such as 1s (docs/central.md)")
+	fs.IntVar(&o.replicas, "replicas", o.replicas, "replicas of the streams: default 1 embedded, 3 with --nats or --cluster-node")
+	fs.DurationVar(&o.retention, "retention", o.retention, "how long events are kept in JetStream")
+	fs.Int64Var(&o.maxStore, "max-store", o.maxStore, "bytes the events may take in JetStream; when full, batches are answered 503 and gateways keep their backlog (0: no cap)")
+}
+
+// centralOptions maps the NATS flags onto central.Options.
+func (o *serveFlags) centralOptions() (central.Options, error) {
+	c := central.Options{Data: o.data, Store: o.store, ClusterNode: o.clusterNode, ClusterListen: o.clusterListen,
+		NATSListen: o.natsListen, NATSMonitor: o.natsMonitor, Replicas: o.replicas, Retention: o.retention,
+		MaxBytes: o.maxStore, NATS: splitList(o.nats), Routes: splitList(o.routes)}
+	switch o.natsSync {
+	case "", "always":
+	default:
+		d, err := time.ParseDuration(o.natsSync)
+		if err != nil || d <= 0 {
+			return c, usageErr("--nats-sync %q: want always or a duration such as 1s", o.natsSync)
+		}
+		c.SyncInterval = d
+	}
+	return c, c.Validate()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func init() {
@@ -71,7 +116,8 @@ locked by another edgecentral).`,
 		Flags: func(fs *flag.FlagSet) {
 			serveOpts = &serveFlags{listen: "127.0.0.1:8700", adminToken: os.Getenv("EDGECENTRAL_ADMIN_TOKEN"),
 				maxBody: wire.MaxBatchBody, maxDecoded: wire.MaxBatchDecoded, memoryBudget: receiver.DefaultMemoryBudget,
-				gatewayRate: 100, gatewayBurst: 200, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info"}
+				gatewayRate: 100, gatewayBurst: 200, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info",
+				store: central.StoreAuto, natsSync: "always", retention: 90 * 24 * time.Hour}
 			serveOpts.bind(fs)
 		},
 		Run: runServe,
@@ -84,31 +130,44 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	if len(pos) > 0 {
 		return usageErr("unexpected argument %q", pos[0])
 	}
-	if o.data == "" {
+	if o.data == "" && o.nats == "" {
 		return usageErr("--data DIR is required")
+	}
+	co, err := o.centralOptions()
+	if err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageErr("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-	receiver.ApplyMemoryLimit()
 
 	// A second signal aborts the drain.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	srv, err := receiver.Start(receiver.ServerOptions{
-		Dir: o.data, Addr: o.listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey, AdminToken: o.adminToken, Logger: log,
-		Receiver: receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow,
-			MemoryBudget: o.memoryBudget, GatewayRate: o.gatewayRate, GatewayBurst: o.gatewayBurst},
-	})
+	co.Addr, co.TLSCert, co.TLSKey, co.AdminToken, co.Logger = o.listen, o.tlsCert, o.tlsKey, o.adminToken, log
+	co.Receiver = receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow,
+		MemoryBudget: o.memoryBudget, GatewayRate: o.gatewayRate, GatewayBurst: o.gatewayBurst}
+	srv, err := central.Start(co)
 	if err != nil {
 		return err
 	}
-	gws, _ := srv.Store().Gateways()
-	log.Info("edgecentral serving", "url", srv.URL(), "data", o.data, "gateways", len(gws), "admin_token", o.adminToken != "")
+	select {
+	case err = <-srv.Opened():
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-sigs:
+		err = errors.New("interrupted while opening the store")
+	}
+	if err != nil {
+		srv.Close(context.Background())
+		return err
+	}
+	gws, _ := srv.Backend.Store.Gateways()
+	log.Info("edgecentral serving", "url", srv.URL(), "data", o.data, "store", storeName(srv.Backend), "gateways", len(gws), "admin_token", o.adminToken != "")
 	fmt.Fprintf(env.Stdout, "edgecentral listening on %s (data %s, %d gateways)\n", srv.URL(), o.data, len(gws))
 	if len(gws) == 0 {
 		fmt.Fprintf(env.Stdout, "no gateways yet: add one with `edgecentral gateways add ID --url %s`\n", srv.URL())
@@ -145,4 +204,16 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	log.Info("edgecentral stopped")
 	return nil
+}
+
+func storeName(b *central.Backend) string {
+	switch {
+	case b.JS == nil:
+		return "badger"
+	case b.Node == nil:
+		return "jetstream (external cluster)"
+	case b.Node.Clustered():
+		return "jetstream (embedded cluster node)"
+	}
+	return "jetstream (embedded)"
 }

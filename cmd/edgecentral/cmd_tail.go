@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +23,10 @@ type tailFlags struct {
 	fromStart bool
 	follow    bool
 	interval  time.Duration
+	scope     string
+	since     string
+	until     string
+	json      bool
 }
 
 var tailOpts *tailFlags
@@ -33,6 +38,25 @@ func (o *tailFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&o.fromStart, "from-start", o.fromStart, "start with the oldest stored event instead of new ones only")
 	fs.BoolVar(&o.follow, "follow", o.follow, "keep following; --follow=false prints what is stored and exits")
 	fs.DurationVar(&o.interval, "interval", o.interval, "how often to poll the server")
+	fs.StringVar(&o.scope, "scope", o.scope, "only events of this place: district[/street[/committee[/compound]]] codes (JetStream store)")
+	fs.StringVar(&o.since, "since", o.since, "only events received at or after this time: RFC 3339 (2026-05-01T08:00:00+08:00) or a duration ago (2h) (JetStream store)")
+	fs.StringVar(&o.until, "until", o.until, "only events received at or before this time (RFC 3339 or a duration ago); implies --follow=false")
+	fs.BoolVar(&o.json, "json", o.json, "print each event as one line of JSON (the schema of docs/central.md)")
+}
+
+// when parses an RFC 3339 time or a duration ago.
+func when(name, v string, now time.Time) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d).UTC().Format(time.RFC3339Nano), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return "", usageErr("--%s %q: want an RFC 3339 time or a duration such as 2h", name, v)
+	}
+	return t.UTC().Format(time.RFC3339Nano), nil
 }
 
 func init() {
@@ -48,12 +72,34 @@ trusted. By default it starts with events arriving from now on; --from-start
 begins with the oldest, --after CURSOR continues from an earlier run.
 Ctrl-C stops it.
 
+--scope keeps one district, street, committee or compound; --since and
+--until select by the time the central received the events (JetStream
+stores index that time, not the event's own: a gateway offline for a day
+delivers yesterday's events today). --json prints the stored event as JSON.
+
 Examples:
   edgecentral tail
+  edgecentral tail --scope putuo/caoyang --json
   edgecentral tail --gateway gw-compound-7 --from-start
   edgecentral tail --url https://central.example.org:8700 --admin-token $TOKEN`,
 		Flags: func(fs *flag.FlagSet) {
 			tailOpts = &tailFlags{adminFlags: *newAdminFlags(), follow: true, interval: time.Second}
+			tailOpts.bind(fs)
+		},
+		Run: runTail,
+	})
+	app.Register(&cli.Command{
+		Name:  "events",
+		Short: "list stored events by place and time range",
+		Usage: `Lists stored events, oldest first, and exits: tail --from-start --follow=false
+with the same flags.
+
+Examples:
+  edgecentral events --scope putuo/caoyang --since 2026-05-01T00:00:00+08:00 --until 2026-05-02T00:00:00+08:00
+  edgecentral events --scope putuo/caoyang/c012 --since 24h --json > c012.jsonl
+  edgecentral events --gateway gw-cp07 --since 1h`,
+		Flags: func(fs *flag.FlagSet) {
+			tailOpts = &tailFlags{adminFlags: *newAdminFlags(), interval: time.Second, fromStart: true}
 			tailOpts.bind(fs)
 		},
 		Run: runTail,
@@ -69,8 +115,20 @@ func runTail(ctx context.Context, env *cli.Env, args []string) error {
 	if o.interval <= 0 {
 		o.interval = time.Second
 	}
+	now := time.Now()
+	since, err := when("since", o.since, now)
+	if err != nil {
+		return err
+	}
+	until, err := when("until", o.until, now)
+	if err != nil {
+		return err
+	}
+	if until != "" {
+		o.follow = false
+	}
 	after := o.after
-	if !o.fromStart && after == 0 {
+	if !o.fromStart && after == 0 && since == "" {
 		var page receiver.EventsPage
 		if err := o.call(ctx, "GET", "/v1/admin/events?limit=1&after="+strconv.FormatUint(1<<63, 10), nil, &page); err != nil {
 			return err
@@ -85,6 +143,11 @@ func runTail(ctx context.Context, env *cli.Env, args []string) error {
 		if o.gateway != "" {
 			q.Set("gateway", o.gateway)
 		}
+		for k, v := range map[string]string{"scope": o.scope, "since": since, "until": until} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
 		var page receiver.EventsPage
 		err := o.call(ctx, "GET", "/v1/admin/events?"+q.Encode(), nil, &page)
 		if err != nil {
@@ -97,12 +160,19 @@ func runTail(ctx context.Context, env *cli.Env, args []string) error {
 			fmt.Fprintf(env.Stderr, "tail: %v; retrying\n", err)
 		} else {
 			for i := range page.Events {
-				printEvent(env.Stdout, &page.Events[i])
+				if o.json {
+					b, _ := json.Marshal(&page.Events[i])
+					fmt.Fprintf(env.Stdout, "%s\n", b)
+				} else {
+					printEvent(env.Stdout, &page.Events[i])
+				}
 			}
-			if page.Next > after {
+			progress := page.Next > after
+			if progress {
 				after = page.Next
+				since = "" // the cursor goes on from here
 			}
-			more := page.Next < page.Last || (page.Last == 0 && len(page.Events) == 1000)
+			more := (progress && page.Next < page.Last) || (page.Last == 0 && len(page.Events) == 1000)
 			if more {
 				continue
 			}

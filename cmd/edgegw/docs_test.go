@@ -133,6 +133,9 @@ func TestDocumentedCommands(t *testing.T) {
 	if !strings.Contains(text, addr) || !strings.Contains(text, filepath.Join(dir, "data")) {
 		t.Fatalf("could not point the example config at %s and %s:\n%s", addr, dir, text)
 	}
+	// The camera listener of the example: a free port here, not :8090 on
+	// every interface.
+	text = strings.ReplaceAll(text, `listen: ":8090"`, `listen: "`+freeAddr(t)+`"`)
 	os.WriteFile(cfg, []byte(text), 0o644)
 	if _, stderr, code := edgegw(t, "validate", cfg); code != 0 {
 		t.Fatalf("the example config does not validate here: %s", stderr)
@@ -149,7 +152,8 @@ func TestDocumentedCommands(t *testing.T) {
 	os.WriteFile(events, []byte(`{"ts":"2026-12-05T21:00:00+08:00","kind":"state","dev":"door-b3-u2-h301","pt":"door","text":"open","v":1}`+"\n"), 0o644)
 	// A second site for the commands that start a gateway of their own.
 	cfg2 := filepath.Join(dir, "second.yaml")
-	os.WriteFile(cfg2, []byte(strings.NewReplacer(addr, freeAddr(t), filepath.Join(dir, "data"), filepath.Join(dir, "data2")).Replace(text)), 0o644)
+	text2 := regexp.MustCompile(`listen: "127\.0\.0\.1:\d+"`).ReplaceAllStringFunc(text, func(string) string { return `listen: "` + freeAddr(t) + `"` })
+	os.WriteFile(cfg2, []byte(strings.NewReplacer(addr, freeAddr(t), filepath.Join(dir, "data"), filepath.Join(dir, "data2")).Replace(text2)), 0o644)
 
 	fill := func(args []string) []string {
 		out := make([]string, 0, len(args))

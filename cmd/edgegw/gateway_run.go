@@ -16,6 +16,7 @@ import (
 	"github.com/edgegw/edgegw/sync/uplink"
 
 	// The device families, registered by name.
+	_ "github.com/edgegw/edgegw/drivers/camera"
 	_ "github.com/edgegw/edgegw/drivers/gpio"
 	_ "github.com/edgegw/edgegw/drivers/gsm"
 	_ "github.com/edgegw/edgegw/drivers/modbus"

@@ -180,3 +180,11 @@ var (
 	_ status.Provider = (*Gateway)(nil)
 	_ edge.Controller = (*Gateway)(nil)
 )
+
+// Events reads the durable log for /api/events and `edgegw tail`.
+func (g *Gateway) Events(ctx context.Context, from uint64, max int) ([]edge.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return g.store.Read(from, max)
+}

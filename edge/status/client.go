@@ -47,9 +47,13 @@ func URLFromListen(listen string) string {
 }
 
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	path, query, _ := strings.Cut(path, "?")
 	u, err := url.JoinPath(c.BaseURL, path)
 	if err != nil {
 		return nil, fmt.Errorf("status url %q: %w", c.BaseURL, err)
+	}
+	if query != "" {
+		u += "?" + query
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -57,6 +61,9 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	}
 	if c.Password != "" {
 		req.SetBasicAuth("technician", c.Password)
+	}
+	if c.LocalToken != "" {
+		req.Header.Set(LocalTokenHeader, c.LocalToken)
 	}
 	hc := c.HTTP
 	if hc == nil {

@@ -164,13 +164,14 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.readOnly(metrics))
+	mux.Handle("GET /metrics", s.localOr(metrics, s.readOnly(metrics)))
 	mux.HandleFunc("GET /api/session", s.sessionInfo)
 	mux.HandleFunc("GET /api/i18n", s.apiI18n)
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("POST /logout", s.logout)
-	mux.Handle("GET /api/status", s.readOnly(http.HandlerFunc(s.apiStatus)))
-	mux.Handle("GET /api/logs", s.readOnly(http.HandlerFunc(s.apiLogs)))
+	for path, h := range map[string]http.HandlerFunc{"GET /api/status": s.apiStatus, "GET /api/logs": s.apiLogs, "GET /api/events": s.apiEvents} {
+		mux.Handle(path, s.localOr(h, s.readOnly(h)))
+	}
 	mux.Handle("POST /api/alerts/{id}/ack", s.mutating(http.HandlerFunc(s.apiAck)))
 	mux.Handle("POST /api/outputs/{name}/test", s.localOr(http.HandlerFunc(s.apiTestOutput), s.mutating(http.HandlerFunc(s.apiTestOutput))))
 	return s.guard(mux)

@@ -80,6 +80,24 @@ func rel(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, modu
 
 func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
+// TestGatewayLinksNoNATS: the gateway binary (and its `edgegw demo`, which
+// embeds the Badger receiver) must not link the NATS server or client: the
+// JetStream central is edgecentral's alone.
+func TestGatewayLinksNoNATS(t *testing.T) {
+	for _, p := range listPackages(t, "linux") {
+		if rel(p.ImportPath) != "cmd/edgegw" {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if strings.HasPrefix(dep, "github.com/nats-io/") {
+				t.Errorf("cmd/edgegw links %s: the gateway must not depend on NATS", dep)
+			}
+		}
+		return
+	}
+	t.Fatal("cmd/edgegw not found")
+}
+
 func TestImportDirection(t *testing.T) {
 	for _, goos := range []string{"linux", "windows"} {
 		for _, p := range listPackages(t, goos) {

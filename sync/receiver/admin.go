@@ -28,12 +28,14 @@ type (
 	}
 	// AddGatewayRequest is the body of POST /v1/admin/gateways.
 	AddGatewayRequest struct {
-		ID string `json:"id"`
+		ID    string `json:"id"`
+		Place string `json:"place,omitempty"` // district/street/committee/compound codes
 	}
 	// AddGatewayResponse is its answer: the new gateway's key, shown once.
 	AddGatewayResponse struct {
-		ID  string   `json:"id"`
-		Key wire.Key `json:"key"`
+		ID    string   `json:"id"`
+		Key   wire.Key `json:"key"`
+		Place string   `json:"place,omitempty"`
 	}
 	// PutConfigRequest is the body of POST /v1/admin/config.
 	PutConfigRequest struct {
@@ -92,7 +94,37 @@ func (r *Receiver) adminEvents(w http.ResponseWriter, req *http.Request) {
 		r.adminErr(w, req, wire.CodeBadRequest, "limit: want a number from 1 to 10000")
 		return
 	}
-	events, next, err := r.store.Events(q.Get("gateway"), after, int(min(limit, 10000)))
+	var events []StoredEvent
+	var next uint64
+	if qr, ok := r.store.(Querier); ok {
+		query := Query{Scope: q.Get("scope"), Gateway: q.Get("gateway"), After: after, Limit: int(min(limit, 10000))}
+		if _, err := ParsePlace(query.Scope); err != nil {
+			r.adminErr(w, req, wire.CodeBadRequest, "scope: "+err.Error())
+			return
+		}
+		for _, tv := range []struct {
+			name string
+			t    *time.Time
+		}{{"since", &query.Since}, {"until", &query.Until}} {
+			if v := q.Get(tv.name); v != "" {
+				if *tv.t, err = time.Parse(time.RFC3339Nano, v); err != nil {
+					r.adminErr(w, req, wire.CodeBadRequest, tv.name+": want an RFC 3339 time: "+err.Error())
+					return
+				}
+			}
+		}
+		events, next, err = qr.Query(query)
+	} else {
+		if q.Get("scope") != "" || q.Get("since") != "" || q.Get("until") != "" {
+			r.adminErr(w, req, wire.CodeBadRequest, "scope, since and until need the JetStream store (this central runs the Badger store)")
+			return
+		}
+		events, next, err = r.store.Events(q.Get("gateway"), after, int(min(limit, 10000)))
+	}
+	if errors.Is(err, ErrUnavailable) {
+		r.adminErr(w, req, wire.CodeOverloaded, "list events: "+err.Error())
+		return
+	}
 	if err != nil {
 		r.adminErr(w, req, wire.CodeInternal, "list events: "+err.Error())
 		return
@@ -159,14 +191,14 @@ func (r *Receiver) adminAddGateway(w http.ResponseWriter, req *http.Request) {
 	if !r.readAdmin(w, req, &in) {
 		return
 	}
-	key, err := r.AddGateway(in.ID)
+	key, err := AddPlacedGateway(r.store, in.ID, in.Place, r.clk.Now())
 	switch {
 	case errors.Is(err, ErrExists):
 		r.adminErr(w, req, wire.CodeConflict, err.Error())
 	case err != nil:
 		r.adminErr(w, req, wire.CodeBadRequest, err.Error())
 	default:
-		r.adminOK(w, req, AddGatewayResponse{ID: in.ID, Key: key})
+		r.adminOK(w, req, AddGatewayResponse{ID: in.ID, Key: key, Place: in.Place})
 	}
 }
 

@@ -215,7 +215,7 @@ func (b *Badger) Gateways() ([]GatewayStatus, error) {
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &g) }); err != nil {
 				return err
 			}
-			s := GatewayStatus{ID: g.ID, Created: g.Created, Disabled: g.Disabled}
+			s := GatewayStatus{ID: g.ID, Place: g.Place, Created: g.Created, Disabled: g.Disabled}
 			var st gwStats
 			if err := getJSON(txn, gwKey(pStats, g.ID), &st); err == nil {
 				s.Events, s.LastBatchAt = st.Events, st.LastBatchAt

@@ -68,7 +68,7 @@ func (r *Receiver) handleBatch(w http.ResponseWriter, req *http.Request, a *auth
 		return
 	}
 	if err != nil {
-		r.fail(w, log, req, key, now, wire.CodeInternal, "store batch: "+err.Error())
+		r.failStore(w, log, req, key, now, "store batch", err)
 		return
 	}
 	writeJSON(w, req, key, r.clk.Now(), http.StatusOK, wire.BatchResponse{
@@ -144,7 +144,7 @@ func (r *Receiver) handleCommands(w http.ResponseWriter, req *http.Request, a *a
 	}
 	entries, err := r.store.Commands(a.gw.ID, after, wire.MaxCommands, true)
 	if err != nil {
-		r.fail(w, r.log, req, key, now, wire.CodeInternal, "load commands: "+err.Error())
+		r.failStore(w, r.log, req, key, now, "load commands", err)
 		return
 	}
 	list := wire.CommandList{Commands: make([]wire.Command, 0, len(entries))}
@@ -185,7 +185,7 @@ func (r *Receiver) handleResult(w http.ResponseWriter, req *http.Request, a *aut
 		r.fail(w, nil, req, key, now, wire.CodeNotFound, err.Error())
 		return
 	} else if err != nil {
-		r.fail(w, r.log, req, key, now, wire.CodeInternal, "store result: "+err.Error())
+		r.failStore(w, r.log, req, key, now, "store result", err)
 		return
 	}
 	if first {
@@ -207,7 +207,7 @@ func (r *Receiver) handleHeartbeat(w http.ResponseWriter, req *http.Request, a *
 		hb.Time, hb.OldestUnsynced = time.Time{}, time.Time{}
 	}
 	if err := r.store.PutHeartbeat(a.gw.ID, hb, now.UTC()); err != nil {
-		r.fail(w, r.log, req, key, now, wire.CodeInternal, "store heartbeat: "+err.Error())
+		r.failStore(w, r.log, req, key, now, "store heartbeat", err)
 		return
 	}
 	resp := wire.HeartbeatResponse{ServerTime: now.UTC()}

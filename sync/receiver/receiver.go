@@ -166,6 +166,19 @@ func (r *Receiver) AddGateway(id string) (wire.Key, error) {
 
 // AddGateway creates gateway id in s with a new random key and returns it.
 func AddGateway(s Storage, id string, now time.Time) (wire.Key, error) {
+	return AddPlacedGateway(s, id, "", now)
+}
+
+// AddPlacedGateway is AddGateway with the gateway's place path
+// (district/street/committee/compound, see ParsePlace; "" unplaced).
+func AddPlacedGateway(s Storage, id, place string, now time.Time) (wire.Key, error) {
+	if place != "" {
+		p, err := FullPlace(place)
+		if err != nil {
+			return wire.Key{}, err
+		}
+		place = strings.Join(p, "/")
+	}
 	if !ValidGatewayID(id) {
 		return wire.Key{}, fmt.Errorf("gateway id %q: want 1 to 64 of A-Z a-z 0-9 . _ -", id)
 	}
@@ -173,7 +186,7 @@ func AddGateway(s Storage, id string, now time.Time) (wire.Key, error) {
 	if err != nil {
 		return k, err
 	}
-	if err := s.AddGateway(Gateway{ID: id, Key: k, Created: now.UTC()}); err != nil {
+	if err := s.AddGateway(Gateway{ID: id, Key: k, Created: now.UTC(), Place: place}); err != nil {
 		return wire.Key{}, err
 	}
 	return k, nil
@@ -204,7 +217,7 @@ func (r *Receiver) gw(limit int64, h func(w http.ResponseWriter, req *http.Reque
 			r.fail(w, log, req, nil, now, wire.CodeUnknownGW, fmt.Sprintf("unknown gateway %q", id))
 			return
 		} else if err != nil {
-			r.fail(w, log, req, nil, now, wire.CodeInternal, "look up gateway: "+err.Error())
+			r.failStore(w, log, req, nil, now, "look up gateway", err)
 			return
 		}
 		key := &g.Key

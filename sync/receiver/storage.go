@@ -73,11 +73,15 @@ type Gateway struct {
 	Key      wire.Key  `json:"key"`
 	Created  time.Time `json:"created"`
 	Disabled bool      `json:"disabled,omitempty"`
+	// Place is where the gateway is: "district/street/committee/compound"
+	// codes (ParsePlace), "_" for a level not given; "" when unplaced.
+	Place string `json:"place,omitempty"`
 }
 
 // GatewayStatus is what the admin API lists of a gateway (never its key).
 type GatewayStatus struct {
 	ID              string          `json:"id"`
+	Place           string          `json:"place,omitempty"`
 	Created         time.Time       `json:"created"`
 	Disabled        bool            `json:"disabled,omitempty"`
 	Events          uint64          `json:"events"` // events stored
@@ -93,6 +97,7 @@ type GatewayStatus struct {
 type StoredEvent struct {
 	Cursor   uint64    `json:"cursor"` // arrival order, across all gateways
 	Gateway  string    `json:"gateway"`
+	Path     string    `json:"path,omitempty"` // the gateway's place when stored (stores that keep it)
 	Received time.Time `json:"received"`
 	// Event is the event as JSON (wire.Event's encoding); Decode parses it.
 	Event json.RawMessage `json:"event"`
