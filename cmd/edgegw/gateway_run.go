@@ -23,6 +23,7 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/rf433"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	_ "github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/voice"
 )
 
 type runOptions struct {

@@ -12,6 +12,7 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/rf433"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/voice"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/rules"
 )
