@@ -91,6 +91,7 @@ const (
 	CmdAckAlert        = "ack_alert"        // id, by (optional)
 	CmdSendDiagnostics = "send_diagnostics" // none: the result carries the bundle
 	CmdApplyConfig     = "apply_config"     // none: fetch GET /v1/config now
+	CmdAnnounce        = "announce"         // device, for (Go duration; "0s" withdraws), by, note (optional)
 )
 
 // Command is one downlink command. IDs increase per gateway.
