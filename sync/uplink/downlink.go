@@ -348,7 +348,7 @@ func (u *Uplink) heartbeat(ctx context.Context, started time.Time) error {
 		ClockSkewMillis: -st.ClockSkew.Milliseconds(),
 	}
 	if ce := u.ConfigError(); ce != "" {
-		hb.LastError = ce
+		hb.LastError, hb.ConfigError = ce, ce
 	}
 	if u.o.Judge != nil {
 		_, hb.ClockTrusted = u.o.Judge.Stamp()

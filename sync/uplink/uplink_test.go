@@ -466,7 +466,7 @@ func TestConfigBundleAppliedAndBadOneRefused(t *testing.T) {
 		ok := false
 		r.c.with(func() {
 			for _, hb := range r.c.heartbeats {
-				ok = ok || strings.Contains(hb.LastError, "config v2 refused")
+				ok = ok || strings.Contains(hb.LastError, "config v2 refused") && strings.Contains(hb.ConfigError, "config v2 refused")
 			}
 		})
 		return ok
