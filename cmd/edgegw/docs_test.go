@@ -182,6 +182,8 @@ func TestDocumentedCommands(t *testing.T) {
 				a = events
 			case a == "NAME":
 				a = "siren"
+			case a == "DEVICE":
+				a = "door-b2-u1-h201"
 			case a == "COMMAND":
 				a = "status"
 			case strings.HasPrefix(a, "/var/lib/edgecentral"):
