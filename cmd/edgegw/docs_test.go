@@ -232,6 +232,11 @@ func TestDocumentedCommands(t *testing.T) {
 					args[i] = cfg2
 				}
 			}
+			// A server started by the docs' command gets a free port, not
+			// the default one another program on the box may hold.
+			if c.bin == "edgecentral" && args[0] == "serve" && !slices.Contains(args, "--listen") {
+				args = append(args, "--listen", freeAddr(t))
+			}
 		}
 		key := c.bin + " " + strings.Join(args, " ")
 		if seen[key] {
