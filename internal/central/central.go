@@ -294,6 +294,20 @@ func Start(o Options) (*Server, error) {
 				if b.JS != nil {
 					err = b.JS.Register(reg)
 					reg.MustRegister(jsstore.NewLagCollector(b.JS))
+					// The JSON northbound stream for the district platform
+					// (EDGEGW_NB, docs/central.md); restarted when it fails.
+					go func() {
+						for ctx.Err() == nil {
+							if err := b.JS.Northbound(ctx, o.Logger.With("component", "northbound")); err != nil && ctx.Err() == nil {
+								o.Logger.Warn("northbound projector stopped; restarting", "error", err)
+								clk := o.Clock
+								if clk == nil {
+									clk = edge.SystemClock{}
+								}
+								_ = edge.Sleep(ctx, clk, 5*time.Second)
+							}
+						}
+					}()
 				}
 				var h http.Handler = rcv
 				s.Backend = b
