@@ -134,7 +134,7 @@ func runGatewaysAdd(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	if store != nil {
-		k, err := receiver.AddPlacedGateway(store.Store, id, place, time.Now())
+		k, err := receiver.AddPlacedGateway(store.Store, id, place, receiver.SystemClock().Now())
 		if cerr := store.Close(); err == nil {
 			err = cerr
 		}

@@ -1,12 +1,9 @@
 package status
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -67,45 +64,5 @@ func (c *Client) Announce(ctx context.Context, req AnnounceRequest) error {
 	if err != nil {
 		return err
 	}
-	u, err := c.url("/api/announce")
-	if err != nil {
-		return err
-	}
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	if c.HTTP != nil {
-		hc = c.HTTP
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	if c.LocalToken != "" {
-		hreq.Header.Set(LocalTokenHeader, c.LocalToken)
-	} else {
-		csrf, cookie, err := c.session(ctx, hc)
-		if err != nil {
-			return err
-		}
-		hreq.Header.Set(csrfHeader, csrf)
-		if cookie != nil {
-			hreq.AddCookie(cookie)
-		}
-	}
-	resp, err := hc.Do(hreq)
-	if err != nil {
-		return c.connErr(u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	msg := replyError(b)
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return nil
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %s", ErrNotFound, msg)
-	case http.StatusUnauthorized:
-		return fmt.Errorf("%w: %s", ErrUnauthorized, msg)
-	}
-	return fmt.Errorf("post %s: %s: %s", u, resp.Status, msg)
+	return c.post(ctx, "/api/announce", body)
 }
