@@ -182,6 +182,8 @@ func TestDocumentedCommands(t *testing.T) {
 				a = events
 			case a == "NAME":
 				a = "siren"
+			case a == "DEVICE":
+				a = "door-b2-u1-h201"
 			case a == "COMMAND":
 				a = "status"
 			case strings.HasPrefix(a, "/var/lib/edgecentral"):
@@ -229,6 +231,11 @@ func TestDocumentedCommands(t *testing.T) {
 				if a == cfg {
 					args[i] = cfg2
 				}
+			}
+			// A server started by the docs' command gets a free port, not
+			// the default one another program on the box may hold.
+			if c.bin == "edgecentral" && args[0] == "serve" && !slices.Contains(args, "--listen") {
+				args = append(args, "--listen", freeAddr(t))
 			}
 		}
 		key := c.bin + " " + strings.Join(args, " ")

@@ -48,6 +48,14 @@ type Output struct {
 	muted   uint64
 }
 
+// ActionTimeout lets the action runner wait as long as a TTS module may
+// take: the wait for it to finish what it says (busy_timeout) and the
+// answers to the frames of a long text, so a second message waits rather
+// than failing after the runner's default 10 s.
+func (o *Output) ActionTimeout() time.Duration {
+	return o.cfg.busy + 8*o.cfg.answer + 5*time.Second
+}
+
 // NewOutput is the "voice" output driver's factory.
 func NewOutput(env edge.Env, opts edge.Options) (edge.Output, error) {
 	var o Options
