@@ -410,6 +410,32 @@ func (r *Receiver) adminDiagnosticsGet(w http.ResponseWriter, req *http.Request)
 	io.Copy(w, bytes.NewReader(zip))
 }
 
+// adminFile serves a file a gateway put: GET /v1/admin/files/{gateway}/{name}.
+func (r *Receiver) adminFile(w http.ResponseWriter, req *http.Request) {
+	gw, name := req.PathValue("gateway"), req.PathValue("name")
+	if !ValidGatewayID(gw) || !wire.ValidFileName(name) {
+		r.adminErr(w, req, wire.CodeBadRequest, fmt.Sprintf("file %q of gateway %q: bad gateway id or file name", name, gw))
+		return
+	}
+	b, err := r.store.File(gw, name)
+	if errors.Is(err, ErrNotFound) {
+		r.adminErr(w, req, wire.CodeNotFound, fmt.Sprintf("gateway %q has uploaded no file %q", gw, name))
+		return
+	} else if err != nil {
+		r.adminErr(w, req, wire.CodeInternal, err.Error())
+		return
+	}
+	ct := "application/octet-stream"
+	if strings.HasSuffix(strings.ToLower(name), ".jpg") {
+		ct = "image/jpeg"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	io.Copy(w, bytes.NewReader(b))
+}
+
 func (r *Receiver) adminStats(w http.ResponseWriter, req *http.Request) {
 	r.adminOK(w, req, r.Stats())
 }
