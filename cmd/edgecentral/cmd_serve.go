@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/internal/central"
 	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/sync/export/mqtt"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/wire"
 )
@@ -120,7 +121,8 @@ locked by another edgecentral).`,
 				maxBody: wire.MaxBatchBody, maxDecoded: wire.MaxBatchDecoded, memoryBudget: receiver.DefaultMemoryBudget,
 				gatewayRate: 100, gatewayBurst: 200, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info",
 				store: central.StoreAuto, natsSync: "always", retention: 90 * 24 * time.Hour,
-				export: exportFlags{maxAttempts: 10, webhookTimeout: 10 * time.Second}}
+				export: exportFlags{maxAttempts: 10, webhookTimeout: 10 * time.Second, mqttProduct: "edgegw",
+					mqttPropertyTopic: mqtt.DefaultPropertyTopic, mqttEventTopic: mqtt.DefaultEventTopic}}
 			serveOpts.bind(fs)
 		},
 		Run: runServe,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/sync/export"
+	"github.com/edgegw/edgegw/sync/export/mqtt"
 	"github.com/edgegw/edgegw/sync/export/webhook"
 )
 
@@ -20,6 +21,10 @@ type exportFlags struct {
 	maxAttempts                int
 	webhook, webhookSecretFile string
 	webhookTimeout             time.Duration
+	mqtt, mqttProduct          string
+	mqttPropertyTopic          string
+	mqttEventTopic             string
+	mqttUser, mqttPasswordFile string
 }
 
 func (o *exportFlags) bind(fs *flag.FlagSet) {
@@ -28,6 +33,12 @@ func (o *exportFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.webhook, "export-webhook", o.webhook, "POST the events to this URL (signed; consumer export-webhook)")
 	fs.StringVar(&o.webhookSecretFile, "export-webhook-secret-file", o.webhookSecretFile, "file holding the webhook's HMAC-SHA256 secret (required with --export-webhook)")
 	fs.DurationVar(&o.webhookTimeout, "export-webhook-timeout", o.webhookTimeout, "bound of one webhook request")
+	fs.StringVar(&o.mqtt, "export-mqtt", o.mqtt, "publish the events to this MQTT broker, QoS 1 (tcp://host:1883, ssl://host:8883; consumer export-mqtt)")
+	fs.StringVar(&o.mqttProduct, "export-mqtt-product", o.mqttProduct, "the {product} of the MQTT topics")
+	fs.StringVar(&o.mqttPropertyTopic, "export-mqtt-property-topic", o.mqttPropertyTopic, "topic template of readings, states and statuses ({product} {device} {gateway} {path})")
+	fs.StringVar(&o.mqttEventTopic, "export-mqtt-event-topic", o.mqttEventTopic, "topic template of alerts, gaps and actions ({product} {device} {gateway} {path} {id})")
+	fs.StringVar(&o.mqttUser, "export-mqtt-user", o.mqttUser, "MQTT user name; default none")
+	fs.StringVar(&o.mqttPasswordFile, "export-mqtt-password-file", o.mqttPasswordFile, "file holding the MQTT password")
 }
 
 // exporters builds the exporters the flags ask for.
@@ -51,6 +62,22 @@ func (o *exportFlags) exporters(log *slog.Logger) ([]export.Exporter, error) {
 		e, err := webhook.New(webhook.Config{URL: o.webhook, Secret: secret, Timeout: o.webhookTimeout, Options: common("webhook")})
 		if err != nil {
 			return nil, fmt.Errorf("--export-webhook: %w: %w", err, edge.ErrInvalidConfig)
+		}
+		out = append(out, e)
+	}
+	if o.mqtt != "" {
+		password := ""
+		if o.mqttPasswordFile != "" {
+			b, err := os.ReadFile(o.mqttPasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("--export-mqtt-password-file: %w: %w", err, edge.ErrInvalidConfig)
+			}
+			password = string(bytes.TrimSpace(b))
+		}
+		e, err := mqtt.New(mqtt.Config{Broker: o.mqtt, Product: o.mqttProduct, PropertyTopic: o.mqttPropertyTopic,
+			EventTopic: o.mqttEventTopic, Username: o.mqttUser, Password: password, Options: common("mqtt")})
+		if err != nil {
+			return nil, fmt.Errorf("--export-mqtt: %w: %w", err, edge.ErrInvalidConfig)
 		}
 		out = append(out, e)
 	}
