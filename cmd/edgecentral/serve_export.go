@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/sync/export"
 	"github.com/edgegw/edgegw/sync/export/mqtt"
+	"github.com/edgegw/edgegw/sync/export/pgsink"
 	"github.com/edgegw/edgegw/sync/export/webhook"
 )
 
@@ -25,6 +26,7 @@ type exportFlags struct {
 	mqttPropertyTopic          string
 	mqttEventTopic             string
 	mqttUser, mqttPasswordFile string
+	postgres                   string
 }
 
 func (o *exportFlags) bind(fs *flag.FlagSet) {
@@ -39,6 +41,7 @@ func (o *exportFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.mqttEventTopic, "export-mqtt-event-topic", o.mqttEventTopic, "topic template of alerts, gaps and actions ({product} {device} {gateway} {path} {id})")
 	fs.StringVar(&o.mqttUser, "export-mqtt-user", o.mqttUser, "MQTT user name; default none")
 	fs.StringVar(&o.mqttPasswordFile, "export-mqtt-password-file", o.mqttPasswordFile, "file holding the MQTT password")
+	fs.StringVar(&o.postgres, "export-postgres", o.postgres, "write events and alerts into PostgreSQL (postgres://user@host:5432/db; a password from PGPASSWORD or ~/.pgpass; consumer export-postgres)")
 }
 
 // exporters builds the exporters the flags ask for.
@@ -78,6 +81,13 @@ func (o *exportFlags) exporters(log *slog.Logger) ([]export.Exporter, error) {
 			EventTopic: o.mqttEventTopic, Username: o.mqttUser, Password: password, Options: common("mqtt")})
 		if err != nil {
 			return nil, fmt.Errorf("--export-mqtt: %w: %w", err, edge.ErrInvalidConfig)
+		}
+		out = append(out, e)
+	}
+	if o.postgres != "" {
+		e, err := pgsink.New(pgsink.Config{DSN: o.postgres, Options: common("postgres")})
+		if err != nil {
+			return nil, fmt.Errorf("--export-postgres: %w: %w", err, edge.ErrInvalidConfig)
 		}
 		out = append(out, e)
 	}
