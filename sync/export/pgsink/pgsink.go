@@ -183,9 +183,10 @@ func null(s string) *string {
 	return &s
 }
 
-// value is a reading's value; NULL for the other kinds.
+// value is a reading's value, or another kind's when it has one (a
+// state's number); else NULL.
 func value(e *wire.Event) *float64 {
-	if e.Kind != wire.KindReading {
+	if e.Kind != wire.KindReading && e.Value == 0 {
 		return nil
 	}
 	return &e.Value
