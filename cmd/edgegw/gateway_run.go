@@ -20,8 +20,10 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/gpio"
 	_ "github.com/edgegw/edgegw/drivers/gsm"
 	_ "github.com/edgegw/edgegw/drivers/modbus"
+	_ "github.com/edgegw/edgegw/drivers/rf433"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	_ "github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/voice"
 )
 
 type runOptions struct {

@@ -53,7 +53,7 @@ type (
 
 // CommandTypes are the command types the admin API queues.
 var CommandTypes = []string{wire.CmdPlayVoice, wire.CmdPulseOutput, wire.CmdSetOutput,
-	wire.CmdAckAlert, wire.CmdSendDiagnostics, wire.CmdApplyConfig}
+	wire.CmdAckAlert, wire.CmdSendDiagnostics, wire.CmdApplyConfig, wire.CmdAnnounce}
 
 // admin wraps an admin endpoint: with an admin token configured, it is
 // required; without one, only loopback clients are served.

@@ -146,6 +146,8 @@ func New(opts Options) (*Receiver, error) {
 	m.HandleFunc("GET /v1/admin/diagnostics", r.admin(r.adminDiagnostics))
 	m.HandleFunc("GET /v1/admin/diagnostics/{id}", r.admin(r.adminDiagnosticsGet))
 	m.HandleFunc("GET /v1/admin/stats", r.admin(r.adminStats))
+	m.HandleFunc("GET /v1/admin/tree", r.admin(r.adminTree))
+	m.HandleFunc("GET /district", r.districtPage) // static: its data comes from /v1/admin/tree
 	m.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		r.fail(w, nil, req, nil, r.clk.Now(), wire.CodeNotFound, "no such endpoint: "+req.Method+" "+req.URL.Path)
 	})
