@@ -89,18 +89,22 @@ func TestExportCLI(t *testing.T) {
 	url, stop := serve()
 	postBatch(t, url, "gw1", key, sampleEvents(1))
 	waitFor(t, "the webhook", delivered(3))
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// The counters move once the answer is back, after the endpoint saw the keys.
 	for _, want := range []string{`edgecentral_export_delivered_events_total{exporter="export-webhook"} 3`,
 		`edgecentral_export_dead_letters_total{exporter="export-webhook"} 0`,
 		`edgecentral_consumer_pending_messages{consumer="export-webhook"} 0`} {
-		if !strings.Contains(string(metrics), want) {
-			t.Errorf("/metrics: no %s", want)
-		}
+		waitFor(t, "/metrics: "+want, func() string {
+			resp, err := http.Get(url + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(metrics), want) {
+				return "ok"
+			}
+			return ""
+		})
 	}
 
 	out, stderr, code = run(t, context.Background(), "export", "--url", url, "--scope", "putuo/caoyang", "--since", "1h", "--format", "csv")

@@ -328,6 +328,9 @@ func Start(o Options) (*Server, error) {
 // runExporters starts the exporters; Close waits for them before it
 // closes the store.
 func (s *Server) runExporters(ctx context.Context, o Options, b *Backend) {
+	if b.JS == nil || len(o.Exporters) == 0 {
+		return // Validate refused exporters on a Badger store
+	}
 	js := b.JS.JetStream()
 	for _, e := range o.Exporters {
 		s.exports.Add(1)
