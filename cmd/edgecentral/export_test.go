@@ -79,12 +79,17 @@ func TestExportCLI(t *testing.T) {
 			}
 			return ""
 		})
-		return url, func() {
-			cancel()
-			if code := <-done; code != 0 {
-				t.Errorf("serve: exit %d\n%s", code, serr.String())
-			}
+		var once gosync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				if code := <-done; code != 0 {
+					t.Errorf("serve: exit %d\n%s", code, serr.String())
+				}
+			})
 		}
+		t.Cleanup(stop) // also when the test fails half-way
+		return url, stop
 	}
 	url, stop := serve()
 	postBatch(t, url, "gw1", key, sampleEvents(1))
