@@ -170,27 +170,23 @@ func (r *Retrier) Do(ctx context.Context, keys string, n int, fn func(ctx contex
 	return nil
 }
 
-// AckWait is how long a message may stay in an exporter's hands: every
-// attempt (each bounded by timeout) and every wait between them, with a
-// margin, so that the server does not deliver it again meanwhile.
-func AckWait(o Options, units int, timeout time.Duration) time.Duration {
-	per := time.Duration(o.MaxAttempts) * (timeout + o.MaxBackoff)
-	return time.Duration(max(units, 1))*per + time.Minute
-}
+// AckWait is how long a message of a crashed exporter waits before it is
+// delivered again: a live one signals progress every third of it while it
+// retries (jsstore.Consume), however long that takes.
+func AckWait(timeout time.Duration) time.Duration { return max(30*time.Second, 2*timeout) }
 
-// maxInHand is how many messages an exporter's consumer pulls ahead.
-const maxInHand = 4
+// maxInHand is how many messages an exporter's consumer has at once: one,
+// since a message waiting behind one that is retried would outlive its
+// AckWait and come twice.
+const maxInHand = 1
 
 // Run runs the exporter's durable consumer until ctx ends, creating it
 // again (after a backoff) when it fails, e.g. while NATS is unreachable.
 func Run(ctx context.Context, js jetstream.JetStream, o Options, ackWait time.Duration, h jsstore.Handler) error {
 	bo := Backoff{Min: o.MinBackoff, Max: o.MaxBackoff, Clock: o.Clock}
 	for {
-		// Few messages in hand: those waiting behind one being retried
-		// must not outlive their AckWait (a redelivery is harmless, but
-		// useless work).
-		err := jsstore.Consume(ctx, js, jsstore.ConsumerConfig{Name: o.Name, Scopes: o.Scopes,
-			AckWait: maxInHand * ackWait, MaxAckPending: maxInHand, RetryDelay: o.MinBackoff, Logger: o.Logger}, h)
+		err := jsstore.Consume(ctx, js, jsstore.ConsumerConfig{Name: o.Name, Scopes: o.Scopes, AckWait: ackWait,
+			MaxAckPending: maxInHand, RetryDelay: o.MinBackoff, Logger: o.Logger, Clock: o.Clock}, h)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -137,7 +137,7 @@ func (e *Exporter) Run(ctx context.Context, js jetstream.JetStream) error {
 	e.client = paho.NewClient(o)
 	e.client.Connect() // ConnectRetry: keeps trying in the background
 	defer e.client.Disconnect(250)
-	return export.Run(ctx, js, e.c.Options, export.AckWait(e.c.Options, 1, e.c.Timeout), e.handle)
+	return export.Run(ctx, js, e.c.Options, export.AckWait(e.c.Timeout), e.handle)
 }
 
 func (e *Exporter) handle(ctx context.Context, b *jsstore.Batch, _ uint64) error {

@@ -130,7 +130,7 @@ func (s *Sink) Run(ctx context.Context, js jetstream.JetStream) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer s.pool.Close()
-	return export.Run(ctx, js, s.c.Options, export.AckWait(s.c.Options, 1, s.c.Timeout), s.handle)
+	return export.Run(ctx, js, s.c.Options, export.AckWait(s.c.Timeout), s.handle)
 }
 
 func (s *Sink) handle(ctx context.Context, b *jsstore.Batch, _ uint64) error {

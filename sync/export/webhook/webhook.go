@@ -102,8 +102,7 @@ func (e *Exporter) Name() string { return e.c.Name }
 
 // Run delivers until ctx ends.
 func (e *Exporter) Run(ctx context.Context, js jetstream.JetStream) error {
-	units := (8192 + e.c.MaxEvents - 1) / e.c.MaxEvents
-	return export.Run(ctx, js, e.c.Options, export.AckWait(e.c.Options, units, e.c.Timeout), e.handle)
+	return export.Run(ctx, js, e.c.Options, export.AckWait(e.c.Timeout), e.handle)
 }
 
 func (e *Exporter) handle(ctx context.Context, b *jsstore.Batch, _ uint64) error {
