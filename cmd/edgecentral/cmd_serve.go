@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/internal/central"
 	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/sync/export/mqtt"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/wire"
 )
@@ -29,6 +30,7 @@ type serveFlags struct {
 	clusterNode, replicas                               int
 	retention                                           time.Duration
 	maxStore                                            int64
+	export                                              exportFlags
 }
 
 var serveOpts *serveFlags
@@ -58,6 +60,7 @@ func (o *serveFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.replicas, "replicas", o.replicas, "replicas of the streams: default 1 embedded, 3 with --nats or --cluster-node")
 	fs.DurationVar(&o.retention, "retention", o.retention, "how long events are kept in JetStream")
 	fs.Int64Var(&o.maxStore, "max-store", o.maxStore, "bytes the events may take in JetStream; when full, batches are answered 503 and gateways keep their backlog (0: no cap)")
+	o.export.bind(fs)
 }
 
 // centralOptions maps the NATS flags onto central.Options.
@@ -121,7 +124,9 @@ locked by another edgecentral).`,
 			serveOpts = &serveFlags{listen: "127.0.0.1:8700", adminToken: os.Getenv("EDGECENTRAL_ADMIN_TOKEN"),
 				maxBody: wire.MaxBatchBody, maxDecoded: wire.MaxBatchDecoded, memoryBudget: receiver.DefaultMemoryBudget,
 				gatewayRate: 100, gatewayBurst: 200, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info",
-				store: central.StoreAuto, natsSync: "always", retention: 90 * 24 * time.Hour}
+				store: central.StoreAuto, natsSync: "always", retention: 90 * 24 * time.Hour,
+				export: exportFlags{maxAttempts: 10, webhookTimeout: 10 * time.Second, mqttProduct: "edgegw",
+					mqttPropertyTopic: mqtt.DefaultPropertyTopic, mqttEventTopic: mqtt.DefaultEventTopic}}
 			serveOpts.bind(fs)
 		},
 		Run: runServe,
@@ -160,6 +165,12 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	co.Addr, co.TLSCert, co.TLSKey, co.AdminToken, co.Logger = o.listen, o.tlsCert, o.tlsKey, o.adminToken, log
 	co.Receiver = receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow,
 		MemoryBudget: o.memoryBudget, GatewayRate: o.gatewayRate, GatewayBurst: o.gatewayBurst}
+	if co.Exporters, err = o.export.exporters(log); err != nil {
+		return err
+	}
+	if err := co.Validate(); err != nil {
+		return err
+	}
 	srv, err := central.Start(co)
 	if err != nil {
 		return err
