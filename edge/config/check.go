@@ -134,6 +134,17 @@ func CheckDrivers(c *Config) error {
 				add(c.problem(base, "a device has an empty id"))
 				continue
 			}
+			if err := edge.CheckLocation(dev.Location); err != nil {
+				p := c.problem(base, fmt.Sprintf("device %s: %v", Quote(dev.ID), err))
+				if ids == nil {
+					ids = indexIDs(c.Inputs[i].Options.Node)
+				}
+				if at := ids.find(dev.ID, k); at != nil {
+					p.Line, p.Col = nodePos(at.node)
+					p.Field = strings.TrimSuffix(at.path(base), ".id") + ".location"
+				}
+				add(p)
+			}
 			other, dup := seen[dev.ID]
 			if !dup {
 				seen[dev.ID] = in.Name
