@@ -204,7 +204,7 @@ func TestDoorOpenRaisesAlertAndDrivesOutput(t *testing.T) {
 	if !sawOpen || !sawFiring || !sawAck {
 		t.Errorf("log: open %v, firing %v, acknowledged %v; want all true", sawOpen, sawFiring, sawAck)
 	}
-	for _, k := range []edge.Kind{edge.KindState, edge.KindAlert} {
+	for _, k := range []edge.Kind{edge.KindState, edge.KindAlert, edge.KindStatus} {
 		if located[k] == 0 {
 			t.Errorf("no located %s event; got %v", k, located)
 		}

@@ -240,7 +240,7 @@ func (b *Badger) Gateways() ([]GatewayStatus, error) {
 
 // eventSize estimates the stored size of an event, generously.
 func eventSize(e *wire.Event) int {
-	n := 64 + len(e.Kind) + len(e.Device) + len(e.Point) + len(e.Unit) + len(e.Text)
+	n := 64 + len(e.Kind) + len(e.Device) + len(e.Point) + len(e.Unit) + len(e.Text) + len(e.Location)
 	if a := e.Alert; a != nil {
 		n += 64 + 2*(len(a.ID)+len(a.Rule)+len(a.State)+len(a.Severity)+len(a.Message)+len(a.By))
 	}
