@@ -101,8 +101,8 @@ type GatewayStatus struct {
 
 // StoredEvent is an event as the receiver keeps it.
 type StoredEvent struct {
-	Cursor   uint64    `json:"cursor"` // arrival order, across all gateways
-	Gateway  string    `json:"gateway"`
+	Cursor  uint64 `json:"cursor"` // arrival order, across all gateways
+	Gateway string `json:"gateway"`
 	// Path is the event's full place: the gateway's district/street/
 	// committee/compound when stored, then the building, unit and
 	// household of the event's device as far as its location names them
