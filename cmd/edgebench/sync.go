@@ -452,7 +452,7 @@ func postBatch(ctx context.Context, cl *http.Client, base, gateway string, key w
 func toWireEvent(e *edge.Event) wire.Event {
 	w := wire.Event{Epoch: e.Epoch, Seq: e.Seq, Time: e.Time, ClockTrusted: e.ClockTrusted, Kind: e.Kind.String(),
 		Priority: uint8(e.Priority), Device: e.Device, Point: e.Point, Value: e.Value, Unit: e.Unit,
-		Quality: uint8(e.Quality), Text: e.Text, Online: e.Online}
+		Quality: uint8(e.Quality), Text: e.Text, Location: e.Location, Online: e.Online}
 	if a := e.Alert; a != nil {
 		w.Alert = &wire.Alert{ID: a.ID, Rule: a.Rule, State: string(a.State), Severity: a.Severity, Message: a.Message, By: a.By, Cause: a.Cause}
 	}

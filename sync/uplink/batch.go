@@ -23,7 +23,7 @@ const MinPriority = edge.PriorityHigh
 // eventSize estimates the uncompressed wire size of ev in bytes: enough to
 // cap batches and to estimate the backlog, not exact.
 func eventSize(ev *edge.Event) int {
-	n := 24 + len(ev.Device)/4 + len(ev.Point)/4 + len(ev.Text)/4
+	n := 24 + len(ev.Device)/4 + len(ev.Point)/4 + len(ev.Text)/4 + len(ev.Location)/4
 	if ev.Alert != nil {
 		n += 64 + len(ev.Alert.ID) + len(ev.Alert.Rule) + len(ev.Alert.Message) + len(ev.Alert.Severity) + len(ev.Alert.By)
 	}
