@@ -225,6 +225,8 @@ func TestDeadLetters(t *testing.T) {
 	c.Put(t, "gw-bad", append(exporttest.Readings(1, 1, 4), exporttest.Alert(1, 5, "firing")))
 	c.Put(t, "gw1", exporttest.Readings(1, 1, 10))
 	waitFor(t, "the good events", func() bool { return s.unique() == 10 })
+	// Counted once the answer is back, after the endpoint saw the keys.
+	waitFor(t, "the good events counted", func() bool { return e.Metrics().Delivered.Load() >= 10 })
 	waitFor(t, "the dead letters", func() bool { return e.Metrics().Dead.Load() == 5 })
 	if got := e.Metrics().Failed.Load(); got != 3 {
 		t.Errorf("failed attempts: got %d, want 3", got)
