@@ -26,7 +26,10 @@ Linux: the unit restarts the gateway 2 s after any exit, does not wait for
 the network (offline-first), logs to the journal (journalctl -u edgegw), and
 is sandboxed with access to serial ports (ttyUSB, ttyACM, ttyS, ttyAMA) and
 GPIO chips. It runs as user edgegw (groups dialout, gpio) when that user
-exists (the .deb makes it), else as root. Needs root.
+exists (the .deb makes it), else as root. Needs root. On a Linux box
+without systemd, install writes a SysV script, /etc/init.d/edgegw, that
+also runs the gateway as user edgegw (through setpriv), logging to
+/var/log/edgegw.log and /var/log/edgegw.err.
 
 Windows: automatic start, restart 5 s after a crash (recovery actions),
 logs in the Event Log (source "edgegw"), data in %ProgramData%\edgegw.
