@@ -16,11 +16,16 @@ const (
 	KindStatus  Kind = 4 // a device went online or offline
 	KindGap     Kind = 5 // events were evicted or lost; Gap says which and why
 	KindAction  Kind = 6 // an action was dropped or failed (or ran, when asked to record it)
+	// KindAnnounce: an opening of Device is expected (a doctor's visit, a
+	// delivery) for Value seconds from Time; 0 withdraws it. Point says who
+	// announced it, Text why. See Announcement.
+	KindAnnounce Kind = 7
 )
 
 var kindNames = map[Kind]string{
 	KindReading: "reading", KindState: "state", KindAlert: "alert",
 	KindStatus: "status", KindGap: "gap", KindAction: "action",
+	KindAnnounce: "announce",
 }
 
 func (k Kind) String() string {
@@ -68,7 +73,7 @@ func DefaultPriority(k Kind) Priority {
 	switch k {
 	case KindAlert, KindGap:
 		return PriorityAlert
-	case KindState:
+	case KindState, KindAnnounce:
 		return PriorityHigh
 	case KindStatus, KindAction:
 		return PriorityNormal
@@ -162,6 +167,25 @@ func Reading(device, point string, v float64, unit string) Event {
 // (open door, closed alarm relay) and 0 otherwise.
 func StateChange(device, point, state string, v float64) Event {
 	return Event{Kind: KindState, Device: device, Point: point, Text: state, Value: v}
+}
+
+// MaxAnnounce bounds an announced window: an opening announced for longer
+// is a mistake, not a visit.
+const MaxAnnounce = 7 * 24 * time.Hour
+
+// Announcement makes an announced-opening event: device is expected to
+// open during d from the event's time (d = 0 withdraws an announcement);
+// by says who ("local:cli", "central:op7"), note why ("doctor's visit").
+func Announcement(device string, d time.Duration, by, note string) Event {
+	return Event{Kind: KindAnnounce, Device: device, Point: by, Value: d.Seconds(), Unit: "s", Text: note}
+}
+
+// AnnouncedFor is the window of an announcement event.
+func (e *Event) AnnouncedFor() time.Duration {
+	if e.Kind != KindAnnounce || !(e.Value > 0) {
+		return 0
+	}
+	return min(time.Duration(e.Value*float64(time.Second)), MaxAnnounce)
 }
 
 // DeviceStatus makes an online/offline event with its reason.

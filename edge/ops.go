@@ -95,3 +95,25 @@ type OutputStats struct {
 // LatencyBuckets are the upper bounds, in seconds, of OutputStats.Buckets:
 // from a GPIO line (microseconds) to an SMS through a slow modem.
 var LatencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// Announced is an announced opening of a device (a doctor's visit, a
+// delivery) that has not ended: its door opening is recorded, and rules
+// that test announced(device) do not alert.
+type Announced struct {
+	Device string    `json:"device"`
+	Until  time.Time `json:"until"`
+	By     string    `json:"by,omitempty"`
+	Note   string    `json:"note,omitempty"`
+}
+
+// Announcer takes announced openings: from the status page, `edgegw
+// announce`, and the central platform. The Gateway implements it; callers
+// find it by type assertion on a Controller or a status Provider.
+type Announcer interface {
+	// Announce expects device to open during d from now (0 withdraws an
+	// announcement); by says who, note why. The announcement is an event
+	// in the log. An unknown device is an error.
+	Announce(ctx context.Context, device string, d time.Duration, by, note string) error
+	// Announcements lists the windows not yet ended.
+	Announcements() []Announced
+}

@@ -51,3 +51,11 @@ type Closer interface {
 type Runner interface {
 	Run(ctx context.Context) error
 }
+
+// ActionTimeouter is implemented by outputs that need longer than the
+// action runner's default bound for one command: a TTS module finishing a
+// long text before the next, a modem trying several recipients. The
+// runner bounds each Apply of such an output by its ActionTimeout.
+type ActionTimeouter interface {
+	ActionTimeout() time.Duration
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/central"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
@@ -192,6 +193,9 @@ func (p *benchProc) sample() {
 	}
 }
 
+// benchClock is the wall clock the central benchmark measures and waits on.
+var benchClock edge.Clock = edge.SystemClock{}
+
 func (p *benchProc) stop() {
 	if p.cmd == nil {
 		return
@@ -201,7 +205,7 @@ func (p *benchProc) stop() {
 	go func() { p.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-benchClock.After(30 * time.Second):
 		p.cmd.Process.Kill()
 		<-done
 	}
@@ -299,7 +303,7 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 			if attempt > 50 {
 				return nil, fmt.Errorf("add gateway: %w", err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			<-benchClock.After(200 * time.Millisecond)
 		}
 		keys[i] = out.Key
 	}
@@ -309,7 +313,7 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		n    int
 	}
 	batches := make([][]gwBatch, gateways)
-	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	t0 := benchClock.Now().Add(-time.Hour).Truncate(time.Second)
 	for g := range gateways {
 		epoch := uint64(1_000_000 + g)
 		for from := 1; from <= perGW; from += batchN {
@@ -333,14 +337,14 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	// each in turn (a gateway uploads one batch at a time).
 	var sent, batchesDone, retries atomic.Int64
 	var lastAck atomic.Int64
-	lastAck.Store(time.Now().UnixNano())
+	lastAck.Store(benchClock.Now().UnixNano())
 	var longest atomic.Int64
 	recvURL := func(i int) string { return procs[i%len(procs)].url }
 	var urlMu sync.RWMutex
 	killAt := int64(res.EventsSent) * 4 / 10
 	killed := make(chan struct{})
 	var killOnce sync.Once
-	start := time.Now()
+	start := benchClock.Now()
 	var pwg sync.WaitGroup
 	for p := range posters {
 		pwg.Add(1)
@@ -355,6 +359,7 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 				var keep []int
 				for _, g := range mine {
 					b := batches[g][next[g]]
+					bo := edge.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond, Clock: benchClock}
 					for attempt := 0; ; attempt++ {
 						urlMu.RLock()
 						u := recvURL(g + attempt)
@@ -367,9 +372,11 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 							return
 						}
 						retries.Add(1)
-						time.Sleep(time.Duration(50*min(attempt+1, 10)) * time.Millisecond)
+						if bo.Wait(ctx) != nil {
+							return
+						}
 					}
-					now := time.Now().UnixNano()
+					now := benchClock.Now().UnixNano()
 					if gap := now - lastAck.Swap(now); gap > longest.Load() {
 						longest.Store(gap)
 					}
@@ -410,23 +417,21 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		p.cmd.Wait()
 		res.Killed = fmt.Sprintf("edgecentral-%d (stream leader: its NATS node and its receiver) at %d events", victim+1, sent.Load())
 		p.peak = 0
-		time.Sleep(2 * time.Second)
+		<-benchClock.After(2 * time.Second)
 		if err := p.start(); err != nil {
 			return nil, fmt.Errorf("restart: %w", err)
 		}
 	}
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
 wait:
 	for {
 		select {
 		case <-uploads:
 			break wait
-		case <-tick.C:
+		case <-benchClock.After(500 * time.Millisecond):
 			sampleAll()
 		}
 	}
-	res.Seconds = time.Since(start).Seconds()
+	res.Seconds = benchClock.Now().Sub(start).Seconds()
 	res.EventsPerSec = float64(sent.Load()) / res.Seconds
 	res.Batches, res.Retries = batchesDone.Load(), retries.Load()
 	res.LongestStall = time.Duration(longest.Load()).Seconds()

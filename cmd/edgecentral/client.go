@@ -24,12 +24,16 @@ type adminFlags struct {
 }
 
 func (a *adminFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&a.url, "url", a.url, "base URL of the running edgecentral server")
+	fs.StringVar(&a.url, "url", a.url, "base URL of the running edgecentral server (default: $EDGECENTRAL_URL, else "+defaultURL+")")
 	fs.StringVar(&a.token, "admin-token", a.token, "admin token, if the server was started with one (default: $EDGECENTRAL_ADMIN_TOKEN)")
 }
 
 func newAdminFlags() *adminFlags {
-	return &adminFlags{url: defaultURL, token: os.Getenv("EDGECENTRAL_ADMIN_TOKEN")}
+	u := os.Getenv("EDGECENTRAL_URL")
+	if u == "" {
+		u = defaultURL
+	}
+	return &adminFlags{url: u, token: os.Getenv("EDGECENTRAL_ADMIN_TOKEN")}
 }
 
 // call sends a JSON admin request and decodes the answer into out.

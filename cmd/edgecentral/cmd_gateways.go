@@ -134,7 +134,7 @@ func runGatewaysAdd(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	if store != nil {
-		k, err := receiver.AddPlacedGateway(store.Store, id, place, time.Now())
+		k, err := receiver.AddPlacedGateway(store.Store, id, place, receiver.SystemClock().Now())
 		if cerr := store.Close(); err == nil {
 			err = cerr
 		}
@@ -184,16 +184,22 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG\tPLACE")
+	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG PUSHED\tAPPLIED\tPLACE\tREFUSED")
 	for _, g := range gws {
-		backlog, skew := "-", "-"
+		backlog, skew, applied, refused := "-", "-", "-", ""
 		if hb := g.LastHeartbeat; hb != nil {
 			backlog = fmt.Sprintf("%d ev / %d B", hb.BacklogEvents, hb.BacklogBytes)
+			applied = orDash(hb.ConfigVersion)
+			refused = hb.ConfigError
+			if len(refused) > 120 {
+				refused = refused[:120] + "…"
+			}
 		}
 		if g.SkewKnown {
 			skew = (time.Duration(g.ClockSkewMillis) * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew, orDash(g.ConfigVersion), orDash(g.Place))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew,
+			orDash(g.ConfigVersion), applied, orDash(g.Place), refused)
 	}
 	return tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/internal/central"
 	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/sync/export/mqtt"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/wire"
 )
@@ -29,13 +30,14 @@ type serveFlags struct {
 	clusterNode, replicas                               int
 	retention                                           time.Duration
 	maxStore                                            int64
+	export                                              exportFlags
 }
 
 var serveOpts *serveFlags
 
 func (o *serveFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.listen, "listen", o.listen, "address to listen on; 0.0.0.0:8700 for all interfaces")
-	fs.StringVar(&o.data, "data", o.data, "data directory (embedded Badger store); created if missing (required)")
+	fs.StringVar(&o.data, "data", o.data, "data directory (the embedded JetStream node's files, or a Badger store an older edgecentral made); created if missing (default: ./edgecentral-data, unless --nats)")
 	fs.StringVar(&o.tlsCert, "tls-cert", o.tlsCert, "PEM certificate file: serve HTTPS (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", o.tlsKey, "PEM private key file of --tls-cert")
 	fs.StringVar(&o.adminToken, "admin-token", o.adminToken, "require this bearer token on the admin API; without it the admin API answers loopback clients only (default: $EDGECENTRAL_ADMIN_TOKEN)")
@@ -58,6 +60,7 @@ func (o *serveFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.replicas, "replicas", o.replicas, "replicas of the streams: default 1 embedded, 3 with --nats or --cluster-node")
 	fs.DurationVar(&o.retention, "retention", o.retention, "how long events are kept in JetStream")
 	fs.Int64Var(&o.maxStore, "max-store", o.maxStore, "bytes the events may take in JetStream; when full, batches are answered 503 and gateways keep their backlog (0: no cap)")
+	o.export.bind(fs)
 }
 
 // centralOptions maps the NATS flags onto central.Options.
@@ -93,9 +96,12 @@ func init() {
 		Short: "run the central receiver (HTTP API for gateways and the admin API)",
 		Usage: `Runs the central receiver: gateways upload their events to it, fetch config
 and commands from it and send heartbeats; operators read events, alerts and
-gateway status from its admin API (edgecentral tail, gateways list).
-Everything is kept in the data directory (embedded Badger); each event is
-stored once, durably, before the gateway gets its acknowledgement.
+gateway status from its admin API (edgecentral tail, events, gateways list).
+With no NATS flags it runs an embedded single-node NATS JetStream with its
+files in --data (./edgecentral-data by default): one command for a new
+user. --nats joins an external JetStream cluster, --cluster-node runs one
+node of a three-node cluster (docs/central.md). Each event is stored once,
+durably, before the gateway gets its acknowledgement.
 
 Hostile or broken clients cost bounded memory: a request's signature is
 checked before its body is read, bodies and decompressed batches have size
@@ -104,7 +110,8 @@ limits (--max-body, --max-decoded), and all requests in flight share
 send --gateway-rate requests per second (429 with Retry-After past it).
 With the defaults the process stays under 128 MiB (docs/hardening.md).
 
-Example:
+Examples:
+  edgecentral serve
   edgecentral gateways add gw-compound-7 --data /var/lib/edgecentral
   edgecentral serve --listen 0.0.0.0:8700 --data /var/lib/edgecentral \
       --tls-cert /etc/edgecentral/cert.pem --tls-key /etc/edgecentral/key.pem
@@ -117,12 +124,19 @@ locked by another edgecentral).`,
 			serveOpts = &serveFlags{listen: "127.0.0.1:8700", adminToken: os.Getenv("EDGECENTRAL_ADMIN_TOKEN"),
 				maxBody: wire.MaxBatchBody, maxDecoded: wire.MaxBatchDecoded, memoryBudget: receiver.DefaultMemoryBudget,
 				gatewayRate: 100, gatewayBurst: 200, replayWindow: 5 * time.Minute, drain: 30 * time.Second, logLevel: "info",
-				store: central.StoreAuto, natsSync: "always", retention: 90 * 24 * time.Hour}
+				store: central.StoreAuto, natsSync: "always", retention: 90 * 24 * time.Hour,
+				export: exportFlags{maxAttempts: 10, webhookTimeout: 10 * time.Second, mqttProduct: "edgegw",
+					mqttPropertyTopic: mqtt.DefaultPropertyTopic, mqttEventTopic: mqtt.DefaultEventTopic}}
 			serveOpts.bind(fs)
 		},
 		Run: runServe,
 	})
 }
+
+// DefaultDataDir is where `edgecentral serve` keeps its data when given no
+// --data and no --nats: a folder in the working directory. The package's
+// unit passes --data /var/lib/edgecentral.
+const DefaultDataDir = "edgecentral-data"
 
 func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	o := serveOpts
@@ -131,7 +145,7 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 		return usageErr("unexpected argument %q", pos[0])
 	}
 	if o.data == "" && o.nats == "" {
-		return usageErr("--data DIR is required")
+		o.data = DefaultDataDir // one command for a new user
 	}
 	co, err := o.centralOptions()
 	if err != nil {
@@ -151,6 +165,12 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	co.Addr, co.TLSCert, co.TLSKey, co.AdminToken, co.Logger = o.listen, o.tlsCert, o.tlsKey, o.adminToken, log
 	co.Receiver = receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow,
 		MemoryBudget: o.memoryBudget, GatewayRate: o.gatewayRate, GatewayBurst: o.gatewayBurst}
+	if co.Exporters, err = o.export.exporters(log); err != nil {
+		return err
+	}
+	if err := co.Validate(); err != nil {
+		return err
+	}
 	srv, err := central.Start(co)
 	if err != nil {
 		return err

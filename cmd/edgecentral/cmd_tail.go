@@ -115,7 +115,7 @@ func runTail(ctx context.Context, env *cli.Env, args []string) error {
 	if o.interval <= 0 {
 		o.interval = time.Second
 	}
-	now := time.Now()
+	now := receiver.SystemClock().Now()
 	since, err := when("since", o.since, now)
 	if err != nil {
 		return err

@@ -223,8 +223,8 @@ func TestCLIEndToEnd(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"serve"},
 		{"serve", "--data", t.TempDir(), "extra"},
+		{"serve", "--nats-sync", "sometimes"},
 		{"gateways", "add"},
 		{"config", "push", "--gateway", "gw1"},
 		{"command", "--type", "pulse_output"},

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/edgegw/edgegw/drivers/serial"
+	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -23,9 +23,13 @@ holding a port, from its lock file (/run/lock/LCK..ttyUSB0): "edgegw (pid
 123)" is the running gateway. The ports are not opened.
 
 Plug the adapters in one at a time and run it after each to see which
-name each one got. On Linux, prefer the stable /dev/serial/by-id/... link
-of an adapter over /dev/ttyUSB0 in the config: ttyUSB numbers change with
-the order adapters are found at boot.
+name each one got. ttyUSB numbers change with the order adapters are found
+at boot and when one is replugged, so name a port in the config by what
+stays the same: on Linux its stable /dev/serial/by-id/... link (printed
+under the port as by-id:), or on any OS its USB ids (printed as usb:), as
+port: usb:VID:PID:SERIAL, which the gateway looks up again at every
+reconnect. Two adapters with the same VID:PID and no serial number
+(cheap CH340s) can only be told apart by their by-id or by-path link.
 
 Examples:
   edgegw ports
@@ -40,19 +44,19 @@ ports could not be listed.`,
 			if len(args) > 0 {
 				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
 			}
-			ports, err := serial.ListPorts()
+			ports, err := serialport.List()
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				if ports == nil {
-					ports = []serial.PortInfo{}
+					ports = []serialport.PortInfo{}
 				}
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(ports)
 			}
-			serial.WritePorts(env.Stdout, ports)
+			serialport.WritePorts(env.Stdout, ports)
 			return nil
 		},
 	})

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/password"
 	"github.com/edgegw/edgegw/edge/service"
@@ -119,7 +120,7 @@ Exit status:
 				}
 				err = writeIndented(env.Stdout, map[string]any{"healthy": code == 0, "exit_code": code, "problems": texts, "checks": checks, "status": snap})
 			} else {
-				err = status.WriteSummaryIn(env.Stdout, snap, probs, time.Now(), i18n.Match(i18n.FromEnv()))
+				err = status.WriteSummaryIn(env.Stdout, snap, probs, edge.SystemClock{}.Now(), i18n.Match(i18n.FromEnv()))
 			}
 			if err != nil {
 				return err

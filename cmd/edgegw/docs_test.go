@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,6 +149,20 @@ func TestDocumentedCommands(t *testing.T) {
 	t.Cleanup(func() { gw.Process.Kill(); gw.Wait() })
 	logs := watchLog(stderr)
 	logs.waitFor(t, 30*time.Second, "status server listening", "gateway running")
+	// A central for the edgecentral commands (EDGECENTRAL_URL below).
+	caddr := freeAddr(t)
+	cs := exec.Command(central, "serve", "--listen", caddr, "--data", filepath.Join(dir, "central-running"), "--log-level", "warn")
+	if err := cs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Process.Kill(); cs.Wait() })
+	poll(t, 30*time.Second, "the central's /readyz", func() bool {
+		resp, err := http.Get("http://" + caddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
 	events := filepath.Join(dir, "events.jsonl")
 	os.WriteFile(events, []byte(`{"ts":"2026-12-05T21:00:00+08:00","kind":"state","dev":"door-b3-u2-h301","pt":"door","text":"open","v":1}`+"\n"), 0o644)
 	// A second site for the commands that start a gateway of their own.
@@ -167,6 +182,8 @@ func TestDocumentedCommands(t *testing.T) {
 				a = events
 			case a == "NAME":
 				a = "siren"
+			case a == "DEVICE":
+				a = "door-b2-u1-h201"
 			case a == "COMMAND":
 				a = "status"
 			case strings.HasPrefix(a, "/var/lib/edgecentral"):
@@ -215,6 +232,11 @@ func TestDocumentedCommands(t *testing.T) {
 					args[i] = cfg2
 				}
 			}
+			// A server started by the docs' command gets a free port, not
+			// the default one another program on the box may hold.
+			if c.bin == "edgecentral" && args[0] == "serve" && !slices.Contains(args, "--listen") {
+				args = append(args, "--listen", freeAddr(t))
+			}
 		}
 		key := c.bin + " " + strings.Join(args, " ")
 		if seen[key] {
@@ -237,7 +259,7 @@ func TestDocumentedCommands(t *testing.T) {
 			if mode == "long" {
 				site = cfg2
 			}
-			cmd.Env = append(os.Environ(), "EDGEGW_CONFIG="+site)
+			cmd.Env = append(os.Environ(), "EDGEGW_CONFIG="+site, "EDGECENTRAL_URL=http://"+caddr)
 			var out lockedBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {

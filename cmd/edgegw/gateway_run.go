@@ -16,12 +16,14 @@ import (
 	"github.com/edgegw/edgegw/sync/uplink"
 
 	// The device families, registered by name.
-	_ "github.com/edgegw/edgegw/drivers/camera"
+	"github.com/edgegw/edgegw/drivers/camera"
 	_ "github.com/edgegw/edgegw/drivers/gpio"
 	_ "github.com/edgegw/edgegw/drivers/gsm"
 	_ "github.com/edgegw/edgegw/drivers/modbus"
+	_ "github.com/edgegw/edgegw/drivers/rf433"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	_ "github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/voice"
 )
 
 type runOptions struct {
@@ -96,6 +98,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 			Logger:     logger.With("component", "uplink"),
 			Version:    version.Version,
 			Summary:    func() uplink.Summary { return summary(ctx, g) },
+			FilesDirs:  pictureDirs(cfg),
 		})
 		if err != nil {
 			g.Store().Close()
@@ -111,6 +114,21 @@ func runGateway(ctx context.Context, o runOptions) error {
 		o.Started(g, u, st)
 	}
 	return g.Run(ctx)
+}
+
+// pictureDirs are the picture folders of the camera inputs: the uplink
+// uploads the pictures their events name.
+func pictureDirs(cfg *config.Config) []string {
+	var dirs []string
+	for i, in := range cfg.Inputs {
+		if in.Driver != "camera" {
+			continue
+		}
+		if d := camera.PictureDir(cfg.NodeOptions(fmt.Sprintf("inputs[%d].options", i), in.Options)); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 func summary(ctx context.Context, g *gateway.Gateway) uplink.Summary {

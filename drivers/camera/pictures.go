@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // Pictures is a bounded folder of alarm pictures: at most MaxBytes and
@@ -139,4 +141,15 @@ func safeName(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// PictureDir returns the picture folder a camera input's options name, ""
+// when none (or when the options do not decode: the driver reports that).
+// The uplink uploads the pictures of this folder that events name.
+func PictureDir(opts edge.Options) string {
+	var o Options
+	if opts == nil || opts.Decode(&o) != nil {
+		return ""
+	}
+	return o.Pictures.Dir
 }

@@ -37,8 +37,30 @@ type fakeCamera struct {
 
 	conns    atomic.Int32
 	rejected atomic.Int32
+	changed  chan struct{} // a connection or a rejection happened
 	url      string
 	stop     chan struct{}
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// waitUntil waits for cond, looking again each time changed fires.
+func waitUntil(t *testing.T, changed chan struct{}, cond func() bool, fail func()) {
+	t.Helper()
+	deadline := time.After(wait)
+	for !cond() {
+		select {
+		case <-changed:
+		case <-deadline:
+			fail()
+			return
+		}
+	}
 }
 
 type rawPart struct {
@@ -66,7 +88,7 @@ func (c *fakeCamera) authorized(r *http.Request) bool {
 }
 
 func (c *fakeCamera) start() {
-	c.stop = make(chan struct{})
+	c.stop, c.changed = make(chan struct{}), make(chan struct{}, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		c.t.Fatal(err)
@@ -75,6 +97,7 @@ func (c *fakeCamera) start() {
 		if !c.authorized(r) {
 			if r.Header.Get("Authorization") != "" {
 				c.rejected.Add(1)
+				notify(c.changed)
 			}
 			w.Header().Set("WWW-Authenticate", `Digest qop="auth", realm="Login to 4L0DD7EPAZ", nonce="5a1c9e7d3b", stale="FALSE"`)
 			w.Header().Add("WWW-Authenticate", `Basic realm="Login to 4L0DD7EPAZ"`)
@@ -82,6 +105,7 @@ func (c *fakeCamera) start() {
 			return
 		}
 		n := int(c.conns.Add(1)) - 1
+		notify(c.changed)
 		w.Header().Set("Content-Type", c.ctype+"; boundary="+c.boundary)
 		w.WriteHeader(http.StatusOK)
 		fl := w.(http.Flusher)
@@ -108,13 +132,8 @@ func (c *fakeCamera) start() {
 
 func waitConns(t *testing.T, c *fakeCamera, n int32) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for c.conns.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("camera got %d connections, want %d", c.conns.Load(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, c.changed, func() bool { return c.conns.Load() >= n },
+		func() { t.Fatalf("camera got %d connections, want %d", c.conns.Load(), n) })
 }
 
 // TestPullISAPI: alertStream behind digest auth; the camera drops the
@@ -217,13 +236,8 @@ cameras:
 	if ev := r.sink.Events()[i]; !strings.Contains(ev.Text, "401") {
 		t.Errorf("offline reason %q does not say 401", ev.Text)
 	}
-	deadline := time.Now().Add(wait)
-	for cam.rejected.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d attempts", cam.rejected.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, cam.changed, func() bool { return cam.rejected.Load() >= 3 },
+		func() { t.Fatalf("only %d attempts", cam.rejected.Load()) })
 	if n := r.sink.Len(); n != 1 {
 		t.Errorf("got %d events, want the one offline: %+v", n, r.sink.Events())
 	}
@@ -300,13 +314,8 @@ func TestProbe(t *testing.T) {
 	go func() {
 		done <- Probe(ctx, ProbeOptions{URL: cam.url + "/cgi-bin/eventManager.cgi?action=attach&codes=[All]", User: "admin", Password: "pw"}, &out2, nil)
 	}()
-	deadline := time.Now().Add(wait)
-	for !strings.Contains(out2.String(), "ch1 CrossLineDetection active") {
-		if time.Now().After(deadline) {
-			t.Fatalf("probe printed %q", out2.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, out2.written(), func() bool { return strings.Contains(out2.String(), "ch1 CrossLineDetection active") },
+		func() { t.Fatalf("probe printed %q", out2.String()) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -320,11 +329,25 @@ func TestProbe(t *testing.T) {
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	ch chan struct{}
+}
+
+// written fires after each Write.
+func (s *syncBuffer) written() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{}, 1)
+	}
+	return s.ch
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ch != nil {
+		defer notify(s.ch)
+	}
 	return s.b.Write(p)
 }
 

@@ -228,6 +228,15 @@ func TestGPIOSinkRefuses(t *testing.T) {
 	waitSignals(t, refused, 5, 5*time.Second, "refused events")
 	chip.drive(17, false)
 	waitSignals(t, refused, 1, 5*time.Second, "refused edge")
+	// The sink said no before the driver counted the drop: wait for it.
+	deadline := time.After(5 * time.Second)
+	for d.Dropped() < 6 {
+		select {
+		case <-deadline:
+			t.Fatalf("dropped %d, want 6", d.Dropped())
+		case <-time.After(time.Millisecond):
+		}
+	}
 	if got := d.Dropped(); got != 6 {
 		t.Errorf("dropped %d, want 6", got)
 	}

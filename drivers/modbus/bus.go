@@ -9,40 +9,49 @@ import (
 
 // One serial port is one bus: an input driver and the relay-board outputs
 // on the same RS-485 line must share its master, because the port can be
-// opened only once and only one frame may be on the line at a time.
+// opened only once and only one frame may be on the line at a time. A
+// device server (rtu_over_tcp) is the same RS-485 line behind a socket,
+// and a Modbus TCP server often takes only a few connections: each is
+// shared the same way, keyed by its address.
 var (
 	busMu sync.Mutex
 	buses = map[string]*busRef{}
 )
 
 type busRef struct {
-	m    *Master
+	m    Client
 	refs int
 }
 
-// acquireMaster returns the master of line.Port, making it on first use
-// with clock (nil: the system clock). The line settings must agree with
-// those of the other users.
-func acquireMaster(line Line, clock edge.Clock) (*Master, func(), error) {
+// acquireMaster returns the client of line (its port or address), making
+// it on first use with clock (nil: the system clock). The line settings
+// must agree with those of the other users.
+func acquireMaster(line Line, clock edge.Clock) (Client, func(), error) {
 	line.setDefaults()
+	key := line.Name()
 	busMu.Lock()
 	defer busMu.Unlock()
-	if b, ok := buses[line.Port]; ok {
-		if b.m.line != line {
+	if b, ok := buses[key]; ok {
+		if l := b.m.Line(); l != line {
+			if line.Transport == TransportTCP {
+				return nil, nil, fmt.Errorf("%s is already in use with connect_timeout %v; every input and output on one connection must use the same settings", key, l.ConnectTimeout)
+			}
 			return nil, nil, fmt.Errorf("port %q is already in use with %d baud %d%s%d; every input and output on one port must use the same settings",
-				line.Port, b.m.line.Baud, b.m.line.DataBits, b.m.line.Parity[:1], b.m.line.StopBits)
+				key, l.Baud, l.DataBits, l.Parity[:1], l.StopBits)
 		}
 		b.refs++
-		return b.m, releaser(line.Port, b), nil
+		return b.m, releaser(key, b), nil
 	}
-	m, err := NewMaster(line)
+	m, err := NewClient(line)
 	if err != nil {
 		return nil, nil, err
 	}
-	m.SetClock(clock)
+	if c, ok := m.(interface{ SetClock(edge.Clock) }); ok {
+		c.SetClock(clock)
+	}
 	b := &busRef{m: m, refs: 1}
-	buses[line.Port] = b
-	return m, releaser(line.Port, b), nil
+	buses[key] = b
+	return m, releaser(key, b), nil
 }
 
 func releaser(port string, b *busRef) func() {

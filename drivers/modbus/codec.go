@@ -55,8 +55,10 @@ var (
 	// ErrNoise: the line never fell silent long enough to send a request
 	// (a babbling device, or another master on the bus).
 	ErrNoise = errors.New("modbus: line never silent")
-	// ErrPort: the serial port failed or vanished (USB adapter unplugged).
-	ErrPort = errors.New("modbus: serial port error")
+	// ErrPort: the serial port failed or vanished (USB adapter unplugged),
+	// or the TCP connection could not be made or was lost (ErrConnect,
+	// ErrDisconnected).
+	ErrPort = errors.New("modbus: port error")
 )
 
 // Exception codes (section 7).

@@ -156,7 +156,7 @@ func (d *Driver) Run(ctx context.Context, sink edge.Sink) error {
 	return d.run(ctx, m, sink)
 }
 
-func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
+func (d *Driver) run(ctx context.Context, m Client, sink edge.Sink) error {
 	clock := d.env.Clock
 	now := clock.Now()
 	for _, g := range d.groups {
@@ -224,7 +224,7 @@ func (d *Driver) run(ctx context.Context, m *Master, sink edge.Sink) error {
 }
 
 // PollOnce polls every group once on m; the benchmark and tests use it.
-func (d *Driver) PollOnce(ctx context.Context, m *Master, sink edge.Sink) error {
+func (d *Driver) PollOnce(ctx context.Context, m Client, sink edge.Sink) error {
 	for _, g := range d.groups {
 		if err := d.poll(ctx, m, g, sink); err != nil {
 			return err
@@ -235,7 +235,7 @@ func (d *Driver) PollOnce(ctx context.Context, m *Master, sink edge.Sink) error 
 
 // poll reads every block of g once. It returns an error only when the port
 // is gone.
-func (d *Driver) poll(ctx context.Context, m *Master, g *group, sink edge.Sink) error {
+func (d *Driver) poll(ctx context.Context, m Client, g *group, sink edge.Sink) error {
 	skip := map[*device]bool{}
 	for _, b := range g.blocks {
 		if skip[b.dev] {
@@ -334,13 +334,18 @@ func (d *Driver) forget(dv *device) {
 	}
 }
 
-// portDown marks every device offline once, with the port's error.
+// portDown marks every device offline once, with the port's error, and
+// counts the error by its cause (CausePort, CauseConnectRefused, ...) on
+// every device.
 func (d *Driver) portDown(sink edge.Sink, err error) {
 	var evs []edge.Event
+	cause := PortCause(err)
 	d.mu.Lock()
 	for _, dv := range d.devs {
 		s := d.state[dv.ID]
 		s.LastError = err.Error()
+		s.ErrorsByCause[cause]++
+		s.Errors++
 		if s.online >= 0 {
 			s.online = -1
 			d.forget(dv)
@@ -349,7 +354,7 @@ func (d *Driver) portDown(sink edge.Sink, err error) {
 	}
 	d.mu.Unlock()
 	if len(evs) > 0 {
-		d.log.Warn("modbus port down; reconnecting", "port", d.line.Port, "err", err)
+		d.log.Warn("modbus port down; reconnecting", "port", d.line.Name(), "cause", cause, "err", err)
 	}
 	for _, ev := range evs {
 		d.emit(sink, ev)
@@ -393,14 +398,24 @@ func (d *Driver) emitBlock(b *block, g *group, resp PDU, sink edge.Sink) {
 			if bits[off] {
 				v = 1
 			}
+		case p.bitHi >= 0:
+			v = Round(float64(BitField(regs[off], p.bit, p.bitHi))*p.scale+p.offset, p.decimals)
 		case p.bit >= 0:
 			v = float64(regs[off] >> p.bit & 1)
+		case p.isText:
+			raw, err := DecodeValue(regs[off:off+p.regs], p.typ, p.order)
+			if err != nil || (p.have && raw.Str == p.text) {
+				continue
+			}
+			p.have, p.text, p.lastSent = true, raw.Str, now
+			d.emit(sink, edge.StateChange(b.dev.ID, p.name, raw.Str, 0))
+			continue
 		default:
 			raw, err := Decode(regs[off:], p.typ, p.order)
 			if err != nil {
 				continue
 			}
-			v = raw*p.scale + p.offset
+			v = Round(raw*p.scale+p.offset, p.decimals)
 		}
 		if p.isState {
 			if p.invert {

@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,19 +19,20 @@ import (
 // every attempt to open it. It must run before the driver does.
 func countOpens(t *testing.T, d *Driver, clock edge.Clock) func() int {
 	t.Helper()
-	m, release, err := acquireMaster(d.line, clock)
+	c, release, err := acquireMaster(d.line, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(release)
+	m := c.(*Master)
 	var mu sync.Mutex
 	n := 0
 	open := m.open
-	m.open = func() (Port, error) {
+	m.open = func(ctx context.Context) (Port, error) {
 		mu.Lock()
 		n++
 		mu.Unlock()
-		return open()
+		return open(ctx)
 	}
 	return func() int {
 		mu.Lock()

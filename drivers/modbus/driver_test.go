@@ -274,7 +274,7 @@ func TestOptionsErrors(t *testing.T) {
 		{base + "devices: [{id: d, slave: 1, points: []}]", "devices[0].points"},
 		{base + "devices: [{id: d, slave: 1, points: [{name: p, table: coil}]}, {id: d, slave: 2, points: [{name: p, table: coil}]}]", "devices[1].id"},
 		{dev("{name: p, table: registers}"), "devices[0].points[0].table"},
-		{dev("{name: p, table: holding, type: int64}"), "devices[0].points[0].type"},
+		{dev("{name: p, table: holding, type: int128}"), "devices[0].points[0].type"},
 		{dev("{name: p, table: coil, type: int16}"), "devices[0].points[0].type"},
 		{dev("{name: p, table: holding, bit: 16}"), "devices[0].points[0].bit"},
 		{dev("{name: p, table: holding, type: int16, word_order: little}"), "devices[0].points[0].word_order"},
@@ -448,5 +448,150 @@ func TestMasterEcho(t *testing.T) {
 	// byte count 0: a CRC error, not a value.
 	if _, err := m.ReadRegisters(t.Context(), 1, FuncReadHoldingRegisters, 0, 2, tx); err == nil {
 		t.Fatal("without echo on an echoing line: no error")
+	}
+}
+
+// TestPlanBlocksGap: max_gap merges points across unused registers, up to
+// max_read and the 125-register limit, and splits them back.
+func TestPlanBlocksGap(t *testing.T) {
+	points := `
+    points:
+      - {name: a, table: holding, address: 0}
+      - {name: b, table: holding, address: 3, type: float32}
+      - {name: c, table: holding, address: 10}
+      - {name: d, table: holding, address: 120, type: uint64}
+      - {name: e, table: holding, address: 200}
+      - {name: g, table: coil, address: 0}
+      - {name: h, table: coil, address: 40}
+`
+	for _, tc := range []struct{ opts, want string }{
+		{"", "coil:0+1 coil:40+1 holding:0+1 holding:3+2 holding:10+1 holding:120+4 holding:200+1"},
+		{"max_gap: 1", "coil:0+1 coil:40+1 holding:0+1 holding:3+2 holding:10+1 holding:120+4 holding:200+1"},
+		{"max_gap: 2", "coil:0+1 coil:40+1 holding:0+5 holding:10+1 holding:120+4 holding:200+1"},
+		{"max_gap: 5", "coil:0+41 holding:0+11 holding:120+4 holding:200+1"},
+		// 0..123 is 124 registers, within 125; 200 would pass it.
+		{"max_gap: 110", "coil:0+41 holding:0+124 holding:200+1"},
+		{"max_gap: 110\n    max_read: 20", "coil:0+41 holding:0+11 holding:120+4 holding:200+1"},
+		{"max_gap: 3", "coil:0+41 holding:0+5 holding:10+1 holding:120+4 holding:200+1"},
+	} {
+		d, err := New(edge.Env{}, opts("port: /dev/x\ndevices:\n  - id: d\n    slave: 1\n    "+tc.opts+points))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.opts, err)
+		}
+		var got []string
+		for _, b := range d.groups[0].blocks {
+			got = append(got, fmt.Sprintf("%s:%d+%d", b.table, b.addr, b.qty))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%q: got %v, want %s", tc.opts, got, tc.want)
+		}
+	}
+	// The bus's max_gap is every device's default.
+	d, err := New(edge.Env{}, opts("port: /dev/x\nmax_gap: 2\ndevices:\n  - id: d\n    slave: 1\n"+points))
+	if err != nil || len(d.groups[0].blocks) != 6 {
+		t.Errorf("bus max_gap: got %v blocks, %v", len(d.groups[0].blocks), err)
+	}
+}
+
+// TestEmitDecoded: one merged block split back into points of every kind,
+// scaled and rounded as configured.
+func TestEmitDecoded(t *testing.T) {
+	d, err := New(edge.Env{}, opts(`
+port: /dev/x
+max_gap: 8
+devices:
+  - id: m
+    slave: 1
+    points:
+      - {name: temp, table: input, address: 0, type: int16, scale: 0.1}
+      - {name: energy, table: input, address: 1, type: uint32, order: DCBA, scale: 0.01}
+      - {name: counter, table: input, address: 3, type: uint64, order: CDAB}
+      - {name: volts, table: input, address: 7, type: float32, order: BADC}
+      - {name: power, table: input, address: 9, type: float64, order: ABCD, decimals: 2}
+      - {name: mode, table: input, address: 13, bits: 4-7}
+      - {name: alarm, table: input, address: 13, bit: 15, on: alarm, off: ok}
+      - {name: serial, table: input, address: 20, type: string, registers: 3, order: BADC}
+      - {name: offset, table: input, address: 14, offset: -0.5}
+      - {name: raw, table: input, address: 15, scale: 2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := d.groups[0].blocks
+	if len(blocks) != 1 || blocks[0].addr != 0 || blocks[0].qty != 23 {
+		t.Fatalf("blocks: %+v", blocks)
+	}
+	regs := make([]uint16, 23)
+	regs[0] = 222                                  // 22.2
+	copy(regs[1:], []uint16{0x3930, 0x0000})       // 12345 as DCBA: bytes 39 30 00 00 reversed -> 123.45
+	copy(regs[3:], []uint16{0x0000, 0x0001, 0, 0}) // CDAB: words from the last: 0000 0000 0001 0000
+	f32, _ := Encode(230.1, TypeFloat32, OrderBADC)
+	copy(regs[7:], f32)
+	f64, _ := Encode(1234.5678, TypeFloat64, OrderABCD)
+	copy(regs[9:], f64)
+	regs[13] = 0x80A0 // bits 4-7: 10; bit 15 set
+	regs[14] = 3
+	regs[15] = 21
+	copy(regs[20:], []uint16{0x5344, 0x315A, 0x0032}) // "DSZ12" byte-swapped, then NUL
+	data := []byte{byte(2 * len(regs))}
+	for _, r := range regs {
+		data = append(data, byte(r>>8), byte(r))
+	}
+	sink := newCollector()
+	d.emitBlock(blocks[0], d.groups[0], PDU{Function: 4, Data: data}, sink)
+	got := map[string]edge.Event{}
+	for _, e := range sink.Events() {
+		got[e.Point] = e
+	}
+	for _, tc := range []struct {
+		point string
+		v     float64
+		text  string
+	}{
+		{"temp", 22.2, ""}, {"energy", 123.45, ""}, {"counter", 65536, ""}, {"volts", 230.1, ""},
+		{"power", 1234.57, ""}, {"mode", 10, ""}, {"alarm", 1, "alarm"}, {"serial", 0, "DSZ12"},
+		{"offset", 2.5, ""}, {"raw", 42, ""},
+	} {
+		e, ok := got[tc.point]
+		if !ok || e.Value != tc.v || e.Text != tc.text {
+			t.Errorf("%s: got %+v, want value %v text %q", tc.point, e, tc.v, tc.text)
+		}
+	}
+	// A string is sent again only when it changes.
+	n := sink.Len()
+	d.emitBlock(blocks[0], d.groups[0], PDU{Function: 4, Data: data}, sink)
+	for _, e := range sink.Events()[n:] {
+		if e.Point == "serial" {
+			t.Errorf("unchanged string sent again: %+v", e)
+		}
+	}
+}
+
+func TestPointOptionErrors(t *testing.T) {
+	base := "port: /dev/x\ndevices:\n  - id: d\n    slave: 1\n    points:\n      - "
+	for _, tc := range []struct{ point, field string }{
+		{"{name: p, table: holding, type: string}", "registers"},
+		{"{name: p, table: holding, type: string, registers: 126}", "registers"},
+		{"{name: p, table: holding, type: string, registers: 2, order: CDAB}", "order"},
+		{"{name: p, table: holding, type: uint16, registers: 2}", "registers"},
+		{"{name: p, table: holding, type: int32, order: ACBD}", "order"},
+		{"{name: p, table: holding, type: int32, order: CDAB, word_order: little}", "word_order"},
+		{"{name: p, table: coil, order: CDAB}", "order"},
+		{"{name: p, table: holding, bits: 7-4}", "bits"},
+		{"{name: p, table: holding, bits: 0-16}", "bits"},
+		{"{name: p, table: holding, bits: 1-2, bit: 3}", "bits"},
+		{"{name: p, table: holding, bits: 1-2, type: int32}", "type"},
+		{"{name: p, table: holding, decimals: 13}", "decimals"},
+		{"{name: p, table: holding, bit: 1, decimals: 1}", "points[0]"},
+		{"{name: p, table: holding, type: string, registers: 2, scale: 2}", "points[0]"},
+		{"{name: p, table: holding, scale: .nan}", "scale"},
+	} {
+		_, err := New(edge.Env{}, opts(base+tc.point))
+		if err == nil || !strings.Contains(err.Error(), "points[0]") || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s\n  got %v, want an error naming %s", tc.point, err, tc.field)
+		}
+	}
+	if _, err := New(edge.Env{}, opts("port: /dev/x\nmax_gap: 124\ndevices: [{id: d, slave: 1, points: [{name: p, table: coil}]}]")); err == nil || !strings.Contains(err.Error(), "max_gap") {
+		t.Errorf("max_gap 124: got %v", err)
 	}
 }

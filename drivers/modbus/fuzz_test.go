@@ -134,3 +134,60 @@ func FuzzAssembler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTCPResponse feeds an arbitrary byte stream as the answers to one
+// request, cut into frames by SplitTCPFrame and checked by
+// CheckTCPResponse as the TCP master does: nothing may panic, the stream
+// is consumed in bounded frames, and whatever is accepted answers the
+// request: its transaction id, unit id, function, quantity or echo.
+func FuzzTCPResponse(f *testing.F) {
+	f.Add(uint16(1), byte(1), byte(2), uint16(0), uint16(2), AppendTCPFrame(nil, 1, 1, PDU{3, []byte{4, 0, 1, 0, 2}}))
+	f.Add(uint16(5), byte(3), byte(2), uint16(0), uint16(1), append(AppendTCPFrame(nil, 4, 3, PDU{3, []byte{2, 0, 9}}), AppendTCPFrame(nil, 5, 3, PDU{3, []byte{2, 0, 1}})...))
+	f.Add(uint16(1), byte(1), byte(0), uint16(0), uint16(9), AppendTCPFrame(nil, 1, 1, PDU{0x81, []byte{2}}))
+	f.Add(uint16(1), byte(1), byte(4), uint16(7), uint16(0xFF00), AppendTCPFrame(nil, 1, 1, PDU{5, []byte{0, 7, 0xFF, 0}}))
+	f.Add(uint16(1), byte(1), byte(2), uint16(0), uint16(1), []byte{0, 1, 0, 0, 0, 255, 1})
+	f.Add(uint16(0), byte(0), byte(0), uint16(0), uint16(0), []byte{})
+	f.Fuzz(func(t *testing.T, tid uint16, unit, sel byte, addr, qty uint16, stream []byte) {
+		req, ok := fuzzRequest(sel, addr, qty)
+		if !ok {
+			return
+		}
+		want, _ := ExpectLen(req)
+		for len(stream) > 0 {
+			h, resp, n, err := SplitTCPFrame(stream)
+			if err != nil {
+				if !errors.Is(err, ErrBadResponse) {
+					t.Fatalf("untyped error %v", err)
+				}
+				return // the master drops the connection
+			}
+			if n == 0 {
+				if len(stream) >= MaxTCPFrame {
+					t.Fatalf("%d bytes held without a frame", len(stream))
+				}
+				return
+			}
+			if n > MaxTCPFrame || n < 8 {
+				t.Fatalf("frame of %d bytes", n)
+			}
+			stream = stream[n:]
+			err = CheckTCPResponse(tid, unit, req, h, resp)
+			var ex *ExceptionError
+			switch {
+			case errors.As(err, &ex):
+				if h.Transaction != tid || h.Unit != unit || resp.Function != req.Function|0x80 {
+					t.Fatalf("exception accepted from %+v %+v", h, resp)
+				}
+			case err == nil:
+				if h.Transaction != tid || h.Unit != unit || resp.Function != req.Function || 1+len(resp.Data) != want-3 {
+					t.Fatalf("accepted %+v %+v as the answer to tid %d unit %d %+v", h, resp, tid, unit, req)
+				}
+				if req.Function >= FuncWriteSingleCoil && string(resp.Data) != string(req.Data[:4]) {
+					t.Fatalf("write echo % x accepted for % x", resp.Data, req.Data)
+				}
+			case !errors.Is(err, ErrBadResponse):
+				t.Fatalf("untyped error %v", err)
+			}
+		}
+	})
+}

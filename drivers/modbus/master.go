@@ -22,9 +22,18 @@ type Port interface {
 	Close() error
 }
 
-// Line is a serial line's settings.
+// Line is a serial line's settings, or a TCP connection's.
 type Line struct {
-	Port     string // device path: /dev/ttyUSB0, COM3
+	// Transport is serial (""), rtu_over_tcp or tcp.
+	Transport Transport
+	Port      string // device path: /dev/ttyUSB0, COM3, usb:VID:PID[:SERIAL]
+	// Address is host:port for the TCP transports.
+	Address string
+	// ConnectTimeout bounds a TCP connect. Default DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// Baud, DataBits, Parity and StopBits are the serial line's; over a
+	// device server (rtu_over_tcp) its serial side's, which time the
+	// frames and the silence between them.
 	Baud     int    // default 9600
 	DataBits int    // 7 or 8; default 8
 	Parity   string // none, even or odd; default even (the Modbus default)
@@ -49,6 +58,9 @@ func (l *Line) setDefaults() {
 	}
 	if l.StopBits == 0 {
 		l.StopBits = 1
+	}
+	if l.Transport != TransportSerial && l.ConnectTimeout <= 0 {
+		l.ConnectTimeout = DefaultConnectTimeout
 	}
 }
 
@@ -187,7 +199,7 @@ type TxStats struct {
 type Master struct {
 	line  Line
 	mode  *serial.Mode
-	open  func() (Port, error)
+	open  func(ctx context.Context) (Port, error)
 	clock edge.Clock
 
 	sem  chan struct{} // the bus: held for one transaction
@@ -203,24 +215,42 @@ type Master struct {
 	wbuf  []byte
 }
 
-// NewMaster makes a master for line; the port is opened on first use.
+// NewMaster makes an RTU master for line (a serial port, or a device
+// server's socket for rtu_over_tcp); the port is opened on first use. A
+// port named usb:VID:PID[:SERIAL] is looked up again at every open.
 func NewMaster(line Line) (*Master, error) {
 	line.setDefaults()
 	mode, err := line.mode()
 	if err != nil {
-		return nil, fmt.Errorf("port %q: %w", line.Port, err)
+		return nil, fmt.Errorf("port %q: %w", line.Name(), err)
 	}
 	m := &Master{line: line, mode: mode, sem: make(chan struct{}, 1), clock: edge.SystemClock{}}
-	m.open = func() (Port, error) { return serialport.Open(line.Port, mode) }
+	switch line.Transport {
+	case TransportSerial:
+		m.open = func(context.Context) (Port, error) {
+			path, err := serialport.ResolvePortWith(enumerator, line.Port)
+			if err != nil {
+				return nil, err
+			}
+			return serialport.Open(path, mode)
+		}
+	case TransportRTUOverTCP:
+		m.open = func(ctx context.Context) (Port, error) { return dial(ctx, line) }
+	default:
+		return nil, fmt.Errorf("%s: an RTU master speaks serial or rtu_over_tcp, not %q", line.Name(), line.Transport)
+	}
 	return m, nil
 }
+
+// enumerator finds usb:VID:PID ports; tests replace it.
+var enumerator serialport.Enumerator = serialport.System{}
 
 // NewMasterPort makes a master on an already open port (tests, tools).
 // When the port fails it is not reopened.
 func NewMasterPort(line Line, p Port) *Master {
 	line.setDefaults()
 	m := &Master{line: line, sem: make(chan struct{}, 1), port: p, dirty: true, clock: edge.SystemClock{}}
-	m.open = func() (Port, error) { return nil, errors.New("port closed and cannot be reopened") }
+	m.open = func(context.Context) (Port, error) { return nil, errors.New("port closed and cannot be reopened") }
 	return m
 }
 
@@ -258,7 +288,7 @@ func (m *Master) Connect(ctx context.Context) error {
 		return err
 	}
 	defer m.release()
-	return m.ensureOpen()
+	return m.ensureOpen(ctx)
 }
 
 // Close closes the port; a later Do reopens it.
@@ -284,15 +314,15 @@ func (m *Master) acquire(ctx context.Context) error {
 
 func (m *Master) release() { <-m.sem }
 
-func (m *Master) ensureOpen() error {
+func (m *Master) ensureOpen(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.port != nil {
 		return nil
 	}
-	p, err := m.open()
+	p, err := m.open(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: open %s: %w", ErrPort, m.line.Port, err)
+		return portErr("open "+m.line.Name(), err)
 	}
 	// A slave may still be answering whoever had the port before: wait the
 	// line out before the first request.
@@ -304,7 +334,15 @@ func (m *Master) ensureOpen() error {
 // adapter gives EIO or "port has been closed" from then on.
 func (m *Master) portFailed(err error) error {
 	m.Close()
-	return fmt.Errorf("%w: %s: %w", ErrPort, m.line.Port, err)
+	return portErr(m.line.Name(), err)
+}
+
+// portErr wraps err in ErrPort unless it already is one.
+func portErr(what string, err error) error {
+	if errors.Is(err, ErrPort) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrPort, what, err)
 }
 
 // Do sends req to slave and returns the slave's response PDU, checked
@@ -312,35 +350,45 @@ func (m *Master) portFailed(err error) error {
 // timeouts, damaged and mismatched answers tx.Retries times, and busy
 // exceptions tx.BusyRetries times.
 func (m *Master) Do(ctx context.Context, slave byte, req PDU, tx Tx) (PDU, TxStats, error) {
-	var st TxStats
 	tx = tx.withDefaults()
 	if _, err := ExpectLen(req); err != nil {
-		return PDU{}, st, err
+		return PDU{}, TxStats{}, err
 	}
 	if err := m.acquire(ctx); err != nil {
-		return PDU{}, st, err
+		return PDU{}, TxStats{}, err
 	}
 	defer m.release()
-	if err := m.ensureOpen(); err != nil {
-		return PDU{}, st, err
+	if err := m.ensureOpen(ctx); err != nil {
+		return PDU{}, TxStats{}, err
 	}
-	gap := max(tx.Gap, m.line.Silence())
-	busy := 0
-	var err error
-	for attempt := 0; attempt <= tx.Retries; {
-		if ctx.Err() != nil {
-			return PDU{}, st, ctx.Err()
-		}
+	return retry(ctx, tx, max(tx.Gap, m.line.Silence()), func(gap time.Duration, st *TxStats) (PDU, error) {
 		m.mu.Lock()
 		p := m.port
 		m.mu.Unlock()
 		if p == nil {
-			return PDU{}, st, fmt.Errorf("%w: %s: closed", ErrPort, m.line.Port)
+			return PDU{}, fmt.Errorf("%w: %s: closed", ErrPort, m.line.Name())
+		}
+		return m.once(ctx, p, slave, req, tx, gap, st)
+	})
+}
+
+// retry runs attempt until it gets an answer, counting each failure in the
+// stats: timeouts, damaged and mismatched answers tx.Retries times, busy
+// exceptions tx.BusyRetries times (after tx.BusyDelay), nothing else.
+// gap is the silence kept before each request.
+func retry(ctx context.Context, tx Tx, gap time.Duration, attempt func(gap time.Duration, st *TxStats) (PDU, error)) (PDU, TxStats, error) {
+	var st TxStats
+	base := gap
+	busy := 0
+	var err error
+	for tries := 0; tries <= tx.Retries; {
+		if ctx.Err() != nil {
+			return PDU{}, st, ctx.Err()
 		}
 		st.Attempts++
 		var resp PDU
-		resp, err = m.once(ctx, p, slave, req, tx, gap, &st)
-		gap = max(tx.Gap, m.line.Silence())
+		resp, err = attempt(gap, &st)
+		gap = base
 		if err != nil {
 			st.LastErr = err
 		}
@@ -372,7 +420,7 @@ func (m *Master) Do(ctx context.Context, slave byte, req PDU, tx Tx) (PDU, TxSta
 		default: // port gone, ctx
 			return PDU{}, st, err
 		}
-		attempt++
+		tries++
 	}
 	return PDU{}, st, err
 }
@@ -503,34 +551,42 @@ func (m *Master) receive(ctx context.Context, p Port, slave byte, req PDU, tx Tx
 	}
 }
 
-// ReadRegisters reads qty holding (table "holding") or input registers.
+// ReadRegisters reads qty holding (function 3) or input (4) registers.
 func (m *Master) ReadRegisters(ctx context.Context, slave byte, fn byte, addr, qty uint16, tx Tx) ([]uint16, error) {
-	req, err := ReadRequest(fn, addr, qty)
-	if err != nil {
-		return nil, err
-	}
-	resp, _, err := m.Do(ctx, slave, req, tx)
-	if err != nil {
-		return nil, err
-	}
-	return Registers(resp), nil
+	return readRegisters(ctx, m, slave, fn, addr, qty, tx)
 }
 
 // ReadBits reads qty coils (function 1) or discrete inputs (function 2).
 func (m *Master) ReadBits(ctx context.Context, slave byte, fn byte, addr, qty uint16, tx Tx) ([]bool, error) {
-	req, err := ReadRequest(fn, addr, qty)
-	if err != nil {
-		return nil, err
-	}
-	resp, _, err := m.Do(ctx, slave, req, tx)
-	if err != nil {
-		return nil, err
-	}
-	return Bits(resp, int(qty)), nil
+	return readBits(ctx, m, slave, fn, addr, qty, tx)
 }
 
 // Write sends one write request (functions 5, 6, 15, 16).
 func (m *Master) Write(ctx context.Context, slave byte, req PDU, tx Tx) error {
 	_, _, err := m.Do(ctx, slave, req, tx)
 	return err
+}
+
+func readRegisters(ctx context.Context, c Client, slave byte, fn byte, addr, qty uint16, tx Tx) ([]uint16, error) {
+	req, err := ReadRequest(fn, addr, qty)
+	if err != nil {
+		return nil, err
+	}
+	resp, _, err := c.Do(ctx, slave, req, tx)
+	if err != nil {
+		return nil, err
+	}
+	return Registers(resp), nil
+}
+
+func readBits(ctx context.Context, c Client, slave byte, fn byte, addr, qty uint16, tx Tx) ([]bool, error) {
+	req, err := ReadRequest(fn, addr, qty)
+	if err != nil {
+		return nil, err
+	}
+	resp, _, err := c.Do(ctx, slave, req, tx)
+	if err != nil {
+		return nil, err
+	}
+	return Bits(resp, int(qty)), nil
 }

@@ -2,37 +2,10 @@ package modbus
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
 )
-
-// LineOptions are a port's settings, shared by the input and output
-// drivers. Every input and output on one port must agree on them.
-type LineOptions struct {
-	// Port is the serial device: /dev/ttyUSB0, /dev/ttyS1, COM3. Required.
-	Port string `yaml:"port"`
-	// Baud is the line speed. Default: 9600.
-	Baud int `yaml:"baud"`
-	// DataBits is 7 or 8. Default: 8.
-	DataBits int `yaml:"data_bits"`
-	// Parity is none, even or odd. Default: even (the Modbus default; many
-	// devices ship with none instead, check the label).
-	Parity string `yaml:"parity"`
-	// StopBits is 1 or 2. Default: 1.
-	StopBits int `yaml:"stop_bits"`
-	// Echo: the RS-485 adapter hears its own requests (receiver always
-	// enabled); each must come back unaltered and is skipped before the
-	// answer. Default: false.
-	Echo bool `yaml:"echo"`
-}
-
-func (o *LineOptions) line() Line {
-	l := Line{Port: o.Port, Baud: o.Baud, DataBits: o.DataBits, Parity: o.Parity, StopBits: o.StopBits, Echo: o.Echo}
-	l.setDefaults()
-	return l
-}
 
 // TxOptions bound the transactions with a slave. Set on the bus, they are
 // every device's defaults; a device may override each of them.
@@ -133,26 +106,6 @@ func (o *TxOptions) validate(opts edge.Options, prefix string) error {
 	return nil
 }
 
-func (o *LineOptions) validate(opts edge.Options) error {
-	if o.Port == "" {
-		return opts.Errorf("port", "port is required (a serial device such as /dev/ttyUSB0 or COM3)")
-	}
-	l := o.line()
-	if _, err := l.mode(); err != nil {
-		field := "baud"
-		switch {
-		case l.Parity != "none" && l.Parity != "even" && l.Parity != "odd":
-			field = "parity"
-		case l.StopBits != 1 && l.StopBits != 2:
-			field = "stop_bits"
-		case l.DataBits != 7 && l.DataBits != 8:
-			field = "data_bits"
-		}
-		return opts.Errorf(field, "%v", err)
-	}
-	return nil
-}
-
 // Options are the "modbus" input driver's settings.
 type Options struct {
 	LineOptions `yaml:",inline"`
@@ -161,6 +114,13 @@ type Options struct {
 	// answer after retries) before it goes offline; a slave with the odd
 	// timeout stays online, its errors counted. Default: 3.
 	OfflineAfter int `yaml:"offline_after"`
+	// MaxGap lets one request read across up to this many unused
+	// registers (or x16 bits) between two points of a slave, so that
+	// nearby points cost one request; the gap's values are read and
+	// dropped. Many slaves answer ILLEGAL DATA ADDRESS for unmapped
+	// registers: raise it only where the gap is mapped. Default: 0 (only
+	// points that touch or overlap share a request).
+	MaxGap int `yaml:"max_gap"`
 	// Groups are poll groups, each with its own interval. Default: one
 	// group "default" polled every 1s with report_every 5m.
 	Groups []GroupOptions `yaml:"groups"`
@@ -199,6 +159,8 @@ type DeviceOptions struct {
 	// MaxRead caps the registers (or bits x16) one request reads, for
 	// slaves that cannot serve 125. Default: 125.
 	MaxRead int `yaml:"max_read"`
+	// MaxGap overrides the bus's max_gap for this slave. Default: the bus's.
+	MaxGap *int `yaml:"max_gap"`
 	// TxOptions override the bus's timeout, retries, inter_request_delay
 	// and busy_retry for this slave. Default: the bus's.
 	TxOptions `yaml:",inline"`
@@ -219,19 +181,38 @@ type PointOptions struct {
 	// Address is the 0-based protocol address (register 40001 in a
 	// datasheet is holding 0, 30001 is input 0). Required.
 	Address int `yaml:"address"`
-	// Type is int16, uint16, int32, uint32 or float32 for registers.
-	// Default: uint16, or bool for coils, discrete inputs and bits.
+	// Type is int16, uint16, int32, uint32, float32 (2 registers), int64,
+	// uint64, float64 (4 registers) or string (Registers registers) for
+	// registers. Default: uint16, or bool for coils, discrete inputs and
+	// single bits.
 	Type string `yaml:"type"`
-	// WordOrder is big (high word first) or little (low word first) for
-	// 32-bit types. Default: big.
+	// Order is the order of the value's bytes in its registers: ABCD (high
+	// word first, Modbus's own), CDAB (word swap), BADC (byte swap), DCBA
+	// (little-endian). For a string, BADC puts the first character in the
+	// low byte. Default: ABCD.
+	Order string `yaml:"order"`
+	// WordOrder is the older name of Order: big (ABCD) or little (CDAB).
+	// Default: big.
 	WordOrder string `yaml:"word_order"`
+	// Registers is the length of a string in registers (two characters
+	// each), 1..125. Required for type string.
+	Registers int `yaml:"registers"`
 	// Bit reads one bit (0 = least significant) of a holding or input
 	// register as a state. Default: none (the whole register).
 	Bit *int `yaml:"bit"`
+	// Bits reads a bit range "LO-HI" (such as 4-7, 0 = least significant)
+	// of a holding or input register as an unsigned reading, to which
+	// scale and offset apply. Default: none.
+	Bits string `yaml:"bits"`
 	// Scale multiplies the raw value. Default: 1.
 	Scale *float64 `yaml:"scale"`
 	// Offset is added after scaling. Default: 0.
 	Offset float64 `yaml:"offset"`
+	// Decimals rounds the scaled value to this many decimal places, 0..12.
+	// Default: for integer types and bit ranges with a scale or offset, the
+	// decimals of the scale and offset (scale 0.1: 1, so 222 reads 22.2,
+	// not 22.200000000000003); otherwise no rounding.
+	Decimals *int `yaml:"decimals"`
 	// Unit is the reading's unit ("C", "%"). Default: none.
 	Unit string `yaml:"unit"`
 	// Deadband: a reading is sent when it moved by at least this much
@@ -257,6 +238,11 @@ type point struct {
 	typ             DataType
 	order           WordOrder
 	bit             int // -1: whole register
+	bitHi           int // bits bit..bitHi as a number; -1: none
+	regs            int // registers of a string
+	decimals        int // -1: no rounding
+	isText          bool
+	text            string // last string sent
 	scale, offset   float64
 	deadband        float64
 	on, off         string
@@ -271,6 +257,9 @@ type point struct {
 func (p *point) words() int {
 	if p.table.IsBits() {
 		return 1
+	}
+	if p.typ == TypeString {
+		return p.regs
 	}
 	return p.typ.Words()
 }
@@ -296,6 +285,7 @@ type device struct {
 	slave        byte
 	points       []*point
 	maxRead      int
+	maxGap       int
 	tx           Tx
 	offlineAfter int
 }
@@ -309,6 +299,9 @@ func compile(o *Options, opts edge.Options, driverName string) ([]*group, []*dev
 	}
 	if o.OfflineAfter < 0 {
 		return nil, nil, opts.Errorf("offline_after", "offline_after may not be negative")
+	}
+	if o.MaxGap < 0 || o.MaxGap > MaxReadRegisters-2 {
+		return nil, nil, opts.Errorf("max_gap", "max_gap %d out of range 0..%d", o.MaxGap, MaxReadRegisters-2)
 	}
 	busTx := o.TxOptions.over(defaultTx())
 	busOffline := o.OfflineAfter
@@ -381,7 +374,13 @@ func compile(o *Options, opts edge.Options, driverName string) ([]*group, []*dev
 			typ = defaultDeviceType
 		}
 		d := &device{Device: edge.Device{ID: do.ID, Location: do.Location, Tags: do.Tags, Type: typ, Driver: driverName},
-			slave: byte(do.Slave), maxRead: do.MaxRead, tx: do.TxOptions.over(busTx), offlineAfter: busOffline}
+			slave: byte(do.Slave), maxRead: do.MaxRead, maxGap: o.MaxGap, tx: do.TxOptions.over(busTx), offlineAfter: busOffline}
+		if do.MaxGap != nil {
+			if *do.MaxGap < 0 || *do.MaxGap > MaxReadRegisters-2 {
+				return nil, nil, opts.Errorf(f+".max_gap", "max_gap %d out of range 0..%d", *do.MaxGap, MaxReadRegisters-2)
+			}
+			d.maxGap = *do.MaxGap
+		}
 		if do.OfflineAfter > 0 {
 			d.offlineAfter = do.OfflineAfter
 		}
@@ -394,6 +393,9 @@ func compile(o *Options, opts edge.Options, driverName string) ([]*group, []*dev
 			p, err := compilePoint(&po, pf, opts)
 			if err != nil {
 				return nil, nil, err
+			}
+			if p.words() > d.maxRead {
+				return nil, nil, opts.Errorf(pf+".registers", "%s of %d registers is longer than the device's max_read %d", p.typ, p.words(), d.maxRead)
 			}
 			if names[p.name] {
 				return nil, nil, opts.Errorf(pf+".name", "duplicate point %q on device %q", p.name, do.ID)
@@ -420,115 +422,4 @@ func compile(o *Options, opts edge.Options, driverName string) ([]*group, []*dev
 		}
 	}
 	return groups, devs, nil
-}
-
-func compilePoint(po *PointOptions, f string, opts edge.Options) (*point, error) {
-	if po.Name == "" {
-		return nil, opts.Errorf(f+".name", "a point needs a name")
-	}
-	table, err := ParseTable(po.Table)
-	if err != nil {
-		return nil, opts.Errorf(f+".table", "%v", err)
-	}
-	p := &point{name: po.Name, unit: po.Unit, table: table, addr: po.Address, bit: -1, scale: 1,
-		offset: po.Offset, deadband: po.Deadband, on: po.On, off: po.Off, invert: po.Invert}
-	if po.Address < 0 || po.Address > 0xFFFF {
-		return nil, opts.Errorf(f+".address", "address %d out of range 0..65535", po.Address)
-	}
-	typ := po.Type
-	if typ == "" {
-		typ = "uint16"
-		if table.IsBits() || po.Bit != nil {
-			typ = "bool"
-		}
-	}
-	if p.typ, err = ParseDataType(typ); err != nil {
-		return nil, opts.Errorf(f+".type", "%v", err)
-	}
-	if p.order, err = ParseWordOrder(po.WordOrder); err != nil {
-		return nil, opts.Errorf(f+".word_order", "%v", err)
-	}
-	if po.WordOrder != "" && p.typ.Words() != 2 {
-		return nil, opts.Errorf(f+".word_order", "word_order applies only to int32, uint32 and float32")
-	}
-	switch {
-	case table.IsBits():
-		if p.typ != TypeBool {
-			return nil, opts.Errorf(f+".type", "a %s is a single bit: type must be bool, not %s", table, p.typ)
-		}
-		if po.Bit != nil {
-			return nil, opts.Errorf(f+".bit", "bit applies only to holding and input registers")
-		}
-		p.isState = true
-	case po.Bit != nil:
-		if *po.Bit < 0 || *po.Bit > 15 {
-			return nil, opts.Errorf(f+".bit", "bit %d out of range 0..15", *po.Bit)
-		}
-		if p.typ != TypeBool {
-			return nil, opts.Errorf(f+".type", "a bit point has type bool, not %s", p.typ)
-		}
-		p.bit, p.isState = *po.Bit, true
-	case p.typ == TypeBool:
-		return nil, opts.Errorf(f+".type", "type bool on a register needs bit: 0..15")
-	}
-	if p.addr+p.words() > 0x10000 {
-		return nil, opts.Errorf(f+".address", "%s at %d runs past address 65535", p.typ, p.addr)
-	}
-	if po.Scale != nil {
-		if *po.Scale == 0 {
-			return nil, opts.Errorf(f+".scale", "scale may not be 0")
-		}
-		p.scale = *po.Scale
-	}
-	if po.Deadband < 0 {
-		return nil, opts.Errorf(f+".deadband", "deadband may not be negative")
-	}
-	if p.isState {
-		if p.on == "" {
-			p.on = "on"
-		}
-		if p.off == "" {
-			p.off = "off"
-		}
-		if po.Scale != nil || po.Offset != 0 || po.Deadband != 0 || po.Unit != "" {
-			return nil, opts.Errorf(f, "scale, offset, deadband and unit apply to register values, not to states")
-		}
-	} else if po.On != "" || po.Off != "" || po.Invert {
-		return nil, opts.Errorf(f, "on, off and invert apply to coils, discrete inputs and bits, not to register values")
-	}
-	return p, nil
-}
-
-// planBlocks merges a device's points of one group into as few reads as
-// possible: points of one table whose addresses touch or overlap share a
-// request, up to the device's max_read. Gaps are never read across, since
-// many slaves answer ILLEGAL DATA ADDRESS for unmapped registers.
-func planBlocks(d *device, g string) []*block {
-	byTable := map[Table][]*point{}
-	for _, p := range d.points {
-		if p.group == g {
-			byTable[p.table] = append(byTable[p.table], p)
-		}
-	}
-	var out []*block
-	for _, t := range []Table{Coil, Discrete, Holding, Input} {
-		ps := byTable[t]
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].addr < ps[j].addr })
-		limit := d.maxRead
-		if t.IsBits() {
-			limit = min(16*d.maxRead, MaxReadBits)
-		}
-		var cur *block
-		for _, p := range ps {
-			end := p.addr + p.words()
-			if cur != nil && p.addr <= cur.addr+cur.qty && max(end, cur.addr+cur.qty)-cur.addr <= limit {
-				cur.qty = max(end, cur.addr+cur.qty) - cur.addr
-				cur.points = append(cur.points, p)
-				continue
-			}
-			cur = &block{dev: d, table: t, addr: p.addr, qty: p.words(), points: []*point{p}}
-			out = append(out, cur)
-		}
-	}
-	return out
 }

@@ -40,7 +40,7 @@ type Output struct {
 	multi   bool
 
 	mu      sync.Mutex
-	m       *Master
+	m       Client
 	release func()
 }
 
@@ -125,7 +125,7 @@ func (o *Output) Apply(ctx context.Context, op edge.Op) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Write(ctx, o.slave, req, o.tx); err != nil {
+	if _, _, err := m.Do(ctx, o.slave, req, o.tx); err != nil {
 		return fmt.Errorf("modbus output: slave %d %s %d: %w", o.slave, o.table, o.addr, err)
 	}
 	return nil

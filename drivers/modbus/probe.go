@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -21,9 +22,14 @@ type ProbeRequest struct {
 	Count     int // registers (or bits) to read
 	Type      DataType
 	WordOrder WordOrder
-	Timeout   time.Duration // default DefaultTimeout
-	Retries   int
-	Clock     edge.Clock // times the answer; default edge.SystemClock
+	// Scale, Offset and Decimals print each number scaled as the driver
+	// would send it (Scale 0: not scaled). Decimals nil: derived as the
+	// driver derives it.
+	Scale, Offset float64
+	Decimals      *int
+	Timeout       time.Duration // default DefaultTimeout
+	Retries       int
+	Clock         edge.Clock // times the answer; default edge.SystemClock
 }
 
 // ParseReadSpec parses "table:address:count", such as "holding:0:4".
@@ -74,43 +80,65 @@ func (r *ProbeRequest) Validate() error {
 	if r.Count < 1 || r.Count > limit || r.Address+r.Count > 0x10000 {
 		return fmt.Errorf("count %d at address %d out of range (1..%d, not past 65535)", r.Count, r.Address, limit)
 	}
-	if w := r.Type.Words(); r.Count%w != 0 {
+	if w := r.Type.Words(); w > 0 && r.Count%w != 0 {
 		return fmt.Errorf("%s takes %d registers: count %d is not a multiple of %d", r.Type, w, r.Count, w)
+	}
+	if r.Type == TypeString && r.WordOrder.wordSwap() {
+		return fmt.Errorf("a string's order is ABCD or BADC")
+	}
+	if math.IsNaN(r.Scale) || math.IsInf(r.Scale, 0) || math.IsNaN(r.Offset) || math.IsInf(r.Offset, 0) {
+		return fmt.Errorf("scale %v and offset %v must be numbers", r.Scale, r.Offset)
+	}
+	if r.Decimals != nil && (*r.Decimals < 0 || *r.Decimals > 12) {
+		return fmt.Errorf("decimals %d out of range 0..12", *r.Decimals)
 	}
 	return nil
 }
 
-// Probe opens the port, reads once and prints the decoded values to w.
+// Probe opens the port (or connects), reads once and prints the decoded
+// values to w.
 func Probe(ctx context.Context, r ProbeRequest, w io.Writer) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	m, err := NewMaster(r.Line)
+	m, err := NewClient(r.Line)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	m.SetClock(r.Clock)
+	if c, ok := m.(interface{ SetClock(edge.Clock) }); ok {
+		c.SetClock(r.Clock)
+	}
 	return ProbeWith(ctx, m, r, w)
 }
 
-// ProbeWith is Probe on a master already made.
-func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) error {
+// ProbeWith is Probe on a client already made.
+func ProbeWith(ctx context.Context, m Client, r ProbeRequest, w io.Writer) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
 	tx := Tx{Timeout: r.Timeout, Retries: r.Retries}
 	fn := r.Table.ReadFunction()
 	l := m.Line()
-	fmt.Fprintf(w, "%s %d baud %d%s%d, slave %d, %s %d..%d", l.Port, l.Baud, l.DataBits,
-		strings.ToUpper(l.Parity[:1]), l.StopBits, r.Slave, r.Table, r.Address, r.Address+r.Count-1)
+	serialSide := fmt.Sprintf("%d baud %d%s%d", l.Baud, l.DataBits, strings.ToUpper(l.Parity[:1]), l.StopBits)
+	who := "slave"
+	switch l.Transport {
+	case TransportTCP:
+		fmt.Fprintf(w, "%s", l.Name())
+		who = "unit"
+	case TransportRTUOverTCP:
+		fmt.Fprintf(w, "%s (%s on its serial side)", l.Name(), serialSide)
+	default:
+		fmt.Fprintf(w, "%s %s", l.Name(), serialSide)
+	}
+	fmt.Fprintf(w, ", %s %d, %s %d..%d", who, r.Slave, r.Table, r.Address, r.Address+r.Count-1)
 	clock := r.Clock
 	if clock == nil {
 		clock = edge.SystemClock{}
 	}
 	start := clock.Now()
 	if r.Table.IsBits() {
-		bits, err := m.ReadBits(ctx, byte(r.Slave), fn, uint16(r.Address), uint16(r.Count), tx)
+		bits, err := readBits(ctx, m, byte(r.Slave), fn, uint16(r.Address), uint16(r.Count), tx)
 		if err != nil {
 			fmt.Fprintln(w)
 			return probeErr(err)
@@ -125,33 +153,56 @@ func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) erro
 		}
 		return nil
 	}
-	regs, err := m.ReadRegisters(ctx, byte(r.Slave), fn, uint16(r.Address), uint16(r.Count), tx)
+	regs, err := readRegisters(ctx, m, byte(r.Slave), fn, uint16(r.Address), uint16(r.Count), tx)
 	if err != nil {
 		fmt.Fprintln(w)
 		return probeErr(err)
 	}
 	fmt.Fprintf(w, " as %s", r.Type)
-	if r.Type.Words() == 2 {
-		fmt.Fprintf(w, ", word order %s", r.WordOrder)
+	if r.Type.Words() != 1 || r.WordOrder != OrderABCD {
+		fmt.Fprintf(w, ", order %s", r.WordOrder)
+	}
+	scale := r.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	decimals := -1
+	switch {
+	case r.Decimals != nil:
+		decimals = *r.Decimals
+	case r.Type.IsInteger() && (scale != 1 || r.Offset != 0):
+		decimals = min(max(Decimals(scale), Decimals(r.Offset)), 12)
+	}
+	scaled := scale != 1 || r.Offset != 0 || r.Decimals != nil
+	if scaled {
+		fmt.Fprintf(w, ", x %v + %v", scale, r.Offset)
+		if decimals >= 0 {
+			fmt.Fprintf(w, ", %d decimals", decimals)
+		}
 	}
 	fmt.Fprintf(w, " (answered in %v)\n", clock.Now().Sub(start).Round(time.Millisecond))
 	step := r.Type.Words()
+	if step == 0 { // a string: the whole read
+		step = len(regs)
+	}
 	for i := 0; i+step <= len(regs); i += step {
-		v, err := Decode(regs[i:], r.Type, r.WordOrder)
+		v, err := DecodeValue(regs[i:i+step], r.Type, r.WordOrder)
 		if err != nil {
 			return err
 		}
 		addr := strconv.Itoa(r.Address + i)
-		raw := fmt.Sprintf("0x%04X", regs[i])
-		if step == 2 {
-			addr += "-" + strconv.Itoa(r.Address+i+1)
-			raw += fmt.Sprintf(" 0x%04X", regs[i+1])
+		if step > 1 {
+			addr += "-" + strconv.Itoa(r.Address+i+step-1)
 		}
-		bits := 64
-		if r.Type == TypeFloat32 {
-			bits = 32 // shortest text that reads back as the same float32
+		raw := make([]string, 0, step)
+		for _, x := range regs[i : i+step] {
+			raw = append(raw, fmt.Sprintf("0x%04X", x))
 		}
-		fmt.Fprintf(w, "  %s %-11s = %-14s (%s)\n", r.Table, addr, strconv.FormatFloat(v, 'g', -1, bits), raw)
+		line := fmt.Sprintf("  %s %-11s = %-20s (%s)", r.Table, addr, v, strings.Join(raw, " "))
+		if scaled && r.Type != TypeString {
+			line += "  -> " + strconv.FormatFloat(Round(v.Float()*scale+r.Offset, decimals), 'f', -1, 64)
+		}
+		fmt.Fprintln(w, line)
 	}
 	return nil
 }
@@ -159,6 +210,10 @@ func ProbeWith(ctx context.Context, m *Master, r ProbeRequest, w io.Writer) erro
 // probeErr explains a failed read in an installer's words.
 func probeErr(err error) error {
 	switch {
+	case errors.Is(err, ErrConnect):
+		return fmt.Errorf("%w\n  no connection: check the address and port (502 for Modbus TCP; the device server's own for RTU over TCP), that the device is powered and on this network", err)
+	case errors.Is(err, ErrDisconnected):
+		return fmt.Errorf("%w\n  the device closed the connection: it may take fewer connections than are open (stop the gateway), or not speak this protocol (tcp or rtu-over-tcp?)", err)
 	case errors.Is(err, ErrLate):
 		return fmt.Errorf("%w\n  the slave answers, but later than --timeout: raise it", err)
 	case errors.Is(err, ErrTimeout):

@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,28 @@ func TestReadmeSampleValidates(t *testing.T) {
 	for _, b := range drivertest.ReadmeSamples(t) {
 		if !b.Input {
 			outputs++
+			continue
+		}
+		switch b.Name {
+		case "pump-room-meter":
+			md := b.Value.(*Driver)
+			if md.line.Transport != TransportTCP || md.line.Address != "192.168.10.21:502" || md.line.ConnectTimeout != 5*time.Second {
+				t.Errorf("tcp line: %+v", md.line)
+			}
+			var blocks []string
+			for _, bl := range md.groups[0].blocks {
+				blocks = append(blocks, fmt.Sprintf("%d+%d", bl.addr, bl.qty))
+			}
+			if got := strings.Join(blocks, " "); got != "8192+8 16384+2 16400+4 16416+6" {
+				t.Errorf("meter blocks: %s", got)
+			}
+			inputs++
+			continue
+		case "gate-rs485":
+			if l := b.Value.(*Driver).line; l.Transport != TransportRTUOverTCP || l.Baud != 9600 || l.Parity != "none" {
+				t.Errorf("rtu_over_tcp line: %+v", l)
+			}
+			inputs++
 			continue
 		}
 		d := b.Value.(edge.Driver)
@@ -44,8 +67,8 @@ func TestReadmeSampleValidates(t *testing.T) {
 		}
 		inputs++
 	}
-	if inputs != 1 || outputs != 2 {
-		t.Fatalf("checked %d inputs and %d outputs, want 1 and 2", inputs, outputs)
+	if inputs != 3 || outputs != 2 {
+		t.Fatalf("checked %d inputs and %d outputs, want 3 and 2", inputs, outputs)
 	}
 }
 
@@ -63,14 +86,14 @@ inputs:
         - id: meter
           slave: 1
           points:
-            - {name: v, table: holding, address: 0, type: int64}
+            - {name: v, table: holding, address: 0, type: int128}
 `
 	cfg, err := config.Parse("site.yaml", []byte(data))
 	if err == nil {
 		err = config.CheckDrivers(cfg)
 	}
-	if err == nil || !strings.Contains(err.Error(), "site.yaml:12") || !strings.Contains(err.Error(), "int64") {
-		t.Fatalf("got %v, want an error at site.yaml:12 naming int64", err)
+	if err == nil || !strings.Contains(err.Error(), "site.yaml:12") || !strings.Contains(err.Error(), "int128") {
+		t.Fatalf("got %v, want an error at site.yaml:12 naming int128", err)
 	}
 	cfg, err = config.Parse("site.yaml", []byte(strings.Replace(data, "port:", "baudrate: 9600\n      port:", 1)))
 	if err == nil {

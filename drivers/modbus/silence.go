@@ -57,7 +57,7 @@ func (m *Master) settle(ctx context.Context, p Port, tx Tx, gap time.Duration, s
 		st.Garbage += n
 		m.dirty = true
 	}
-	return fmt.Errorf("%w: %s: bytes keep arriving between requests", ErrNoise, m.line.Port)
+	return fmt.Errorf("%w: %s: bytes keep arriving between requests", ErrNoise, m.line.Name())
 }
 
 // quiesce reads and discards until the line has been silent for quiet,
@@ -74,7 +74,7 @@ func (m *Master) quiesce(ctx context.Context, p Port, since time.Time, quiet, li
 		}
 		end := from.Add(quiet)
 		if m.now().Sub(start) > limit {
-			return total, fmt.Errorf("%w: %s: not silent for %v within %v", ErrNoise, m.line.Port, quiet, limit)
+			return total, fmt.Errorf("%w: %s: not silent for %v within %v", ErrNoise, m.line.Name(), quiet, limit)
 		}
 		if !m.now().Before(end) {
 			return total, nil

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.bug.st/serial/enumerator"
-
 	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
 	bugserial "go.bug.st/serial"
@@ -153,92 +151,12 @@ func HexDump(w io.Writer, prefix string, b []byte) {
 	}
 }
 
-// PortInfo describes one serial port of this machine.
-type PortInfo struct {
-	Name         string `json:"name"`
-	USB          bool   `json:"usb"`
-	VID          string `json:"vid,omitempty"`
-	PID          string `json:"pid,omitempty"`
-	SerialNumber string `json:"serial_number,omitempty"`
-	Product      string `json:"product,omitempty"`
-	// InUseBy names the process holding the port's lock file, "edgegw
-	// (pid 123)"; empty when none does (or this OS keeps no lock files).
-	InUseBy string `json:"in_use_by,omitempty"`
-}
+// PortInfo describes one serial port of this machine (serialport's).
+type PortInfo = serialport.PortInfo
 
-// ListPorts lists the serial ports with their USB ids, through the
-// go.bug.st/serial enumerator (without active USB probing), and who holds
-// each (its lock file; the port is not opened).
-func ListPorts() ([]PortInfo, error) {
-	ports, err := listPorts()
-	if err != nil {
-		return nil, err
-	}
-	var o serialport.Opener
-	for i := range ports {
-		if pid, name, ok := o.Holder(ports[i].Name); ok {
-			if name == "" {
-				name = "process"
-			}
-			ports[i].InUseBy = fmt.Sprintf("%s (pid %d)", name, pid)
-		}
-	}
-	return ports, nil
-}
+// ListPorts lists the serial ports with their USB ids and stable names
+// (serialport.List).
+func ListPorts() ([]PortInfo, error) { return serialport.List() }
 
-func listPorts() ([]PortInfo, error) {
-	list, err := enumerator.GetDetailedPortsList()
-	if err != nil {
-		var pe *bugserial.PortError
-		if !errors.As(err, &pe) || pe.Code() != bugserial.FunctionNotImplemented {
-			return nil, fmt.Errorf("list serial ports: %w", err)
-		}
-		// No USB details on this OS: fall back to names only.
-		names, err := bugserial.GetPortsList()
-		if err != nil {
-			return nil, fmt.Errorf("list serial ports: %w", err)
-		}
-		out := make([]PortInfo, 0, len(names))
-		for _, n := range names {
-			out = append(out, PortInfo{Name: n})
-		}
-		return out, nil
-	}
-	out := make([]PortInfo, 0, len(list))
-	for _, p := range list {
-		out = append(out, PortInfo{Name: p.Name, USB: p.IsUSB, VID: p.VID, PID: p.PID,
-			SerialNumber: p.SerialNumber, Product: p.Product})
-	}
-	return out, nil
-}
-
-// WritePorts prints ports as a table an installer can read, or says
-// clearly that there are none.
-func WritePorts(w io.Writer, ports []PortInfo) {
-	if len(ports) == 0 {
-		fmt.Fprintln(w, "No serial ports found on this machine.")
-		fmt.Fprintln(w, "Plug in the USB-serial adapter (or check the RS-232/RS-485 card), then run `edgegw ports` again.")
-		return
-	}
-	fmt.Fprintf(w, "%-22s %-10s %-16s %-24s %s\n", "PORT", "VID:PID", "SERIAL", "PRODUCT", "IN USE BY")
-	for _, p := range ports {
-		id, sn, prod := "-", p.SerialNumber, p.Product
-		if p.USB {
-			id = strings.ToLower(p.VID + ":" + p.PID)
-		}
-		if sn == "" {
-			sn = "-"
-		}
-		if prod == "" {
-			prod = "-"
-			if !p.USB {
-				prod = "(not USB)"
-			}
-		}
-		by := p.InUseBy
-		if by == "" {
-			by = "-"
-		}
-		fmt.Fprintf(w, "%-22s %-10s %-16s %-24s %s\n", p.Name, id, sn, prod, by)
-	}
-}
+// WritePorts prints ports as a table (serialport.WritePorts).
+func WritePorts(w io.Writer, ports []PortInfo) { serialport.WritePorts(w, ports) }

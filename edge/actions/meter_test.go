@@ -69,3 +69,30 @@ func TestMeterCountsCallsAndDurations(t *testing.T) {
 		t.Errorf("sms sum %v s, want 7", d)
 	}
 }
+
+// deadlineOutput records how long its context gives it.
+type deadlineOutput struct {
+	want time.Duration
+	got  time.Duration
+}
+
+func (d *deadlineOutput) Apply(ctx context.Context, op edge.Op) error {
+	if dl, ok := ctx.Deadline(); ok {
+		d.got = time.Until(dl)
+	}
+	return nil
+}
+
+func (d *deadlineOutput) ActionTimeout() time.Duration { return d.want }
+
+// An output that needs longer than the runner's bound (a TTS module
+// finishing a long text) gets its own; a shorter one does not shorten it.
+func TestOutputsOwnActionTimeout(t *testing.T) {
+	long, short := &deadlineOutput{want: time.Minute}, &deadlineOutput{want: time.Millisecond}
+	r := New(Options{Timeout: 10 * time.Second, Outputs: map[string]edge.Output{"tts": long, "relay": short}})
+	r.Apply(context.Background(), "tts", edge.Op{Kind: edge.OpSend, Text: "x"})
+	r.Apply(context.Background(), "relay", edge.Op{Kind: edge.OpSet, On: true})
+	if long.got < 50*time.Second || short.got < 5*time.Second || short.got > 10*time.Second {
+		t.Errorf("tts got %v (want its own minute), relay %v (want the runner's 10s)", long.got, short.got)
+	}
+}

@@ -297,7 +297,7 @@ func (r *Runner) Apply(ctx context.Context, output string, op edge.Op) error {
 }
 
 func (r *Runner) apply(ctx context.Context, name string, out edge.Output, op edge.Op) error {
-	ctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout(out))
 	defer cancel()
 	start := r.clk.Now()
 	err := out.Apply(ctx, op)
@@ -308,6 +308,15 @@ func (r *Runner) apply(ctx context.Context, name string, out edge.Output, op edg
 		return fmt.Errorf("output %q: %s: %w", name, op.Kind, err)
 	}
 	return nil
+}
+
+// timeout bounds one Apply of out: the runner's Timeout, or the output's
+// own when it needs longer (edge.ActionTimeouter).
+func (r *Runner) timeout(out edge.Output) time.Duration {
+	if t, ok := out.(edge.ActionTimeouter); ok && t.ActionTimeout() > r.o.Timeout {
+		return t.ActionTimeout()
+	}
+	return r.o.Timeout
 }
 
 // Meter returns the meter that counts this runner's output calls.

@@ -171,12 +171,78 @@ func CheckDrivers(c *Config) error {
 			_ = cl.Close()
 		}
 	}
+	add(c.sharedPorts()...)
 	if len(ps) == 0 && omitted == 0 {
 		return nil
 	}
 	e := newError(ps...)
 	e.Omitted += omitted
 	return e
+}
+
+// sharedPorts finds one port named by inputs or outputs of different
+// drivers: a port is opened by one driver at a time (the drivers that
+// share a bus, such as a modbus input and its relay outputs, share it
+// within their own family), so the second would fail at run time, every
+// few seconds, with its device offline. Caught here instead, with the
+// line of each.
+func (c *Config) sharedPorts() []Problem {
+	type use struct {
+		what, name, driver string
+		node               ast.Node
+		field              string
+	}
+	byPort := map[string][]use{}
+	var order []string
+	note := func(what, name, driver string, opts RawNode, field string) {
+		port, n := optionString(opts.Node, "port")
+		if port == "" {
+			return
+		}
+		if _, ok := byPort[port]; !ok {
+			order = append(order, port)
+		}
+		byPort[port] = append(byPort[port], use{what, name, driver, n, field})
+	}
+	for i, in := range c.Inputs {
+		note("input", in.Name, in.Driver, in.Options, fmt.Sprintf("inputs[%d].options.port", i))
+	}
+	for i, out := range c.Outputs {
+		note("output", out.Name, out.Driver, out.Options, fmt.Sprintf("outputs[%d].options.port", i))
+	}
+	var ps []Problem
+	for _, port := range order {
+		us := byPort[port]
+		for _, u := range us[1:] {
+			if u.driver == us[0].driver {
+				continue
+			}
+			p := c.problem(u.field, fmt.Sprintf("port %s is also used by %s %s (driver %s): a port is opened by one driver; give each device its own port",
+				Quote(port), us[0].what, Quote(us[0].name), us[0].driver))
+			if u.node != nil {
+				p.Line, p.Col = nodePos(u.node)
+			}
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// optionString returns the string value of key in a driver's options
+// mapping, and its node; "" when absent or not a string.
+func optionString(n ast.Node, key string) (string, ast.Node) {
+	m, ok := n.(*ast.MappingNode)
+	if !ok {
+		return "", nil
+	}
+	for _, kv := range m.Values {
+		if k, ok := kv.Key.(*ast.StringNode); ok && k.Value == key {
+			if v, ok := kv.Value.(*ast.StringNode); ok {
+				return v.Value, v
+			}
+		}
+	}
+	return "", nil
 }
 
 // buildSafely runs a factory; a panic in it is reported, not propagated.

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/edgegw/edgegw/drivers/camera"
 	_ "github.com/edgegw/edgegw/drivers/gpio"
 	_ "github.com/edgegw/edgegw/drivers/gsm"
 	_ "github.com/edgegw/edgegw/drivers/modbus"
+	_ "github.com/edgegw/edgegw/drivers/rf433"
 	_ "github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/voice"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/rules"
 )
@@ -93,5 +96,38 @@ func TestExampleLoadFromDisk(t *testing.T) {
 	}
 	if cfg.File() != p || len(cfg.Rules) == 0 {
 		t.Errorf("got file %q, %d rules", cfg.File(), len(cfg.Rules))
+	}
+}
+
+// One port named by two driver families is refused at validate time, with
+// the line of the second; one family sharing its bus (a modbus input and
+// its relay output) is not.
+func TestSharedPortRefused(t *testing.T) {
+	src := `gateway: {id: gw}
+store: {dir: /tmp/x}
+inputs:
+  - name: bus
+    driver: modbus
+    options:
+      port: /dev/ttyUSB0
+      devices: [{id: t1, slave: 1, points: [{name: temp, table: input, address: 0}]}]
+outputs:
+  - name: siren
+    driver: modbus
+    options: {port: /dev/ttyUSB0, slave: 2, table: coil, address: 0}
+  - name: sign
+    driver: serial
+    options:
+      port: /dev/ttyUSB0
+      send: "{{.Text}}"
+`
+	cfg, err := config.Parse("shared.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = config.CheckDrivers(cfg)
+	ps := config.Problems(err)
+	if len(ps) != 1 || ps[0].Line != 16 || !strings.Contains(ps[0].Msg, `port "/dev/ttyUSB0" is also used by input "bus" (driver modbus)`) {
+		t.Fatalf("problems %v, want one at line 16 about the sign", ps)
 	}
 }

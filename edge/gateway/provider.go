@@ -77,6 +77,7 @@ func (g *Gateway) Snapshot(ctx context.Context) (status.Snapshot, error) {
 		}
 		silenced(&snap, gen.parts.rules)
 	}
+	snap.Announcements = g.Announcements()
 	snap.Problems = g.problems(&snap, gen)
 	return snap, nil
 }
@@ -154,6 +155,9 @@ func (g *Gateway) ApplyOutput(ctx context.Context, output string, op edge.Op) er
 	gen := g.current()
 	if gen == nil {
 		return errors.New("gateway not running")
+	}
+	if _, ok := gen.parts.outputs[output]; !ok && output == AnnounceOutput {
+		return g.announceOp(ctx, op)
 	}
 	return gen.runner.Apply(ctx, output, op)
 }

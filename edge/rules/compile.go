@@ -29,6 +29,11 @@ type Env struct {
 	// Latest returns another device's latest value of a point; it is an
 	// error (a runtime rule error) when there is none yet.
 	Latest func(device, point string) (float64, error) `expr:"latest"`
+	// Announced reports whether an opening of the device is announced (a
+	// doctor's visit, a delivery) at the time of the event: a rule
+	// "when: event.text == 'open' && !announced(event.device)" records
+	// the opening without alerting.
+	Announced func(device string) bool `expr:"announced"`
 }
 
 // EventEnv is the event as expressions see it.

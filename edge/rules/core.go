@@ -125,6 +125,10 @@ type Core struct {
 	step    stepClock
 	stats   CoreStats
 	started bool
+	// announced windows by device (announce.go)
+	ann      map[string]Announcement
+	annDirty bool   // not yet in the state store
+	annVer   uint64 // bumped on every change, for the engine's copy
 }
 
 // NewCore makes a core for set and the gateway's devices.
@@ -137,6 +141,7 @@ func NewCore(set *Set, devices []edge.Device, log edge.Logger) *Core {
 		errs: map[string]uint64{}}
 	c.errLog.Log, c.errLog.Interval, c.errLog.Clock = log, time.Minute, &c.step
 	c.env.Latest = c.latest
+	c.env.Announced = c.announced
 	c.env.Event = &EventEnv{}
 	for _, d := range devices {
 		c.bind(d)
@@ -277,6 +282,9 @@ func (c *Core) Event(ev *edge.Event, now time.Time) []Change {
 	case edge.KindAlert:
 		return c.observe(ev, false)
 	case edge.KindGap:
+		return nil
+	case edge.KindAnnounce:
+		c.announce(ev, now)
 		return nil
 	}
 	if ev.Device == "" {
@@ -578,6 +586,7 @@ func (c *Core) Tick(now time.Time) []Change {
 		c.sorted = true
 	}
 	c.next = time.Time{}
+	c.pruneAnnounce(now)
 	var out []Change
 	for _, k := range c.order {
 		r := c.set.byName[k.rule]

@@ -69,9 +69,11 @@ type Engine struct {
 	baseRead time.Time     // clock reading with its monotonic part
 	lastNow  time.Time
 
-	errLog edge.LogThrottle // failed steps, once per step per 10s
+	errLog  edge.LogThrottle // failed steps, once per step per 10s
+	annSeen uint64           // the core's annVer last published
 
 	mu      sync.Mutex
+	ann     []Announcement
 	active  []ActiveAlert
 	stats   Stats
 	running bool
@@ -127,7 +129,9 @@ func (e *Engine) reset(set *Set, devices []edge.Device) error {
 		e.base = last
 	}
 	e.core, e.state = core, st
+	e.annSeen = ^uint64(0) // publish the new core's windows
 	e.publish()
+	e.publishAnnounce()
 	return nil
 }
 
@@ -307,6 +311,7 @@ func (e *Engine) commit(ctx context.Context, changes []Change, next uint64) erro
 	if len(changes) > 0 {
 		e.publish()
 	}
+	e.publishAnnounce()
 	st := e.core.Stats()
 	e.mu.Lock()
 	e.stats.CoreStats = st

@@ -49,6 +49,7 @@ type stateStore struct {
 	st     edge.StateStore
 	shards [nShards]shard
 	dirty  [nShards]bool
+	ann    []byte // the announced windows, when they changed
 }
 
 func newStateStore(st edge.StateStore) *stateStore {
@@ -70,6 +71,13 @@ func (s *stateStore) load(c *Core) (time.Time, error) {
 		return m.LastNow, fmt.Errorf("read rule state: %w", err)
 	} else if b != nil {
 		_ = json.Unmarshal(b, &m)
+	}
+	if b, err := s.st.GetState(annKey); err != nil {
+		return m.LastNow, fmt.Errorf("read announcements: %w", err)
+	} else if b != nil {
+		if err := c.loadAnnounce(b); err != nil {
+			return m.LastNow, err
+		}
 	}
 	for i := range s.shards {
 		b, err := s.st.GetState(shardKey(i))
@@ -107,6 +115,13 @@ func (s *stateStore) load(c *Core) (time.Time, error) {
 // events before done (each pair records it: a pair that is not dirty keeps
 // the mark it was written with, even when its shard is written again).
 func (s *stateStore) take(c *Core, done uint64) error {
+	if c.annDirty {
+		b, err := c.encodeAnnounce()
+		if err != nil {
+			return err
+		}
+		s.ann, c.annDirty = b, false
+	}
 	for k := range c.dirty {
 		ps := c.pairs[k]
 		if ps != nil {
@@ -154,6 +169,10 @@ func (s *stateStore) snapshot(now time.Time, next uint64) ([]kv, error) {
 		}
 		out = append(out, kv{shardKey(i), b})
 		s.dirty[i] = false
+	}
+	if s.ann != nil {
+		out = append(out, kv{annKey, s.ann})
+		s.ann = nil
 	}
 	if len(out) > 0 {
 		b, _ := json.Marshal(meta{LastNow: now})

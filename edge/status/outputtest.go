@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,7 +20,14 @@ import (
 // token when the client has one, else with the open CSRF token (no
 // password) or a login with the technician password.
 func (c *Client) TestOutput(ctx context.Context, name string) error {
-	u, err := c.url("/api/outputs/" + url.PathEscape(name) + "/test")
+	return c.post(ctx, "/api/outputs/"+url.PathEscape(name)+"/test", nil)
+}
+
+// post sends an authenticated POST (the local token when the client has
+// one, else the open CSRF token or a login with the password) with an
+// optional JSON body, and maps the answer to the package's errors.
+func (c *Client) post(ctx context.Context, path string, body []byte) error {
+	u, err := c.url(path)
 	if err != nil {
 		return err
 	}
@@ -30,9 +38,16 @@ func (c *Client) TestOutput(ctx context.Context, name string) error {
 		// two or three.
 		hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.LocalToken != "" {
 		req.Header.Set(LocalTokenHeader, c.LocalToken)
@@ -51,8 +66,8 @@ func (c *Client) TestOutput(ctx context.Context, name string) error {
 		return c.connErr(u, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	msg := replyError(body)
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	msg := replyError(b)
 	switch resp.StatusCode {
 	case http.StatusOK:
 		return nil

@@ -174,6 +174,7 @@ func (s *Server) routes(metrics http.Handler) http.Handler {
 	}
 	mux.Handle("POST /api/alerts/{id}/ack", s.mutating(http.HandlerFunc(s.apiAck)))
 	mux.Handle("POST /api/outputs/{name}/test", s.localOr(http.HandlerFunc(s.apiTestOutput), s.mutating(http.HandlerFunc(s.apiTestOutput))))
+	mux.Handle("POST /api/announce", s.localOr(http.HandlerFunc(s.apiAnnounce), s.mutating(http.HandlerFunc(s.apiAnnounce))))
 	return s.guard(mux)
 }
 

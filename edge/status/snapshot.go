@@ -60,6 +60,9 @@ type Snapshot struct {
 	// durations, for outputs called at least once since the start.
 	OutputStats []edge.OutputStats `json:"output_stats,omitempty"`
 	Clock       Clock              `json:"clock"`
+	// Announcements are the announced openings not yet ended (a doctor's
+	// visit): those doors open without alerting.
+	Announcements []edge.Announced `json:"announcements,omitempty"`
 }
 
 // Device is one device's state on the status page.

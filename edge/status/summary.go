@@ -50,7 +50,7 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 		mark := map[Level]string{LevelCritical: "!!", LevelDegraded: "! ", LevelInfo: "- "}[p.Check.Level()]
 		fmt.Fprintf(bw, "  %s %s\n", mark, p.In(lang))
 	}
-	fmt.Fprintf(bw, "\nalerts: %d active\n", len(s.Alerts))
+	fmt.Fprintf(bw, "\n%s\n", i18n.T(lang, "status.alerts", map[string]any{"N": len(s.Alerts)}))
 	for _, a := range sortedAlerts(s.Alerts) {
 		by := ""
 		if a.By != "" {
@@ -58,7 +58,7 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 		}
 		fmt.Fprintf(bw, "  %-8s %s (%s, %s, %s%s)\n", a.Severity, a.Message, a.Device, ago(now, a.Since), a.State, by)
 	}
-	fmt.Fprintf(bw, "\ndevices: %d of %d online\n", s.OnlineCount(), len(s.Devices))
+	fmt.Fprintf(bw, "\n%s\n", i18n.T(lang, "status.devices", map[string]any{"Online": s.OnlineCount(), "Total": len(s.Devices)}))
 	for _, d := range s.Devices {
 		state := "online"
 		if !d.Online {
@@ -92,7 +92,7 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 	y := s.Sync
 	fmt.Fprintln(bw)
 	if !y.Enabled {
-		fmt.Fprintln(bw, "sync: no uplink configured")
+		fmt.Fprintln(bw, i18n.T(lang, "status.sync_off", nil))
 	} else {
 		reach := "reachable"
 		if !y.Reachable {
@@ -119,8 +119,8 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 		if !y.OldestUnsynced.IsZero() {
 			oldest = ago(now, y.OldestUnsynced)
 		}
-		fmt.Fprintf(bw, "sync: central %s, backlog %d events (%s), oldest unsynced %s, last success %s, %d ok / %d failed\n",
-			reach, y.BacklogEvents, humanBytes(y.BacklogBytes), oldest, ago(now, y.LastSuccess), y.Successes, y.Failures)
+		fmt.Fprintln(bw, i18n.T(lang, "status.sync", map[string]any{"Central": reach, "Backlog": y.BacklogEvents,
+			"Bytes": humanBytes(y.BacklogBytes), "Oldest": oldest, "LastSuccess": ago(now, y.LastSuccess), "OK": y.Successes, "Failed": y.Failures}))
 		if y.LastError != "" {
 			fmt.Fprintf(bw, "      last error %s: %s\n", ago(now, y.LastErrorAt), y.LastError)
 		}
@@ -130,8 +130,8 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 	if st.CapBytes > 0 {
 		pct = 100 * float64(st.Bytes) / float64(st.CapBytes)
 	}
-	fmt.Fprintf(bw, "store: %s of %s (%.1f%%), %d events, %d evicted, %d gap records\n",
-		humanBytes(st.Bytes), humanBytes(st.CapBytes), pct, st.Events, st.Evicted, st.GapRecords)
+	fmt.Fprintln(bw, i18n.T(lang, "status.store", map[string]any{"Bytes": humanBytes(st.Bytes), "Cap": humanBytes(st.CapBytes),
+		"Pct": fmt.Sprintf("%.1f", pct), "Events": st.Events, "Evicted": st.Evicted, "Gaps": st.GapRecords}))
 	if st.DiskTotal > 0 {
 		state := "ok"
 		switch {
@@ -142,8 +142,8 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 		case st.DiskFree+st.DiskHeld < st.DiskReserve:
 			state = "LOW (evicting)"
 		}
-		fmt.Fprintf(bw, "disk: %s, %s free of %s, reserve %s, %d evicted for it, %d appends refused\n",
-			state, humanBytes(st.DiskFree), humanBytes(st.DiskTotal), humanBytes(st.DiskReserve), st.DiskEvicted, st.Refused)
+		fmt.Fprintln(bw, i18n.T(lang, "status.disk", map[string]any{"State": state, "Free": humanBytes(st.DiskFree), "Total": humanBytes(st.DiskTotal),
+			"Reserve": humanBytes(st.DiskReserve), "Evicted": st.DiskEvicted, "Refused": st.Refused}))
 	}
 	clock := "trusted"
 	if !s.Clock.Trusted {
@@ -155,7 +155,7 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 	if s.Clock.Jumps > 0 {
 		clock += fmt.Sprintf(", %d jumps", s.Clock.Jumps)
 	}
-	fmt.Fprintf(bw, "clock: %s\n", clock)
+	fmt.Fprintln(bw, i18n.T(lang, "status.clock", map[string]any{"Clock": clock}))
 	if len(s.Outputs) > 0 {
 		fmt.Fprintf(bw, "outputs: %s\n", strings.Join(s.Outputs, ", "))
 	}

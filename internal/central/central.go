@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/natsnode"
+	"github.com/edgegw/edgegw/sync/export"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/receiver/jsstore"
 )
@@ -65,8 +67,12 @@ type Options struct {
 
 	Addr, TLSCert, TLSKey, AdminToken string
 	Receiver                          receiver.Options
-	Logger                            *slog.Logger
-	Clock                             edge.Clock
+	// Exporters run on the JetStream store once it is open, each on its
+	// durable consumer (docs/central.md, northbound exporters); a Badger
+	// store has no stream to export from.
+	Exporters []export.Exporter
+	Logger    *slog.Logger
+	Clock     edge.Clock
 }
 
 // Backend is an open store with what it runs on.
@@ -120,6 +126,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--store badger runs no NATS: leave out --nats and --cluster-node: %w", edge.ErrInvalidConfig)
 	case len(o.NATS) == 0 && o.Data == "":
 		return fmt.Errorf("--data DIR is required: %w", edge.ErrInvalidConfig)
+	case len(o.Exporters) > 0 && o.kind() == StoreBadger:
+		return fmt.Errorf("--export-*: the exporters need the JetStream store, this data directory is Badger's: %w", edge.ErrInvalidConfig)
 	}
 	return nil
 }
@@ -214,6 +222,7 @@ type Server struct {
 	done    chan error
 	opened  chan error
 	cancel  context.CancelFunc
+	exports gosync.WaitGroup
 }
 
 // Start listens at once (so /healthz and /readyz answer while a cluster
@@ -294,6 +303,17 @@ func Start(o Options) (*Server, error) {
 				if b.JS != nil {
 					err = b.JS.Register(reg)
 					reg.MustRegister(jsstore.NewLagCollector(b.JS))
+					for _, e := range o.Exporters {
+						if err == nil {
+							err = e.Metrics().Register(reg, e.Name())
+						}
+					}
+					if err == nil {
+						s.runNorthbound(ctx, o, b)
+					}
+				}
+				if err == nil {
+					s.runExporters(ctx, o, b)
 				}
 				var h http.Handler = rcv
 				s.Backend = b
@@ -306,6 +326,46 @@ func Start(o Options) (*Server, error) {
 		s.opened <- err
 	}()
 	return s, nil
+}
+
+// runNorthbound runs the JSON northbound projector for the district
+// platform (EDGEGW_NB, docs/central.md), restarting it when it fails;
+// Close waits for it before it closes the store.
+func (s *Server) runNorthbound(ctx context.Context, o Options, b *Backend) {
+	clk := o.Clock
+	if clk == nil {
+		clk = edge.SystemClock{}
+	}
+	log := o.Logger.With("component", "northbound")
+	s.exports.Add(1)
+	go func() {
+		defer s.exports.Done()
+		for ctx.Err() == nil {
+			if err := b.JS.Northbound(ctx, log); err != nil && ctx.Err() == nil {
+				log.Warn("northbound projector stopped; restarting", "error", err)
+				_ = edge.Sleep(ctx, clk, 5*time.Second)
+			}
+		}
+	}()
+}
+
+// runExporters starts the exporters; Close waits for them before it
+// closes the store.
+func (s *Server) runExporters(ctx context.Context, o Options, b *Backend) {
+	if b.JS == nil || len(o.Exporters) == 0 {
+		return // Validate refused exporters on a Badger store
+	}
+	js := b.JS.JetStream()
+	for _, e := range o.Exporters {
+		s.exports.Add(1)
+		go func() {
+			defer s.exports.Done()
+			o.Logger.Info("exporter started", "consumer", e.Name())
+			if err := e.Run(ctx, js); err != nil {
+				o.Logger.Error("exporter stopped", "consumer", e.Name(), "error", err)
+			}
+		}()
+	}
 }
 
 // Opened delivers the outcome of opening the store, once.
@@ -341,6 +401,7 @@ func (s *Server) Close(ctx context.Context) error {
 	if err != nil {
 		s.http.Close()
 	}
+	s.exports.Wait()
 	if s.ready.Load() {
 		if cerr := s.Backend.Close(); err == nil {
 			err = cerr

@@ -303,3 +303,26 @@ func (a *App) Man(dir string, env *Env) error {
 	root.DisableAutoGenTag = true
 	return doc.GenManTree(root, &doc.GenManHeader{Title: strings.ToUpper(a.Name), Section: "1", Source: a.Name, Manual: a.Name + " manual"}, dir)
 }
+
+// ManCommand is the hidden `gen-man --dir DIR` command that writes a's man
+// pages, for the packages; each program registers it.
+func ManCommand(a *App) *Command {
+	var dir string
+	return &Command{
+		Name:   "gen-man",
+		Short:  "write the man pages (for the packages)",
+		Hidden: true,
+		Usage: "Writes a man page for " + a.Name + " and each of its commands into --dir.\n\nExample:\n  " +
+			a.Name + " gen-man --dir dist/man",
+		Flags: func(fs *flag.FlagSet) { fs.StringVar(&dir, "dir", "man", "`directory` to write the pages into") },
+		Run: func(ctx context.Context, env *Env, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			return a.Man(dir, env)
+		},
+	}
+}

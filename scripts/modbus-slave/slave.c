@@ -6,6 +6,12 @@
  *
  *   cc -o slave slave.c -I/usr/include/modbus -lmodbus
  *   ./slave /dev/pts/N SLAVE_ID BAUD CONTROL_FILE
+ *   ./slave tcp:127.0.0.1 SLAVE_ID 0 CONTROL_FILE
+ *
+ * With tcp:ADDRESS it is a Modbus TCP server instead (modbus_new_tcp,
+ * modbus_tcp_listen on a port the kernel picks, printed on stdout as
+ * "port N"), serving one connection at a time as small meters do; the unit
+ * ids of SLAVE_ID answer, others get no answer.
  *
  * SLAVE_ID is one address (1) or a range (1-4): every address of the range
  * answers, each with its own copy of the register map below, so a multi-drop
@@ -23,6 +29,7 @@
  *   crc        answer function 3 with a corrupted CRC (other functions: silent)
  *   busy [K]   answer with exception 6, SLAVE DEVICE BUSY: every request, or
  *              only every K-th one (the others normally)
+ *   drop K     (TCP) close the connection at every K-th request, unanswered
  *   late K MS  answer normally, but every K-th answer only MS milliseconds
  *              after the request: a slave that sometimes answers after the
  *              master's timeout. Requests that arrive meanwhile wait in the
@@ -56,6 +63,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <modbus.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 /* mode reads the control file's word into out (16 bytes) and its numbers
  * into a and b (0 when absent). */
@@ -170,9 +180,104 @@ static int recvraw(int fd, uint8_t *q) {
 	}
 }
 
+/* answer replies to request q of n bytes (header length hl) as the control
+ * file says. It returns 1 when the connection is to be dropped, -1 on a
+ * write error. */
+static int answer(modbus_t *ctx, const char *control, uint8_t *q, int n, int hl,
+                  modbus_mapping_t **maps, unsigned long *replies) {
+	int unit = q[hl - 1];
+	modbus_mapping_t *mb = maps[unit];
+	uint16_t *h = mb->tab_registers;
+	char m[16];
+	int a, b;
+	modbus_set_slave(ctx, unit);
+	(*replies)++;
+	mode(control, m, &a, &b);
+	if (strcmp(m, "silent") == 0)
+		return 0;
+	if (strcmp(m, "drop") == 0 && (a <= 1 || *replies % a == 0))
+		return 1;
+	if (strcmp(m, "busy") == 0 && (a <= 1 || *replies % a == 0)) {
+		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
+		return 0;
+	}
+	if (strcmp(m, "late") == 0 && a > 0 && *replies % a == 0)
+		usleep(1000 * b);
+	if (strcmp(m, "crc") == 0 && hl == 1) {
+		if (q[1] != 3)
+			return 0;
+		int addr = q[2] << 8 | q[3], qty = q[4] << 8 | q[5];
+		if (qty < 1 || qty > 125 || addr + qty > 50)
+			return 0;
+		unsigned char r[256];
+		int k = 0;
+		r[k++] = q[0];
+		r[k++] = 3;
+		r[k++] = 2 * qty;
+		for (int i = 0; i < qty; i++) {
+			r[k++] = h[addr + i] >> 8;
+			r[k++] = h[addr + i] & 0xFF;
+		}
+		unsigned short c = crc16(r, k) ^ 0x5A5A; /* wrong on purpose */
+		r[k++] = c & 0xFF;
+		r[k++] = c >> 8;
+		if (write(modbus_get_socket(ctx), r, k) != k)
+			return -1;
+		return 0;
+	}
+	if (modbus_reply(ctx, q, n, mb) < 0)
+		fprintf(stderr, "slave: reply: %s\n", modbus_strerror(errno));
+	return 0;
+}
+
+/* serve_tcp is the Modbus TCP server: one connection at a time. */
+static int serve_tcp(const char *ip, int lo, int hi, const char *control, modbus_mapping_t **maps) {
+	modbus_t *ctx = modbus_new_tcp(ip, 0);
+	if (!ctx) {
+		fprintf(stderr, "slave: tcp: %s\n", modbus_strerror(errno));
+		return 1;
+	}
+	if (getenv("SLAVE_DEBUG"))
+		modbus_set_debug(ctx, 1);
+	int ls = modbus_tcp_listen(ctx, 1);
+	if (ls < 0) {
+		fprintf(stderr, "slave: listen: %s\n", modbus_strerror(errno));
+		return 1;
+	}
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	if (getsockname(ls, (struct sockaddr *)&sa, &sl) != 0) {
+		perror("slave: getsockname");
+		return 1;
+	}
+	printf("port %d\n", ntohs(sa.sin_port));
+	fflush(stdout);
+	fprintf(stderr, "slave: ready on %s:%d, units %d..%d\n", ip, ntohs(sa.sin_port), lo, hi);
+	uint8_t q[MODBUS_TCP_MAX_ADU_LENGTH];
+	unsigned long replies = 0;
+	int hl = modbus_get_header_length(ctx);
+	for (;;) {
+		if (modbus_tcp_accept(ctx, &ls) < 0) {
+			fprintf(stderr, "slave: accept: %s\n", modbus_strerror(errno));
+			return 1;
+		}
+		for (;;) {
+			int n = modbus_receive(ctx, q);
+			if (n < 0)
+				break; /* the client closed, or garbage: next client */
+			if (n == 0 || q[hl - 1] < lo || q[hl - 1] > hi)
+				continue;
+			if (answer(ctx, control, q, n, hl, maps, &replies) != 0)
+				break;
+		}
+		close(modbus_get_socket(ctx));
+		modbus_set_socket(ctx, -1);
+	}
+}
+
 int main(int argc, char **argv) {
 	if (argc != 5) {
-		fprintf(stderr, "usage: %s TTY SLAVE_ID[-LAST] BAUD CONTROL_FILE\n", argv[0]);
+		fprintf(stderr, "usage: %s TTY|tcp:ADDRESS SLAVE_ID[-LAST] BAUD CONTROL_FILE\n", argv[0]);
 		return 2;
 	}
 	int lo = atoi(argv[2]), hi = lo;
@@ -183,13 +288,6 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "slave: bad address range %s\n", argv[2]);
 		return 2;
 	}
-	modbus_t *ctx = modbus_new_rtu(argv[1], atoi(argv[3]), 'E', 8, 1);
-	if (!ctx || modbus_set_slave(ctx, lo) != 0 || modbus_connect(ctx) != 0) {
-		fprintf(stderr, "slave: %s: %s\n", argv[1], modbus_strerror(errno));
-		return 1;
-	}
-	if (getenv("SLAVE_DEBUG"))
-		modbus_set_debug(ctx, 1);
 	modbus_mapping_t *maps[248] = {0};
 	for (int id = lo; id <= hi; id++) {
 		if (!(maps[id] = fill(id))) {
@@ -197,11 +295,18 @@ int main(int argc, char **argv) {
 			return 1;
 		}
 	}
+	if (strncmp(argv[1], "tcp:", 4) == 0)
+		return serve_tcp(argv[1] + 4, lo, hi, argv[4], maps);
+	modbus_t *ctx = modbus_new_rtu(argv[1], atoi(argv[3]), 'E', 8, 1);
+	if (!ctx || modbus_set_slave(ctx, lo) != 0 || modbus_connect(ctx) != 0) {
+		fprintf(stderr, "slave: %s: %s\n", argv[1], modbus_strerror(errno));
+		return 1;
+	}
+	if (getenv("SLAVE_DEBUG"))
+		modbus_set_debug(ctx, 1);
 	fprintf(stderr, "slave: ready on %s, addresses %d..%d\n", argv[1], lo, hi);
 
 	uint8_t q[MODBUS_RTU_MAX_ADU_LENGTH];
-	char m[16];
-	int a, b;
 	unsigned long replies = 0;
 	for (;;) {
 		int n;
@@ -220,43 +325,7 @@ int main(int argc, char **argv) {
 			fprintf(stderr, "slave: receive: %s\n", modbus_strerror(errno));
 			return 1;
 		}
-		modbus_mapping_t *mb = maps[q[0]];
-		uint16_t *h = mb->tab_registers;
-		modbus_set_slave(ctx, q[0]);
-		replies++;
-		mode(argv[4], m, &a, &b);
-		if (strcmp(m, "silent") == 0)
-			continue;
-		if (strcmp(m, "busy") == 0 && (a <= 1 || replies % a == 0)) {
-			modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_SLAVE_OR_SERVER_BUSY);
-			continue;
-		}
-		if (strcmp(m, "late") == 0 && a > 0 && replies % a == 0)
-			usleep(1000 * b);
-		if (strcmp(m, "crc") == 0) {
-			if (q[1] != 3)
-				continue;
-			int addr = q[2] << 8 | q[3], qty = q[4] << 8 | q[5];
-			if (qty < 1 || qty > 125 || addr + qty > 50)
-				continue;
-			unsigned char r[256];
-			int k = 0;
-			r[k++] = q[0];
-			r[k++] = 3;
-			r[k++] = 2 * qty;
-			for (int i = 0; i < qty; i++) {
-				r[k++] = h[addr + i] >> 8;
-				r[k++] = h[addr + i] & 0xFF;
-			}
-			unsigned short c = crc16(r, k) ^ 0x5A5A; /* wrong on purpose */
-			r[k++] = c & 0xFF;
-			r[k++] = c >> 8;
-			if (write(modbus_get_socket(ctx), r, k) != k)
-				return 1;
-			continue;
-		}
-		if (modbus_reply(ctx, q, n, mb) < 0) {
-			fprintf(stderr, "slave: reply: %s\n", modbus_strerror(errno));
-		}
+		if (answer(ctx, argv[4], q, n, 1, maps, &replies) < 0)
+			return 1;
 	}
 }

@@ -53,7 +53,7 @@ type (
 
 // CommandTypes are the command types the admin API queues.
 var CommandTypes = []string{wire.CmdPlayVoice, wire.CmdPulseOutput, wire.CmdSetOutput,
-	wire.CmdAckAlert, wire.CmdSendDiagnostics, wire.CmdApplyConfig}
+	wire.CmdAckAlert, wire.CmdSendDiagnostics, wire.CmdApplyConfig, wire.CmdAnnounce}
 
 // admin wraps an admin endpoint: with an admin token configured, it is
 // required; without one, only loopback clients are served.
@@ -408,6 +408,32 @@ func (r *Receiver) adminDiagnosticsGet(w http.ResponseWriter, req *http.Request)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	io.Copy(w, bytes.NewReader(zip))
+}
+
+// adminFile serves a file a gateway put: GET /v1/admin/files/{gateway}/{name}.
+func (r *Receiver) adminFile(w http.ResponseWriter, req *http.Request) {
+	gw, name := req.PathValue("gateway"), req.PathValue("name")
+	if !ValidGatewayID(gw) || !wire.ValidFileName(name) {
+		r.adminErr(w, req, wire.CodeBadRequest, fmt.Sprintf("file %q of gateway %q: bad gateway id or file name", name, gw))
+		return
+	}
+	b, err := r.store.File(gw, name)
+	if errors.Is(err, ErrNotFound) {
+		r.adminErr(w, req, wire.CodeNotFound, fmt.Sprintf("gateway %q has uploaded no file %q", gw, name))
+		return
+	} else if err != nil {
+		r.adminErr(w, req, wire.CodeInternal, err.Error())
+		return
+	}
+	ct := "application/octet-stream"
+	if strings.HasSuffix(strings.ToLower(name), ".jpg") {
+		ct = "image/jpeg"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	io.Copy(w, bytes.NewReader(b))
 }
 
 func (r *Receiver) adminStats(w http.ResponseWriter, req *http.Request) {

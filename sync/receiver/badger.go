@@ -20,16 +20,17 @@ import (
 // Key layout of the Badger store. Integers are 8 bytes big-endian so keys
 // sort numerically; gateway ids never contain 0x00.
 const (
-	pGateway   = "gw/"  // + id → Gateway JSON
-	pStats     = "gs/"  // + id → gwStats JSON
-	pHeartbeat = "hb/"  // + id → hbRecord JSON
-	pSeqs      = "r/"   // + id 0x00 epoch → seqSet: the seqs stored (the dedupe index)
-	pEvent     = "e/"   // + cursor of the block's first event → block of events (record.go)
-	pAlert     = "al/"  // + id 0x00 alertID → ActiveAlert JSON
-	pConfig    = "cfg/" // + id → ConfigBundle JSON
-	pCommand   = "cmd/" // + id 0x00 cmdID → Command JSON
-	pResult    = "res/" // + id 0x00 cmdID → resultRecord JSON
-	pAttach    = "att/" // + id 0x00 cmdID → the attachment of the result, raw
+	pGateway   = "gw/"   // + id → Gateway JSON
+	pStats     = "gs/"   // + id → gwStats JSON
+	pHeartbeat = "hb/"   // + id → hbRecord JSON
+	pSeqs      = "r/"    // + id 0x00 epoch → seqSet: the seqs stored (the dedupe index)
+	pEvent     = "e/"    // + cursor of the block's first event → block of events (record.go)
+	pAlert     = "al/"   // + id 0x00 alertID → ActiveAlert JSON
+	pConfig    = "cfg/"  // + id → ConfigBundle JSON
+	pCommand   = "cmd/"  // + id 0x00 cmdID → Command JSON
+	pResult    = "res/"  // + id 0x00 cmdID → resultRecord JSON
+	pAttach    = "att/"  // + id 0x00 cmdID → the attachment of the result, raw
+	pFile      = "file/" // + id 0x00 name → a file the gateway put (PUT /v1/files), raw
 	kCmdSeq    = "meta/cmdseq"
 )
 
@@ -506,6 +507,30 @@ func (b *Badger) Attachment(gw string, id uint64) ([]byte, error) {
 	})
 	if err != nil && errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("gateway %q command %d: attachment: %w", gw, id, ErrNotFound)
+	}
+	return out, err
+}
+
+func fileKey(gw, name string) []byte { return append(gwSubKey(pFile, gw), name...) }
+
+// PutFile implements Storage.
+func (b *Badger) PutFile(gw, name string, data []byte) error {
+	return b.db.Update(func(txn *badger.Txn) error { return txn.Set(fileKey(gw, name), data) })
+}
+
+// File implements Storage.
+func (b *Badger) File(gw, name string) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(fileKey(gw, name))
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("gateway %q file %q: %w", gw, name, ErrNotFound)
 	}
 	return out, err
 }

@@ -219,3 +219,21 @@ func (r *Receiver) handleHeartbeat(w http.ResponseWriter, req *http.Request, a *
 	}
 	writeJSON(w, req, key, now, http.StatusOK, resp)
 }
+
+// handleFile stores a file an event of the gateway names (a camera
+// picture): PUT /v1/files/{name}, the body the file's bytes.
+func (r *Receiver) handleFile(w http.ResponseWriter, req *http.Request, a *authed) {
+	now := r.clk.Now()
+	key := &a.gw.Key
+	name := req.PathValue("name")
+	if !wire.ValidFileName(name) {
+		r.fail(w, nil, req, key, now, wire.CodeBadRequest, fmt.Sprintf("file name %q: want 1 to 128 of A-Z a-z 0-9 . _ -, not starting with a dot", name))
+		return
+	}
+	if err := r.store.PutFile(a.gw.ID, name, a.body); err != nil {
+		r.failStore(w, r.log, req, key, now, "store file", err)
+		return
+	}
+	r.log.Debug("file stored", "gateway", a.gw.ID, "name", name, "bytes", len(a.body))
+	writeJSON(w, req, key, now, http.StatusOK, map[string]any{"ok": true, "bytes": len(a.body)})
+}

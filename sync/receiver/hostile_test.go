@@ -294,6 +294,13 @@ func TestHostileClients(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
+			// The server answers a refused body early and closes: a client
+			// still writing the rest may see the close before the answer
+			// (a loaded box). That is a refusal too; anything else is not.
+			if msg := err.Error(); strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") {
+				codes[-1]++
+				return
+			}
 			bad = append(bad, err.Error())
 			return
 		}

@@ -136,6 +136,7 @@ func New(opts Options) (*Receiver, error) {
 	m.HandleFunc("GET "+wire.PathCommands, r.gw(wire.MaxJSONBody, r.handleCommands))
 	m.HandleFunc("POST "+wire.PathCommands+"/{id}/result", r.gw(wire.MaxResultBody, r.handleResult))
 	m.HandleFunc("POST "+wire.PathHeartbeat, r.gw(wire.MaxJSONBody, r.handleHeartbeat))
+	m.HandleFunc("PUT "+wire.PathFiles+"/{name}", r.gw(wire.MaxFileBody, r.handleFile))
 	m.HandleFunc("GET /v1/admin/events", r.admin(r.adminEvents))
 	m.HandleFunc("GET /v1/admin/alerts", r.admin(r.adminAlerts))
 	m.HandleFunc("GET /v1/admin/gateways", r.admin(r.adminGateways))
@@ -146,6 +147,9 @@ func New(opts Options) (*Receiver, error) {
 	m.HandleFunc("GET /v1/admin/diagnostics", r.admin(r.adminDiagnostics))
 	m.HandleFunc("GET /v1/admin/diagnostics/{id}", r.admin(r.adminDiagnosticsGet))
 	m.HandleFunc("GET /v1/admin/stats", r.admin(r.adminStats))
+	m.HandleFunc("GET /v1/admin/files/{gateway}/{name}", r.admin(r.adminFile))
+	m.HandleFunc("GET /v1/admin/tree", r.admin(r.adminTree))
+	m.HandleFunc("GET /district", r.districtPage) // static: its data comes from /v1/admin/tree
 	m.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		r.fail(w, nil, req, nil, r.clk.Now(), wire.CodeNotFound, "no such endpoint: "+req.Method+" "+req.URL.Path)
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -346,4 +347,24 @@ func (r *rig) admin(method, path string, body any) (*http.Response, []byte) {
 	}
 	req, _ := http.NewRequest(method, r.srv.URL+path, rd)
 	return r.send(req)
+}
+
+func TestBadgerFiles(t *testing.T) {
+	b, err := OpenBadger(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.PutFile("gw1", "a.jpg", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutFile("gw1", "a.jpg", []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.File("gw1", "a.jpg"); err != nil || string(got) != "two" {
+		t.Errorf("got %q, %v, want two", got, err)
+	}
+	if _, err := b.File("gw10", "a.jpg"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("other gateway: got %v, want ErrNotFound", err)
+	}
 }

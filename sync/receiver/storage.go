@@ -64,6 +64,12 @@ type Storage interface {
 	// (ErrNotFound: no result, or one without an attachment).
 	Attachment(gateway string, id uint64) ([]byte, error)
 
+	// PutFile stores a file the gateway's events name (a camera picture),
+	// replacing one of the same name; name is wire.ValidFileName.
+	PutFile(gateway, name string, b []byte) error
+	// File returns a file of gateway stored by PutFile (ErrNotFound).
+	File(gateway, name string) ([]byte, error)
+
 	Close() error
 }
 

@@ -278,6 +278,22 @@ func (u *Uplink) execute(ctx context.Context, c wire.Command) (res wire.CommandR
 			return fail("diagnostics bundle of %d bytes is over the limit of %d", len(zip), wire.MaxAttachment)
 		}
 		return wire.CommandResult{OK: true, Attachment: zip}
+	case wire.CmdAnnounce:
+		an, ok := ctl.(interface {
+			Announce(ctx context.Context, device string, d time.Duration, by, note string) error
+		})
+		if !ok {
+			return fail("announce: this gateway keeps no announcements")
+		}
+		d, perr := time.ParseDuration(a["for"])
+		if a["device"] == "" || perr != nil || d < 0 {
+			return fail("announce: want device and for (a Go duration such as 2h; 0s withdraws), got device %q for %q", a["device"], a["for"])
+		}
+		by := "central"
+		if a["by"] != "" {
+			by = "central:" + a["by"]
+		}
+		err = an.Announce(cctx, a["device"], d, by, a["note"])
 	case wire.CmdApplyConfig:
 		if err := u.pollConfig(ctx); err != nil {
 			return fail("%v", err)
@@ -332,7 +348,7 @@ func (u *Uplink) heartbeat(ctx context.Context, started time.Time) error {
 		ClockSkewMillis: -st.ClockSkew.Milliseconds(),
 	}
 	if ce := u.ConfigError(); ce != "" {
-		hb.LastError = ce
+		hb.LastError, hb.ConfigError = ce, ce
 	}
 	if u.o.Judge != nil {
 		_, hb.ClockTrusted = u.o.Judge.Stamp()

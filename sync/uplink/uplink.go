@@ -50,6 +50,10 @@ type Options struct {
 	// Summary, when set, fills the gateway's part of each heartbeat
 	// (devices online, active alerts, store size).
 	Summary func() Summary
+	// FilesDirs are the folders of the files events name (the camera
+	// pictures, sync/uplink/files.go): uploaded at the lowest priority.
+	// Empty: no files are uploaded.
+	FilesDirs []string
 	// Transport replaces the HTTP transport (tests, benchmarks). Default: a
 	// pooled transport with the TLS settings of Config.
 	Transport http.RoundTripper
@@ -100,6 +104,9 @@ type Uplink struct {
 	stateSince time.Time
 
 	logs *edge.LogThrottle // repeated failures of the loops
+
+	fmu    sync.Mutex // the file queue (state store) and fstats
+	fstats FileStats
 }
 
 // New builds an uplink. It reads the key (file) and the CA file now, so a

@@ -27,7 +27,15 @@ type fakeController struct {
 	ops       []edge.Op
 	acks      []string
 	configs   []string
+	announces []string
 	rejectCfg bool
+}
+
+func (f *fakeController) Announce(_ context.Context, device string, d time.Duration, by, note string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.announces = append(f.announces, fmt.Sprintf("%s %s %s %s", device, d, by, note))
+	return nil
 }
 
 func (f *fakeController) ApplyOutput(_ context.Context, output string, op edge.Op) error {
@@ -395,12 +403,24 @@ func TestCommandsRunOnceAndForgedCommandsRefused(t *testing.T) {
 			wire.Command{ID: 2, Type: wire.CmdAckAlert, Args: map[string]string{"id": "a1", "by": "ops"}},
 			wire.Command{ID: 3, Type: wire.CmdSendDiagnostics},
 			wire.Command{ID: 4, Type: "self_destruct"},
-			wire.Command{ID: 5, Type: wire.CmdPlayVoice, Args: map[string]string{"output": "voice", "track": "7"}})
+			wire.Command{ID: 5, Type: wire.CmdPlayVoice, Args: map[string]string{"output": "voice", "track": "7"}},
+			wire.Command{ID: 6, Type: wire.CmdAnnounce, Args: map[string]string{"device": "door-3-101", "for": "2h", "by": "carer", "note": "doctor"}},
+			wire.Command{ID: 7, Type: wire.CmdAnnounce, Args: map[string]string{"device": "door-3-101", "for": "soon"}})
 	})
 	eventually(t, "all results posted", func() bool {
 		n := 0
 		r.c.with(func() { n = len(r.c.results) })
-		return n == 5
+		return n == 7
+	})
+	r.ctl.mu.Lock()
+	if len(r.ctl.announces) != 1 || r.ctl.announces[0] != "door-3-101 2h0m0s central:carer doctor" {
+		t.Errorf("announcements: %q", r.ctl.announces)
+	}
+	r.ctl.mu.Unlock()
+	r.c.with(func() {
+		if !r.c.results[6].OK || r.c.results[7].OK || !strings.Contains(r.c.results[7].Error, "want device and for") {
+			t.Errorf("announce results: %+v %+v", r.c.results[6], r.c.results[7])
+		}
 	})
 	outs, acks, _ := r.ctl.calls()
 	if len(outs) != 2 || outs[0] != "siren" || outs[1] != "voice" {
@@ -446,7 +466,7 @@ func TestConfigBundleAppliedAndBadOneRefused(t *testing.T) {
 		ok := false
 		r.c.with(func() {
 			for _, hb := range r.c.heartbeats {
-				ok = ok || strings.Contains(hb.LastError, "config v2 refused")
+				ok = ok || strings.Contains(hb.LastError, "config v2 refused") && strings.Contains(hb.ConfigError, "config v2 refused")
 			}
 		})
 		return ok

@@ -40,6 +40,7 @@ type Quarantined struct {
 func (u *Uplink) uploadLoop(ctx context.Context) error {
 	var linger time.Time // when the main lane started waiting to fill a batch
 	backoff := edge.Backoff{Min: u.cfg.RetryWaitMin.D(), Max: u.cfg.RetryWaitMax.D(), Clock: u.clk}
+	fileBackoff := edge.Backoff{Min: u.cfg.RetryWaitMin.D(), Max: u.cfg.RetryWaitMax.D(), Clock: u.clk}
 	for {
 		if err := u.waitUnpaused(ctx); err != nil {
 			return nil
@@ -64,6 +65,21 @@ func (u *Uplink) uploadLoop(ctx context.Context) error {
 		}
 		backoff.Reset()
 		if wait != nil {
+			// Idle lanes: one file (the lowest priority), then the events again.
+			did, ferr := u.sendFile(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if ferr != nil {
+				if u.fileRetryWait(ctx, &fileBackoff, wait) != nil {
+					return nil
+				}
+				continue
+			}
+			if did {
+				fileBackoff.Reset()
+				continue
+			}
 			if u.waitFor(ctx, wait) != nil {
 				return nil
 			}
@@ -351,6 +367,7 @@ func (u *Uplink) post(ctx context.Context, evs []edge.Event) (int, error) {
 	for n < len(evs) && resp.Covers(evs[n].Epoch, evs[n].Seq) {
 		n++
 	}
+	u.queueFiles(evs[:n])
 	sz := 0
 	for i := range evs {
 		sz += eventSize(&evs[i])

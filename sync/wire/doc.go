@@ -32,7 +32,27 @@ const (
 	PathConfig    = "/v1/config"    // GET: the gateway's config bundle (If-None-Match)
 	PathCommands  = "/v1/commands"  // GET ?after=<id>: queued commands
 	PathHeartbeat = "/v1/heartbeat" // POST: status summary
+	PathFiles     = "/v1/files"     // PUT /{name}: a file an event names (a camera picture)
 )
+
+// FilePath is the path a gateway puts a file to: /v1/files/{name}.
+func FilePath(name string) string { return PathFiles + "/" + name }
+
+// ValidFileName reports whether name may be uploaded with PUT /v1/files:
+// 1 to 128 of A-Z a-z 0-9 . _ -, not starting with a dot (no path, no
+// hidden file, no "..").
+func ValidFileName(name string) bool {
+	if len(name) == 0 || len(name) > 128 || name[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
 
 // CommandResultPath is the path a gateway posts a command's result to:
 // /v1/commands/{id}/result.

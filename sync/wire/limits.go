@@ -20,6 +20,9 @@ const (
 	// MaxResultBody is the largest command result body: the attachment in
 	// base64 and the rest of the result.
 	MaxResultBody = MaxAttachment/3*4 + 8 + 64<<10
+	// MaxFileBody is the largest file a gateway may put (PUT /v1/files): a
+	// camera picture is well under 1 MiB.
+	MaxFileBody = 2 << 20
 	// MaxJSONBody is the largest heartbeat body (and of other small JSON
 	// requests).
 	MaxJSONBody = 64 << 10

@@ -91,6 +91,7 @@ const (
 	CmdAckAlert        = "ack_alert"        // id, by (optional)
 	CmdSendDiagnostics = "send_diagnostics" // none: the result carries the bundle
 	CmdApplyConfig     = "apply_config"     // none: fetch GET /v1/config now
+	CmdAnnounce        = "announce"         // device, for (Go duration; "0s" withdraws), by, note (optional)
 )
 
 // Command is one downlink command. IDs increase per gateway.
@@ -131,9 +132,11 @@ type Heartbeat struct {
 	ActiveAlerts   int       `json:"active_alerts"`
 	StoreBytes     int64     `json:"store_bytes"`
 	StoreCap       int64     `json:"store_cap"`
-	ConfigVersion  string    `json:"config_version,omitempty"`
-	Quarantined    uint64    `json:"quarantined,omitempty"`
-	LastError      string    `json:"last_error,omitempty"`
+	ConfigVersion  string    `json:"config_version,omitempty"` // the bundle applied
+	// ConfigError says why the newest bundle was refused (empty: applied).
+	ConfigError string `json:"config_error,omitempty"`
+	Quarantined uint64 `json:"quarantined,omitempty"`
+	LastError   string `json:"last_error,omitempty"`
 	// ClockSkew is the gateway's clock minus the server's, measured from
 	// the Date header of an earlier response (SkewKnown says whether it was).
 	ClockSkewMillis int64 `json:"clock_skew_ms"`

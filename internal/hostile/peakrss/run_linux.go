@@ -6,15 +6,17 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
-	"time"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 func run(args []string, out string) int {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	start := time.Now()
+	clk := edge.SystemClock{}
+	start := clk.Now()
 	err := cmd.Run()
-	wall := time.Since(start)
+	wall := clk.Now().Sub(start)
 	code := 0
 	var ee *exec.ExitError
 	switch {

@@ -139,3 +139,29 @@ func (s *Store) Attachment(gw string, id uint64) ([]byte, error) {
 	}
 	return b, wrapOp(0, err)
 }
+
+// fileName is the object of a file a gateway put: "<gateway>/files/<name>"
+// in the attachment store (command attachments are "<gateway>/<id>").
+func fileName(gw, name string) string { return GatewayToken(gw) + "/files/" + name }
+
+// PutFile implements receiver.Storage: files go to the attachment object
+// store beside the diagnostics bundles.
+func (s *Store) PutFile(gw, name string, b []byte) error {
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := s.att.PutBytes(ctx, fileName(gw, name), b); err != nil {
+		return wrapOp(0, fmt.Errorf("file %s: %w", name, err))
+	}
+	return nil
+}
+
+// File implements receiver.Storage.
+func (s *Store) File(gw, name string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	b, err := s.att.GetBytes(ctx, fileName(gw, name))
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("gateway %q file %q: %w", gw, name, receiver.ErrNotFound)
+	}
+	return b, wrapOp(0, err)
+}

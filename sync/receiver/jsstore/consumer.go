@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/edgegw/edgegw/sync/receiver"
 )
 
 // ConsumerConfig configures Consume: one durable cursor over the events
@@ -34,6 +36,8 @@ type ConsumerConfig struct {
 	RetryDelay time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Clock paces the in-progress signals; default the system clock.
+	Clock receiver.Clock
 }
 
 // Handler handles one message of the events stream: all its events (a
@@ -64,6 +68,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = receiver.SystemClock()
 	}
 	var filters []string
 	for _, sc := range cfg.Scopes {
@@ -111,7 +118,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			m.Term()
 			continue
 		}
-		if err := h(ctx, b, md.NumDelivered); err != nil {
+		// A handler may retry for longer than AckWait: tell the server it
+		// is in progress, so that AckWait stays short (a crashed consumer's
+		// messages come back soon) without a redelivery meanwhile.
+		stopHB := heartbeat(cfg.Clock, cfg.AckWait/3, func() { m.InProgress() })
+		err = h(ctx, b, md.NumDelivered)
+		stopHB()
+		if err != nil {
 			cfg.Logger.Warn("handler failed: delivered again later", "consumer", cfg.Name, "seq", b.StreamSeq,
 				"attempt", md.NumDelivered, "error", err)
 			m.NakWithDelay(cfg.RetryDelay)
@@ -121,6 +134,24 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			cfg.Logger.Warn("ack failed: the message will come again", "consumer", cfg.Name, "seq", b.StreamSeq, "error", err)
 		}
 	}
+}
+
+// heartbeat calls f every d until the returned stop is called.
+func heartbeat(clk receiver.Clock, d time.Duration, f func()) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-done:
+				return
+			case <-clk.After(d):
+				f()
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // Tail delivers the messages stored from now on (or from since) within

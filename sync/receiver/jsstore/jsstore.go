@@ -225,6 +225,12 @@ func (s *Store) Close() error {
 // JetStream is the store's JetStream handle (consumers, the tail).
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
+// Northbound runs the JSON-lines northbound projector (northbound.go) on
+// this store's streams, with its replicas and retention, until ctx ends.
+func (s *Store) Northbound(ctx context.Context, log *slog.Logger) error {
+	return Northbound(ctx, s.js, s.o.Replicas, s.o.Retention, log)
+}
+
 // watchGateways keeps the gateway cache current: a gateway added, moved or
 // disabled through another receiver is seen here within a moment.
 func (s *Store) watchGateways() {

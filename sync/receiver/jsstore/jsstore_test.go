@@ -1,6 +1,7 @@
 package jsstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -284,4 +285,23 @@ func FuzzGatewayToken(f *testing.F) {
 			t.Fatalf("%q: got %q %v", id, back, err)
 		}
 	})
+}
+
+func TestFiles(t *testing.T) {
+	_, nc := natstest.Embedded(t)
+	s := open(t, nc, Options{})
+	addGW(t, s, "gw1", "putuo")
+	pic := bytes.Repeat([]byte{0xff, 0xd8, 1, 2}, 100<<10)
+	if err := s.PutFile("gw1", "cam_1.jpg", pic); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.File("gw1", "cam_1.jpg"); err != nil || !bytes.Equal(b, pic) {
+		t.Errorf("got %d bytes, %v, want the %d put", len(b), err, len(pic))
+	}
+	if _, err := s.File("gw2", "cam_1.jpg"); !errors.Is(err, receiver.ErrNotFound) {
+		t.Errorf("other gateway: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.File("gw1", "nope.jpg"); !errors.Is(err, receiver.ErrNotFound) {
+		t.Errorf("missing: got %v, want ErrNotFound", err)
+	}
 }
