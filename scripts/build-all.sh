@@ -71,7 +71,7 @@ for a in amd64:edgegw-linux-amd64 arm64:edgegw-linux-arm64 armhf:edgegw-linux-ar
 done
 for arch in amd64 arm64; do
 	"$DIST/.tools/mkdeb" --package edgecentral --arch "$arch" --version "$VERSION" --commit "$COMMIT" \
-		--binary "$DIST/edgecentral-linux-$arch" --docs docs/central.md --man "$DIST/man" --out "$DIST"
+		--binary "$DIST/edgecentral-linux-$arch" --docs docs/install.md,docs/central.md --man "$DIST/man" --out "$DIST"
 done
 
 "$DIST/.tools/mkzip" -o "$DIST/edgegw_${VERSION}_windows_amd64.zip" \

@@ -92,7 +92,7 @@ for arch in amd64 arm64 armhf; do
 		fail "edgegw $arch: /etc/edgegw/edgegw.yaml not 0640"
 done
 for arch in amd64 arm64; do
-	check_deb edgecentral "$arch" /etc/default/edgecentral ./usr/share/man/man1/edgecentral-serve.1.gz
+	check_deb edgecentral "$arch" /etc/default/edgecentral ./usr/share/man/man1/edgecentral-serve.1.gz ./usr/share/doc/edgecentral/central.md
 done
 grep -q '^ExecStart=/usr/bin/edgecentral serve --data /var/lib/edgecentral ' packaging/systemd/edgecentral.service ||
 	fail "edgecentral.service does not run edgecentral serve --data /var/lib/edgecentral"

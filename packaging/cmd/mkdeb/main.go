@@ -63,7 +63,7 @@ func main() {
 	flag.StringVar(&o.binary, "binary", "", "the edgegw (or edgecentral) binary for this architecture")
 	flag.StringVar(&o.config, "config", "", "the default config file (edgegw init output); edgegw only")
 	flag.StringVar(&o.pkgdir, "packaging", "packaging", "the packaging/ directory (maintainer scripts, udev rule, systemd units, copyright)")
-	flag.StringVar(&o.docs, "docs", "docs/install.md", "the installer's guide, shipped in /usr/share/doc/PACKAGE")
+	flag.StringVar(&o.docs, "docs", "docs/install.md", "the guides shipped in /usr/share/doc/PACKAGE under their own names, comma-separated (docs/install.md,docs/central.md)")
 	flag.StringVar(&o.man, "man", "", "directory of gzipped man pages (gen-man), shipped in /usr/share/man/man1")
 	flag.StringVar(&o.out, "out", "dist", "output directory")
 	flag.StringVar(&o.maintainer, "maintainer", envOr("DEB_MAINTAINER", "edgegw maintainers <edgegw@users.noreply.github.com>"), "the Maintainer field (default: $DEB_MAINTAINER)")
@@ -197,8 +197,14 @@ func build(o options) (string, error) {
 	}
 	contents = append(contents, &files.Content{Source: chlog, Destination: doc + "/changelog.gz", FileInfo: fi(0o644)})
 
-	if _, err := os.Stat(o.docs); err == nil {
-		contents = append(contents, &files.Content{Source: o.docs, Destination: doc + "/install.md", FileInfo: fi(0o644)})
+	for _, d := range strings.Split(o.docs, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		if _, err := os.Stat(d); err != nil {
+			return "", fmt.Errorf("guide for %s: %w", name, err)
+		}
+		contents = append(contents, &files.Content{Source: d, Destination: doc + "/" + filepath.Base(d), FileInfo: fi(0o644)})
 	}
 	if o.man != "" {
 		pages, err := filepath.Glob(filepath.Join(o.man, name+"*.1.gz"))
