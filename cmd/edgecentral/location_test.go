@@ -117,8 +117,8 @@ uplink: {url: %s, key: %s, max_age: 50ms, poll_interval: 200ms}
 		return ""
 	})
 
-	all := events(place)
 	b1, b2 := events(place+"/b1"), events(place+"/b2")
+	all := events(place) // after the buildings': it holds them, and what arrived since
 	t.Logf("compound %d events, building b1 %d, b2 %d", len(all), len(b1), len(b2))
 	for _, tc := range []struct {
 		building string
