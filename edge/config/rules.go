@@ -197,10 +197,28 @@ func (r *Rule) SetDefaults() {
 // a file:line by the loader.
 type FieldError struct {
 	Field string // "rules[3].when"
-	Msg   string
+	Msg   string // in English
+	// Format and Args are what Msg was printed from, for other
+	// languages (see Problem).
+	Format string
+	Args   []any
+}
+
+// FieldErrorf is a FieldError whose message is format with args.
+func FieldErrorf(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// FormatArgs is what the message prints from: Format and Args, or "%s"
+// and Msg for a FieldError made without them.
+func (e *FieldError) FormatArgs() (string, []any) {
+	if e.Format == "" {
+		return "%s", []any{e.Msg}
+	}
+	return e.Format, e.Args
+}
 
 // ValidateRules checks the rules structurally: names, modifiers, action
 // shapes and output references. It returns every problem it finds; each
@@ -209,7 +227,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 func ValidateRules(rules []Rule, outputs map[string]bool) []*FieldError {
 	var errs []*FieldError
 	add := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, FieldErrorf(field, format, args...))
 	}
 	seen := map[string]int{}
 	for i := range rules {
