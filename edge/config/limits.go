@@ -325,7 +325,6 @@ func tokenize(file string, src string) (token.Tokens, *Problem) {
 	return nil, &p
 }
 
-
 func tokPos(tk *token.Token) (int, int) {
 	if tk == nil || tk.Position == nil {
 		return 1, 1

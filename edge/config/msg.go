@@ -18,8 +18,8 @@ type msg struct {
 // Problems' (the catalog test finds it).
 func phrase(format string, args ...any) msg { return msg{format, args} }
 
-func (m msg) String() string                  { return fmt.Sprintf(m.format, m.args...) }
-func (m msg) Error() string                   { return m.String() }
+func (m msg) String() string                 { return fmt.Sprintf(m.format, m.args...) }
+func (m msg) Error() string                  { return m.String() }
 func (m msg) Localize(lang i18n.Lang) string { return i18n.Sprintf(lang, m.format, m.args...) }
 
 func (m msg) ptr() *msg { return &m }

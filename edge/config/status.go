@@ -60,7 +60,9 @@ func (s *Status) Disabled() bool { return strings.EqualFold(s.Listen, "off") }
 // named from the file's root: "status.listen".
 func (s *Status) Validate() []*FieldError {
 	var errs []*FieldError
-	add := func(field, format string, args ...any) { errs = append(errs, FieldErrorf("status."+field, format, args...)) }
+	add := func(field, format string, args ...any) {
+		errs = append(errs, FieldErrorf("status."+field, format, args...))
+	}
 	if s.PasswordHash != "" {
 		if _, err := password.Parse(s.PasswordHash); err != nil {
 			add("password_hash", "%v", err)

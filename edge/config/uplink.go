@@ -106,7 +106,9 @@ func (u *Uplink) SetDefaults() {
 // from the file's root: "uplink.url".
 func (u *Uplink) Validate() []*FieldError {
 	var errs []*FieldError
-	add := func(field, format string, args ...any) { errs = append(errs, FieldErrorf("uplink."+field, format, args...)) }
+	add := func(field, format string, args ...any) {
+		errs = append(errs, FieldErrorf("uplink."+field, format, args...))
+	}
 	if u.Enabled() {
 		p, err := url.Parse(u.URL)
 		switch {
