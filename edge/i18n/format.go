@@ -128,6 +128,16 @@ func ErrorText(lang Lang, err error) string {
 	if l, ok := err.(Localizer); ok {
 		return l.Localize(lang)
 	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok && lang != EN {
+		// errors.Join of config errors (gateway.Check's): each in lang.
+		var parts []string
+		for _, e := range j.Unwrap() {
+			if e != nil {
+				parts = append(parts, ErrorText(lang, e))
+			}
+		}
+		return strings.Join(parts, "\n")
+	}
 	return err.Error()
 }
 

@@ -109,21 +109,21 @@ func sourceFormats(t *testing.T) []use {
 					}
 				case *ast.KeyValueExpr:
 					// Short: "..." of a cli.Command; Groups: {"probe": "..."}.
-					if k, ok := x.Key.(*ast.Ident); ok && (k.Name == "Short" || k.Name == "Summary") {
+					k, ok := x.Key.(*ast.Ident)
+					if !ok {
+						return true
+					}
+					switch k.Name {
+					case "Short", "Summary":
 						if s, ok := stringLit(x.Value); ok {
 							out = append(out, use{s, fset.Position(x.Pos()).String()})
 						}
-					}
-				case *ast.AssignStmt:
-					// app.Groups = map[string]string{...}
-					if len(x.Lhs) == 1 && len(x.Rhs) == 1 {
-						if sel, ok := x.Lhs[0].(*ast.SelectorExpr); ok && sel.Sel.Name == "Groups" {
-							if cl, ok := x.Rhs[0].(*ast.CompositeLit); ok {
-								for _, e := range cl.Elts {
-									if kv, ok := e.(*ast.KeyValueExpr); ok {
-										if s, ok := stringLit(kv.Value); ok {
-											out = append(out, use{s, fset.Position(kv.Pos()).String()})
-										}
+					case "Groups":
+						if cl, ok := x.Value.(*ast.CompositeLit); ok {
+							for _, e := range cl.Elts {
+								if kv, ok := e.(*ast.KeyValueExpr); ok {
+									if s, ok := stringLit(kv.Value); ok {
+										out = append(out, use{s, fset.Position(kv.Pos()).String()})
 									}
 								}
 							}
