@@ -19,6 +19,9 @@ func TestProblemsLocalize(t *testing.T) {
 		{"gateway:\n  id: gw1\nlog:\n  level: loud\n",
 			`x.yaml:4:3: log.level: unknown log level "loud" (want debug, info, warn or error)`,
 			`x.yaml:4:3: log.level: 未知日志级别 "loud"（应为 debug、info、warn 或 error）`},
+		{"gateway:\n  id: gw1\nstore:\n  history: soon\n", // an edge.Msgf from a type's parser
+			`x.yaml:4:12: store.history: invalid duration "soon": want a number with a unit such as 500ms, 10s, 5m, 2h`,
+			`x.yaml:4:12: store.history: 时长 "soon" 无效：应为带单位的数字，例如 500ms、10s、5m、2h`},
 		{"gateway:\n  id: gw1\ninputs: {a: 1}\n",
 			`x.yaml:3:10: inputs: want a list (- item), got a mapping (key: value)`,
 			`x.yaml:3:10: inputs: 应为列表（- 项），实际为映射（键: 值）`},

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // Rule is one local alert rule. edge/rules compiles it (expressions,
@@ -345,13 +347,13 @@ var Weekdays = map[string]int{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, 
 func ParseWindow(s string) (from, to int, err error) {
 	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
 	if !ok {
-		return 0, 0, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
+		return 0, 0, edge.Msgf("window %q: want HH:MM-HH:MM", s)
 	}
 	if from, err = parseHM(a); err == nil {
 		to, err = parseHM(b)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("window %q: %v", s, err)
+		return 0, 0, edge.Msgf("window %q: %v", s, err)
 	}
 	return from, to, nil
 }
@@ -360,10 +362,10 @@ func parseHM(s string) (int, error) {
 	var h, m int
 	s = strings.TrimSpace(s)
 	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); n != 2 || err != nil || len(s) < 4 || len(s) > 5 {
-		return 0, fmt.Errorf("bad time %q: want HH:MM", s)
+		return 0, edge.Msgf("bad time %q: want HH:MM", s)
 	}
 	if h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0) {
-		return 0, fmt.Errorf("time %q out of range", s)
+		return 0, edge.Msgf("time %q out of range", s)
 	}
 	return h*60 + m, nil
 }

@@ -41,6 +41,12 @@ type Localizer interface {
 	Localize(lang Lang) string
 }
 
+// Formatted is a message or error kept as its English format and
+// arguments (edge.Message): Sprintf prints it with its format translated.
+type Formatted interface {
+	MessageFormat() (format string, args []any)
+}
+
 // Format returns format translated to lang: the catalog's format, or
 // format itself when lang is English or the catalog has no entry (the
 // tests keep that from shipping).
@@ -89,17 +95,23 @@ func Errorf(lang Lang, format string, args ...any) error {
 func localizeArgs(lang Lang, args []any) []any {
 	var out []any
 	for i, a := range args {
-		l, ok := a.(Localizer)
-		if !ok {
+		var text string
+		switch x := a.(type) {
+		case Localizer:
+			text = x.Localize(lang)
+		case Formatted:
+			f, as := x.MessageFormat()
+			text = Sprintf(lang, f, as...)
+		default:
 			continue
 		}
 		if out == nil {
 			out = append([]any(nil), args...)
 		}
 		if err, isErr := a.(error); isErr {
-			out[i] = localized{err, l.Localize(lang)} // %w still wraps it
+			out[i] = localized{err, text} // %w still wraps it
 		} else {
-			out[i] = l.Localize(lang)
+			out[i] = text
 		}
 	}
 	if out == nil {
@@ -127,6 +139,10 @@ func ErrorText(lang Lang, err error) string {
 	}
 	if l, ok := err.(Localizer); ok {
 		return l.Localize(lang)
+	}
+	if f, ok := err.(Formatted); ok {
+		format, args := f.MessageFormat()
+		return Sprintf(lang, format, args...)
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok && lang != EN {
 		// errors.Join of config errors (gateway.Check's): each in lang.

@@ -16,7 +16,7 @@ import (
 
 // The source the user reads messages from: the config's validation, the
 // drivers' option checks, the rules, and the CLI.
-var scanned = []string{"edge/config", "edge/rules", "edge/actions", "edge/gateway", "drivers", "cmd/edgegw", "internal/cli"}
+var scanned = []string{"edge", "drivers", "cmd/edgegw", "internal/cli"}
 
 // formatArg is, for each constructor of a translated message, which
 // argument is the format. Errorf is any X.Errorf but fmt's: the options'
@@ -31,6 +31,7 @@ var formatArg = map[string]int{
 	"problemAt":   4,
 	"FieldErrorf": 1,
 	"phrase":      0,
+	"Msgf":        0, // edge.Msgf(format, ...)
 	"add":         1, // in edge/config: add(field, format, ...)
 	"check":       2, // in drivers/sim: check(bad, field, format, ...)
 	"Sprintf":     1, // i18n.Sprintf(lang, format, ...)
