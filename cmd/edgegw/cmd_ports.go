@@ -56,7 +56,7 @@ ports could not be listed.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(ports)
 			}
-			serialport.WritePorts(env.Stdout, ports)
+			serialport.WritePortsIn(env.Stdout, ports, lang())
 			return nil
 		},
 	})

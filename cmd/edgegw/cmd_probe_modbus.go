@@ -106,7 +106,7 @@ port.`,
 				return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 			}
 			req := modbus.ProbeRequest{Line: line, Slave: slave, Table: table, Address: addr, Count: count,
-				Timeout: timeout, Retries: retries, Scale: scale, Offset: offset}
+				Timeout: timeout, Retries: retries, Scale: scale, Offset: offset, Lang: lang()}
 			if decimals >= 0 {
 				req.Decimals = &decimals
 			}

@@ -89,6 +89,7 @@ held by another program, 64 for a usage error.`,
 				ctx, c2 = context.WithTimeout(ctx, duration)
 				defer c2()
 			}
+			po.Lang = lang()
 			if err := serial.Probe(ctx, po, env.Stdout); err != nil {
 				if errors.Is(err, edge.ErrPortInUse) {
 					return err

@@ -146,13 +146,18 @@ func ErrorText(lang Lang, err error) string {
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok && lang != EN {
 		// errors.Join of config errors (gateway.Check's): each in lang.
-		var parts []string
+		// (fmt.Errorf with two %w unwraps to a list too: it is told
+		// apart by its text, which is not the parts' joined by lines.)
+		var en, parts []string
 		for _, e := range j.Unwrap() {
 			if e != nil {
+				en = append(en, e.Error())
 				parts = append(parts, ErrorText(lang, e))
 			}
 		}
-		return strings.Join(parts, "\n")
+		if strings.Join(en, "\n") == err.Error() {
+			return strings.Join(parts, "\n")
+		}
 	}
 	return err.Error()
 }

@@ -1,6 +1,8 @@
 package i18n
 
 import (
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -261,5 +263,21 @@ func TestSprintf(t *testing.T) {
 	}
 	if got := Sprintf(ZH, "no such format %d", 3); got != "no such format 3" {
 		t.Errorf("got %q, want the English", got)
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	a, b := errors.New("a"), errors.New("b")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{errors.Join(a, b), "a\nb"},
+		{fmt.Errorf("%w: %w", a, b), "a: b"}, // two %w: not a join
+		{fmt.Errorf("x: %w", a), "x: a"},
+	} {
+		if got := ErrorText(ZH, c.err); got != c.want {
+			t.Errorf("ErrorText(%q) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }
