@@ -117,6 +117,7 @@ by another program, 64 for a usage error, 1 when the receiver failed.`,
 				ctx, c2 = context.WithTimeout(ctx, duration)
 				defer c2()
 			}
+			o.Lang = lang()
 			learned, err := rf433.Learn(ctx, o, env.Stdout)
 			if err != nil {
 				if learned == nil {

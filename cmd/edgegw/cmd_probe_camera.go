@@ -64,6 +64,7 @@ cannot be reached or refuses the user and password, 64 for a usage error,
 				ctx, c2 = context.WithTimeout(ctx, duration)
 				defer c2()
 			}
+			po.Lang = lang()
 			return camera.Probe(ctx, po, env.Stdout, edge.SystemClock{})
 		},
 	})

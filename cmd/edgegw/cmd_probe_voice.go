@@ -74,6 +74,7 @@ holds the port.`,
 			}
 			ctx, cancel := withSignals(ctx, os.Stderr)
 			defer cancel()
+			po.Lang = lang()
 			err := voice.Probe(ctx, po, env.Stdout)
 			if err != nil && errors.Is(err, context.Canceled) {
 				return i18n.Errorf(lang(), "interrupted: %w", err)
