@@ -103,3 +103,19 @@ func TestHelpInChinese(t *testing.T) {
 		t.Errorf("init a b: exit %d, got\n%s", code, stderr)
 	}
 }
+
+// run refuses a config whose driver options are wrong in the language of
+// LANG too, with the file:line, and exits 78.
+func TestRunRefusesInChinese(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gw.yaml")
+	cfg := "gateway:\n  id: gw1\nstore:\n  dir: " + filepath.Join(dir, "data") + "\nstatus:\n  listen: \"off\"\n" +
+		"inputs:\n  - name: m\n    driver: modbus\n    options:\n      port: /dev/ttyUSB0\n      devices:\n        - id: d1\n          slave: 300\n          points: [{name: t, address: 1}]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := edgegwLang(t, "zh_CN.UTF-8", "run", "--config", path)
+	if want := path + ":14:11: inputs[0].options.devices[0].slave: 从站地址 300 超出范围 1..247"; code != 78 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, got\n%s\nwant 78 and %q", code, stderr, want)
+	}
+}
