@@ -98,6 +98,10 @@ func TestHelpInChinese(t *testing.T) {
 	if han.MatchString(out) {
 		t.Errorf("LANG=C help has Chinese:\n%s", out)
 	}
+	out, _, _ = edgegwLang(t, "zh_CN.UTF-8", "probe", "--help")
+	if !strings.Contains(out, "用法：edgegw probe <命令>") || !strings.Contains(out, "在写入配置之前，先直接与某个设备通信") {
+		t.Errorf("probe --help in zh-CN:\n%s", out)
+	}
 	_, stderr, code := edgegwLang(t, "zh_CN.UTF-8", "init", "a", "b")
 	if code != 64 || !strings.Contains(stderr, "最多一个文件") {
 		t.Errorf("init a b: exit %d, got\n%s", code, stderr)

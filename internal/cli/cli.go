@@ -168,8 +168,8 @@ func (a *App) cobra(env *Env, started func(*Command), lang i18n.Lang) *cobra.Com
 	root.SetErr(env.Stderr)
 	root.SetIn(env.Stdin)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", ErrUsage, err) })
-	root.SetHelpTemplate(helpTemplate)
-	root.SetUsageTemplate(helpTemplate)
+	root.SetHelpTemplate(helpTemplateIn(lang))
+	root.SetUsageTemplate(helpTemplateIn(lang))
 	nodes := map[string]*cobra.Command{"": root}
 	a.byCobra = map[*cobra.Command]*Command{}
 	var node func(path []string) *cobra.Command
@@ -259,6 +259,23 @@ Run '{{.CommandPath}} <command> --help' for details.
 Flags:
 {{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
 {{end}}`
+
+// helpTemplateIn is helpTemplate with its words in lang.
+func helpTemplateIn(lang i18n.Lang) string {
+	if lang == i18n.EN {
+		return helpTemplate
+	}
+	return strings.NewReplacer(
+		"Usage: ", i18n.Text(lang, "Usage: "),
+		"<command>", i18n.Text(lang, "<command>"),
+		"[flags]", i18n.Text(lang, "[flags]"),
+		"[args]", i18n.Text(lang, "[args]"),
+		"Commands:", i18n.Text(lang, "Commands:"),
+		"Flags:", i18n.Text(lang, "Flags:"),
+		" --help' for details.", i18n.Text(lang, " --help' for details."),
+		"Run '", i18n.Text(lang, "Run '"),
+	).Replace(helpTemplate)
+}
 
 // longFlags turns the single-dash long flags the standard flag package
 // took (-config FILE) into cobra's --config, so scripts written for
