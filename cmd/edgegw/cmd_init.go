@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -46,7 +46,7 @@ It refuses to overwrite an existing file unless --force is given.`,
 				return err
 			case 1:
 			default:
-				return fmt.Errorf("%w: at most one file", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: at most one file", cli.ErrUsage)
 			}
 			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 			if force {
@@ -54,7 +54,7 @@ It refuses to overwrite an existing file unless --force is given.`,
 			}
 			f, err := os.OpenFile(args[0], flags, 0o640)
 			if os.IsExist(err) {
-				return fmt.Errorf("%s exists; use --force to overwrite it", args[0])
+				return i18n.Errorf(lang(), "%s exists; use --force to overwrite it", args[0])
 			}
 			if err != nil {
 				return err
@@ -66,7 +66,7 @@ It refuses to overwrite an existing file unless --force is given.`,
 			if err := f.Close(); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stderr, "wrote %s; edit it, then run: edgegw validate %s\n", args[0], args[0])
+			i18n.Fprintf(env.Stderr, lang(), "wrote %s; edit it, then run: edgegw validate %s\n", args[0], args[0])
 			return nil
 		},
 	})

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
 )
@@ -62,7 +62,7 @@ func init() {
 				if err := service.Control(st, action); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "edgegw service: %s done (%s)\n", action, service.Platform())
+				i18n.Fprintf(env.Stdout, lang(), "edgegw service: %s done (%s)\n", action, service.Platform())
 				return nil
 			},
 		})
@@ -82,7 +82,7 @@ func init() {
 				return err
 			}
 			word, err := service.Status(st)
-			fmt.Fprintf(env.Stdout, "edgegw service: %s (%s)\n", word, service.Platform())
+			i18n.Fprintf(env.Stdout, lang(), "edgegw service: %s (%s)\n", word, service.Platform())
 			switch {
 			case err != nil:
 				return err
@@ -151,10 +151,10 @@ manager's restart policy reads: an invalid config (78) is not restarted
 
 func serviceSettings(cfg string, args []string) (service.Settings, error) {
 	if len(args) > 0 {
-		return service.Settings{}, fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+		return service.Settings{}, i18n.Errorf(lang(), "%w: unexpected argument %q", cli.ErrUsage, args[0])
 	}
 	if cfg == "" {
-		return service.Settings{}, fmt.Errorf("%w: --config FILE is required", cli.ErrUsage)
+		return service.Settings{}, i18n.Errorf(lang(), "%w: --config FILE is required", cli.ErrUsage)
 	}
 	abs, err := filepath.Abs(cfg)
 	if err != nil {
