@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -61,11 +60,11 @@ const MaxLocation = 256
 func CheckLocation(loc string) error {
 	switch {
 	case len(loc) > MaxLocation:
-		return fmt.Errorf("location of %d bytes: at most %d", len(loc), MaxLocation)
+		return Msgf("location of %d bytes: at most %d", len(loc), MaxLocation)
 	case !utf8.ValidString(loc):
-		return fmt.Errorf("location %q: not UTF-8", loc)
+		return Msgf("location %q: not UTF-8", loc)
 	case strings.ContainsFunc(loc, unicode.IsControl):
-		return fmt.Errorf("location %q: control character", loc)
+		return Msgf("location %q: control character", loc)
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func CheckDrivers(c *Config) error {
 				continue
 			}
 			if err := edge.CheckLocation(dev.Location); err != nil {
-				p := c.problem(base, fmt.Sprintf("device %s: %v", Quote(dev.ID), err))
+				p := c.problemf(base, "device %s: %v", Quote(dev.ID), err)
 				if ids == nil {
 					ids = indexIDs(c.Inputs[i].Options.Node)
 				}
