@@ -16,7 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/edgegw/edgegw/internal/centralbench"
+	"github.com/edgegw/edgegw/sync/receiver/jsstore"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -234,7 +238,28 @@ wait:
 	if lost != 0 || tally.Duplicates != 0 || len(tally.Seen) != total {
 		t.Errorf("got %d stored, %d lost, %d duplicates; want %d stored, 0 lost, 0 duplicates", len(tally.Seen), lost, tally.Duplicates, total)
 	}
+	if r := streamReplicas(t, natsURLs); r != 3 {
+		t.Errorf("events stream: %d replicas, want 3", r)
+	}
 	checkRSS(t, procs)
+}
+
+// streamReplicas is the events stream's configured replicas.
+func streamReplicas(t *testing.T, urls []string) int {
+	t.Helper()
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, jsstore.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().Config.Replicas
 }
 
 // checkRSS reports each process's peak RSS (VmHWM, the largest of its
