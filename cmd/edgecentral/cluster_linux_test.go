@@ -184,7 +184,7 @@ func killRun(t *testing.T, gws []centralbench.Gateway, receivers, natsURLs []str
 	killErr := make(chan error, 1)
 	select {
 	case n := <-killNow:
-		leader := centralbench.StreamLeader(natsURLs)
+		leader := waitLeader(t, natsURLs)
 		t.Logf("at %d of %d events acknowledged: SIGKILL the stream leader %q and restart it", n, total, leader)
 		go func() { killErr <- kill(leader) }()
 	case <-loadDone:
@@ -260,6 +260,21 @@ func streamReplicas(t *testing.T, urls []string) int {
 		t.Fatal(err)
 	}
 	return st.CachedInfo().Config.Replicas
+}
+
+// waitLeader asks for the events stream's leader until it has an answer
+// (a loaded machine may not answer the first time).
+func waitLeader(t *testing.T, urls []string) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if l := centralbench.StreamLeader(urls); l != "" {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no leader of the events stream within a minute")
+		}
+	}
 }
 
 // checkRSS reports each process's peak RSS (VmHWM, the largest of its
