@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	var force bool
+	var force, windows bool
 	app.Register(&cli.Command{
 		Name:  "init",
 		Short: "write a commented example config for a real compound",
@@ -22,16 +22,24 @@ voice module, a siren relay, an LED sign, a GSM modem, and the compound's
 alert rules. Edit the ports, addresses and phone numbers, then check it
 with 'edgegw validate FILE'.
 
+With --windows it writes a smaller example for a Windows PC instead: COM
+ports, door contacts on modem lines (no GPIO), the store in %ProgramData%.
+
 Examples:
   edgegw init /etc/edgegw/edgegw.yaml
   edgegw init > edgegw.yaml          (no FILE: the example goes to stdout)
+  edgegw init --windows edgegw.yaml
 
 It refuses to overwrite an existing file unless --force is given.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&force, "force", false, "overwrite an existing file")
+			fs.BoolVar(&windows, "windows", false, "write the Windows example (COM ports, %ProgramData% paths)")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			data := config.Example()
+			if windows {
+				data = config.ExampleWindows()
+			}
 			switch len(args) {
 			case 0:
 				_, err := env.Stdout.Write(data)

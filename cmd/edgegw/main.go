@@ -14,7 +14,7 @@ var app = &cli.App{Name: "edgegw", Summary: "offline-first edge gateway for resi
 		"probe":   "talk to one device now, before it goes into the config",
 		"output":  "drive a configured output (siren, voice module, sign, SMS)",
 		"rules":   "check the alert rules against recorded events",
-		"service": "the OS service (systemd / Windows SCM)",
+		"service": "the OS service (systemd, SysV init or Windows SCM)",
 		"learn":   "learn the codes of wireless sensors and write their config",
 	}}
 
