@@ -303,6 +303,7 @@ func TestEmbeddedClusterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three edgecentral processes")
 	}
+	binary(t, "edgecentral")
 	t0 := time.Now()
 	dir := t.TempDir()
 	block := docBlock(t, "### Three edgecentral processes, each embedding one node", "")
@@ -360,6 +361,7 @@ func TestNATSServerClusterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nats-server and two edgecentral processes")
 	}
+	binary(t, "nats-server")
 	t0 := time.Now()
 	dir := t.TempDir()
 	conf := docBlock(t, "### Three nats-server release binaries", "# n1.conf")

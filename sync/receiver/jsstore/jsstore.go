@@ -199,7 +199,9 @@ func (s *Store) setup(ctx context.Context) error {
 		} else if st != nil && st.Replicas == r && st.MaxMsgsPerSubject == int64(hist) {
 			return s.js.KeyValue(cctx, name)
 		}
-		return s.js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{Bucket: name, History: hist,
+		mctx, cancel := s.createCtx(cctx)
+		defer cancel()
+		return s.js.CreateOrUpdateKeyValue(mctx, jetstream.KeyValueConfig{Bucket: name, History: hist,
 			Storage: jetstream.FileStorage, Replicas: r})
 	}
 	for _, b := range []struct {
@@ -217,8 +219,10 @@ func (s *Store) setup(ctx context.Context) error {
 	} else if st != nil && st.Replicas == r && st.MaxAge == s.o.Retention {
 		s.att, err = s.js.ObjectStore(cctx, ObjectAttach)
 	} else {
-		s.att, err = s.js.CreateOrUpdateObjectStore(cctx, jetstream.ObjectStoreConfig{Bucket: ObjectAttach,
+		mctx, cancel := s.createCtx(cctx)
+		s.att, err = s.js.CreateOrUpdateObjectStore(mctx, jetstream.ObjectStoreConfig{Bucket: ObjectAttach,
 			Storage: jetstream.FileStorage, Replicas: r, TTL: s.o.Retention})
+		cancel()
 	}
 	if err != nil {
 		return fmt.Errorf("object store %s: %w", ObjectAttach, err)
@@ -239,7 +243,16 @@ func (s *Store) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (j
 		slices.Equal(st.Subjects, cfg.Subjects) && st.MaxMsgSize == cfg.MaxMsgSize {
 		return str, nil
 	}
-	return s.js.CreateOrUpdateStream(ctx, cfg)
+	mctx, cancel := s.createCtx(ctx)
+	defer cancel()
+	return s.js.CreateOrUpdateStream(mctx, cfg)
+}
+
+// createCtx bounds one create or update: two receivers creating the same
+// stream at once may leave one without an answer; it gives up soon and
+// the retry of Open finds the stream made.
+func (s *Store) createCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*s.o.OpTimeout)
 }
 
 // existing is the stream name and its configuration, nil if there is none.
