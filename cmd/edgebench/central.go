@@ -1,35 +1,27 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/central"
+	"github.com/edgegw/edgegw/internal/centralbench"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
-	"github.com/edgegw/edgegw/sync/receiver/jsstore"
-	"github.com/edgegw/edgegw/sync/wire"
 )
 
 // centralResult is what `edgebench central --json` prints, per setup.
@@ -49,7 +41,7 @@ type centralResult struct {
 	Killed       string    `json:"killed,omitempty"`
 	LongestStall float64   `json:"longest_stall_s"` // longest time without any acknowledged batch
 	PeakRSSMiB   float64   `json:"peak_rss_mib"`    // largest single process
-	RSSMiB       []float64 `json:"rss_mib"`         // each process's peak (a restarted one: after the restart)
+	RSSMiB       []float64 `json:"rss_mib"`         // each process's peak (a restarted one: the larger of its runs)
 	LoadAvg      string    `json:"loadavg"`
 }
 
@@ -153,81 +145,15 @@ Example:
 	})
 }
 
-type benchProc struct {
-	args  []string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	url   string
-	peak  float64
-}
-
-func (p *benchProc) start() error {
-	p.cmd = exec.Command(os.Args[0], append([]string{"central-node"}, p.args...)...)
-	p.cmd.Stderr = os.Stderr
-	out, _ := p.cmd.StdoutPipe()
-	p.stdin, _ = p.cmd.StdinPipe()
-	if err := p.cmd.Start(); err != nil {
-		return err
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
-	u, ok := <-urlc
-	if !ok {
-		return fmt.Errorf("central-node %v did not start", p.args)
-	}
-	p.url = u
-	return nil
-}
-
-func (p *benchProc) sample() {
-	if p.cmd != nil && p.cmd.Process != nil {
-		p.peak = max(p.peak, peakRSSMiB(p.cmd.Process.Pid))
-	}
-}
-
 // benchClock is the wall clock the central benchmark measures and waits on.
 var benchClock edge.Clock = edge.SystemClock{}
 
-func (p *benchProc) stop() {
-	if p.cmd == nil {
-		return
-	}
-	p.stdin.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-benchClock.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
+// centralNode is one edgecentral process of the benchmark: this binary's
+// central-node command.
+func centralNode(args ...string) *centralbench.Proc {
+	return &centralbench.Proc{Name: "central-node " + strings.Join(args, " "), Path: os.Args[0],
+		Args: append([]string{"central-node"}, args...), Ready: regexp.MustCompile(`^URL (\S+)`),
+		Output: os.Stderr, Timeout: 2 * time.Minute, Clock: benchClock}
 }
 
 func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent string) (*centralResult, error) {
@@ -237,11 +163,11 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	}
 	defer os.RemoveAll(tmp)
 	res := &centralResult{Setup: setup, Gateways: gateways}
-	var procs []*benchProc
+	var procs []*centralbench.Proc
 	var natsURLs []string
 	switch setup {
 	case "cluster-r3":
-		ports, err := freePorts(6)
+		ports, err := centralbench.FreePorts(6)
 		if err != nil {
 			return nil, err
 		}
@@ -251,31 +177,31 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 			natsURLs = append(natsURLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 		}
 		for i := range 3 {
-			procs = append(procs, &benchProc{args: []string{"--data", filepath.Join(tmp, fmt.Sprint("n", i+1)),
-				"--node", strconv.Itoa(i + 1), "--routes", strings.Join(routes, ","),
-				"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[3+i]), "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i])}})
+			procs = append(procs, centralNode("--data", filepath.Join(tmp, fmt.Sprint("n", i+1)),
+				"--node", strconv.Itoa(i+1), "--routes", strings.Join(routes, ","),
+				"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[3+i]), "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i])))
 		}
 	case "embedded-r1":
-		ports, err := freePorts(1)
+		ports, err := centralbench.FreePorts(1)
 		if err != nil {
 			return nil, err
 		}
 		natsURLs = []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[0])}
-		procs = []*benchProc{{args: []string{"--data", filepath.Join(tmp, "n1"), "--store", "jetstream", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[0])}}}
+		procs = []*centralbench.Proc{centralNode("--data", filepath.Join(tmp, "n1"), "--store", "jetstream", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]))}
 	case "badger":
-		procs = []*benchProc{{args: []string{"--data", filepath.Join(tmp, "badger"), "--store", "badger"}}}
+		procs = []*centralbench.Proc{centralNode("--data", filepath.Join(tmp, "badger"), "--store", "badger")}
 	}
 	res.Nodes, res.Receivers = len(procs), len(procs)
 	var wg sync.WaitGroup
 	errs := make([]error, len(procs))
 	for i, p := range procs {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = p.start() }()
+		go func() { defer wg.Done(); errs[i] = p.Start() }()
 	}
 	wg.Wait()
 	defer func() {
 		for _, p := range procs {
-			p.stop()
+			p.Stop()
 		}
 	}()
 	if err := errors.Join(errs...); err != nil {
@@ -283,120 +209,40 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	}
 	cl := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: posters}}
 
-	// Register the gateways (place: 4 streets x 5 committees x compounds).
-	keys := make([]wire.Key, gateways)
-	for i := range gateways {
-		body, _ := json.Marshal(receiver.AddGatewayRequest{ID: fmt.Sprintf("gw-%04d", i),
-			Place: fmt.Sprintf("putuo/street%d/c%02d/cp%03d", i%4, i%20, i)})
-		var out receiver.AddGatewayResponse
-		for attempt := 0; ; attempt++ {
-			resp, err := cl.Post(procs[0].url+"/v1/admin/gateways", "application/json", bytes.NewReader(body))
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					json.Unmarshal(b, &out)
-					break
-				}
-				err = fmt.Errorf("%s: %s", resp.Status, b)
-			}
-			if attempt > 50 {
-				return nil, fmt.Errorf("add gateway: %w", err)
-			}
-			<-benchClock.After(200 * time.Millisecond)
-		}
-		keys[i] = out.Key
+	// Register the gateways (place: 4 streets x 5 committees x compounds)
+	// and pre-encode every batch: each gateway has its epoch and a backlog.
+	gws, err := centralbench.Gateways(gateways, perGW, batchN, benchClock.Now().Add(-time.Hour).Truncate(time.Second))
+	if err != nil {
+		return nil, err
 	}
-	// Pre-encode every batch: each gateway has its epoch and a backlog.
-	type gwBatch struct {
-		body []byte
-		n    int
+	if err := centralbench.Register(ctx, cl, procs[0].URL(), gws, benchClock); err != nil {
+		return nil, err
 	}
-	batches := make([][]gwBatch, gateways)
-	t0 := benchClock.Now().Add(-time.Hour).Truncate(time.Second)
-	for g := range gateways {
-		epoch := uint64(1_000_000 + g)
-		for from := 1; from <= perGW; from += batchN {
-			n := min(batchN, perGW-from+1)
-			evs := make([]wire.Event, n)
-			for i := range evs {
-				seq := uint64(from + i)
-				evs[i] = wire.Event{Epoch: epoch, Seq: seq, Time: t0.Add(time.Duration(seq) * 100 * time.Millisecond),
-					ClockTrusted: true, Kind: wire.KindReading, Device: fmt.Sprintf("b%d-temp-%d", seq%6, seq%11),
-					Point: "temperature", Value: 18 + float64(seq%97)/10, Unit: "°C"}
-			}
-			body, err := wire.GzipBatch(evs)
-			if err != nil {
-				return nil, err
-			}
-			batches[g] = append(batches[g], gwBatch{body, n})
-			res.EventsSent += n
-		}
+	for i := range gws {
+		res.EventsSent += gws[i].Events()
 	}
 	// Upload: each poster takes its share of the gateways, one batch of
 	// each in turn (a gateway uploads one batch at a time).
-	var sent, batchesDone, retries atomic.Int64
-	var lastAck atomic.Int64
-	lastAck.Store(benchClock.Now().UnixNano())
-	var longest atomic.Int64
-	recvURL := func(i int) string { return procs[i%len(procs)].url }
-	var urlMu sync.RWMutex
 	killAt := int64(res.EventsSent) * 4 / 10
 	killed := make(chan struct{})
 	var killOnce sync.Once
-	start := benchClock.Now()
-	var pwg sync.WaitGroup
-	for p := range posters {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			next := map[int]int{}
-			var mine []int
-			for g := p; g < gateways; g += posters {
-				mine = append(mine, g)
-			}
-			for len(mine) > 0 {
-				var keep []int
-				for _, g := range mine {
-					b := batches[g][next[g]]
-					bo := edge.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond, Clock: benchClock}
-					for attempt := 0; ; attempt++ {
-						urlMu.RLock()
-						u := recvURL(g + attempt)
-						urlMu.RUnlock()
-						err := postBatch(ctx, cl, u, fmt.Sprintf("gw-%04d", g), keys[g], b.body)
-						if err == nil {
-							break
-						}
-						if ctx.Err() != nil {
-							return
-						}
-						retries.Add(1)
-						if bo.Wait(ctx) != nil {
-							return
-						}
-					}
-					now := benchClock.Now().UnixNano()
-					if gap := now - lastAck.Swap(now); gap > longest.Load() {
-						longest.Store(gap)
-					}
-					batchesDone.Add(1)
-					if sent.Add(int64(b.n)) >= killAt && kill {
-						killOnce.Do(func() { close(killed) })
-					}
-					if next[g]++; next[g] < len(batches[g]) {
-						keep = append(keep, g)
-					}
-				}
-				mine = keep
-			}
-		}()
-	}
+	var sentAtKill atomic.Int64
 	uploads := make(chan struct{})
-	go func() { pwg.Wait(); close(uploads) }()
+	var load *centralbench.LoadResult
+	var loadErr error
+	go func() {
+		defer close(uploads)
+		load, loadErr = centralbench.Upload(ctx, centralbench.Load{Gateways: gws, Posters: posters, Client: cl, Clock: benchClock,
+			URL: func(i int) string { return procs[i%len(procs)].URL() },
+			OnAck: func(n int64) {
+				if n >= killAt && kill {
+					killOnce.Do(func() { sentAtKill.Store(n); close(killed) })
+				}
+			}})
+	}()
 	sampleAll := func() {
 		for _, p := range procs {
-			p.sample()
+			p.Sample()
 		}
 	}
 	if kill {
@@ -405,20 +251,16 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		case <-uploads:
 		}
 		victim := len(procs) - 1
-		if leader := streamLeader(natsURLs); leader != "" {
+		if leader := centralbench.StreamLeader(natsURLs); leader != "" {
 			if i, err := strconv.Atoi(strings.TrimPrefix(leader, "edgecentral-")); err == nil && i >= 1 && i <= len(procs) {
 				victim = i - 1
 			}
 		}
 		p := procs[victim]
-		p.sample()
-		res.RSSMiB = append(res.RSSMiB, p.peak) // its peak before the kill
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		p.cmd.Wait()
-		res.Killed = fmt.Sprintf("edgecentral-%d (stream leader: its NATS node and its receiver) at %d events", victim+1, sent.Load())
-		p.peak = 0
+		p.Kill() // samples its peak first
+		res.Killed = fmt.Sprintf("edgecentral-%d (stream leader: its NATS node and its receiver) at %d events", victim+1, sentAtKill.Load())
 		<-benchClock.After(2 * time.Second)
-		if err := p.start(); err != nil {
+		if err := p.Start(); err != nil {
 			return nil, fmt.Errorf("restart: %w", err)
 		}
 	}
@@ -431,29 +273,33 @@ wait:
 			sampleAll()
 		}
 	}
-	res.Seconds = benchClock.Now().Sub(start).Seconds()
-	res.EventsPerSec = float64(sent.Load()) / res.Seconds
-	res.Batches, res.Retries = batchesDone.Load(), retries.Load()
-	res.LongestStall = time.Duration(longest.Load()).Seconds()
-	sampleAll()
+	if loadErr != nil {
+		return nil, loadErr
+	}
+	res.Seconds = load.Seconds
+	res.EventsPerSec = float64(load.Events) / res.Seconds
+	res.Batches, res.Retries = load.Batches, load.Retries
+	res.LongestStall = load.LongestStall.Seconds()
 	for _, p := range procs {
-		res.RSSMiB = append(res.RSSMiB, p.peak)
+		res.RSSMiB = append(res.RSSMiB, p.Sample()) // a restarted one: the larger of its runs
 	}
 	for _, v := range res.RSSMiB {
 		res.PeakRSSMiB = max(res.PeakRSSMiB, v)
 	}
 	// Read everything back.
-	seen := map[[2]uint64]uint8{}
+	var tally centralbench.Tally
 	var readErr error
 	if setup == "badger" {
-		readErr = readBackHTTP(ctx, cl, procs[0].url, seen, &res.Duplicates)
+		readErr = readBackHTTP(ctx, cl, procs[0].URL(), &tally)
 	} else {
-		readErr = readBackStream(ctx, natsURLs, seen, &res.Duplicates)
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		readErr = centralbench.ReadBack(rctx, natsURLs, &tally)
+		cancel()
 	}
 	if readErr != nil {
 		return nil, fmt.Errorf("read back: %w", readErr)
 	}
-	res.EventsStored = len(seen)
+	res.EventsStored, res.Duplicates = len(tally.Seen), tally.Duplicates
 	res.Lost = res.EventsSent - res.EventsStored
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.LoadAvg = strings.TrimSpace(string(b))
@@ -461,83 +307,8 @@ wait:
 	return res, nil
 }
 
-func streamLeader(urls []string) string {
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.Timeout(2*time.Second))
-	if err != nil {
-		return ""
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, jsstore.StreamEvents)
-	if err != nil {
-		return ""
-	}
-	info, err := s.Info(ctx)
-	if err != nil || info.Cluster == nil {
-		return ""
-	}
-	return info.Cluster.Leader
-}
-
-func noteEvent(seen map[[2]uint64]uint8, dups *int, epoch, seq uint64) {
-	k := [2]uint64{epoch, seq}
-	if seen[k] > 0 {
-		*dups++
-	}
-	seen[k]++
-}
-
-// readBackStream reads the whole events stream with an ordered consumer.
-func readBackStream(ctx context.Context, urls []string, seen map[[2]uint64]uint8, dups *int) error {
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1))
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	st, err := js.Stream(sctx, jsstore.StreamEvents)
-	if err != nil {
-		return err
-	}
-	info, err := st.Info(sctx)
-	if err != nil {
-		return err
-	}
-	last := info.State.LastSeq
-	cons, err := js.OrderedConsumer(sctx, jsstore.StreamEvents, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return err
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	for last > 0 {
-		m, err := it.Next()
-		if err != nil {
-			return err
-		}
-		md, _ := m.Metadata()
-		if _, err := jsstore.WalkEvents(m.Data(), func(e *wire.Event) error {
-			noteEvent(seen, dups, e.Epoch, e.Seq)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if md.Sequence.Stream >= last {
-			return nil
-		}
-	}
-	return nil
-}
-
 // readBackHTTP pages through the admin API (the Badger receiver).
-func readBackHTTP(ctx context.Context, cl *http.Client, base string, seen map[[2]uint64]uint8, dups *int) error {
+func readBackHTTP(ctx context.Context, cl *http.Client, base string, tally *centralbench.Tally) error {
 	var after uint64
 	for {
 		req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/v1/admin/events?after=%d&limit=10000", base, after), nil)
@@ -556,7 +327,7 @@ func readBackHTTP(ctx context.Context, cl *http.Client, base string, seen map[[2
 			if err != nil {
 				return err
 			}
-			noteEvent(seen, dups, e.Epoch, e.Seq)
+			tally.Note(e.Epoch, e.Seq)
 		}
 		if len(page.Events) == 0 || page.Next <= after {
 			return nil
