@@ -302,7 +302,25 @@ func (s *Store) watchGateways() {
 				continue
 			}
 		}
-		for e := range w.Updates() {
+		s.drainGatewayUpdates(w)
+		w.Stop()
+	}
+}
+
+// drainGatewayUpdates forgets each updated gateway until the watcher ends
+// or the store closes. The watcher's channel is not closed when s.ctx
+// ends (nats.go only uses the context to create the consumer), so the
+// loop selects on both: a bare range over Updates would keep Close
+// waiting for ever.
+func (s *Store) drainGatewayUpdates(w jetstream.KeyWatcher) {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
 			if e == nil {
 				continue
 			}
@@ -314,7 +332,6 @@ func (s *Store) watchGateways() {
 			delete(s.gws, id) // reloaded on next use
 			s.gwMu.Unlock()
 		}
-		w.Stop()
 	}
 }
 
