@@ -9,11 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,30 +36,39 @@ import (
 
 // centralResult is what `edgebench central --json` prints, per setup.
 type centralResult struct {
-	Setup        string    `json:"setup"` // cluster-r3, embedded-r1, badger
-	Gateways     int       `json:"gateways"`
-	Nodes        int       `json:"nodes"`
-	Receivers    int       `json:"receivers"`
-	EventsSent   int       `json:"events_sent"`
-	EventsStored int       `json:"events_stored"` // unique, read back
-	Lost         int       `json:"lost"`
-	Duplicates   int       `json:"duplicates"`
-	EventsPerSec float64   `json:"events_per_sec"`
-	Seconds      float64   `json:"seconds"`
-	Batches      int64     `json:"batches"`
-	Retries      int64     `json:"retries"` // answers other than 200 (503, 429, connection refused), each retried
-	Killed       string    `json:"killed,omitempty"`
-	LongestStall float64   `json:"longest_stall_s"` // longest time without any acknowledged batch
-	PeakRSSMiB   float64   `json:"peak_rss_mib"`    // largest single process
-	RSSMiB       []float64 `json:"rss_mib"`         // each process's peak (a restarted one: after the restart)
-	LoadAvg      string    `json:"loadavg"`
+	Setup        string  `json:"setup"` // cluster-r3, embedded-r1, badger
+	Gateways     int     `json:"gateways"`
+	Nodes        int     `json:"nodes"`
+	Receivers    int     `json:"receivers"`
+	EventsSent   int     `json:"events_sent"`
+	EventsStored int     `json:"events_stored"` // unique, read back
+	Lost         int     `json:"lost"`
+	Duplicates   int     `json:"duplicates"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	Seconds      float64 `json:"seconds"`
+	Batches      int64   `json:"batches"`
+	Retries      int64   `json:"retries"` // answers other than 200 (503, 429, connection refused), each retried
+	Killed       string  `json:"killed,omitempty"`
+	LongestStall float64 `json:"longest_stall_s"` // longest time without any acknowledged batch
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`    // largest single process
+	// EventsPerSecOutsideStall is events_per_sec with the longest stall
+	// (the leader election after the kill) taken out of the time.
+	EventsPerSecOutsideStall float64   `json:"events_per_sec_outside_stall"`
+	RSSMiB                   []float64 `json:"rss_mib"` // each process's peak (a restarted one: after the restart)
+	// CPUPerMEvent is the CPU seconds each process spent in the upload
+	// phase per million events sent: loadgen (this process: HTTP, HMAC;
+	// the batches are gzipped before the phase), node1.. (NATS node and
+	// receiver in one process; a killed one until the kill, its restart
+	// as nodeN-restart).
+	CPUPerMEvent map[string]float64 `json:"cpu_s_per_mevent,omitempty"`
+	LoadAvg      string             `json:"loadavg"`
 }
 
 func init() {
 	var (
 		gateways, nodes, perGW, batch, posters int
 		kill, asJSON, compare                  bool
-		dir                                    string
+		dir, profDir                           string
 	)
 	app.Register(&cli.Command{
 		Name:  "central",
@@ -86,6 +97,7 @@ Example:
 			fs.BoolVar(&compare, "compare", false, "also run the embedded single node and the Badger receiver")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object per setup")
 			fs.StringVar(&dir, "dir", "", "parent directory for the data (default $TMPDIR)")
+			fs.StringVar(&profDir, "cpuprofile", "", "write CPU profiles of the upload phase to `dir`: <setup>-loadgen.pprof and <setup>-node<N>[-restart].pprof per process")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			setups := []string{"cluster-r3"}
@@ -96,7 +108,7 @@ Example:
 				setups = []string{"cluster-r3", "embedded-r1", "badger"}
 			}
 			for _, s := range setups {
-				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir)
+				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir)
 				if err != nil {
 					return fmt.Errorf("%s: %w", s, err)
 				}
@@ -113,7 +125,7 @@ Example:
 	})
 	var n central.Options
 	var node int
-	var routes, natsURLs string
+	var routes, natsURLs, nodeProfile string
 	app.Register(&cli.Command{
 		Name:  "central-node",
 		Short: "internal: an edgecentral process of 'edgebench central'",
@@ -127,6 +139,7 @@ Example:
 			fs.StringVar(&n.ClusterListen, "cluster-listen", "", "route address")
 			fs.StringVar(&n.NATSListen, "nats-listen", "", "client address")
 			fs.StringVar(&n.Addr, "listen", "127.0.0.1:0", "HTTP address")
+			fs.StringVar(&nodeProfile, "cpuprofile", "", "CPU profile `file`, written between the lines profile-start and profile-stop on stdin")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			n.ClusterNode = node
@@ -145,7 +158,7 @@ Example:
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "URL %s\n", srv.URL())
-			io.Copy(io.Discard, os.Stdin)
+			profileOnCommand(os.Stdin, nodeProfile)
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			return srv.Close(cctx)
@@ -155,14 +168,21 @@ Example:
 
 type benchProc struct {
 	args  []string
+	name  string // node1..: the CPU figure's and the profile's name
+	prof  string // CPU profile directory, "" = none
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	url   string
 	peak  float64
+	cpu0  float64 // CPU seconds at profile-start
 }
 
 func (p *benchProc) start() error {
-	p.cmd = exec.Command(os.Args[0], append([]string{"central-node"}, p.args...)...)
+	args := append([]string{"central-node"}, p.args...)
+	if p.prof != "" {
+		args = append(args, "--cpuprofile", filepath.Join(p.prof, p.name+".pprof"))
+	}
+	p.cmd = exec.Command(os.Args[0], args...)
 	p.cmd.Stderr = os.Stderr
 	out, _ := p.cmd.StdoutPipe()
 	p.stdin, _ = p.cmd.StdinPipe()
@@ -185,6 +205,17 @@ func (p *benchProc) start() error {
 	}
 	p.url = u
 	return nil
+}
+
+// command sends a line to the child (profile-start, profile-stop).
+func (p *benchProc) command(line string) { io.WriteString(p.stdin, line+"\n") }
+
+// cpu is the child's CPU seconds so far.
+func (p *benchProc) cpu() float64 {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return procCPUSeconds(p.cmd.Process.Pid)
 }
 
 func (p *benchProc) sample() {
@@ -230,7 +261,7 @@ func freePorts(n int) ([]int, error) {
 	return out, nil
 }
 
-func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent string) (*centralResult, error) {
+func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir string) (*centralResult, error) {
 	tmp, err := os.MkdirTemp(parent, "edgebench-central-")
 	if err != nil {
 		return nil, err
@@ -266,6 +297,10 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		procs = []*benchProc{{args: []string{"--data", filepath.Join(tmp, "badger"), "--store", "badger"}}}
 	}
 	res.Nodes, res.Receivers = len(procs), len(procs)
+	for i, p := range procs {
+		p.name = fmt.Sprintf("%s-node%d", setup, i+1)
+		p.prof = profDir
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(procs))
 	for i, p := range procs {
@@ -344,6 +379,19 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	killAt := int64(res.EventsSent) * 4 / 10
 	killed := make(chan struct{})
 	var killOnce sync.Once
+	// The measured phase: CPU per process from here to the last answer.
+	res.CPUPerMEvent = map[string]float64{}
+	cpuUsed := map[string]float64{}
+	stopLoadgenProfile, err := startProfile(profDir, setup+"-loadgen.pprof")
+	if err != nil {
+		return nil, err
+	}
+	defer stopLoadgenProfile()
+	loadgen0 := procCPUSeconds(os.Getpid())
+	for _, p := range procs {
+		p.command("profile-start")
+		p.cpu0 = p.cpu()
+	}
 	start := benchClock.Now()
 	var pwg sync.WaitGroup
 	for p := range posters {
@@ -413,14 +461,18 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		p := procs[victim]
 		p.sample()
 		res.RSSMiB = append(res.RSSMiB, p.peak) // its peak before the kill
+		cpuUsed[p.name] = p.cpu() - p.cpu0
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.cmd.Wait()
 		res.Killed = fmt.Sprintf("edgecentral-%d (stream leader: its NATS node and its receiver) at %d events", victim+1, sent.Load())
 		p.peak = 0
 		<-benchClock.After(2 * time.Second)
+		p.name += "-restart"
 		if err := p.start(); err != nil {
 			return nil, fmt.Errorf("restart: %w", err)
 		}
+		p.command("profile-start")
+		p.cpu0 = p.cpu()
 	}
 wait:
 	for {
@@ -432,9 +484,23 @@ wait:
 		}
 	}
 	res.Seconds = benchClock.Now().Sub(start).Seconds()
+	cpuUsed["loadgen"] = procCPUSeconds(os.Getpid()) - loadgen0
+	stopLoadgenProfile()
+	for _, p := range procs {
+		cpuUsed[p.name] = p.cpu() - p.cpu0
+		p.command("profile-stop")
+	}
+	if sent.Load() > 0 {
+		for k, v := range cpuUsed {
+			res.CPUPerMEvent[k] = math.Round(v/float64(sent.Load())*1e6*100) / 100
+		}
+	}
 	res.EventsPerSec = float64(sent.Load()) / res.Seconds
 	res.Batches, res.Retries = batchesDone.Load(), retries.Load()
 	res.LongestStall = time.Duration(longest.Load()).Seconds()
+	if res.Seconds > res.LongestStall {
+		res.EventsPerSecOutsideStall = float64(sent.Load()) / (res.Seconds - res.LongestStall)
+	}
 	sampleAll()
 	for _, p := range procs {
 		res.RSSMiB = append(res.RSSMiB, p.peak)
@@ -563,4 +629,71 @@ func readBackHTTP(ctx context.Context, cl *http.Client, base string, seen map[[2
 		}
 		after = page.Next
 	}
+}
+
+// startProfile starts this process's CPU profile in dir/name ("" = none)
+// and returns its stop, safe to call twice.
+func startProfile(dir, name string) (func(), error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
+}
+
+// profileOnCommand reads stdin lines until EOF: profile-start starts the
+// CPU profile into file, profile-stop ends it.
+func profileOnCommand(in io.Reader, file string) {
+	stop := func() {}
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		switch sc.Text() {
+		case "profile-start":
+			if file != "" {
+				if st, err := startProfile(filepath.Dir(file), filepath.Base(file)); err == nil {
+					stop = st
+				}
+			}
+		case "profile-stop":
+			stop()
+		}
+	}
+	stop()
+}
+
+// procCPUSeconds is the user+system CPU time of process pid (Linux
+// /proc/pid/stat; 0 elsewhere).
+func procCPUSeconds(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
 }
