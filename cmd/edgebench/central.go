@@ -47,8 +47,14 @@ type centralResult struct {
 	EventsPerSec float64 `json:"events_per_sec"`
 	Seconds      float64 `json:"seconds"`
 	Batches      int64   `json:"batches"`
-	Retries      int64   `json:"retries"` // answers other than 200 (503, 429, connection refused), each retried
+	BatchEvents  int     `json:"batch_events"`
+	NATSSync     string  `json:"nats_sync,omitempty"` // always, or the fsync interval
+	Retries      int64   `json:"retries"`             // answers other than 200 (503, 429, connection refused), each retried
 	Killed       string  `json:"killed,omitempty"`
+	// KilledAt and RestartedAt: seconds into the upload phase; the
+	// restart counts once the process serves again.
+	KilledAt     float64 `json:"killed_at_s,omitempty"`
+	RestartedAt  float64 `json:"restarted_at_s,omitempty"`
 	LongestStall float64 `json:"longest_stall_s"` // longest time without any acknowledged batch
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`    // largest single process
 	// EventsPerSecOutsideStall is events_per_sec with the longest stall
@@ -68,7 +74,7 @@ func init() {
 	var (
 		gateways, nodes, perGW, batch, posters int
 		kill, asJSON, compare                  bool
-		dir, profDir                           string
+		dir, profDir, natsSync                 string
 	)
 	app.Register(&cli.Command{
 		Name:  "central",
@@ -90,13 +96,14 @@ Example:
 		Flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&gateways, "gateways", 1000, "simulated gateways")
 			fs.IntVar(&nodes, "nodes", 3, "edgecentral processes: 3 (an R3 cluster) or 1 (embedded single node)")
-			fs.IntVar(&perGW, "events-per-gateway", 1000, "backlog of each gateway")
-			fs.IntVar(&batch, "batch", 250, "events per batch")
+			fs.IntVar(&perGW, "events-per-gateway", 5000, "backlog of each gateway")
+			fs.IntVar(&batch, "batch", 5000, "events per batch (the uplink sends up to uplink.max_events, default 5,000, from a backlog)")
 			fs.IntVar(&posters, "posters", 48, "concurrent uploads")
 			fs.BoolVar(&kill, "kill", false, "SIGKILL the stream leader's process at 40% and restart it")
 			fs.BoolVar(&compare, "compare", false, "also run the embedded single node and the Badger receiver")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object per setup")
 			fs.StringVar(&dir, "dir", "", "parent directory for the data (default $TMPDIR)")
+			fs.StringVar(&natsSync, "nats-sync", "always", "the NATS nodes' fsync: always, or an interval such as 1s (edgecentral serve --nats-sync)")
 			fs.StringVar(&profDir, "cpuprofile", "", "write CPU profiles of the upload phase to `dir`: <setup>-loadgen.pprof and <setup>-node<N>[-restart].pprof per process")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
@@ -108,7 +115,7 @@ Example:
 				setups = []string{"cluster-r3", "embedded-r1", "badger"}
 			}
 			for _, s := range setups {
-				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir)
+				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir, natsSync)
 				if err != nil {
 					return fmt.Errorf("%s: %w", s, err)
 				}
@@ -126,6 +133,7 @@ Example:
 	var n central.Options
 	var node int
 	var routes, natsURLs, nodeProfile string
+	var nodeSync time.Duration
 	app.Register(&cli.Command{
 		Name:  "central-node",
 		Short: "internal: an edgecentral process of 'edgebench central'",
@@ -139,10 +147,12 @@ Example:
 			fs.StringVar(&n.ClusterListen, "cluster-listen", "", "route address")
 			fs.StringVar(&n.NATSListen, "nats-listen", "", "client address")
 			fs.StringVar(&n.Addr, "listen", "127.0.0.1:0", "HTTP address")
+			fs.DurationVar(&nodeSync, "nats-sync", 0, "fsync interval of the NATS node (0: always)")
 			fs.StringVar(&nodeProfile, "cpuprofile", "", "CPU profile `file`, written between the lines profile-start and profile-stop on stdin")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			n.ClusterNode = node
+			n.SyncInterval = nodeSync
 			if routes != "" {
 				n.Routes = strings.Split(routes, ",")
 			}
@@ -261,13 +271,13 @@ func freePorts(n int) ([]int, error) {
 	return out, nil
 }
 
-func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir string) (*centralResult, error) {
+func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir, natsSync string) (*centralResult, error) {
 	tmp, err := os.MkdirTemp(parent, "edgebench-central-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	res := &centralResult{Setup: setup, Gateways: gateways}
+	res := &centralResult{Setup: setup, Gateways: gateways, BatchEvents: batchN}
 	var procs []*benchProc
 	var natsURLs []string
 	switch setup {
@@ -300,6 +310,12 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	for i, p := range procs {
 		p.name = fmt.Sprintf("%s-node%d", setup, i+1)
 		p.prof = profDir
+		if setup != "badger" && natsSync != "" && natsSync != "always" {
+			p.args = append(p.args, "--nats-sync", natsSync)
+		}
+	}
+	if setup != "badger" {
+		res.NATSSync = natsSync
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(procs))
@@ -464,6 +480,7 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		cpuUsed[p.name] = p.cpu() - p.cpu0
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.cmd.Wait()
+		res.KilledAt = benchClock.Now().Sub(start).Seconds()
 		res.Killed = fmt.Sprintf("edgecentral-%d (stream leader: its NATS node and its receiver) at %d events", victim+1, sent.Load())
 		p.peak = 0
 		<-benchClock.After(2 * time.Second)
@@ -473,6 +490,7 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		}
 		p.command("profile-start")
 		p.cpu0 = p.cpu()
+		res.RestartedAt = benchClock.Now().Sub(start).Seconds()
 	}
 wait:
 	for {
