@@ -73,6 +73,7 @@ type centralResult struct {
 func init() {
 	var (
 		gateways, nodes, perGW, batch, posters int
+		budget                                 int64
 		kill, asJSON, compare                  bool
 		dir, profDir, natsSync                 string
 	)
@@ -103,6 +104,7 @@ Example:
 			fs.BoolVar(&compare, "compare", false, "also run the embedded single node and the Badger receiver")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object per setup")
 			fs.StringVar(&dir, "dir", "", "parent directory for the data (default $TMPDIR)")
+			fs.Int64Var(&budget, "memory-budget", 0, "each receiver's memory budget in bytes (0: receiver.DefaultMemoryBudget)")
 			fs.StringVar(&natsSync, "nats-sync", "always", "the NATS nodes' fsync: always, or an interval such as 1s (edgecentral serve --nats-sync)")
 			fs.StringVar(&profDir, "cpuprofile", "", "write CPU profiles of the upload phase to `dir`: <setup>-loadgen.pprof and <setup>-node<N>[-restart].pprof per process")
 		},
@@ -115,7 +117,7 @@ Example:
 				setups = []string{"cluster-r3", "embedded-r1", "badger"}
 			}
 			for _, s := range setups {
-				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir, natsSync)
+				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir, natsSync, budget)
 				if err != nil {
 					return fmt.Errorf("%s: %w", s, err)
 				}
@@ -134,6 +136,7 @@ Example:
 	var node int
 	var routes, natsURLs, nodeProfile string
 	var nodeSync time.Duration
+	var nodeBudget int64
 	app.Register(&cli.Command{
 		Name:  "central-node",
 		Short: "internal: an edgecentral process of 'edgebench central'",
@@ -148,6 +151,7 @@ Example:
 			fs.StringVar(&n.NATSListen, "nats-listen", "", "client address")
 			fs.StringVar(&n.Addr, "listen", "127.0.0.1:0", "HTTP address")
 			fs.DurationVar(&nodeSync, "nats-sync", 0, "fsync interval of the NATS node (0: always)")
+			fs.Int64Var(&nodeBudget, "memory-budget", 0, "the receiver's memory budget in bytes (0: its default)")
 			fs.StringVar(&nodeProfile, "cpuprofile", "", "CPU profile `file`, written between the lines profile-start and profile-stop on stdin")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
@@ -159,7 +163,7 @@ Example:
 			if natsURLs != "" {
 				n.NATS = strings.Split(natsURLs, ",")
 			}
-			n.Receiver = receiver.Options{GatewayRate: 1000, GatewayBurst: 2000}
+			n.Receiver = receiver.Options{GatewayRate: 1000, GatewayBurst: 2000, MemoryBudget: nodeBudget}
 			srv, err := central.Start(n)
 			if err != nil {
 				return err
@@ -271,7 +275,7 @@ func freePorts(n int) ([]int, error) {
 	return out, nil
 }
 
-func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir, natsSync string) (*centralResult, error) {
+func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir, natsSync string, budget int64) (*centralResult, error) {
 	tmp, err := os.MkdirTemp(parent, "edgebench-central-")
 	if err != nil {
 		return nil, err
@@ -310,6 +314,9 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	for i, p := range procs {
 		p.name = fmt.Sprintf("%s-node%d", setup, i+1)
 		p.prof = profDir
+		if budget > 0 {
+			p.args = append(p.args, "--memory-budget", strconv.FormatInt(budget, 10))
+		}
 		if setup != "badger" && natsSync != "" && natsSync != "always" {
 			p.args = append(p.args, "--nats-sync", natsSync)
 		}
