@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -74,6 +75,7 @@ func init() {
 	var (
 		gateways, nodes, perGW, batch, posters int
 		budget                                 int64
+		nodeLogs                               bool
 		kill, asJSON, compare                  bool
 		dir, profDir, natsSync                 string
 	)
@@ -105,6 +107,7 @@ Example:
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object per setup")
 			fs.StringVar(&dir, "dir", "", "parent directory for the data (default $TMPDIR)")
 			fs.Int64Var(&budget, "memory-budget", 0, "each receiver's memory budget in bytes (0: receiver.DefaultMemoryBudget)")
+			fs.BoolVar(&nodeLogs, "node-log", false, "the central processes log to stderr")
 			fs.StringVar(&natsSync, "nats-sync", "always", "the NATS nodes' fsync: always, or an interval such as 1s (edgecentral serve --nats-sync)")
 			fs.StringVar(&profDir, "cpuprofile", "", "write CPU profiles of the upload phase to `dir`: <setup>-loadgen.pprof and <setup>-node<N>[-restart].pprof per process")
 		},
@@ -117,7 +120,7 @@ Example:
 				setups = []string{"cluster-r3", "embedded-r1", "badger"}
 			}
 			for _, s := range setups {
-				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir, natsSync, budget)
+				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir, natsSync, budget, nodeLogs)
 				if err != nil {
 					return fmt.Errorf("%s: %w", s, err)
 				}
@@ -137,6 +140,7 @@ Example:
 	var routes, natsURLs, nodeProfile string
 	var nodeSync time.Duration
 	var nodeBudget int64
+	var nodeLog bool
 	app.Register(&cli.Command{
 		Name:  "central-node",
 		Short: "internal: an edgecentral process of 'edgebench central'",
@@ -152,11 +156,15 @@ Example:
 			fs.StringVar(&n.Addr, "listen", "127.0.0.1:0", "HTTP address")
 			fs.DurationVar(&nodeSync, "nats-sync", 0, "fsync interval of the NATS node (0: always)")
 			fs.Int64Var(&nodeBudget, "memory-budget", 0, "the receiver's memory budget in bytes (0: its default)")
+			fs.BoolVar(&nodeLog, "log", false, "log (info and up) to stderr")
 			fs.StringVar(&nodeProfile, "cpuprofile", "", "CPU profile `file`, written between the lines profile-start and profile-stop on stdin")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			n.ClusterNode = node
 			n.SyncInterval = nodeSync
+			if nodeLog {
+				n.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", node)
+			}
 			if routes != "" {
 				n.Routes = strings.Split(routes, ",")
 			}
@@ -275,7 +283,7 @@ func freePorts(n int) ([]int, error) {
 	return out, nil
 }
 
-func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir, natsSync string, budget int64) (*centralResult, error) {
+func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir, natsSync string, budget int64, nodeLogs bool) (*centralResult, error) {
 	tmp, err := os.MkdirTemp(parent, "edgebench-central-")
 	if err != nil {
 		return nil, err
@@ -314,6 +322,9 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	for i, p := range procs {
 		p.name = fmt.Sprintf("%s-node%d", setup, i+1)
 		p.prof = profDir
+		if nodeLogs {
+			p.args = append(p.args, "--log")
+		}
 		if budget > 0 {
 			p.args = append(p.args, "--memory-budget", strconv.FormatInt(budget, 10))
 		}
