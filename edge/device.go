@@ -1,6 +1,10 @@
 package edge
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Device is one physical device of the compound. Drivers declare the devices
 // they serve; rules and the central platform match on Location and Tags.
@@ -43,4 +47,24 @@ func (d *Device) LocationPart(i int) string {
 		return ""
 	}
 	return parts[i]
+}
+
+// MaxLocation bounds a device's location in bytes: it travels with every
+// event of the device, to the log and to the central.
+const MaxLocation = 256
+
+// CheckLocation reports what is wrong with a device location: longer than
+// MaxLocation, not UTF-8, or holding a control character. Any number of
+// segments is accepted; the central reads the first four as compound,
+// building, unit and household.
+func CheckLocation(loc string) error {
+	switch {
+	case len(loc) > MaxLocation:
+		return Msgf("location of %d bytes: at most %d", len(loc), MaxLocation)
+	case !utf8.ValidString(loc):
+		return Msgf("location %q: not UTF-8", loc)
+	case strings.ContainsFunc(loc, unicode.IsControl):
+		return Msgf("location %q: control character", loc)
+	}
+	return nil
 }

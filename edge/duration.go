@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"fmt"
 	"strings"
 	"time"
 )
@@ -24,7 +23,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 		if len(s) > 40 {
 			s = s[:40] + "..."
 		}
-		return fmt.Errorf("invalid duration %q: want a number with a unit such as 500ms, 10s, 5m, 2h", s)
+		return Msgf("invalid duration %q: want a number with a unit such as 500ms, 10s, 5m, 2h", s)
 	}
 	*d = Duration(v)
 	return nil

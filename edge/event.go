@@ -92,8 +92,8 @@ const (
 )
 
 // Event is one record of the log. Drivers fill Kind, Device, Point, Value,
-// Unit, Quality, Text; the core fills Epoch, Seq, Time, ClockTrusted and,
-// when zero, Priority.
+// Unit, Quality, Text; the core fills Epoch, Seq, Time, ClockTrusted,
+// Location and, when zero, Priority.
 type Event struct {
 	Epoch        uint64    `json:"epoch"`
 	Seq          uint64    `json:"seq"`
@@ -110,6 +110,11 @@ type Event struct {
 	// Text is the state name of a state change ("open", "closed", "FALL"),
 	// the reason of a status, the message of an alert.
 	Text string `json:"text,omitempty"`
+	// Location is the location of Device in the config when the event was
+	// recorded (Device.Location: compound/building/unit/household), so the
+	// central can place the event down to the household. The gateway sets
+	// it where events are recorded; drivers leave it empty.
+	Location string `json:"loc,omitempty"`
 
 	Online *bool         `json:"online,omitempty"` // KindStatus: the device is online
 	Alert  *Alert        `json:"alert,omitempty"`  // KindAlert

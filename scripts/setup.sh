@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(socat libmodbus-dev gcc qemu-user-static chromium file dpkg-dev unzip prometheus mosquitto postgresql)
+APT_PKGS=(socat libmodbus-dev gcc qemu-user-static chromium file dpkg-dev unzip prometheus mosquitto postgresql lintian)
 missing=()
 for p in "${APT_PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,28 +10,22 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/central"
+	"github.com/edgegw/edgegw/internal/centralbench"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
-	"github.com/edgegw/edgegw/sync/receiver/jsstore"
-	"github.com/edgegw/edgegw/sync/wire"
 )
 
 // centralResult is what `edgebench central --json` prints, per setup.
@@ -54,14 +47,14 @@ type centralResult struct {
 	Killed       string  `json:"killed,omitempty"`
 	// KilledAt and RestartedAt: seconds into the upload phase; the
 	// restart counts once the process serves again.
-	KilledAt     float64 `json:"killed_at_s,omitempty"`
-	RestartedAt  float64 `json:"restarted_at_s,omitempty"`
-	LongestStall float64 `json:"longest_stall_s"` // longest time without any acknowledged batch
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`    // largest single process
+	KilledAt     float64   `json:"killed_at_s,omitempty"`
+	RestartedAt  float64   `json:"restarted_at_s,omitempty"`
+	LongestStall float64   `json:"longest_stall_s"` // longest time without any acknowledged batch
+	PeakRSSMiB   float64   `json:"peak_rss_mib"`    // largest single process
+	RSSMiB       []float64 `json:"rss_mib"`         // each process's peak (a restarted one: the larger of its runs)
 	// EventsPerSecOutsideStall is events_per_sec with the longest stall
 	// (the leader election after the kill) taken out of the time.
-	EventsPerSecOutsideStall float64   `json:"events_per_sec_outside_stall"`
-	RSSMiB                   []float64 `json:"rss_mib"` // each process's peak (a restarted one: after the restart)
+	EventsPerSecOutsideStall float64 `json:"events_per_sec_outside_stall"`
 	// CPUPerMEvent is the CPU seconds each process spent in the upload
 	// phase per million events sent: loadgen (this process: HTTP, HMAC;
 	// the batches are gzipped before the phase), node1.. (NATS node and
@@ -74,10 +67,9 @@ type centralResult struct {
 func init() {
 	var (
 		gateways, nodes, perGW, batch, posters int
-		budget                                 int64
-		nodeLogs                               bool
-		kill, asJSON, compare                  bool
+		kill, asJSON, compare, nodeLogs        bool
 		dir, profDir, natsSync                 string
+		budget                                 int64
 	)
 	app.Register(&cli.Command{
 		Name:  "central",
@@ -106,10 +98,10 @@ Example:
 			fs.BoolVar(&compare, "compare", false, "also run the embedded single node and the Badger receiver")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object per setup")
 			fs.StringVar(&dir, "dir", "", "parent directory for the data (default $TMPDIR)")
+			fs.StringVar(&profDir, "cpuprofile", "", "write CPU profiles of the upload phase to `dir`: <setup>-loadgen.pprof and <setup>-node<N>.pprof per process (a restarted one overwrites its killed run's)")
+			fs.StringVar(&natsSync, "nats-sync", "always", "the NATS nodes' fsync: always, or an interval such as 1s (edgecentral serve --nats-sync)")
 			fs.Int64Var(&budget, "memory-budget", 0, "each receiver's memory budget in bytes (0: receiver.DefaultMemoryBudget)")
 			fs.BoolVar(&nodeLogs, "node-log", false, "the central processes log to stderr")
-			fs.StringVar(&natsSync, "nats-sync", "always", "the NATS nodes' fsync: always, or an interval such as 1s (edgecentral serve --nats-sync)")
-			fs.StringVar(&profDir, "cpuprofile", "", "write CPU profiles of the upload phase to `dir`: <setup>-loadgen.pprof and <setup>-node<N>[-restart].pprof per process")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			setups := []string{"cluster-r3"}
@@ -120,7 +112,8 @@ Example:
 				setups = []string{"cluster-r3", "embedded-r1", "badger"}
 			}
 			for _, s := range setups {
-				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir, profDir, natsSync, budget, nodeLogs)
+				r, err := runCentralBench(ctx, env, s, gateways, perGW, batch, posters, kill && s == "cluster-r3", dir,
+					nodeOptions{profDir: profDir, natsSync: natsSync, budget: budget, log: nodeLogs})
 				if err != nil {
 					return fmt.Errorf("%s: %w", s, err)
 				}
@@ -154,10 +147,10 @@ Example:
 			fs.StringVar(&n.ClusterListen, "cluster-listen", "", "route address")
 			fs.StringVar(&n.NATSListen, "nats-listen", "", "client address")
 			fs.StringVar(&n.Addr, "listen", "127.0.0.1:0", "HTTP address")
+			fs.StringVar(&nodeProfile, "cpuprofile", "", "CPU profile `file`, written between the lines profile-start and profile-stop on stdin")
 			fs.DurationVar(&nodeSync, "nats-sync", 0, "fsync interval of the NATS node (0: always)")
 			fs.Int64Var(&nodeBudget, "memory-budget", 0, "the receiver's memory budget in bytes (0: its default)")
 			fs.BoolVar(&nodeLog, "log", false, "log (info and up) to stderr")
-			fs.StringVar(&nodeProfile, "cpuprofile", "", "CPU profile `file`, written between the lines profile-start and profile-stop on stdin")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			n.ClusterNode = node
@@ -188,113 +181,36 @@ Example:
 	})
 }
 
-type benchProc struct {
-	args  []string
-	name  string // node1..: the CPU figure's and the profile's name
-	prof  string // CPU profile directory, "" = none
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	url   string
-	peak  float64
-	cpu0  float64 // CPU seconds at profile-start
-}
-
-func (p *benchProc) start() error {
-	args := append([]string{"central-node"}, p.args...)
-	if p.prof != "" {
-		args = append(args, "--cpuprofile", filepath.Join(p.prof, p.name+".pprof"))
-	}
-	p.cmd = exec.Command(os.Args[0], args...)
-	p.cmd.Stderr = os.Stderr
-	out, _ := p.cmd.StdoutPipe()
-	p.stdin, _ = p.cmd.StdinPipe()
-	if err := p.cmd.Start(); err != nil {
-		return err
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
-	u, ok := <-urlc
-	if !ok {
-		return fmt.Errorf("central-node %v did not start", p.args)
-	}
-	p.url = u
-	return nil
-}
-
-// command sends a line to the child (profile-start, profile-stop).
-func (p *benchProc) command(line string) { io.WriteString(p.stdin, line+"\n") }
-
-// cpu is the child's CPU seconds so far.
-func (p *benchProc) cpu() float64 {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return procCPUSeconds(p.cmd.Process.Pid)
-}
-
-func (p *benchProc) sample() {
-	if p.cmd != nil && p.cmd.Process != nil {
-		p.peak = max(p.peak, peakRSSMiB(p.cmd.Process.Pid))
-	}
-}
-
 // benchClock is the wall clock the central benchmark measures and waits on.
 var benchClock edge.Clock = edge.SystemClock{}
 
-func (p *benchProc) stop() {
-	if p.cmd == nil {
-		return
-	}
-	p.stdin.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-benchClock.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
+// centralNode is one edgecentral process of the benchmark: this binary's
+// central-node command.
+func centralNode(args ...string) *centralbench.Proc {
+	return &centralbench.Proc{Name: "central-node " + strings.Join(args, " "), Path: os.Args[0],
+		Args: append([]string{"central-node"}, args...), Ready: regexp.MustCompile(`^URL (\S+)`),
+		Output: os.Stderr, Timeout: 2 * time.Minute, Clock: benchClock}
 }
 
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
+// nodeOptions are the benchmark's flags passed on to its central processes.
+type nodeOptions struct {
+	profDir, natsSync string
+	budget            int64
+	log               bool
 }
 
-func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent, profDir, natsSync string, budget int64, nodeLogs bool) (*centralResult, error) {
+func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, perGW, batchN, posters int, kill bool, parent string, no nodeOptions) (*centralResult, error) {
 	tmp, err := os.MkdirTemp(parent, "edgebench-central-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	res := &centralResult{Setup: setup, Gateways: gateways, BatchEvents: batchN}
-	var procs []*benchProc
+	var procs []*centralbench.Proc
 	var natsURLs []string
 	switch setup {
 	case "cluster-r3":
-		ports, err := freePorts(6)
+		ports, err := centralbench.FreePorts(6)
 		if err != nil {
 			return nil, err
 		}
@@ -304,47 +220,53 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 			natsURLs = append(natsURLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 		}
 		for i := range 3 {
-			procs = append(procs, &benchProc{args: []string{"--data", filepath.Join(tmp, fmt.Sprint("n", i+1)),
-				"--node", strconv.Itoa(i + 1), "--routes", strings.Join(routes, ","),
-				"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[3+i]), "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i])}})
+			procs = append(procs, centralNode("--data", filepath.Join(tmp, fmt.Sprint("n", i+1)),
+				"--node", strconv.Itoa(i+1), "--routes", strings.Join(routes, ","),
+				"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[3+i]), "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i])))
 		}
 	case "embedded-r1":
-		ports, err := freePorts(1)
+		ports, err := centralbench.FreePorts(1)
 		if err != nil {
 			return nil, err
 		}
 		natsURLs = []string{fmt.Sprintf("nats://127.0.0.1:%d", ports[0])}
-		procs = []*benchProc{{args: []string{"--data", filepath.Join(tmp, "n1"), "--store", "jetstream", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[0])}}}
+		procs = []*centralbench.Proc{centralNode("--data", filepath.Join(tmp, "n1"), "--store", "jetstream", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[0]))}
 	case "badger":
-		procs = []*benchProc{{args: []string{"--data", filepath.Join(tmp, "badger"), "--store", "badger"}}}
+		procs = []*centralbench.Proc{centralNode("--data", filepath.Join(tmp, "badger"), "--store", "badger")}
 	}
 	res.Nodes, res.Receivers = len(procs), len(procs)
+	names := make([]string, len(procs))
 	for i, p := range procs {
-		p.name = fmt.Sprintf("%s-node%d", setup, i+1)
-		p.prof = profDir
-		if nodeLogs {
-			p.args = append(p.args, "--log")
+		names[i] = fmt.Sprintf("%s-node%d", setup, i+1)
+		if no.profDir != "" {
+			if err := os.MkdirAll(no.profDir, 0o755); err != nil {
+				return nil, err
+			}
+			p.Args = append(p.Args, "--cpuprofile", filepath.Join(no.profDir, names[i]+".pprof"))
 		}
-		if budget > 0 {
-			p.args = append(p.args, "--memory-budget", strconv.FormatInt(budget, 10))
+		if no.log {
+			p.Args = append(p.Args, "--log")
 		}
-		if setup != "badger" && natsSync != "" && natsSync != "always" {
-			p.args = append(p.args, "--nats-sync", natsSync)
+		if no.budget > 0 {
+			p.Args = append(p.Args, "--memory-budget", strconv.FormatInt(no.budget, 10))
+		}
+		if setup != "badger" && no.natsSync != "" && no.natsSync != "always" {
+			p.Args = append(p.Args, "--nats-sync", no.natsSync)
 		}
 	}
 	if setup != "badger" {
-		res.NATSSync = natsSync
+		res.NATSSync = no.natsSync
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(procs))
 	for i, p := range procs {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = p.start() }()
+		go func() { defer wg.Done(); errs[i] = p.Start() }()
 	}
 	wg.Wait()
 	defer func() {
 		for _, p := range procs {
-			p.stop()
+			p.Stop()
 		}
 	}()
 	if err := errors.Join(errs...); err != nil {
@@ -352,133 +274,54 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 	}
 	cl := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: posters}}
 
-	// Register the gateways (place: 4 streets x 5 committees x compounds).
-	keys := make([]wire.Key, gateways)
-	for i := range gateways {
-		body, _ := json.Marshal(receiver.AddGatewayRequest{ID: fmt.Sprintf("gw-%04d", i),
-			Place: fmt.Sprintf("putuo/street%d/c%02d/cp%03d", i%4, i%20, i)})
-		var out receiver.AddGatewayResponse
-		for attempt := 0; ; attempt++ {
-			resp, err := cl.Post(procs[0].url+"/v1/admin/gateways", "application/json", bytes.NewReader(body))
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					json.Unmarshal(b, &out)
-					break
-				}
-				err = fmt.Errorf("%s: %s", resp.Status, b)
-			}
-			if attempt > 50 {
-				return nil, fmt.Errorf("add gateway: %w", err)
-			}
-			<-benchClock.After(200 * time.Millisecond)
-		}
-		keys[i] = out.Key
+	// Register the gateways (place: 4 streets x 5 committees x compounds)
+	// and pre-encode every batch: each gateway has its epoch and a backlog.
+	gws, err := centralbench.Gateways(gateways, perGW, batchN, benchClock.Now().Add(-time.Hour).Truncate(time.Second))
+	if err != nil {
+		return nil, err
 	}
-	// Pre-encode every batch: each gateway has its epoch and a backlog.
-	type gwBatch struct {
-		body []byte
-		n    int
+	if err := centralbench.Register(ctx, cl, procs[0].URL(), gws, benchClock); err != nil {
+		return nil, err
 	}
-	batches := make([][]gwBatch, gateways)
-	t0 := benchClock.Now().Add(-time.Hour).Truncate(time.Second)
-	for g := range gateways {
-		epoch := uint64(1_000_000 + g)
-		for from := 1; from <= perGW; from += batchN {
-			n := min(batchN, perGW-from+1)
-			evs := make([]wire.Event, n)
-			for i := range evs {
-				seq := uint64(from + i)
-				evs[i] = wire.Event{Epoch: epoch, Seq: seq, Time: t0.Add(time.Duration(seq) * 100 * time.Millisecond),
-					ClockTrusted: true, Kind: wire.KindReading, Device: fmt.Sprintf("b%d-temp-%d", seq%6, seq%11),
-					Point: "temperature", Value: 18 + float64(seq%97)/10, Unit: "°C"}
-			}
-			body, err := wire.GzipBatch(evs)
-			if err != nil {
-				return nil, err
-			}
-			batches[g] = append(batches[g], gwBatch{body, n})
-			res.EventsSent += n
-		}
+	for i := range gws {
+		res.EventsSent += gws[i].Events()
 	}
 	// Upload: each poster takes its share of the gateways, one batch of
 	// each in turn (a gateway uploads one batch at a time).
-	var sent, batchesDone, retries atomic.Int64
-	var lastAck atomic.Int64
-	lastAck.Store(benchClock.Now().UnixNano())
-	var longest atomic.Int64
-	recvURL := func(i int) string { return procs[i%len(procs)].url }
-	var urlMu sync.RWMutex
 	killAt := int64(res.EventsSent) * 4 / 10
 	killed := make(chan struct{})
 	var killOnce sync.Once
+	var sentAtKill atomic.Int64
 	// The measured phase: CPU per process from here to the last answer.
-	res.CPUPerMEvent = map[string]float64{}
 	cpuUsed := map[string]float64{}
-	stopLoadgenProfile, err := startProfile(profDir, setup+"-loadgen.pprof")
+	cpu0 := make([]float64, len(procs))
+	stopLoadgenProfile, err := startProfile(no.profDir, setup+"-loadgen.pprof")
 	if err != nil {
 		return nil, err
 	}
 	defer stopLoadgenProfile()
 	loadgen0 := procCPUSeconds(os.Getpid())
-	for _, p := range procs {
-		p.command("profile-start")
-		p.cpu0 = p.cpu()
+	for i, p := range procs {
+		p.Send("profile-start")
+		cpu0[i] = procCPUSeconds(p.Pid())
 	}
 	start := benchClock.Now()
-	var pwg sync.WaitGroup
-	for p := range posters {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			next := map[int]int{}
-			var mine []int
-			for g := p; g < gateways; g += posters {
-				mine = append(mine, g)
-			}
-			for len(mine) > 0 {
-				var keep []int
-				for _, g := range mine {
-					b := batches[g][next[g]]
-					bo := edge.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond, Clock: benchClock}
-					for attempt := 0; ; attempt++ {
-						urlMu.RLock()
-						u := recvURL(g + attempt)
-						urlMu.RUnlock()
-						err := postBatch(ctx, cl, u, fmt.Sprintf("gw-%04d", g), keys[g], b.body)
-						if err == nil {
-							break
-						}
-						if ctx.Err() != nil {
-							return
-						}
-						retries.Add(1)
-						if bo.Wait(ctx) != nil {
-							return
-						}
-					}
-					now := benchClock.Now().UnixNano()
-					if gap := now - lastAck.Swap(now); gap > longest.Load() {
-						longest.Store(gap)
-					}
-					batchesDone.Add(1)
-					if sent.Add(int64(b.n)) >= killAt && kill {
-						killOnce.Do(func() { close(killed) })
-					}
-					if next[g]++; next[g] < len(batches[g]) {
-						keep = append(keep, g)
-					}
-				}
-				mine = keep
-			}
-		}()
-	}
 	uploads := make(chan struct{})
-	go func() { pwg.Wait(); close(uploads) }()
+	var load *centralbench.LoadResult
+	var loadErr error
+	go func() {
+		defer close(uploads)
+		load, loadErr = centralbench.Upload(ctx, centralbench.Load{Gateways: gws, Posters: posters, Client: cl, Clock: benchClock,
+			URL: func(i int) string { return procs[i%len(procs)].URL() },
+			OnAck: func(n int64) {
+				if n >= killAt && kill {
+					killOnce.Do(func() { sentAtKill.Store(n); close(killed) })
+				}
+			}})
+	}()
 	sampleAll := func() {
 		for _, p := range procs {
-			p.sample()
+			p.Sample()
 		}
 	}
 	if kill {
@@ -487,27 +330,23 @@ func runCentralBench(ctx context.Context, env *cli.Env, setup string, gateways, 
 		case <-uploads:
 		}
 		victim := len(procs) - 1
-		if leader := streamLeader(natsURLs); leader != "" {
+		if leader := centralbench.StreamLeader(natsURLs); leader != "" {
 			if i, err := strconv.Atoi(strings.TrimPrefix(leader, "edgecentral-")); err == nil && i >= 1 && i <= len(procs) {
 				victim = i - 1
 			}
 		}
 		p := procs[victim]
-		p.sample()
-		res.RSSMiB = append(res.RSSMiB, p.peak) // its peak before the kill
-		cpuUsed[p.name] = p.cpu() - p.cpu0
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		p.cmd.Wait()
+		cpuUsed[names[victim]] = procCPUSeconds(p.Pid()) - cpu0[victim]
+		p.Kill() // samples its peak first
 		res.KilledAt = benchClock.Now().Sub(start).Seconds()
-		res.Killed = fmt.Sprintf("edgecentral-%d (stream leader: its NATS node and its receiver) at %d events", victim+1, sent.Load())
-		p.peak = 0
+		res.Killed = fmt.Sprintf("edgecentral-%d (stream leader: its NATS node and its receiver) at %d events", victim+1, sentAtKill.Load())
 		<-benchClock.After(2 * time.Second)
-		p.name += "-restart"
-		if err := p.start(); err != nil {
+		if err := p.Start(); err != nil {
 			return nil, fmt.Errorf("restart: %w", err)
 		}
-		p.command("profile-start")
-		p.cpu0 = p.cpu()
+		names[victim] += "-restart"
+		p.Send("profile-start")
+		cpu0[victim] = procCPUSeconds(p.Pid())
 		res.RestartedAt = benchClock.Now().Sub(start).Seconds()
 	}
 wait:
@@ -519,43 +358,48 @@ wait:
 			sampleAll()
 		}
 	}
-	res.Seconds = benchClock.Now().Sub(start).Seconds()
+	if loadErr != nil {
+		return nil, loadErr
+	}
 	cpuUsed["loadgen"] = procCPUSeconds(os.Getpid()) - loadgen0
 	stopLoadgenProfile()
-	for _, p := range procs {
-		cpuUsed[p.name] = p.cpu() - p.cpu0
-		p.command("profile-stop")
+	for i, p := range procs {
+		cpuUsed[names[i]] = procCPUSeconds(p.Pid()) - cpu0[i]
+		p.Send("profile-stop")
 	}
-	if sent.Load() > 0 {
+	if load.Events > 0 {
+		res.CPUPerMEvent = map[string]float64{}
 		for k, v := range cpuUsed {
-			res.CPUPerMEvent[k] = math.Round(v/float64(sent.Load())*1e6*100) / 100
+			res.CPUPerMEvent[k] = math.Round(v/float64(load.Events)*1e6*100) / 100
 		}
 	}
-	res.EventsPerSec = float64(sent.Load()) / res.Seconds
-	res.Batches, res.Retries = batchesDone.Load(), retries.Load()
-	res.LongestStall = time.Duration(longest.Load()).Seconds()
+	res.Seconds = load.Seconds
+	res.EventsPerSec = float64(load.Events) / res.Seconds
+	res.Batches, res.Retries = load.Batches, load.Retries
+	res.LongestStall = load.LongestStall.Seconds()
 	if res.Seconds > res.LongestStall {
-		res.EventsPerSecOutsideStall = float64(sent.Load()) / (res.Seconds - res.LongestStall)
+		res.EventsPerSecOutsideStall = float64(load.Events) / (res.Seconds - res.LongestStall)
 	}
-	sampleAll()
 	for _, p := range procs {
-		res.RSSMiB = append(res.RSSMiB, p.peak)
+		res.RSSMiB = append(res.RSSMiB, p.Sample()) // a restarted one: the larger of its runs
 	}
 	for _, v := range res.RSSMiB {
 		res.PeakRSSMiB = max(res.PeakRSSMiB, v)
 	}
 	// Read everything back.
-	seen := map[[2]uint64]uint8{}
+	var tally centralbench.Tally
 	var readErr error
 	if setup == "badger" {
-		readErr = readBackHTTP(ctx, cl, procs[0].url, seen, &res.Duplicates)
+		readErr = readBackHTTP(ctx, cl, procs[0].URL(), &tally)
 	} else {
-		readErr = readBackStream(ctx, natsURLs, seen, &res.Duplicates)
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		readErr = centralbench.ReadBack(rctx, natsURLs, &tally)
+		cancel()
 	}
 	if readErr != nil {
 		return nil, fmt.Errorf("read back: %w", readErr)
 	}
-	res.EventsStored = len(seen)
+	res.EventsStored, res.Duplicates = len(tally.Seen), tally.Duplicates
 	res.Lost = res.EventsSent - res.EventsStored
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.LoadAvg = strings.TrimSpace(string(b))
@@ -563,83 +407,8 @@ wait:
 	return res, nil
 }
 
-func streamLeader(urls []string) string {
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.Timeout(2*time.Second))
-	if err != nil {
-		return ""
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, jsstore.StreamEvents)
-	if err != nil {
-		return ""
-	}
-	info, err := s.Info(ctx)
-	if err != nil || info.Cluster == nil {
-		return ""
-	}
-	return info.Cluster.Leader
-}
-
-func noteEvent(seen map[[2]uint64]uint8, dups *int, epoch, seq uint64) {
-	k := [2]uint64{epoch, seq}
-	if seen[k] > 0 {
-		*dups++
-	}
-	seen[k]++
-}
-
-// readBackStream reads the whole events stream with an ordered consumer.
-func readBackStream(ctx context.Context, urls []string, seen map[[2]uint64]uint8, dups *int) error {
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1))
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	st, err := js.Stream(sctx, jsstore.StreamEvents)
-	if err != nil {
-		return err
-	}
-	info, err := st.Info(sctx)
-	if err != nil {
-		return err
-	}
-	last := info.State.LastSeq
-	cons, err := js.OrderedConsumer(sctx, jsstore.StreamEvents, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return err
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	for last > 0 {
-		m, err := it.Next()
-		if err != nil {
-			return err
-		}
-		md, _ := m.Metadata()
-		if _, err := jsstore.WalkEvents(m.Data(), func(e *wire.Event) error {
-			noteEvent(seen, dups, e.Epoch, e.Seq)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if md.Sequence.Stream >= last {
-			return nil
-		}
-	}
-	return nil
-}
-
 // readBackHTTP pages through the admin API (the Badger receiver).
-func readBackHTTP(ctx context.Context, cl *http.Client, base string, seen map[[2]uint64]uint8, dups *int) error {
+func readBackHTTP(ctx context.Context, cl *http.Client, base string, tally *centralbench.Tally) error {
 	var after uint64
 	for {
 		req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/v1/admin/events?after=%d&limit=10000", base, after), nil)
@@ -658,7 +427,7 @@ func readBackHTTP(ctx context.Context, cl *http.Client, base string, seen map[[2
 			if err != nil {
 				return err
 			}
-			noteEvent(seen, dups, e.Epoch, e.Seq)
+			tally.Note(e.Epoch, e.Seq)
 		}
 		if len(page.Events) == 0 || page.Next <= after {
 			return nil

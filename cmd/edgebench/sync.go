@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +17,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +26,7 @@ import (
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/store"
+	"github.com/edgegw/edgegw/internal/centralbench"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/uplink"
@@ -428,23 +427,7 @@ func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters 
 }
 
 func postBatch(ctx context.Context, cl *http.Client, base, gateway string, key wire.Key, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+wire.PathBatches, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", wire.ContentTypeBatch)
-	req.Header.Set("Content-Encoding", "gzip")
-	wire.SignRequest(req, gateway, key, body, time.Now())
-	resp, err := cl.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, b)
-	}
-	return nil
+	return centralbench.PostBatch(ctx, cl, base, gateway, key, body, time.Now())
 }
 
 // toWireEvent is the uplink's conversion (repeated here: the benchmark
@@ -452,7 +435,7 @@ func postBatch(ctx context.Context, cl *http.Client, base, gateway string, key w
 func toWireEvent(e *edge.Event) wire.Event {
 	w := wire.Event{Epoch: e.Epoch, Seq: e.Seq, Time: e.Time, ClockTrusted: e.ClockTrusted, Kind: e.Kind.String(),
 		Priority: uint8(e.Priority), Device: e.Device, Point: e.Point, Value: e.Value, Unit: e.Unit,
-		Quality: uint8(e.Quality), Text: e.Text, Online: e.Online}
+		Quality: uint8(e.Quality), Text: e.Text, Location: e.Location, Online: e.Online}
 	if a := e.Alert; a != nil {
 		w.Alert = &wire.Alert{ID: a.ID, Rule: a.Rule, State: string(a.State), Severity: a.Severity, Message: a.Message, By: a.By, Cause: a.Cause}
 	}
@@ -470,19 +453,7 @@ func toWireEvent(e *edge.Event) wire.Event {
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSSMiB reads VmHWM of pid (0 where /proc is absent).
-func peakRSSMiB(pid int) float64 { return procMiB(pid, "VmHWM:") }
+func peakRSSMiB(pid int) float64 { return centralbench.PeakRSSMiB(pid) }
 
 // procMiB reads a kB field of /proc/pid/status in MiB.
-func procMiB(pid int, field string) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
+func procMiB(pid int, field string) float64 { return centralbench.ProcMiB(pid, field) }

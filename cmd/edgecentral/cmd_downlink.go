@@ -96,10 +96,12 @@ Types and their arguments:
   ack_alert         id=ALERT-ID [by=NAME]
   send_diagnostics  (none: the result carries the diagnostics zip)
   apply_config      (none: fetch the pushed config now)
+  announce          device=NAME for=2h [by=NAME] [note=TEXT]  (for=0s withdraws)
 
 Examples:
   edgecentral command --gateway gw-compound-7 --type pulse_output --arg output=siren --arg duration=5s
-  edgecentral command --gateway gw-compound-7 --type ack_alert --arg id=door-open/door-3-2-101/40 --arg by=duty-officer`,
+  edgecentral command --gateway gw-compound-7 --type ack_alert --arg id=door-open/door-3-2-101/40 --arg by=duty-officer
+  edgecentral command --gateway gw-compound-7 --type announce --arg device=door-3-2-101 --arg for=2h --arg by=carer`,
 		Flags: func(fs *flag.FlagSet) {
 			commandOpts = &commandFlags{adminFlags: *newAdminFlags(), args: &argsFlag{m: map[string]string{}}}
 			commandOpts.bind(fs)

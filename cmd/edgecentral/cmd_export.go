@@ -39,12 +39,13 @@ edgecentral events does (docs/central.md, queries).
 
 Examples:
   edgecentral export --scope putuo/caoyang --since 2026-05-01T00:00:00+08:00 --until 2026-05-02T00:00:00+08:00 --format csv --out caoyang-0501.csv
-  edgecentral export --scope putuo --since 24h --format jsonl > putuo.jsonl`,
+  edgecentral export --scope putuo --since 24h --format jsonl > putuo.jsonl
+  edgecentral export --scope putuo/caoyang/c012/cp07/3 --since 24h --format csv > cp07-building3.csv`,
 		Flags: func(fs *flag.FlagSet) {
 			exportCmdOpts = &exportCmdFlags{adminFlags: *newAdminFlags(), format: export.FormatCSV}
 			o := exportCmdOpts
 			o.adminFlags.bind(fs)
-			fs.StringVar(&o.scope, "scope", o.scope, "place: district[/street[/committee[/compound]]] codes; default all")
+			fs.StringVar(&o.scope, "scope", o.scope, "place: district[/street[/committee[/compound[/building[/unit[/household]]]]]]; default all")
 			fs.StringVar(&o.gateway, "gateway", o.gateway, "only this gateway's events")
 			fs.StringVar(&o.since, "since", o.since, "events received at or after this time: RFC 3339 or a duration ago (24h)")
 			fs.StringVar(&o.until, "until", o.until, "events received at or before this time (RFC 3339 or a duration ago); default now")

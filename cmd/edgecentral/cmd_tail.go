@@ -38,7 +38,7 @@ func (o *tailFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&o.fromStart, "from-start", o.fromStart, "start with the oldest stored event instead of new ones only")
 	fs.BoolVar(&o.follow, "follow", o.follow, "keep following; --follow=false prints what is stored and exits")
 	fs.DurationVar(&o.interval, "interval", o.interval, "how often to poll the server")
-	fs.StringVar(&o.scope, "scope", o.scope, "only events of this place: district[/street[/committee[/compound]]] codes (JetStream store)")
+	fs.StringVar(&o.scope, "scope", o.scope, "only events of this place: district[/street[/committee[/compound[/building[/unit[/household]]]]]] (JetStream store)")
 	fs.StringVar(&o.since, "since", o.since, "only events received at or after this time: RFC 3339 (2026-05-01T08:00:00+08:00) or a duration ago (2h) (JetStream store)")
 	fs.StringVar(&o.until, "until", o.until, "only events received at or before this time (RFC 3339 or a duration ago); implies --follow=false")
 	fs.BoolVar(&o.json, "json", o.json, "print each event as one line of JSON (the schema of docs/central.md)")
@@ -65,14 +65,16 @@ func init() {
 		Short: "follow the events arriving at the receiver",
 		Usage: `Prints events as the receiver stores them, one line each, in arrival order:
 
-  CURSOR  RECEIVED  GATEWAY  EPOCH/SEQ  EVENT-TIME  KIND  DEVICE/POINT  VALUE/TEXT
+  CURSOR  RECEIVED  GATEWAY  EPOCH/SEQ  EVENT-TIME  KIND  DEVICE/POINT@BUILDING/UNIT/HOUSEHOLD  VALUE/TEXT
 
 An event time marked with ? was stamped while the gateway's clock was not
 trusted. By default it starts with events arriving from now on; --from-start
 begins with the oldest, --after CURSOR continues from an earlier run.
 Ctrl-C stops it.
 
---scope keeps one district, street, committee or compound; --since and
+--scope keeps one district, street, committee or compound, or below a
+compound one building, unit or household of its devices (whichever of the
+compound's gateways serves them; --gateway keeps one); --since and
 --until select by the time the central received the events (JetStream
 stores index that time, not the event's own: a gateway offline for a day
 delivers yesterday's events today). --json prints the stored event as JSON.
@@ -97,6 +99,7 @@ with the same flags.
 Examples:
   edgecentral events --scope putuo/caoyang --since 2026-05-01T00:00:00+08:00 --until 2026-05-02T00:00:00+08:00
   edgecentral events --scope putuo/caoyang/c012 --since 24h --json > c012.jsonl
+  edgecentral events --scope putuo/caoyang/c012/cp07/3 --since 24h --json
   edgecentral events --gateway gw-cp07 --since 1h`,
 		Flags: func(fs *flag.FlagSet) {
 			tailOpts = &tailFlags{adminFlags: *newAdminFlags(), interval: time.Second, fromStart: true}
@@ -201,6 +204,9 @@ func printEvent(w io.Writer, s *receiver.StoredEvent) {
 	what := e.Device
 	if e.Point != "" {
 		what += "/" + e.Point
+	}
+	if below := strings.Trim(strings.Join([]string{s.Building, s.Unit, s.Household}, "/"), "/"); below != "" {
+		what += "@" + below
 	}
 	var detail string
 	switch {

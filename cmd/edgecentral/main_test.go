@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBuilt()
+	os.Exit(code)
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.

@@ -30,15 +30,15 @@ type exportFlags struct {
 }
 
 func (o *exportFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&o.scope, "export-scope", o.scope, "place prefixes the exporters take, comma-separated (putuo/caoyang); default all")
+	fs.StringVar(&o.scope, "export-scope", o.scope, "place prefixes the exporters take, comma-separated (putuo/caoyang, putuo/caoyang/c012/cp07/3); default all")
 	fs.IntVar(&o.maxAttempts, "export-max-attempts", o.maxAttempts, "attempts per delivery before its events count as dead letters (logged with their keys, acknowledged)")
 	fs.StringVar(&o.webhook, "export-webhook", o.webhook, "POST the events to this URL (signed; consumer export-webhook)")
 	fs.StringVar(&o.webhookSecretFile, "export-webhook-secret-file", o.webhookSecretFile, "file holding the webhook's HMAC-SHA256 secret (required with --export-webhook)")
 	fs.DurationVar(&o.webhookTimeout, "export-webhook-timeout", o.webhookTimeout, "bound of one webhook request")
 	fs.StringVar(&o.mqtt, "export-mqtt", o.mqtt, "publish the events to this MQTT broker, QoS 1 (tcp://host:1883, ssl://host:8883; consumer export-mqtt)")
 	fs.StringVar(&o.mqttProduct, "export-mqtt-product", o.mqttProduct, "the {product} of the MQTT topics")
-	fs.StringVar(&o.mqttPropertyTopic, "export-mqtt-property-topic", o.mqttPropertyTopic, "topic template of readings, states and statuses ({product} {device} {gateway} {path})")
-	fs.StringVar(&o.mqttEventTopic, "export-mqtt-event-topic", o.mqttEventTopic, "topic template of alerts, gaps and actions ({product} {device} {gateway} {path} {id})")
+	fs.StringVar(&o.mqttPropertyTopic, "export-mqtt-property-topic", o.mqttPropertyTopic, "topic template of readings, states and statuses ({product} {device} {gateway} {path} {building} {unit} {household})")
+	fs.StringVar(&o.mqttEventTopic, "export-mqtt-event-topic", o.mqttEventTopic, "topic template of alerts, gaps and actions ({product} {device} {gateway} {path} {building} {unit} {household} {id})")
 	fs.StringVar(&o.mqttUser, "export-mqtt-user", o.mqttUser, "MQTT user name; default none")
 	fs.StringVar(&o.mqttPasswordFile, "export-mqtt-password-file", o.mqttPasswordFile, "file holding the MQTT password")
 	fs.StringVar(&o.postgres, "export-postgres", o.postgres, "write events and alerts into PostgreSQL (postgres://user@host:5432/db; a password from PGPASSWORD or ~/.pgpass; consumer export-postgres)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/user"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/internal/cli"
@@ -63,15 +63,15 @@ config, 64 for a usage error.`,
 				flags(fs)
 				path, passwordFile, note, window, timeout, withdraw = p, pf, n, w, to, wd
 				if err := fs.Parse(args[1:]); err != nil {
-					return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+					return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 				}
 				args = append(args[:1], fs.Args()...)
 			}
 			if len(args) != 1 {
-				return fmt.Errorf("%w: want exactly one device id", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: want exactly one device id", cli.ErrUsage)
 			}
 			if (window <= 0) == !withdraw {
-				return fmt.Errorf("%w: give --for DURATION (such as 2h) or --withdraw", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: give --for DURATION (such as 2h) or --withdraw", cli.ErrUsage)
 			}
 			if path == "" {
 				path = service.DefaultConfigPath()
@@ -97,14 +97,14 @@ config, 64 for a usage error.`,
 			via, err := gateway.AnnounceRemote(ctx, cfg, status.AnnounceRequest{Device: args[0], For: window.String(), Note: note, By: by}, pw)
 			if err != nil {
 				if errors.Is(err, status.ErrNotRunning) {
-					return fmt.Errorf("no gateway answers at %s: start it first (%w)", via, err)
+					return i18n.Errorf(lang(), "no gateway answers at %s: start it first (%w)", via, err)
 				}
-				return fmt.Errorf("through %s: %w", via, err)
+				return i18n.Errorf(lang(), "through %s: %w", via, err)
 			}
 			if withdraw {
-				fmt.Fprintf(env.Stdout, "announcement of %s withdrawn (through %s)\n", args[0], via)
+				i18n.Fprintf(env.Stdout, lang(), "announcement of %s withdrawn (through %s)\n", args[0], via)
 			} else {
-				fmt.Fprintf(env.Stdout, "opening of %s announced for %v (through %s)\n", args[0], window, via)
+				i18n.Fprintf(env.Stdout, lang(), "opening of %s announced for %v (through %s)\n", args[0], window, via)
 			}
 			return nil
 		},

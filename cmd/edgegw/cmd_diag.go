@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
 )
@@ -47,7 +47,7 @@ Examples:
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+				return i18n.Errorf(lang(), "%w: unexpected argument %q", cli.ErrUsage, args[0])
 			}
 			if target.configPath == "" {
 				if p := service.DefaultConfigPath(); fileExists(p) {
@@ -73,12 +73,12 @@ Examples:
 			if err := os.WriteFile(out, zip, 0o600); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s (%d files, %d bytes)\n", out, len(b.Names()), len(zip))
+			i18n.Fprintf(env.Stdout, lang(), "wrote %s (%d files, %d bytes)\n", out, len(b.Names()), len(zip))
 			for _, m := range b.Truncated {
-				fmt.Fprintf(env.Stdout, "  truncated: %s\n", m)
+				i18n.Fprintf(env.Stdout, lang(), "  truncated: %s\n", m)
 			}
 			for _, m := range b.Missing {
-				fmt.Fprintf(env.Stdout, "  missing: %s\n", m)
+				i18n.Fprintf(env.Stdout, lang(), "  missing: %s\n", m)
 			}
 			return nil
 		},

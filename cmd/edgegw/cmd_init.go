@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
 func init() {
-	var force bool
+	var force, windows bool
 	app.Register(&cli.Command{
 		Name:  "init",
 		Short: "write a commented example config for a real compound",
@@ -22,23 +22,31 @@ voice module, a siren relay, an LED sign, a GSM modem, and the compound's
 alert rules. Edit the ports, addresses and phone numbers, then check it
 with 'edgegw validate FILE'.
 
+With --windows it writes a smaller example for a Windows PC instead: COM
+ports, door contacts on modem lines (no GPIO), the store in %ProgramData%.
+
 Examples:
   edgegw init /etc/edgegw/edgegw.yaml
   edgegw init > edgegw.yaml          (no FILE: the example goes to stdout)
+  edgegw init --windows edgegw.yaml
 
 It refuses to overwrite an existing file unless --force is given.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&force, "force", false, "overwrite an existing file")
+			fs.BoolVar(&windows, "windows", false, "write the Windows example (COM ports, %ProgramData% paths)")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			data := config.Example()
+			if windows {
+				data = config.ExampleWindows()
+			}
 			switch len(args) {
 			case 0:
 				_, err := env.Stdout.Write(data)
 				return err
 			case 1:
 			default:
-				return fmt.Errorf("%w: at most one file", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: at most one file", cli.ErrUsage)
 			}
 			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 			if force {
@@ -46,7 +54,7 @@ It refuses to overwrite an existing file unless --force is given.`,
 			}
 			f, err := os.OpenFile(args[0], flags, 0o640)
 			if os.IsExist(err) {
-				return fmt.Errorf("%s exists; use --force to overwrite it", args[0])
+				return i18n.Errorf(lang(), "%s exists; use --force to overwrite it", args[0])
 			}
 			if err != nil {
 				return err
@@ -58,7 +66,7 @@ It refuses to overwrite an existing file unless --force is given.`,
 			if err := f.Close(); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stderr, "wrote %s; edit it, then run: edgegw validate %s\n", args[0], args[0])
+			i18n.Fprintf(env.Stderr, lang(), "wrote %s; edit it, then run: edgegw validate %s\n", args[0], args[0])
 			return nil
 		},
 	})

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/rf433"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -92,17 +92,17 @@ by another program, 64 for a usage error, 1 when the receiver failed.`,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: no positional arguments are taken", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: no positional arguments are taken", cli.ErrUsage)
 			}
 			switch {
 			case rtl.set || rtlFile != "":
 				if o.Options.Port != "" {
-					return fmt.Errorf("%w: give --port or --rtl433, not both", cli.ErrUsage)
+					return i18n.Errorf(lang(), "%w: give --port or --rtl433, not both", cli.ErrUsage)
 				}
 				o.Options.Format = "rtl433"
 				o.Options.RTL433 = &rf433.RTL433Options{Command: rtl.cmd, File: rtlFile}
 			case o.Options.Port == "":
-				return fmt.Errorf("%w: --port (a decoder board) or --rtl433 is required", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: --port (a decoder board) or --rtl433 is required", cli.ErrUsage)
 			}
 			if o.Options.Format == "custom" || header != "" || keyBits >= 0 {
 				o.Options.Frame = &rf433.FrameOptions{Header: header, Footer: footer, Before: before, After: after, CodeBytes: codeBytes}
@@ -117,10 +117,11 @@ by another program, 64 for a usage error, 1 when the receiver failed.`,
 				ctx, c2 = context.WithTimeout(ctx, duration)
 				defer c2()
 			}
+			o.Lang = lang()
 			learned, err := rf433.Learn(ctx, o, env.Stdout)
 			if err != nil {
 				if learned == nil {
-					return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+					return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 				}
 				return err
 			}
@@ -132,10 +133,10 @@ by another program, 64 for a usage error, 1 when the receiver failed.`,
 				if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "%d codes; the input is in %s\n", learned.Len(), out)
+				i18n.Fprintf(env.Stdout, lang(), "%d codes; the input is in %s\n", learned.Len(), out)
 				return nil
 			}
-			fmt.Fprintf(env.Stdout, "\n%d codes; paste this into the config:\n\n", learned.Len())
+			i18n.Fprintf(env.Stdout, lang(), "\n%d codes; paste this into the config:\n\n", learned.Len())
 			_, err = env.Stdout.Write(b.Bytes())
 			return err
 		},

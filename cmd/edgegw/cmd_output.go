@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -59,12 +59,12 @@ invalid config, 64 for a usage error.`,
 				flags(fs)
 				path, passwordFile, timeout = p, pf, to
 				if err := fs.Parse(args[1:]); err != nil {
-					return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+					return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 				}
 				args = append(args[:1], fs.Args()...)
 			}
 			if len(args) != 1 {
-				return fmt.Errorf("%w: want exactly one output name", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: want exactly one output name", cli.ErrUsage)
 			}
 			cfg, err := config.Load(path)
 			if err != nil {
@@ -89,9 +89,9 @@ invalid config, 64 for a usage error.`,
 			via, err := gateway.TestOutput(ctx, cfg, args[0], gateway.OutputTestOptions{
 				Logger: newLogger(lc, env.Stderr), Password: pw})
 			if err != nil {
-				return fmt.Errorf("through %s: %w", via, err)
+				return i18n.Errorf(lang(), "through %s: %w", via, err)
 			}
-			fmt.Fprintf(env.Stdout, "output %q: ok (through %s)\n", args[0], via)
+			i18n.Fprintf(env.Stdout, lang(), "output %q: ok (through %s)\n", args[0], via)
 			return nil
 		},
 	})

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 
 	"github.com/edgegw/edgegw/drivers/serialport"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -42,7 +42,7 @@ ports could not be listed.`,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+				return i18n.Errorf(lang(), "%w: unexpected argument %q", cli.ErrUsage, args[0])
 			}
 			ports, err := serialport.List()
 			if err != nil {
@@ -56,7 +56,7 @@ ports could not be listed.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(ports)
 			}
-			serialport.WritePorts(env.Stdout, ports)
+			serialport.WritePortsIn(env.Stdout, ports, lang())
 			return nil
 		},
 	})

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/camera"
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -55,7 +55,7 @@ cannot be reached or refuses the user and password, 64 for a usage error,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 || (po.Listen == "") == (po.URL == "") {
-				return fmt.Errorf("%w: give exactly one of --listen or --url, and no positional arguments", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: give exactly one of --listen or --url, and no positional arguments", cli.ErrUsage)
 			}
 			ctx, cancel := withSignals(ctx, os.Stderr)
 			defer cancel()
@@ -64,6 +64,7 @@ cannot be reached or refuses the user and password, 64 for a usage error,
 				ctx, c2 = context.WithTimeout(ctx, duration)
 				defer c2()
 			}
+			po.Lang = lang()
 			return camera.Probe(ctx, po, env.Stdout, edge.SystemClock{})
 		},
 	})

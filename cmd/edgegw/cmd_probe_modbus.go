@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/modbus"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -84,7 +84,7 @@ port.`,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: no positional arguments are taken", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: no positional arguments are taken", cli.ErrUsage)
 			}
 			n := 0
 			for _, s := range []string{line.Port, tcp, rtuOverTCP} {
@@ -93,7 +93,7 @@ port.`,
 				}
 			}
 			if n != 1 {
-				return fmt.Errorf("%w: give one of --port, --tcp and --rtu-over-tcp", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: give one of --port, --tcp and --rtu-over-tcp", cli.ErrUsage)
 			}
 			switch {
 			case tcp != "":
@@ -103,26 +103,26 @@ port.`,
 			}
 			table, addr, count, err := modbus.ParseReadSpec(read)
 			if err != nil {
-				return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+				return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 			}
 			req := modbus.ProbeRequest{Line: line, Slave: slave, Table: table, Address: addr, Count: count,
-				Timeout: timeout, Retries: retries, Scale: scale, Offset: offset}
+				Timeout: timeout, Retries: retries, Scale: scale, Offset: offset, Lang: lang()}
 			if decimals >= 0 {
 				req.Decimals = &decimals
 			}
 			if typ != "" {
 				if req.Type, err = modbus.ParseDataType(typ); err != nil {
-					return fmt.Errorf("%w: --type: %v", cli.ErrUsage, err)
+					return i18n.Errorf(lang(), "%w: --type: %v", cli.ErrUsage, err)
 				}
 			}
 			if order != "" && worda != "" {
-				return fmt.Errorf("%w: give --order or --word-order, not both", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: give --order or --word-order, not both", cli.ErrUsage)
 			}
 			if req.WordOrder, err = modbus.ParseWordOrder(order + worda); err != nil {
-				return fmt.Errorf("%w: --order: %v", cli.ErrUsage, err)
+				return i18n.Errorf(lang(), "%w: --order: %v", cli.ErrUsage, err)
 			}
 			if err := req.Validate(); err != nil {
-				return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+				return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 			}
 			return modbus.Probe(ctx, req, env.Stdout)
 		},

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -68,7 +68,7 @@ held by another program, 64 for a usage error.`,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if po.Port.Port == "" || len(args) > 0 {
-				return fmt.Errorf("%w: --port is required and no positional arguments are taken", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: --port is required and no positional arguments are taken", cli.ErrUsage)
 			}
 			var err error
 			for _, b := range []struct {
@@ -78,7 +78,7 @@ held by another program, 64 for a usage error.`,
 			}{{"--delimiter", delim, &po.Framing.Delimiter}, {"--start", start, &po.Framing.Start},
 				{"--end", end, &po.Framing.End}, {"--sync", syncB, &po.Framing.Sync}} {
 				if *b.dst, err = serial.ParseBytes(b.s); err != nil {
-					return fmt.Errorf("%w: %s: %v", cli.ErrUsage, b.name, err)
+					return i18n.Errorf(lang(), "%w: %s: %v", cli.ErrUsage, b.name, err)
 				}
 			}
 			po.Framing.StripCR = &stripCR
@@ -89,11 +89,12 @@ held by another program, 64 for a usage error.`,
 				ctx, c2 = context.WithTimeout(ctx, duration)
 				defer c2()
 			}
+			po.Lang = lang()
 			if err := serial.Probe(ctx, po, env.Stdout); err != nil {
 				if errors.Is(err, edge.ErrPortInUse) {
 					return err
 				}
-				return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+				return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 			}
 			return nil
 		},

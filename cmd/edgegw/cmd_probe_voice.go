@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/voice"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
@@ -66,17 +66,18 @@ holds the port.`,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: no positional arguments are taken (quote the --say text)", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: no positional arguments are taken (quote the --say text)", cli.ErrUsage)
 			}
 			po.Volume = volume.p
 			if _, _, err := po.Check(); err != nil {
-				return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+				return i18n.Errorf(lang(), "%w: %v", cli.ErrUsage, err)
 			}
 			ctx, cancel := withSignals(ctx, os.Stderr)
 			defer cancel()
+			po.Lang = lang()
 			err := voice.Probe(ctx, po, env.Stdout)
 			if err != nil && errors.Is(err, context.Canceled) {
-				return fmt.Errorf("interrupted: %w", err)
+				return i18n.Errorf(lang(), "interrupted: %w", err)
 			}
 			return err
 		},
@@ -96,7 +97,7 @@ func (o *optInt) String() string {
 func (o *optInt) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a number", s)
+		return i18n.Errorf(lang(), "%q is not a number", s)
 	}
 	o.p = &n
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/rules"
 	"github.com/edgegw/edgegw/internal/cli"
 )
@@ -48,22 +49,22 @@ the events file is, 64 for a usage error.`,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if cfgPath == "" || eventsPath == "" || len(args) != 0 {
-				return fmt.Errorf("%w: want --config FILE --events FILE.jsonl", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: want --config FILE --events FILE.jsonl", cli.ErrUsage)
 			}
 			cfg, err := config.Load(cfgPath)
 			if err != nil {
-				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: cli.ExitBadConfig, Err: fmt.Errorf("%s is not valid", cfgPath)}
+				fmt.Fprintln(env.Stderr, i18n.ErrorText(lang(), err))
+				return &cli.ExitError{Code: cli.ExitBadConfig, Err: i18n.Errorf(lang(), "%s is not valid", cfgPath)}
 			}
 			set, err := rules.CompileRules(cfg)
 			if err != nil {
-				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: cli.ExitBadConfig, Err: fmt.Errorf("rules of %s are not valid", cfgPath)}
+				fmt.Fprintln(env.Stderr, i18n.ErrorText(lang(), err))
+				return &cli.ExitError{Code: cli.ExitBadConfig, Err: i18n.Errorf(lang(), "rules of %s are not valid", cfgPath)}
 			}
 			devs, err := configDevices(cfg)
 			if err != nil {
-				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: cli.ExitBadConfig, Err: fmt.Errorf("inputs of %s are not valid", cfgPath)}
+				fmt.Fprintln(env.Stderr, i18n.ErrorText(lang(), err))
+				return &cli.ExitError{Code: cli.ExitBadConfig, Err: i18n.Errorf(lang(), "inputs of %s are not valid", cfgPath)}
 			}
 			f, err := os.Open(eventsPath)
 			if err != nil {
@@ -72,7 +73,7 @@ the events file is, 64 for a usage error.`,
 			defer f.Close()
 			evs, err := rules.ReadEvents(f)
 			if err != nil {
-				return &cli.ExitError{Code: cli.ExitDataErr, Err: fmt.Errorf("%s: %w", eventsPath, err)}
+				return &cli.ExitError{Code: cli.ExitDataErr, Err: i18n.Errorf(lang(), "%s: %w", eventsPath, err)}
 			}
 			return rules.Replay(set, devs, evs, env.Stdout, rules.ReplayOptions{After: after})
 		},

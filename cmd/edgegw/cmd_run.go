@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/edgegw/edgegw/edge/config"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
 )
@@ -60,7 +61,7 @@ Details and the restart policy: docs/install.md, "Exit codes".`,
 				path = service.DefaultConfigPath()
 			}
 			if len(args) > 0 {
-				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+				return i18n.Errorf(lang(), "%w: unexpected argument %q", cli.ErrUsage, args[0])
 			}
 			ctx, cancel := withSignals(ctx, os.Stderr)
 			defer cancel()
@@ -74,8 +75,8 @@ Details and the restart policy: docs/install.md, "Exit codes".`,
 func runConfigFile(ctx context.Context, path string, ignoreCentral bool, stderr io.Writer) error {
 	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return &cli.ExitError{Code: cli.ExitCode(err), Err: fmt.Errorf("%s is not valid", path)}
+		fmt.Fprintln(stderr, i18n.ErrorText(lang(), err))
+		return &cli.ExitError{Code: cli.ExitCode(err), Err: i18n.Errorf(lang(), "%s is not valid", path)}
 	}
 	return runGateway(ctx, runOptions{Config: cfg, ConfigPath: path, IgnoreCentral: ignoreCentral, Stderr: stderr})
 }

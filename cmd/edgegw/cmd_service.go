@@ -3,18 +3,21 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
 )
 
-const serviceUsage = `Manages edgegw as an OS service: systemd on Linux, the Service Control
-Manager on Windows. (The technician's health check is 'edgegw status'; the
-service manager's view is 'edgegw service status'.)
+const serviceUsage = `Manages edgegw as an OS service: systemd on Linux (a SysV init script on a
+Linux box without systemd), the Service Control Manager on Windows. (The
+technician's health check is 'edgegw status'; the service manager's view is
+'edgegw service status'.) The .deb and the Windows zip's install.ps1 already
+set the service up: with the .deb, 'systemctl enable --now edgegw' once the
+config is edited and 'edgegw validate' passes (docs/install.md).
 
   edgegw service install   --config FILE   install (and enable at boot)
   edgegw service uninstall --config FILE   remove the service (config and data stay)
@@ -22,15 +25,20 @@ service manager's view is 'edgegw service status'.)
   edgegw service status                    running, stopped or not installed
   edgegw service unit --config FILE        print the systemd unit install would write
 
-Linux: the unit restarts the gateway 2 s after any exit, does not wait for
-the network (offline-first), logs to the journal (journalctl -u edgegw), and
-is sandboxed with access to serial ports (ttyUSB, ttyACM, ttyS, ttyAMA) and
+Linux: the unit restarts the gateway 2 s after any exit but an invalid
+config (78) or a usage error (64), does not wait for the network
+(offline-first), logs to the journal (journalctl -u edgegw), and is
+sandboxed with access to serial ports (ttyUSB, ttyACM, ttyS, ttyAMA) and
 GPIO chips. It runs as user edgegw (groups dialout, gpio) when that user
-exists (the .deb makes it), else as root. Needs root.
+exists (the .deb makes it), else as root. Needs root. On a Linux box
+without systemd, install writes a SysV script, /etc/init.d/edgegw, that
+also runs the gateway as user edgegw (through setpriv), logging to
+/var/log/edgegw.log and /var/log/edgegw.err.
 
 Windows: automatic start, restart 5 s after a crash (recovery actions),
 logs in the Event Log (source "edgegw"), data in %ProgramData%\edgegw.
-Needs an elevated prompt. packaging/windows/install.ps1 does all of it.
+Needs an elevated prompt. The zip's install.ps1 does all of it (with the
+Windows example config, 'edgegw init --windows'); uninstall.ps1 undoes it.
 
 The service runs 'edgegw service run --config FILE', which runs the gateway
 like 'edgegw run' and drains within the service manager's stop timeout.`
@@ -41,7 +49,7 @@ func init() {
 		var cfg string
 		app.Register(&cli.Command{
 			Name:  "service " + action,
-			Short: action + " the OS service (systemd / Windows SCM)",
+			Short: action + " the OS service (systemd, SysV init or Windows SCM)",
 			Usage: serviceUsage,
 			Flags: func(fs *flag.FlagSet) {
 				fs.StringVar(&cfg, "config", service.DefaultConfigPath(), "gateway config `file` the service runs")
@@ -54,7 +62,7 @@ func init() {
 				if err := service.Control(st, action); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "edgegw service: %s done (%s)\n", action, service.Platform())
+				i18n.Fprintf(env.Stdout, lang(), "edgegw service: %s done (%s)\n", action, service.Platform())
 				return nil
 			},
 		})
@@ -74,7 +82,7 @@ func init() {
 				return err
 			}
 			word, err := service.Status(st)
-			fmt.Fprintf(env.Stdout, "edgegw service: %s (%s)\n", word, service.Platform())
+			i18n.Fprintf(env.Stdout, lang(), "edgegw service: %s (%s)\n", word, service.Platform())
 			switch {
 			case err != nil:
 				return err
@@ -143,10 +151,10 @@ manager's restart policy reads: an invalid config (78) is not restarted
 
 func serviceSettings(cfg string, args []string) (service.Settings, error) {
 	if len(args) > 0 {
-		return service.Settings{}, fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+		return service.Settings{}, i18n.Errorf(lang(), "%w: unexpected argument %q", cli.ErrUsage, args[0])
 	}
 	if cfg == "" {
-		return service.Settings{}, fmt.Errorf("%w: --config FILE is required", cli.ErrUsage)
+		return service.Settings{}, i18n.Errorf(lang(), "%w: --config FILE is required", cli.ErrUsage)
 	}
 	abs, err := filepath.Abs(cfg)
 	if err != nil {

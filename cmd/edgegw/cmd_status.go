@@ -87,7 +87,7 @@ Exit status:
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+				return i18n.Errorf(lang(), "%w: unexpected argument %q", cli.ErrUsage, args[0])
 			}
 			c, err := target.client()
 			if err != nil {
@@ -120,7 +120,7 @@ Exit status:
 				}
 				err = writeIndented(env.Stdout, map[string]any{"healthy": code == 0, "exit_code": code, "problems": texts, "checks": checks, "status": snap})
 			} else {
-				err = status.WriteSummaryIn(env.Stdout, snap, probs, edge.SystemClock{}.Now(), i18n.Match(i18n.FromEnv()))
+				err = status.WriteSummaryIn(env.Stdout, snap, probs, edge.SystemClock{}.Now(), lang())
 			}
 			if err != nil {
 				return err
@@ -152,14 +152,14 @@ Example:
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: the password is read from stdin, not given as an argument", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: the password is read from stdin, not given as an argument", cli.ErrUsage)
 			}
 			if env.Stdin == nil {
 				return errors.New("no standard input")
 			}
 			if f, ok := env.Stdin.(*os.File); ok {
 				if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-					fmt.Fprint(env.Stderr, "Password (it will be shown as you type; end with Enter): ")
+					i18n.Fprintf(env.Stderr, lang(), "Password (it will be shown as you type; end with Enter): ")
 				}
 			}
 			line, err := bufio.NewReader(io.LimitReader(env.Stdin, 4096)).ReadString('\n')
@@ -171,7 +171,7 @@ Example:
 				return errors.New("password too short: use at least 8 characters")
 			}
 			if iterations < password.MinIterations {
-				return fmt.Errorf("%w: --iterations must be at least %d", cli.ErrUsage, password.MinIterations)
+				return i18n.Errorf(lang(), "%w: --iterations must be at least %d", cli.ErrUsage, password.MinIterations)
 			}
 			h, err := password.NewWithIterations(pw, iterations)
 			if err != nil {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/internal/cli"
 )
@@ -48,7 +48,7 @@ Exit status: 0 when stopped, 3 when no gateway answers, 1 on another error,
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, args[0])
+				return i18n.Errorf(lang(), "%w: unexpected argument %q", cli.ErrUsage, args[0])
 			}
 			c, err := st.client()
 			if err != nil {

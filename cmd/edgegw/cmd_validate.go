@@ -41,14 +41,14 @@ read, 64 for a usage error.`,
 				args = []string{service.DefaultConfigPath()}
 			}
 			if len(args) != 1 {
-				return fmt.Errorf("%w: want one config file", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: want one config file", cli.ErrUsage)
 			}
 			cfg, err := config.LoadChecked(args[0], gateway.Check)
 			if err != nil {
-				fmt.Fprintln(env.Stderr, err)
-				return &cli.ExitError{Code: cli.ExitCode(err), Err: errors.New(i18n.T(i18n.Match(i18n.FromEnv()), "cli.not_valid", map[string]any{"File": args[0]}))}
+				fmt.Fprintln(env.Stderr, i18n.ErrorText(lang(), err))
+				return &cli.ExitError{Code: cli.ExitCode(err), Err: errors.New(i18n.T(lang(), "cli.not_valid", map[string]any{"File": args[0]}))}
 			}
-			fmt.Fprintln(env.Stdout, i18n.T(i18n.Match(i18n.FromEnv()), "cli.valid", map[string]any{"File": args[0],
+			fmt.Fprintln(env.Stdout, i18n.T(lang(), "cli.valid", map[string]any{"File": args[0],
 				"Inputs": len(cfg.Inputs), "Outputs": len(cfg.Outputs), "Rules": len(cfg.Rules)}))
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/internal/version"
 )
@@ -25,7 +26,7 @@ Example:
 		Flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print as JSON") },
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: version takes no arguments", cli.ErrUsage)
+				return i18n.Errorf(lang(), "%w: version takes no arguments", cli.ErrUsage)
 			}
 			v := version.Get()
 			if asJSON {

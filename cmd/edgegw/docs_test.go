@@ -163,6 +163,10 @@ func TestDocumentedCommands(t *testing.T) {
 		}
 		return err == nil && resp.StatusCode == 200
 	})
+	// The gateway the docs' central commands name.
+	if out, err := exec.Command(central, "gateways", "add", "gw-compound-7", "--url", "http://"+caddr).CombinedOutput(); err != nil {
+		t.Fatalf("edgecentral gateways add gw-compound-7: %v\n%s", err, out)
+	}
 	events := filepath.Join(dir, "events.jsonl")
 	os.WriteFile(events, []byte(`{"ts":"2026-12-05T21:00:00+08:00","kind":"state","dev":"door-b3-u2-h301","pt":"door","text":"open","v":1}`+"\n"), 0o644)
 	// A second site for the commands that start a gateway of their own.

@@ -18,6 +18,11 @@ import (
 var edgegwBin string
 
 func TestMain(m *testing.M) {
+	// The CLI follows LANG: the tests (and the docs test) read English,
+	// whatever the machine's locale; the i18n tests set their own.
+	os.Unsetenv("LC_ALL")
+	os.Unsetenv("LC_MESSAGES")
+	os.Setenv("LANG", "C.UTF-8")
 	dir, err := os.MkdirTemp("", "edgegw-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // ProbeOptions is what `edgegw probe camera` asks for: a listener that
@@ -25,6 +26,8 @@ type ProbeOptions struct {
 	Password string
 	// Ready, when set, gets the bound address of a listener (tests bind :0).
 	Ready func(addr string)
+	// Lang is the language of the lines printed. Default: English.
+	Lang i18n.Lang
 }
 
 // Probe prints each alarm as it arrives, one line each (camera time or
@@ -69,14 +72,14 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer, clock edge.Clock) 
 		d.probe = print
 		d.probeBad = func(src string, err error) {
 			mu.Lock()
-			fmt.Fprintf(w, "%s %s unreadable post: %v\n", clock.Now().Format(time.RFC3339), src, err)
+			i18n.Fprintf(w, po.Lang, "%s %s unreadable post: %v\n", clock.Now().Format(time.RFC3339), src, err)
 			mu.Unlock()
 		}
 		ln, err := listen(po.Listen)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "listening on %s: set it as the alarm host in the camera; Ctrl-C to stop\n", ln.Addr())
+		i18n.Fprintf(w, po.Lang, "listening on %s: set it as the alarm host in the camera; Ctrl-C to stop\n", ln.Addr())
 		if po.Ready != nil {
 			po.Ready(ln.Addr().String())
 		}
@@ -85,7 +88,7 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer, clock edge.Clock) 
 	}
 	u, err := url.Parse(po.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url %q: want http://host/ISAPI/Event/notification/alertStream or http://host/cgi-bin/eventManager.cgi?action=attach&codes=[All]", po.URL)
+		return i18n.Errorf(po.Lang, "url %q: want http://host/ISAPI/Event/notification/alertStream or http://host/cgi-bin/eventManager.cgi?action=attach&codes=[All]", po.URL)
 	}
 	dahua := po.Dahua || strings.Contains(strings.ToLower(u.Path), "eventmanager.cgi")
 	src := u.Hostname()
@@ -102,11 +105,11 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer, clock edge.Clock) 
 			if !opened {
 				return fmt.Errorf("subscribe %s: %w", u.Redacted(), err)
 			}
-			fmt.Fprintf(w, "reconnecting: %v\n", err)
+			i18n.Fprintf(w, po.Lang, "reconnecting: %v\n", err)
 		} else {
 			opened = true
 			backoff.Reset()
-			fmt.Fprintf(w, "subscribed to %s (%s); Ctrl-C to stop\n", u.Redacted(), map[bool]string{true: "dahua", false: "isapi"}[dahua])
+			i18n.Fprintf(w, po.Lang, "subscribed to %s (%s); Ctrl-C to stop\n", u.Redacted(), map[bool]string{true: "dahua", false: "isapi"}[dahua])
 			s := &stream{clock: clock, idle: o.IdleTimeout.D(), maxPart: int(o.Pictures.MaxPicture), dahua: dahua,
 				onAlarm: func(a Alarm) { print(src, a) },
 				onBad: func(err error) {

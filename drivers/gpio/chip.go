@@ -2,8 +2,9 @@ package gpio
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // Bias is a line's internal pull resistor.
@@ -25,7 +26,7 @@ func ParseBias(s string) (Bias, error) {
 	case "as-is":
 		return BiasAsIs, nil
 	}
-	return "", fmt.Errorf("unknown bias %q (want pull-up, pull-down, disabled or as-is)", s)
+	return "", edge.Msgf("unknown bias %q (want pull-up, pull-down, disabled or as-is)", s)
 }
 
 // LineConfig is how a line is requested.

@@ -376,8 +376,11 @@ func TestProbeArgs(t *testing.T) {
 			t.Errorf("%+v: no error", r)
 		}
 	}
-	if err := probeErr(ErrTimeout); !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "wiring") {
+	if err := probeErr(ErrTimeout, ""); !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "wiring") {
 		t.Errorf("timeout advice: %v", err)
+	}
+	if err := probeErr(ErrTimeout, "zh-CN"); !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "接线") {
+		t.Errorf("timeout advice in zh-CN: %v", err)
 	}
 }
 

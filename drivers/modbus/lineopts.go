@@ -1,7 +1,6 @@
 package modbus
 
 import (
-	"fmt"
 	"net"
 	"strconv"
 
@@ -123,13 +122,13 @@ func (o *LineOptions) validate(opts edge.Options) error {
 func checkAddress(a string) error {
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {
-		return fmt.Errorf("want host:port, such as 192.168.1.20:502")
+		return edge.Msgf("want host:port, such as 192.168.1.20:502")
 	}
 	if host == "" {
-		return fmt.Errorf("no host")
+		return edge.Msgf("no host")
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q is not a number 1..65535", port)
+		return edge.Msgf("port %q is not a number 1..65535", port)
 	}
 	return nil
 }

@@ -100,7 +100,7 @@ func (l Line) mode() (*serial.Mode, error) {
 	case "odd":
 		m.Parity = serial.OddParity
 	default:
-		return nil, fmt.Errorf("parity %q: want none, even or odd", l.Parity)
+		return nil, edge.Msgf("parity %q: want none, even or odd", l.Parity)
 	}
 	switch l.StopBits {
 	case 1:
@@ -108,13 +108,13 @@ func (l Line) mode() (*serial.Mode, error) {
 	case 2:
 		m.StopBits = serial.TwoStopBits
 	default:
-		return nil, fmt.Errorf("stop_bits %d: want 1 or 2", l.StopBits)
+		return nil, edge.Msgf("stop_bits %d: want 1 or 2", l.StopBits)
 	}
 	if l.DataBits != 7 && l.DataBits != 8 {
-		return nil, fmt.Errorf("data_bits %d: want 7 or 8", l.DataBits)
+		return nil, edge.Msgf("data_bits %d: want 7 or 8", l.DataBits)
 	}
 	if l.Baud < 300 || l.Baud > 4000000 {
-		return nil, fmt.Errorf("baud %d out of range 300..4000000", l.Baud)
+		return nil, edge.Msgf("baud %d out of range 300..4000000", l.Baud)
 	}
 	return m, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // ProbeRequest is one read of `edgegw probe modbus`.
@@ -30,6 +31,7 @@ type ProbeRequest struct {
 	Timeout       time.Duration // default DefaultTimeout
 	Retries       int
 	Clock         edge.Clock // times the answer; default edge.SystemClock
+	Lang          i18n.Lang  // of the lines printed and the hints; default English
 }
 
 // ParseReadSpec parses "table:address:count", such as "holding:0:4".
@@ -59,7 +61,7 @@ func ParseReadSpec(s string) (Table, int, int, error) {
 // Validate checks the request and fills its default type.
 func (r *ProbeRequest) Validate() error {
 	if r.Slave < 1 || r.Slave > 247 {
-		return fmt.Errorf("slave %d out of range 1..247", r.Slave)
+		return edge.Msgf("slave %d out of range 1..247", r.Slave)
 	}
 	if r.Type == "" {
 		r.Type = TypeUint16
@@ -68,29 +70,29 @@ func (r *ProbeRequest) Validate() error {
 		}
 	}
 	if r.Table.IsBits() && r.Type != TypeBool {
-		return fmt.Errorf("a %s is a single bit; --type does not apply", r.Table)
+		return edge.Msgf("a %s is a single bit; --type does not apply", r.Table)
 	}
 	if !r.Table.IsBits() && r.Type == TypeBool {
-		return fmt.Errorf("type bool applies to coils and discrete inputs")
+		return edge.Msgf("type bool applies to coils and discrete inputs")
 	}
 	limit := MaxReadRegisters
 	if r.Table.IsBits() {
 		limit = MaxReadBits
 	}
 	if r.Count < 1 || r.Count > limit || r.Address+r.Count > 0x10000 {
-		return fmt.Errorf("count %d at address %d out of range (1..%d, not past 65535)", r.Count, r.Address, limit)
+		return edge.Msgf("count %d at address %d out of range (1..%d, not past 65535)", r.Count, r.Address, limit)
 	}
 	if w := r.Type.Words(); w > 0 && r.Count%w != 0 {
-		return fmt.Errorf("%s takes %d registers: count %d is not a multiple of %d", r.Type, w, r.Count, w)
+		return edge.Msgf("%s takes %d registers: count %d is not a multiple of %d", r.Type, w, r.Count, w)
 	}
 	if r.Type == TypeString && r.WordOrder.wordSwap() {
-		return fmt.Errorf("a string's order is ABCD or BADC")
+		return edge.Msgf("a string's order is ABCD or BADC")
 	}
 	if math.IsNaN(r.Scale) || math.IsInf(r.Scale, 0) || math.IsNaN(r.Offset) || math.IsInf(r.Offset, 0) {
-		return fmt.Errorf("scale %v and offset %v must be numbers", r.Scale, r.Offset)
+		return edge.Msgf("scale %v and offset %v must be numbers", r.Scale, r.Offset)
 	}
 	if r.Decimals != nil && (*r.Decimals < 0 || *r.Decimals > 12) {
-		return fmt.Errorf("decimals %d out of range 0..12", *r.Decimals)
+		return edge.Msgf("decimals %d out of range 0..12", *r.Decimals)
 	}
 	return nil
 }
@@ -127,7 +129,7 @@ func ProbeWith(ctx context.Context, m Client, r ProbeRequest, w io.Writer) error
 		fmt.Fprintf(w, "%s", l.Name())
 		who = "unit"
 	case TransportRTUOverTCP:
-		fmt.Fprintf(w, "%s (%s on its serial side)", l.Name(), serialSide)
+		i18n.Fprintf(w, r.Lang, "%s (%s on its serial side)", l.Name(), serialSide)
 	default:
 		fmt.Fprintf(w, "%s %s", l.Name(), serialSide)
 	}
@@ -141,9 +143,9 @@ func ProbeWith(ctx context.Context, m Client, r ProbeRequest, w io.Writer) error
 		bits, err := readBits(ctx, m, byte(r.Slave), fn, uint16(r.Address), uint16(r.Count), tx)
 		if err != nil {
 			fmt.Fprintln(w)
-			return probeErr(err)
+			return probeErr(err, r.Lang)
 		}
-		fmt.Fprintf(w, " (answered in %v)\n", clock.Now().Sub(start).Round(time.Millisecond))
+		i18n.Fprintf(w, r.Lang, " (answered in %v)\n", clock.Now().Sub(start).Round(time.Millisecond))
 		for i, b := range bits {
 			v, s := 0, "off"
 			if b {
@@ -156,7 +158,7 @@ func ProbeWith(ctx context.Context, m Client, r ProbeRequest, w io.Writer) error
 	regs, err := readRegisters(ctx, m, byte(r.Slave), fn, uint16(r.Address), uint16(r.Count), tx)
 	if err != nil {
 		fmt.Fprintln(w)
-		return probeErr(err)
+		return probeErr(err, r.Lang)
 	}
 	fmt.Fprintf(w, " as %s", r.Type)
 	if r.Type.Words() != 1 || r.WordOrder != OrderABCD {
@@ -177,10 +179,10 @@ func ProbeWith(ctx context.Context, m Client, r ProbeRequest, w io.Writer) error
 	if scaled {
 		fmt.Fprintf(w, ", x %v + %v", scale, r.Offset)
 		if decimals >= 0 {
-			fmt.Fprintf(w, ", %d decimals", decimals)
+			i18n.Fprintf(w, r.Lang, ", %d decimals", decimals)
 		}
 	}
-	fmt.Fprintf(w, " (answered in %v)\n", clock.Now().Sub(start).Round(time.Millisecond))
+	i18n.Fprintf(w, r.Lang, " (answered in %v)\n", clock.Now().Sub(start).Round(time.Millisecond))
 	step := r.Type.Words()
 	if step == 0 { // a string: the whole read
 		step = len(regs)
@@ -208,20 +210,20 @@ func ProbeWith(ctx context.Context, m Client, r ProbeRequest, w io.Writer) error
 }
 
 // probeErr explains a failed read in an installer's words.
-func probeErr(err error) error {
+func probeErr(err error, lang i18n.Lang) error {
 	switch {
 	case errors.Is(err, ErrConnect):
-		return fmt.Errorf("%w\n  no connection: check the address and port (502 for Modbus TCP; the device server's own for RTU over TCP), that the device is powered and on this network", err)
+		return i18n.Errorf(lang, "%w\n  no connection: check the address and port (502 for Modbus TCP; the device server's own for RTU over TCP), that the device is powered and on this network", err)
 	case errors.Is(err, ErrDisconnected):
-		return fmt.Errorf("%w\n  the device closed the connection: it may take fewer connections than are open (stop the gateway), or not speak this protocol (tcp or rtu-over-tcp?)", err)
+		return i18n.Errorf(lang, "%w\n  the device closed the connection: it may take fewer connections than are open (stop the gateway), or not speak this protocol (tcp or rtu-over-tcp?)", err)
 	case errors.Is(err, ErrLate):
-		return fmt.Errorf("%w\n  the slave answers, but later than --timeout: raise it", err)
+		return i18n.Errorf(lang, "%w\n  the slave answers, but later than --timeout: raise it", err)
 	case errors.Is(err, ErrTimeout):
-		return fmt.Errorf("%w\n  no answer: check the slave address, baud rate, parity, and the A/B wiring (try swapping A and B)", err)
+		return i18n.Errorf(lang, "%w\n  no answer: check the slave address, baud rate, parity, and the A/B wiring (try swapping A and B)", err)
 	case errors.Is(err, ErrCRC), errors.Is(err, ErrShortFrame):
-		return fmt.Errorf("%w\n  damaged answer: check baud rate and parity, termination and grounding of the RS-485 line", err)
+		return i18n.Errorf(lang, "%w\n  damaged answer: check baud rate and parity, termination and grounding of the RS-485 line", err)
 	case errors.Is(err, ErrBadResponse):
-		return fmt.Errorf("%w\n  an answer that is not to this request: another slave with the same address, another master on the line, or an echoing adapter (--echo)", err)
+		return i18n.Errorf(lang, "%w\n  an answer that is not to this request: another slave with the same address, another master on the line, or an echoing adapter (--echo)", err)
 	}
 	return err
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // DataType is how a point's registers are read.
@@ -56,7 +58,7 @@ func ParseDataType(s string) (DataType, error) {
 	case TypeBool, TypeInt16, TypeUint16, TypeInt32, TypeUint32, TypeFloat32, TypeInt64, TypeUint64, TypeFloat64, TypeString:
 		return t, nil
 	}
-	return "", fmt.Errorf("unknown type %q (want int16, uint16, int32, uint32, float32, int64, uint64, float64, string or bool)", s)
+	return "", edge.Msgf("unknown type %q (want int16, uint16, int32, uint32, float32, int64, uint64, float64, string or bool)", s)
 }
 
 // WordOrder is the order of the bytes of a value of more than one
@@ -94,7 +96,7 @@ func ParseWordOrder(s string) (WordOrder, error) {
 	case "DCBA":
 		return OrderDCBA, nil
 	}
-	return "", fmt.Errorf("unknown word order %q (want ABCD, CDAB, BADC or DCBA; big is ABCD, little is CDAB)", s)
+	return "", edge.Msgf("unknown word order %q (want ABCD, CDAB, BADC or DCBA; big is ABCD, little is CDAB)", s)
 }
 
 func (o WordOrder) wordSwap() bool { return o == OrderCDAB || o == OrderDCBA }
@@ -339,7 +341,7 @@ func ParseTable(s string) (Table, error) {
 	case Coil, Discrete, Holding, Input:
 		return t, nil
 	}
-	return "", fmt.Errorf("unknown table %q (want coil, discrete, holding or input)", s)
+	return "", edge.Msgf("unknown table %q (want coil, discrete, holding or input)", s)
 }
 
 // ReadFunction is the function code that reads the table.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // LearnOptions configure Learn.
@@ -24,6 +25,7 @@ type LearnOptions struct {
 	Prefix string
 	Clock  edge.Clock   // default: the system clock
 	Logger *slog.Logger // default: discard
+	Lang   i18n.Lang    // of the lines printed; default English
 }
 
 // Learned is what an installer's session heard: one entry per sender,
@@ -83,9 +85,9 @@ func Learn(ctx context.Context, o LearnOptions, w io.Writer) (*Learned, error) {
 	defer cancel()
 	err = rx.run(ctx, hooks{
 		up: func(string) {
-			fmt.Fprintf(w, "listening on %s (%s); trigger each sensor: open and close the door, open the case\n", rx.source(), describe(&opts, rx.format))
+			i18n.Fprintf(w, o.Lang, "listening on %s (%s); trigger each sensor: open and close the door, open the case\n", rx.source(), describe(&opts, rx.format))
 		},
-		down: func(reason string) { fmt.Fprintf(w, "receiver lost: %s; reopening\n", reason) },
+		down: func(reason string) { i18n.Fprintf(w, o.Lang, "receiver lost: %s; reopening\n", reason) },
 		signal: func(s Signal, now time.Time) {
 			if line, ok := l.add(s, o.Prefix); ok {
 				fmt.Fprintln(w, line)

@@ -168,15 +168,15 @@ func (o *Options) FrameFormat() (Format, error) {
 		f = FormatSonoff
 	case "custom":
 		if o.Frame == nil {
-			return f, fmt.Errorf("format custom needs frame: header, footer, code_bytes")
+			return f, edge.Msgf("format custom needs frame: header, footer, code_bytes")
 		}
 		h, err := ParseHex(o.Frame.Header)
 		if err != nil {
-			return f, fmt.Errorf("frame.header: %v", err)
+			return f, edge.Msgf("frame.header: %v", err)
 		}
 		ft, err := ParseHex(o.Frame.Footer)
 		if err != nil {
-			return f, fmt.Errorf("frame.footer: %v", err)
+			return f, edge.Msgf("frame.footer: %v", err)
 		}
 		f = Format{Header: h, Footer: ft, Before: o.Frame.Before, After: o.Frame.After,
 			CodeBytes: o.Frame.CodeBytes, KeyBits: 4, Baud: 9600}
@@ -184,7 +184,7 @@ func (o *Options) FrameFormat() (Format, error) {
 			f.CodeBytes = 3
 		}
 	default:
-		return f, fmt.Errorf("unknown format %q (want ev1527, sonoff, custom or rtl433)", o.Format)
+		return f, edge.Msgf("unknown format %q (want ev1527, sonoff, custom or rtl433)", o.Format)
 	}
 	if o.Frame != nil && o.Frame.KeyBits != nil {
 		f.KeyBits = *o.Frame.KeyBits
@@ -193,7 +193,7 @@ func (o *Options) FrameFormat() (Format, error) {
 		f.Baud = o.Baud
 	}
 	if err := f.validate(); err != nil {
-		return f, fmt.Errorf("frame: %v", err)
+		return f, edge.Msgf("frame: %v", err)
 	}
 	return f, nil
 }
@@ -324,7 +324,7 @@ func (o *Options) validateDevices(ef errorf) error {
 
 func checkState(s string) error {
 	if !stateRe.MatchString(s) {
-		return fmt.Errorf("state %q: want open, close, tamper, low_battery, battery_ok, heartbeat or another lowercase word", s)
+		return edge.Msgf("state %q: want open, close, tamper, low_battery, battery_ok, heartbeat or another lowercase word", s)
 	}
 	return nil
 }

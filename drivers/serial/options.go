@@ -95,7 +95,7 @@ func parseParity(s string) (bugserial.Parity, error) {
 	case "space", "s":
 		return bugserial.SpaceParity, nil
 	}
-	return 0, fmt.Errorf("unknown parity %q: want none, odd, even, mark or space", s)
+	return 0, edge.Msgf("unknown parity %q: want none, odd, even, mark or space", s)
 }
 
 func parseStopBits(f float64) (bugserial.StopBits, error) {
@@ -107,7 +107,7 @@ func parseStopBits(f float64) (bugserial.StopBits, error) {
 	case 2:
 		return bugserial.TwoStopBits, nil
 	}
-	return 0, fmt.Errorf("%v: want 1, 1.5 or 2", f)
+	return 0, edge.Msgf("%v: want 1, 1.5 or 2", f)
 }
 
 // Bytes is a byte sequence written as control-character names and hex
@@ -136,7 +136,7 @@ func ParseBytes(s string) ([]byte, error) {
 		}
 		b, err := hex.DecodeString(h)
 		if err != nil || len(h) == 0 {
-			return nil, fmt.Errorf("%q is neither a hex byte (02, 0x7E) nor a control name (STX, ETX, CR, LF)", tok)
+			return nil, edge.Msgf("%q is neither a hex byte (02, 0x7E) nor a control name (STX, ETX, CR, LF)", tok)
 		}
 		out = append(out, b...)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 	bugserial "go.bug.st/serial"
 )
 
@@ -25,6 +26,8 @@ type ProbeOptions struct {
 	ReadTimeout time.Duration
 	// Clock times the output and the retries. Default: edge.SystemClock.
 	Clock edge.Clock
+	// Lang is the language of the lines printed. Default: English.
+	Lang i18n.Lang
 }
 
 // Probe opens the port and prints, until ctx ends, every chunk of raw bytes
@@ -46,7 +49,7 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 	if po.Regexp != "" {
 		var err error
 		if re, err = regexp.Compile(po.Regexp); err != nil {
-			return fmt.Errorf("--regexp: %v", err)
+			return i18n.Errorf(po.Lang, "--regexp: %v", err)
 		}
 	}
 	mode, err := po.Port.Mode()
@@ -59,7 +62,7 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 	if po.Clock == nil {
 		po.Clock = edge.SystemClock{}
 	}
-	fmt.Fprintf(w, "probing %s at %d baud, %d%s%v, framing %s (Ctrl-C to stop)\n",
+	i18n.Fprintf(w, po.Lang, "probing %s at %d baud, %d%s%v, framing %s (Ctrl-C to stop)\n",
 		po.Port.Port, mode.BaudRate, mode.DataBits, strings.ToUpper(po.Port.Parity[:1]), po.Port.StopBits, po.Framing.Mode)
 	fr := NewFramer(po.Framing)
 	for ctx.Err() == nil {
@@ -70,10 +73,10 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 		if errors.Is(err, edge.ErrPortInUse) {
 			return err
 		}
-		fmt.Fprintf(w, "port %s: %v; retrying in 1s\n", po.Port.Port, err)
+		i18n.Fprintf(w, po.Lang, "port %s: %v; retrying in 1s\n", po.Port.Port, err)
 		edge.Sleep(ctx, po.Clock, time.Second)
 	}
-	fmt.Fprintf(w, "frames %d, garbage %d, overlong %d\n", fr.Frames, fr.Garbage, fr.Overlong)
+	i18n.Fprintf(w, po.Lang, "frames %d, garbage %d, overlong %d\n", fr.Frames, fr.Garbage, fr.Overlong)
 	return nil
 }
 
@@ -88,7 +91,7 @@ func probeSession(ctx context.Context, po ProbeOptions, mode *bugserial.Mode, fr
 	if err := port.SetReadTimeout(po.ReadTimeout); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "port %s open, waiting for data\n", po.Port.Port)
+	i18n.Fprintf(w, po.Lang, "port %s open, waiting for data\n", po.Port.Port)
 	fr.Reset()
 	buf := make([]byte, 1024)
 	for {
@@ -106,13 +109,13 @@ func probeSession(ctx context.Context, po ProbeOptions, mode *bugserial.Mode, fr
 		HexDump(w, ts+" raw ", buf[:n])
 		g, o := fr.Garbage, fr.Overlong
 		fr.Feed(buf[:n], func(frame []byte) {
-			fmt.Fprintf(w, "%s frame %d bytes: %s\n", ts, len(frame), printable(frame, 256))
+			i18n.Fprintf(w, po.Lang, "%s frame %d bytes: %s\n", ts, len(frame), printable(frame, 256))
 			if re == nil {
 				return
 			}
 			m := re.FindSubmatch(frame)
 			if m == nil {
-				fmt.Fprintf(w, "%s   regexp: no match\n", ts)
+				i18n.Fprintf(w, po.Lang, "%s   regexp: no match\n", ts)
 				return
 			}
 			var parts []string
@@ -124,7 +127,7 @@ func probeSession(ctx context.Context, po ProbeOptions, mode *bugserial.Mode, fr
 			fmt.Fprintf(w, "%s   regexp: %s\n", ts, strings.Join(parts, " "))
 		})
 		if fr.Garbage != g || fr.Overlong != o {
-			fmt.Fprintf(w, "%s dropped: garbage +%d, overlong +%d\n", ts, fr.Garbage-g, fr.Overlong-o)
+			i18n.Fprintf(w, po.Lang, "%s dropped: garbage +%d, overlong +%d\n", ts, fr.Garbage-g, fr.Overlong-o)
 		}
 	}
 }

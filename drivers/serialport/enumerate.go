@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/edgegw/edgegw/edge/i18n"
 	bugserial "go.bug.st/serial"
 	"go.bug.st/serial/enumerator"
 )
@@ -131,10 +132,14 @@ func List() ([]PortInfo, error) {
 
 // WritePorts prints ports as a table an installer can read, each port's
 // stable by-id names under it, or says clearly that there are none.
-func WritePorts(w io.Writer, ports []PortInfo) {
+func WritePorts(w io.Writer, ports []PortInfo) { WritePortsIn(w, ports, i18n.EN) }
+
+// WritePortsIn is WritePorts with its sentences in lang (the table's
+// column names stay as they are).
+func WritePortsIn(w io.Writer, ports []PortInfo, lang i18n.Lang) {
 	if len(ports) == 0 {
-		fmt.Fprintln(w, "No serial ports found on this machine.")
-		fmt.Fprintln(w, "Plug in the USB-serial adapter (or check the RS-232/RS-485 card), then run `edgegw ports` again.")
+		i18n.Fprintln(w, lang, "No serial ports found on this machine.")
+		i18n.Fprintln(w, lang, "Plug in the USB-serial adapter (or check the RS-232/RS-485 card), then run `edgegw ports` again.")
 		return
 	}
 	fmt.Fprintf(w, "%-22s %-10s %-16s %-24s %s\n", "PORT", "VID:PID", "SERIAL", "PRODUCT", "IN USE BY")
@@ -149,7 +154,7 @@ func WritePorts(w io.Writer, ports []PortInfo) {
 		if prod == "" {
 			prod = "-"
 			if !p.USB {
-				prod = "(not USB)"
+				prod = "(not USB)" // a value of the table: English, like its column names
 			}
 		}
 		by := p.InUseBy

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/edgegw/edgegw/edge"
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
@@ -35,9 +36,9 @@ func ParseProtocol(s string) (Protocol, error) {
 	case "xfs5152ce":
 		return XFS5152, nil
 	case "":
-		return "", errors.New("protocol is required: dy, jq8400, syn6288 or xfs5152")
+		return "", edge.Msgf("protocol is required: dy, jq8400, syn6288 or xfs5152")
 	}
-	return "", fmt.Errorf("unknown protocol %q (want dy, jq8400, syn6288 or xfs5152)", s)
+	return "", edge.Msgf("unknown protocol %q (want dy, jq8400, syn6288 or xfs5152)", s)
 }
 
 // TTS reports whether the module speaks text (else it plays tracks).

@@ -358,18 +358,18 @@ func compileQuiet(q *QuietHours, p Protocol, ef errorf) (*quietSchedule, error) 
 func parseWindow(s string) (window, error) {
 	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
 	if !ok {
-		return window{}, fmt.Errorf("%q: want HH:MM-HH:MM, such as 22:00-07:00", s)
+		return window{}, edge.Msgf("%q: want HH:MM-HH:MM, such as 22:00-07:00", s)
 	}
 	from, err := parseHM(a)
 	if err != nil {
-		return window{}, fmt.Errorf("%q: %v", s, err)
+		return window{}, edge.Msgf("%q: %v", s, err)
 	}
 	to, err := parseHM(b)
 	if err != nil {
-		return window{}, fmt.Errorf("%q: %v", s, err)
+		return window{}, edge.Msgf("%q: %v", s, err)
 	}
 	if from == to {
-		return window{}, fmt.Errorf("%q: an empty window", s)
+		return window{}, edge.Msgf("%q: an empty window", s)
 	}
 	return window{from, to}, nil
 }
@@ -381,7 +381,7 @@ func parseHM(s string) (int, error) {
 	}
 	t, err := time.Parse("15:04", s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a time HH:MM", s)
+		return 0, edge.Msgf("%q is not a time HH:MM", s)
 	}
 	return t.Hour()*60 + t.Minute(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/serial"
 	"github.com/edgegw/edgegw/drivers/serialport"
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // ProbeOptions is what `edgegw probe voice` sends.
@@ -33,6 +34,8 @@ type ProbeOptions struct {
 	Wait time.Duration
 	// Clock times the waits. Default: edge.SystemClock.
 	Clock edge.Clock
+	// Lang is the language of the lines printed. Default: English.
+	Lang i18n.Lang
 }
 
 // Check validates the options (a usage error when it fails) and returns
@@ -151,10 +154,10 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 	}
 	l := newLink(port, p, po.Clock, nil)
 	defer l.close()
-	fmt.Fprintf(w, "%s on %s at %d baud\n", p, po.Port.Port, mode.BaudRate)
+	i18n.Fprintf(w, po.Lang, "%s on %s at %d baud\n", p, po.Port.Port, mode.BaudRate)
 	sp := speaker{answer: po.Timeout, busy: po.Wait, poll: DefaultPoll}
 	for i, f := range frames {
-		fmt.Fprintf(w, "sent %s\n", hexBytes(f))
+		i18n.Fprintf(w, po.Lang, "sent %s\n", hexBytes(f))
 		switch {
 		case po.Query && p.TTS():
 			st := l.snapshot()
@@ -167,7 +170,7 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 				return fmt.Errorf("%s: %w", po.Port.Port, err)
 			}
 			if idx == 0 {
-				return fmt.Errorf("%s module on %s: %w to the status query within %v: check TX to RX, RX to TX, GND, and the baud rate",
+				return i18n.Errorf(po.Lang, "%s module on %s: %w to the status query within %v: check TX to RX, RX to TX, GND, and the baud rate",
 					p, po.Port.Port, ErrNoAnswer, po.Timeout)
 			}
 			if l.snapshot().idle > i0 {
@@ -203,7 +206,7 @@ func Probe(ctx context.Context, po ProbeOptions, w io.Writer) error {
 		}
 	}
 	if !p.TTS() && !po.Query {
-		fmt.Fprintln(w, "written (MP3 modules do not answer control commands: listen to the speaker)")
+		i18n.Fprintln(w, po.Lang, "written (MP3 modules do not answer control commands: listen to the speaker)")
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func Compile(rule string, index int, a config.RuleAction, field string) (*Spec, 
 		}
 		t, e := template.New(f).Option("missingkey=zero").Parse(src)
 		if e != nil {
-			err = &config.FieldError{Field: f, Msg: fmt.Sprintf("bad template: %v", e)}
+			err = config.FieldErrorf(f, "bad template: %v", e)
 		}
 		return t
 	}
@@ -84,7 +84,7 @@ func Compile(rule string, index int, a config.RuleAction, field string) (*Spec, 
 			}
 		}
 	default:
-		return nil, &config.FieldError{Field: field, Msg: "an action needs output, sms or log"}
+		return nil, config.FieldErrorf(field, "an action needs output, sms or log")
 	}
 	if err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ func CheckDrivers(c *Config) error {
 	for i, in := range c.Inputs {
 		f, err := edge.LookupDriver(in.Driver)
 		if err != nil {
-			add(c.problem(fmt.Sprintf("inputs[%d].driver", i), err.Error()))
+			add(c.problemf(fmt.Sprintf("inputs[%d].driver", i), "unknown driver %q (known: %s)", in.Driver, strings.Join(edge.Drivers(), ", ")))
 			continue
 		}
 		base := fmt.Sprintf("inputs[%d].options", i)
@@ -122,7 +122,7 @@ func CheckDrivers(c *Config) error {
 			_ = cl.Close()
 		}
 		if total += len(devs); total > MaxDevices {
-			add(c.problem(base, fmt.Sprintf("too many devices: this input brings the total to %s, the limit is %s (the inputs after it were not checked)", commas(int64(total)), commas(MaxDevices))))
+			add(c.problemf(base, "too many devices: this input brings the total to %s, the limit is %s (the inputs after it were not checked)", commas(int64(total)), commas(MaxDevices)))
 			break
 		}
 		var ids *idIndex // built on the first problem: most inputs have none
@@ -131,8 +131,19 @@ func CheckDrivers(c *Config) error {
 			k := nth[dev.ID]
 			nth[dev.ID]++
 			if dev.ID == "" {
-				add(c.problem(base, "a device has an empty id"))
+				add(c.problemf(base, "a device has an empty id"))
 				continue
+			}
+			if err := edge.CheckLocation(dev.Location); err != nil {
+				p := c.problemf(base, "device %s: %v", Quote(dev.ID), err)
+				if ids == nil {
+					ids = indexIDs(c.Inputs[i].Options.Node)
+				}
+				if at := ids.find(dev.ID, k); at != nil {
+					p.Line, p.Col = nodePos(at.node)
+					p.Field = strings.TrimSuffix(at.path(base), ".id") + ".location"
+				}
+				add(p)
 			}
 			other, dup := seen[dev.ID]
 			if !dup {
@@ -143,7 +154,7 @@ func CheckDrivers(c *Config) error {
 				omitted++
 				continue
 			}
-			p := c.problem(base, fmt.Sprintf("duplicate device id %s (also in input %s)", Quote(dev.ID), Quote(other)))
+			p := c.problemf(base, "duplicate device id %s (also in input %s)", Quote(dev.ID), Quote(other))
 			if ids == nil {
 				ids = indexIDs(c.Inputs[i].Options.Node)
 			}
@@ -157,7 +168,7 @@ func CheckDrivers(c *Config) error {
 	for i, out := range c.Outputs {
 		f, err := edge.LookupOutput(out.Driver)
 		if err != nil {
-			add(c.problem(fmt.Sprintf("outputs[%d].driver", i), err.Error()))
+			add(c.problemf(fmt.Sprintf("outputs[%d].driver", i), "unknown output driver %q (known: %s)", out.Driver, strings.Join(edge.Outputs(), ", ")))
 			continue
 		}
 		o, err := buildSafely(func() (any, error) {
@@ -217,8 +228,11 @@ func (c *Config) sharedPorts() []Problem {
 			if u.driver == us[0].driver {
 				continue
 			}
-			p := c.problem(u.field, fmt.Sprintf("port %s is also used by %s %s (driver %s): a port is opened by one driver; give each device its own port",
-				Quote(port), us[0].what, Quote(us[0].name), us[0].driver))
+			format := "port %s is also used by input %s (driver %s): a port is opened by one driver; give each device its own port"
+			if us[0].what == "output" {
+				format = "port %s is also used by output %s (driver %s): a port is opened by one driver; give each device its own port"
+			}
+			p := c.problemf(u.field, format, Quote(port), Quote(us[0].name), us[0].driver)
 			if u.node != nil {
 				p.Line, p.Col = nodePos(u.node)
 			}
@@ -265,7 +279,8 @@ func (c *Config) problemsOf(err error, field string) []Problem {
 	var out []Problem
 	for _, p := range Problems(err) {
 		if p.File == "" && p.Line == 0 && p.Field == "" {
-			p = c.problem(field, p.Msg)
+			p.Field = field
+			p = c.place(p)
 		}
 		out = append(out, p)
 	}

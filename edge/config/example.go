@@ -7,6 +7,9 @@ import (
 //go:embed example.yaml
 var exampleYAML []byte
 
+//go:embed example_windows.yaml
+var exampleWindowsYAML []byte
+
 //go:embed demo.yaml
 var demoYAML []byte
 
@@ -14,6 +17,10 @@ var demoYAML []byte
 // a real compound (serial camera, Modbus sensors and siren relay, GPIO and
 // modem-line door contacts, voice module, LED sign, SMS modem, rules).
 func Example() []byte { return append([]byte(nil), exampleYAML...) }
+
+// ExampleWindows returns the smaller example `edgegw init --windows` writes
+// and the Windows zip ships: COM ports, no GPIO, the store in %ProgramData%.
+func ExampleWindows() []byte { return append([]byte(nil), exampleWindowsYAML...) }
 
 // DemoYAML returns the config of the simulated compound `edgegw demo` runs
 // (driver "sim" for every input and output).

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,29 @@ func TestExampleValidates(t *testing.T) {
 	}
 	if _, err := rules.CompileRules(cfg); err != nil {
 		t.Errorf("rules:\n%v", err)
+	}
+}
+
+// TestExampleWindowsValidates: the Windows example (edgegw init --windows,
+// the zip's edgegw.example.yaml) is valid and names COM ports only.
+func TestExampleWindowsValidates(t *testing.T) {
+	cfg, err := config.Parse("example_windows.yaml", config.ExampleWindows())
+	if err != nil {
+		t.Fatalf("windows example:\n%v", err)
+	}
+	if err := config.CheckDrivers(cfg); err != nil {
+		t.Errorf("CheckDrivers:\n%v", err)
+	}
+	if _, err := rules.CompileRules(cfg); err != nil {
+		t.Errorf("rules:\n%v", err)
+	}
+	for _, in := range cfg.Inputs {
+		if in.Driver == "gpio" {
+			t.Errorf("input %q: gpio in the Windows example", in.Name)
+		}
+	}
+	if bytes.Contains(config.ExampleWindows(), []byte("/dev/")) {
+		t.Errorf("the Windows example names a /dev/ port")
 	}
 }
 

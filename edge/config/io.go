@@ -62,7 +62,7 @@ func (d *decoder) addf(n ast.Node, field, format string, args ...any) {
 		return
 	}
 	line, col := nodePos(n)
-	d.add(Problem{File: d.file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...)})
+	d.add(problemAt(d.file, line, col, field, format, args...))
 }
 
 func (d *decoder) add(p Problem) {
@@ -298,11 +298,11 @@ func (d *decoder) decodeStruct(n ast.Node, v reflect.Value, path string) {
 		k := keyText(mv.Key)
 		f, ok := fields[k]
 		if !ok {
-			msg := "unknown field " + Quote(k)
 			if s := suggest(k, fields); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
+				d.addf(mv.Key, joinPath(path, k), "unknown field %s (did you mean %q?)", Quote(k), s)
+			} else {
+				d.addf(mv.Key, joinPath(path, k), "unknown field %s", Quote(k))
 			}
-			d.addf(mv.Key, joinPath(path, k), "%s", msg)
 			continue
 		}
 		fv := v
@@ -330,20 +330,20 @@ func (d *decoder) addYAMLError(err error, n ast.Node, path string, t reflect.Typ
 		d.addf(n, path, "%v", err)
 		return
 	}
-	msg := ye.GetMessage()
+	m := phrase("%s", ye.GetMessage())
 	var te *yaml.TypeError
 	var oe *yaml.OverflowError
 	switch {
 	case errors.As(err, &te) && t != nil:
-		msg = fmt.Sprintf("want %s, got %s", kindName(t), describe(n))
+		m = phrase("want %s, got %s", kindName(t), describe(n))
 	case errors.As(err, &oe):
-		msg = fmt.Sprintf("%s is out of range for %s", clip(oe.SrcNum, 40), kindName(oe.DstType))
+		m = phrase("%s is out of range for %s", clip(oe.SrcNum, 40), kindName(oe.DstType))
 	}
 	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-		d.add(Problem{File: d.file, Line: tk.Position.Line, Col: tk.Position.Column, Field: path, Msg: msg})
+		d.add(problemAt(d.file, tk.Position.Line, tk.Position.Column, path, m.format, m.args...))
 		return
 	}
-	d.addf(n, path, "%s", msg)
+	d.addf(n, path, m.format, m.args...)
 }
 
 func hasYAMLUnmarshaler(t reflect.Type) bool {
@@ -433,51 +433,51 @@ func keyText(k ast.MapKeyNode) string {
 	return k.String()
 }
 
-func describe(n ast.Node) string {
+func describe(n ast.Node) msg {
 	switch x := n.(type) {
 	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a mapping (key: value)"
+		return phrase("a mapping (key: value)")
 	case *ast.SequenceNode:
-		return "a list"
+		return phrase("a list")
 	case *ast.StringNode:
-		return "string " + Quote(x.Value)
+		return phrase("string %s", Quote(x.Value))
 	case *ast.IntegerNode:
-		return "integer " + clip(x.GetToken().Value, 40)
+		return phrase("integer %s", clip(x.GetToken().Value, 40))
 	case *ast.FloatNode:
-		return "number " + clip(x.GetToken().Value, 40)
+		return phrase("number %s", clip(x.GetToken().Value, 40))
 	case *ast.BoolNode:
-		return "boolean " + x.GetToken().Value
+		return phrase("boolean %s", x.GetToken().Value)
 	case *ast.NullNode:
-		return "null"
+		return phrase("null")
 	case *ast.LiteralNode:
-		return "a text block"
+		return phrase("a text block")
 	}
 	if n == nil {
-		return "nothing"
+		return phrase("nothing")
 	}
-	return Quote(scalarText(n))
+	return phrase("%s", Quote(scalarText(n)))
 }
 
-func kindName(t reflect.Type) string {
+func kindName(t reflect.Type) msg {
 	switch t.Kind() {
 	case reflect.String:
-		return "a string"
+		return phrase("a string")
 	case reflect.Bool:
-		return "true or false"
+		return phrase("true or false")
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
+		return phrase("an integer")
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a non-negative integer"
+		return phrase("a non-negative integer")
 	case reflect.Float32, reflect.Float64:
-		return "a number"
+		return phrase("a number")
 	case reflect.Slice, reflect.Array:
-		return "a list"
+		return phrase("a list")
 	case reflect.Map, reflect.Struct:
-		return "a mapping (key: value)"
+		return phrase("a mapping (key: value)")
 	case reflect.Pointer:
 		return kindName(t.Elem())
 	}
-	return t.String()
+	return phrase("%s", t.String())
 }
 
 // nodePos is where a node starts: a mapping's first key, a key-value's key.

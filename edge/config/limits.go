@@ -67,20 +67,20 @@ const (
 func ReadFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, newError(Problem{File: path, Msg: "cannot read the config: " + clip(err.Error(), 200)})
+		return nil, newError(problemAt(path, 0, 0, "", "cannot read the config: %s", clip(err.Error(), 200)))
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil {
 		switch {
 		case fi.IsDir():
-			return nil, newError(Problem{File: path, Msg: "cannot read the config: it is a directory"})
+			return nil, newError(problemAt(path, 0, 0, "", "cannot read the config: it is a directory"))
 		case fi.Mode().IsRegular() && fi.Size() > MaxFileSize:
 			return nil, tooBig(path, fi.Size())
 		}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, newError(Problem{File: path, Msg: "cannot read the config: " + clip(err.Error(), 200)})
+		return nil, newError(problemAt(path, 0, 0, "", "cannot read the config: %s", clip(err.Error(), 200)))
 	}
 	if len(data) > MaxFileSize {
 		return nil, tooBig(path, -1)
@@ -89,11 +89,10 @@ func ReadFile(path string) ([]byte, error) {
 }
 
 func tooBig(file string, size int64) error {
-	got := "more"
-	if size >= 0 {
-		got = commas(size) + " bytes"
+	if size < 0 {
+		return newError(problemAt(file, 0, 0, "", "the config is too big: more than %s bytes (4 MiB); is it the right file?", commas(MaxFileSize)))
 	}
-	return newError(Problem{File: file, Msg: fmt.Sprintf("the config is too big: %s, the limit is %s bytes (4 MiB); is it the right file?", got, commas(MaxFileSize))})
+	return newError(problemAt(file, 0, 0, "", "the config is too big: %s bytes, the limit is %s bytes (4 MiB); is it the right file?", commas(size), commas(MaxFileSize)))
 }
 
 // checkText refuses what is not UTF-8 YAML text: binary files, UTF-16
@@ -105,28 +104,30 @@ func checkText(file string, data []byte) *Problem {
 		return &p
 	}
 	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
-		return &Problem{File: file, Line: 1, Col: 1, Msg: "the file is UTF-16 text (it starts with a UTF-16 byte-order mark): save it as UTF-8"}
+		p := problemAt(file, 1, 1, "", "the file is UTF-16 text (it starts with a UTF-16 byte-order mark): save it as UTF-8")
+		return &p
 	}
 	line, col := 1, 1
 	var first *Problem
 	bad := 0
 	for i := 0; i < len(data); {
 		r, n := utf8.DecodeRune(data[i:])
-		var what string
+		var what *msg
 		switch {
 		case r == utf8.RuneError && n <= 1:
-			what = fmt.Sprintf("byte 0x%02x is not UTF-8 text", data[i])
+			what = phrase("byte 0x%02x is not UTF-8 text", data[i]).ptr()
 		case r == 0:
-			what = "a NUL byte"
+			what = phrase("a NUL byte").ptr()
 		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0x7f, r >= 0x80 && r < 0xa0:
-			what = fmt.Sprintf("control character %U", r)
+			what = phrase("control character %U", r).ptr()
 		case r == 0xfeff && i > 0, r == 0xfffe, r == 0xffff:
-			what = fmt.Sprintf("character %U", r)
+			what = phrase("character %U", r).ptr()
 		}
-		if what != "" {
+		if what != nil {
 			bad++
 			if first == nil {
-				first = &Problem{File: file, Line: line, Col: col, Msg: what}
+				p := problemAt(file, line, col, "", "%s: a config is UTF-8 YAML text; is this a binary file?", *what)
+				first = &p
 			}
 		}
 		if r == '\n' {
@@ -140,9 +141,9 @@ func checkText(file string, data []byte) *Problem {
 		return nil
 	}
 	if bad > 1 {
-		first.Msg += fmt.Sprintf(" (and %s more bad characters)", commas(int64(bad-1)))
+		p := problemAt(file, first.Line, first.Col, "", "%s (and %s more bad characters): a config is UTF-8 YAML text; is this a binary file?", first.Args[0], commas(int64(bad-1)))
+		first = &p
 	}
-	first.Msg += ": a config is UTF-8 YAML text; is this a binary file?"
 	return first
 }
 
@@ -175,13 +176,13 @@ func ruleTextLimits(rules []Rule) []*FieldError {
 		ruleTexts(&rules[i], func(field, text string) {
 			total += len(text)
 			if len(text) > MaxRuleText {
-				errs = append(errs, &FieldError{Field: fmt.Sprintf("rules[%d].%s", i, field),
-					Msg: fmt.Sprintf("%s bytes long, the limit is %s", commas(int64(len(text))), commas(MaxRuleText))})
+				errs = append(errs, FieldErrorf(fmt.Sprintf("rules[%d].%s", i, field),
+					"%s bytes long, the limit is %s", commas(int64(len(text))), commas(MaxRuleText)))
 			}
 		})
 		if total > MaxRulesText {
-			errs = append(errs, &FieldError{Field: fmt.Sprintf("rules[%d]", i),
-				Msg: fmt.Sprintf("the expressions and templates of the rules come to more than %s bytes by this rule (the limit; a rule needs a few hundred)", commas(MaxRulesText))})
+			errs = append(errs, FieldErrorf(fmt.Sprintf("rules[%d]", i),
+				"the expressions and templates of the rules come to more than %s bytes by this rule (the limit; a rule needs a few hundred)", commas(MaxRulesText)))
 			break
 		}
 	}
@@ -299,7 +300,8 @@ func estimateTokens(src []byte, limit int) (n, line int) {
 // tracks the nesting depth and the keys of each block mapping as it goes.
 func tokenize(file string, src string) (token.Tokens, *Problem) {
 	if n, line := estimateTokens([]byte(src), MaxTokens); n > MaxTokens {
-		return nil, &Problem{File: file, Line: line, Col: 1, Msg: tooManyTokens}
+		p := problemAt(file, line, 1, "", "the config is too big: more than %s YAML tokens (keys, values, punctuation) by here; that is about 12,000 devices", commas(MaxTokens))
+		return nil, &p
 	}
 	var s scanner.Scanner
 	s.Init(src)
@@ -311,17 +313,17 @@ func tokenize(file string, src string) (token.Tokens, *Problem) {
 			return toks, nil
 		}
 		for _, tk := range sub {
-			if msg, at := lim.add(tk); msg != "" {
+			if m, at := lim.add(tk); m != nil {
 				l, c := tokPos(at)
-				return nil, &Problem{File: file, Line: l, Col: c, Msg: msg}
+				p := problemAt(file, l, c, "", m.format, m.args...)
+				return nil, &p
 			}
 		}
 		toks.Add(sub...)
 	}
-	return nil, &Problem{File: file, Line: 1, Col: 1, Msg: "cannot tokenize the file"}
+	p := problemAt(file, 1, 1, "", "cannot tokenize the file")
+	return nil, &p
 }
-
-var tooManyTokens = fmt.Sprintf("the config is too big: more than %s YAML tokens (keys, values, punctuation) by here; that is about 12,000 devices", commas(MaxTokens))
 
 func tokPos(tk *token.Token) (int, int) {
 	if tk == nil || tk.Position == nil {
@@ -349,12 +351,12 @@ type openBlock struct {
 
 // add takes the next token; past a limit it returns what is wrong and the
 // token to report it at.
-func (l *limiter) add(tk *token.Token) (string, *token.Token) {
+func (l *limiter) add(tk *token.Token) (*msg, *token.Token) {
 	if l.n++; l.n > MaxTokens {
-		return tooManyTokens, tk
+		return phrase("the config is too big: more than %s YAML tokens (keys, values, punctuation) by here; that is about 12,000 devices", commas(MaxTokens)).ptr(), tk
 	}
 	if tk.Type == token.CommentType {
-		return "", nil
+		return nil, nil
 	}
 	prev := l.prev
 	l.prev = tk
@@ -389,13 +391,13 @@ func (l *limiter) add(tk *token.Token) (string, *token.Token) {
 		}
 		t := l.top()
 		if t.keys++; t.keys > MaxKeys {
-			return fmt.Sprintf("more than %s keys in the mapping that starts at line %d", commas(MaxKeys), t.line), prev
+			return phrase("more than %s keys in the mapping that starts at line %d", commas(MaxKeys), t.line).ptr(), prev
 		}
 	}
 	if d := len(l.block) + l.flow; d > MaxDepth {
-		return fmt.Sprintf("nested more than %d levels deep", MaxDepth), tk
+		return phrase("nested more than %d levels deep", MaxDepth).ptr(), tk
 	}
-	return "", nil
+	return nil, nil
 }
 
 func (l *limiter) top() *openBlock { return &l.block[len(l.block)-1] }

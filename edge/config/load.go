@@ -19,6 +19,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // Loading a config goes: parse the YAML (syntax errors), strict-decode it
@@ -47,12 +48,37 @@ type Problem struct {
 	File      string
 	Line, Col int    // 1-based; 0 when unknown
 	Field     string // YAML path: "inputs[2].driver"
-	Msg       string
+	Msg       string // in English
+	// Format and Args are what Msg was printed from: Localize prints
+	// them in another language (edge/i18n translates the format).
+	Format string
+	Args   []any
+}
+
+// problemAt makes a Problem whose message is format with args.
+func problemAt(file string, line, col int, field, format string, args ...any) Problem {
+	return Problem{File: file, Line: line, Col: col, Field: field, Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
+}
+
+// same is == on the problem's position and English text.
+func (p Problem) same(q Problem) bool {
+	return p.File == q.File && p.Line == q.Line && p.Col == q.Col && p.Field == q.Field && p.Msg == q.Msg
 }
 
 // String prints the problem on one short line, "file:line:col: field:
 // message", with any control or non-UTF-8 byte escaped.
-func (p Problem) String() string {
+func (p Problem) String() string { return p.render(p.Msg) }
+
+// Localize is String in lang: the message's format translated, its
+// arguments as they are.
+func (p Problem) Localize(lang i18n.Lang) string {
+	if p.Format == "" || lang == i18n.EN {
+		return p.String()
+	}
+	return p.render(i18n.Sprintf(lang, p.Format, p.Args...))
+}
+
+func (p Problem) render(msg string) string {
 	var b strings.Builder
 	if p.File != "" || p.Line > 0 {
 		b.WriteString(clip(p.File, 200))
@@ -65,7 +91,7 @@ func (p Problem) String() string {
 		b.WriteString(clip(p.Field, 120))
 		b.WriteString(": ")
 	}
-	b.WriteString(clip(p.Msg, 300))
+	b.WriteString(clip(msg, 300))
 	return b.String()
 }
 
@@ -80,20 +106,27 @@ type Error struct {
 
 // Error prints one line per problem, "file:line:col: field: message", at
 // most MaxListed of them and then "... and 4,812 more problems".
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.Localize(i18n.EN) }
+
+// Localize is Error in lang (edgegw validate follows LANG).
+func (e *Error) Localize(lang i18n.Lang) string {
 	n := min(len(e.Problems), MaxListed)
 	var b strings.Builder
 	for i, p := range e.Problems[:n] {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(p.String())
+		b.WriteString(p.Localize(lang))
 	}
 	if more := len(e.Problems) - n + e.Omitted; more > 0 {
 		if n > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "... and %s more problem%s", commas(int64(more)), plural(more))
+		if more == 1 {
+			i18n.Fprintf(&b, lang, "... and %s more problem", commas(int64(more)))
+		} else {
+			i18n.Fprintf(&b, lang, "... and %s more problems", commas(int64(more)))
+		}
 	}
 	return b.String()
 }
@@ -103,13 +136,6 @@ func (e *Error) Is(target error) bool { return target == edge.ErrInvalidConfig }
 
 // Len is the number of problems found, kept or not.
 func (e *Error) Len() int { return len(e.Problems) + e.Omitted }
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
 
 // newError sorts ps and keeps at most maxKept of them.
 func newError(ps ...Problem) *Error {
@@ -227,7 +253,7 @@ func containsProblem(ps []Problem, p Problem) bool {
 		return a.File > p.File || (a.File == p.File && (a.Line > p.Line || (a.Line == p.Line && a.Col >= p.Col)))
 	})
 	for ; i < len(ps) && ps[i].File == p.File && ps[i].Line == p.Line && ps[i].Col == p.Col; i++ {
-		if ps[i] == p {
+		if ps[i].same(p) {
 			return true
 		}
 	}
@@ -260,7 +286,7 @@ func Join(errs ...error) error {
 		}
 		dup := false
 		for _, q := range out[start:] {
-			if q == p {
+			if q.same(p) {
 				dup = true
 				break
 			}
@@ -321,7 +347,7 @@ func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 			return
 		}
 		if r := recover(); r != nil {
-			cfg, e = nil, newError(Problem{File: filename, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse: %v", r)})
+			cfg, e = nil, newError(problemAt(filename, 1, 1, "", "cannot parse: %v", r))
 		}
 	}()
 	if p := checkText(filename, data); p != nil {
@@ -345,16 +371,16 @@ func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 		}
 		if root != nil {
 			l, c := nodePos(doc.Body)
-			return nil, newError(Problem{File: filename, Line: l, Col: c, Msg: fmt.Sprintf("only one YAML document is allowed (document %d starts here)", i+1)})
+			return nil, newError(problemAt(filename, l, c, "", "only one YAML document is allowed (document %d starts here)", i+1))
 		}
 		root = doc.Body
 	}
 	if root == nil {
-		return nil, newError(Problem{File: filename, Line: 1, Col: 1, Msg: "the config is empty: it needs at least gateway.id (edgegw init writes an example)"})
+		return nil, newError(problemAt(filename, 1, 1, "", "the config is empty: it needs at least gateway.id (edgegw init writes an example)"))
 	}
 	if _, at := expandedSize(root); at != nil {
 		l, c := nodePos(at)
-		return nil, newError(Problem{File: filename, Line: l, Col: c, Msg: fmt.Sprintf("aliases expand the document past %s nodes or %s bytes here: a config needs no such repetition", commas(MaxNodes), commas(MaxExpandedBytes))})
+		return nil, newError(problemAt(filename, l, c, "", "aliases expand the document past %s nodes or %s bytes here: a config needs no such repetition", commas(MaxNodes), commas(MaxExpandedBytes)))
 	}
 	cfg = &Config{file: filename, root: root}
 	d := &decoder{file: filename}
@@ -456,8 +482,12 @@ func syntaxProblem(file string, err error) Problem {
 	if strings.Contains(p.Msg, "'\t'") {
 		p.Msg = "a tab character: YAML indentation must use spaces"
 	}
-	p.Msg = goccyPos.ReplaceAllString(clip(p.Msg, 300), "at line $1")
-	p.Msg = "syntax error: " + p.Msg
+	if p.Msg == "a tab character: YAML indentation must use spaces" {
+		p.Format = "syntax error: a tab character: YAML indentation must use spaces"
+	} else {
+		p.Format, p.Args = "syntax error: %s", []any{goccyPos.ReplaceAllString(clip(p.Msg, 300), "at line $1")}
+	}
+	p.Msg = fmt.Sprintf(p.Format, p.Args...)
 	return p
 }
 
@@ -549,7 +579,7 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 func (c *Config) validate() []Problem {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
-		ps = append(ps, c.problem(field, fmt.Sprintf(format, args...)))
+		ps = append(ps, c.problemf(field, format, args...))
 	}
 	switch {
 	case c.Gateway.ID == "":
@@ -599,7 +629,7 @@ func (c *Config) validate() []Problem {
 			add(f+".driver", "driver is required (known: %s)", strings.Join(edge.Drivers(), ", "))
 		default:
 			if _, err := edge.LookupDriver(in.Driver); err != nil {
-				add(f+".driver", "%v", err)
+				add(f+".driver", "unknown driver %q (known: %s)", in.Driver, strings.Join(edge.Drivers(), ", "))
 			}
 		}
 	}
@@ -614,18 +644,18 @@ func (c *Config) validate() []Problem {
 			add(f+".driver", "driver is required (known: %s)", strings.Join(edge.Outputs(), ", "))
 		default:
 			if _, err := edge.LookupOutput(o.Driver); err != nil {
-				add(f+".driver", "%v", err)
+				add(f+".driver", "unknown output driver %q (known: %s)", o.Driver, strings.Join(edge.Outputs(), ", "))
 			}
 		}
 	}
 	for _, fe := range ValidateRules(c.Rules, outNames) {
-		add(fe.Field, "%s", fe.Msg)
+		ps = append(ps, c.fieldProblem(fe))
 	}
 	for _, sec := range c.sections() {
 		switch v := sec.(type) {
 		case interface{ Validate() []*FieldError }:
 			for _, fe := range v.Validate() {
-				add(fe.Field, "%s", fe.Msg)
+				ps = append(ps, c.fieldProblem(fe))
 			}
 		case interface{ Validate() error }:
 			ps = append(ps, c.fieldProblems(v.Validate())...)
@@ -650,20 +680,29 @@ func (c *Config) fieldProblems(err error) []Problem {
 	}
 	var fe *FieldError
 	if errors.As(err, &fe) {
-		return []Problem{c.problem(fe.Field, fe.Msg)}
+		return []Problem{c.fieldProblem(fe)}
 	}
 	return c.problemsOf(err, "")
 }
 
 func (c *Config) checkName(f, what, name string, seen map[string]int, i int, add func(string, string, ...any)) {
+	input := what == "input"
 	switch {
+	case name == "" && input:
+		add(f+".name", "an input needs a name")
 	case name == "":
-		add(f+".name", "an %s needs a name", what)
+		add(f+".name", "an output needs a name")
+	case !ValidID(name) && input:
+		add(f+".name", "input name %q: use 1-64 letters, digits, '.', '_' or '-'", name)
 	case !ValidID(name):
-		add(f+".name", "%s name %q: use 1-64 letters, digits, '.', '_' or '-'", what, name)
+		add(f+".name", "output name %q: use 1-64 letters, digits, '.', '_' or '-'", name)
 	default:
 		if j, dup := seen[name]; dup {
-			add(f+".name", "duplicate %s name %q (also %ss[%d])", what, name, what, j)
+			if input {
+				add(f+".name", "duplicate input name %q (also inputs[%d])", name, j)
+			} else {
+				add(f+".name", "duplicate output name %q (also outputs[%d])", name, j)
+			}
 			return
 		}
 		seen[name] = i
@@ -675,13 +714,26 @@ func (c *Config) checkName(f, what, name string, seen map[string]int, i int, add
 // "inputs[2].options.devices[1].slave". When field is not in the file (a
 // default, a missing key) the nearest enclosing part that is gives the line.
 func (c *Config) Errorf(field, format string, args ...any) error {
-	return &Error{Problems: []Problem{c.problem(field, fmt.Sprintf(format, args...))}}
+	return &Error{Problems: []Problem{c.problemf(field, format, args...)}}
 }
 
-func (c *Config) problem(field, msg string) Problem {
-	p := Problem{File: c.file, Field: field, Msg: msg}
+// problemf is a Problem at field's file:line with format and args.
+func (c *Config) problemf(field, format string, args ...any) Problem {
+	return c.place(Problem{Field: field, Msg: fmt.Sprintf(format, args...), Format: format, Args: args})
+}
+
+// fieldProblem is fe at its field's file:line.
+func (c *Config) fieldProblem(fe *FieldError) Problem {
+	format, args := fe.FormatArgs()
+	return c.place(Problem{Field: fe.Field, Msg: fe.Msg, Format: format, Args: args})
+}
+
+// place puts p at the file:line:col of its field.
+func (c *Config) place(p Problem) Problem {
+	p.File = c.file
+	p.Line, p.Col = 0, 0
 	if c.root != nil {
-		p.Line, p.Col = nodePos(lookup(c.root, field))
+		p.Line, p.Col = nodePos(lookup(c.root, p.Field))
 	}
 	if p.Line == 0 && c.file != "" {
 		p.Line, p.Col = 1, 1

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // Rule is one local alert rule. edge/rules compiles it (expressions,
@@ -197,10 +199,28 @@ func (r *Rule) SetDefaults() {
 // a file:line by the loader.
 type FieldError struct {
 	Field string // "rules[3].when"
-	Msg   string
+	Msg   string // in English
+	// Format and Args are what Msg was printed from, for other
+	// languages (see Problem).
+	Format string
+	Args   []any
+}
+
+// FieldErrorf is a FieldError whose message is format with args.
+func FieldErrorf(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// FormatArgs is what the message prints from: Format and Args, or "%s"
+// and Msg for a FieldError made without them.
+func (e *FieldError) FormatArgs() (string, []any) {
+	if e.Format == "" {
+		return "%s", []any{e.Msg}
+	}
+	return e.Format, e.Args
+}
 
 // ValidateRules checks the rules structurally: names, modifiers, action
 // shapes and output references. It returns every problem it finds; each
@@ -209,7 +229,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 func ValidateRules(rules []Rule, outputs map[string]bool) []*FieldError {
 	var errs []*FieldError
 	add := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, FieldErrorf(field, format, args...))
 	}
 	seen := map[string]int{}
 	for i := range rules {
@@ -327,13 +347,13 @@ var Weekdays = map[string]int{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, 
 func ParseWindow(s string) (from, to int, err error) {
 	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
 	if !ok {
-		return 0, 0, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
+		return 0, 0, edge.Msgf("window %q: want HH:MM-HH:MM", s)
 	}
 	if from, err = parseHM(a); err == nil {
 		to, err = parseHM(b)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("window %q: %v", s, err)
+		return 0, 0, edge.Msgf("window %q: %v", s, err)
 	}
 	return from, to, nil
 }
@@ -342,10 +362,10 @@ func parseHM(s string) (int, error) {
 	var h, m int
 	s = strings.TrimSpace(s)
 	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); n != 2 || err != nil || len(s) < 4 || len(s) > 5 {
-		return 0, fmt.Errorf("bad time %q: want HH:MM", s)
+		return 0, edge.Msgf("bad time %q: want HH:MM", s)
 	}
 	if h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0) {
-		return 0, fmt.Errorf("time %q out of range", s)
+		return 0, edge.Msgf("time %q out of range", s)
 	}
 	return h*60 + m, nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -61,19 +60,21 @@ func (s *Status) Disabled() bool { return strings.EqualFold(s.Listen, "off") }
 // named from the file's root: "status.listen".
 func (s *Status) Validate() []*FieldError {
 	var errs []*FieldError
-	add := func(field, msg string) { errs = append(errs, &FieldError{Field: "status." + field, Msg: msg}) }
+	add := func(field, format string, args ...any) {
+		errs = append(errs, FieldErrorf("status."+field, format, args...))
+	}
 	if s.PasswordHash != "" {
 		if _, err := password.Parse(s.PasswordHash); err != nil {
-			add("password_hash", err.Error())
+			add("password_hash", "%v", err)
 		}
 	}
 	if !s.Disabled() {
 		loop, err := ListenIsLoopback(s.Listen)
 		switch {
 		case err != nil:
-			add("listen", err.Error())
+			add("listen", "%v", err)
 		case !loop && s.PasswordHash == "":
-			add("listen", "listening on "+strconv.Quote(s.Listen)+" (not loopback) needs status.password_hash: make one with 'edgegw status hash-password', or listen on 127.0.0.1")
+			add("listen", "listening on %q (not loopback) needs status.password_hash: make one with 'edgegw status hash-password', or listen on 127.0.0.1", s.Listen)
 		}
 	}
 	if s.SessionTTL < 0 || (s.SessionTTL > 0 && s.SessionTTL.D() < time.Minute) {
@@ -93,10 +94,10 @@ func (s *Status) Validate() []*FieldError {
 func ListenIsLoopback(addr string) (bool, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return false, errors.New("want host:port such as 127.0.0.1:8780, got " + strconv.Quote(addr))
+		return false, phrase("want host:port such as 127.0.0.1:8780, got %q", addr)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return false, errors.New("bad port " + strconv.Quote(port))
+		return false, phrase("bad port %q", port)
 	}
 	switch strings.ToLower(host) {
 	case "":

@@ -54,7 +54,7 @@ func (b *ByteSize) UnmarshalText(t []byte) error {
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil || !(f >= 0) || f*float64(mult) > 1<<62 {
-		return fmt.Errorf("invalid size %q: want a number with an optional unit such as 64MiB, 1GiB", s)
+		return edge.Msgf("invalid size %q: want a number with an optional unit such as 64MiB, 1GiB", s)
 	}
 	*b = ByteSize(f * float64(mult))
 	return nil

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -107,16 +106,18 @@ func (u *Uplink) SetDefaults() {
 // from the file's root: "uplink.url".
 func (u *Uplink) Validate() []*FieldError {
 	var errs []*FieldError
-	add := func(field, msg string) { errs = append(errs, &FieldError{Field: "uplink." + field, Msg: msg}) }
+	add := func(field, format string, args ...any) {
+		errs = append(errs, FieldErrorf("uplink."+field, format, args...))
+	}
 	if u.Enabled() {
 		p, err := url.Parse(u.URL)
 		switch {
 		case err != nil:
-			add("url", "not a URL: "+err.Error())
+			add("url", "not a URL: %v", err)
 		case p.Scheme != "https" && p.Scheme != "http":
-			add("url", "want an https:// (or http://) URL, got scheme "+strconv.Quote(p.Scheme))
+			add("url", "want an https:// (or http://) URL, got scheme %q", p.Scheme)
 		case p.Host == "":
-			add("url", "no host in "+strconv.Quote(u.URL))
+			add("url", "no host in %q", u.URL)
 		case p.RawQuery != "" || p.Fragment != "":
 			add("url", "the URL may not carry a query or fragment")
 		}

@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/store"
 )
 
 // DeviceState is what the gateway knows of one device, from durable events.
@@ -115,6 +117,48 @@ func (r *registry) snapshot() []DeviceState {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// locate sets the location of an event of a device to the device's
+// location in the running config ("" for a device the config does not
+// declare): the config, not the producer, says where a device is.
+func (r *registry) locate(ev *edge.Event) {
+	if ev.Device == "" {
+		return
+	}
+	r.mu.RLock()
+	st := r.devices[ev.Device]
+	loc := ""
+	if st != nil {
+		loc = st.Location
+	}
+	r.mu.RUnlock()
+	ev.Location = loc
+}
+
+// locatingLog is the store as everything that records events sees it (the
+// drivers' sink, the rule engine's alerts and announcements, the action
+// runner's records): the one place where an event gets its device's
+// location, at the time it is recorded.
+type locatingLog struct {
+	*store.Store
+	reg *registry
+}
+
+func (l locatingLog) Append(ctx context.Context, evs ...edge.Event) ([]edge.Event, error) {
+	located := make([]edge.Event, len(evs)) // the caller's slice stays as it was
+	for i := range evs {
+		located[i] = evs[i]
+		l.reg.locate(&located[i])
+	}
+	return l.Store.Append(ctx, located...)
+}
+
+func (l locatingLog) AppendAsync(ev edge.Event, done func(edge.Event, error)) error {
+	l.reg.locate(&ev)
+	return l.Store.AppendAsync(ev, done)
+}
+
+var _ edge.Log = locatingLog{}
 
 // sink is what drivers emit into: the store's group-commit queue.
 type sink struct {

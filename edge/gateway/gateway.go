@@ -232,9 +232,10 @@ func (g *Gateway) start(cfg *config.Config) (*generation, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	gen := &generation{parts: p, cancel: cancel}
 	uplinkUp := g.opts.UplinkUp
+	events := locatingLog{Store: g.store, reg: g.reg}
 	gen.runner = actions.New(actions.Options{
 		Outputs:  p.outputs,
-		Log:      g.store,
+		Log:      events,
 		State:    g.store,
 		Clock:    g.opts.Clock,
 		Logger:   g.log.With("component", "actions"),
@@ -244,7 +245,7 @@ func (g *Gateway) start(cfg *config.Config) (*generation, error) {
 	eng, err := rules.New(rules.Options{
 		Set:     p.rules,
 		Devices: p.devices,
-		Log:     g.store,
+		Log:     events,
 		State:   g.store,
 		Clock:   g.opts.Clock,
 		Logger:  g.log.With("component", "rules"),
@@ -273,7 +274,7 @@ func (g *Gateway) start(cfg *config.Config) (*generation, error) {
 		gen.wg.Add(1)
 		go func() { defer gen.wg.Done(); w() }()
 	}
-	s := sink{log: g.store, reg: g.reg}
+	s := sink{log: events, reg: g.reg}
 	for _, in := range p.inputs {
 		gen.wg.Add(1)
 		go func() {

@@ -133,11 +133,12 @@ func TestDoorOpenRaisesAlertAndDrivesOutput(t *testing.T) {
 		return ok
 	})
 	door := ""
+	locs := map[string]string{} // device -> location in the config
 	for _, dev := range d.Devices() {
-		if dev.Type == "door_contact" {
+		if dev.Type == "door_contact" && door == "" {
 			door = dev.ID
-			break
 		}
+		locs[dev.ID] = dev.Location
 	}
 	if err := d.OpenDoor(door); err != nil {
 		t.Fatalf("open door: %v", err)
@@ -172,7 +173,16 @@ func TestDoorOpenRaisesAlertAndDrivesOutput(t *testing.T) {
 	r.stop()
 
 	var sawOpen, sawFiring, sawAck bool
+	located := map[edge.Kind]int{}
 	for _, ev := range readAll(t, dir) {
+		// Every event of a device carries its location from the config,
+		// whoever recorded it: the driver, the supervisor, the rule engine.
+		if ev.Device != "" {
+			if want := locs[ev.Device]; ev.Location != want || want == "" {
+				t.Errorf("%s event of %s seq %d: location %q, want %q", ev.Kind, ev.Device, ev.Seq, ev.Location, want)
+			}
+			located[ev.Kind]++
+		}
 		switch {
 		case ev.Kind == edge.KindState && ev.Device == door && ev.Text == "open":
 			sawOpen = true
@@ -193,6 +203,11 @@ func TestDoorOpenRaisesAlertAndDrivesOutput(t *testing.T) {
 	}
 	if !sawOpen || !sawFiring || !sawAck {
 		t.Errorf("log: open %v, firing %v, acknowledged %v; want all true", sawOpen, sawFiring, sawAck)
+	}
+	for _, k := range []edge.Kind{edge.KindState, edge.KindAlert, edge.KindStatus} {
+		if located[k] == 0 {
+			t.Errorf("no located %s event; got %v", k, located)
+		}
 	}
 }
 

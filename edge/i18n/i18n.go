@@ -7,6 +7,13 @@
 // catalog has.
 //
 // A message is a Go template ({{.Name}}); plain strings need no data.
+//
+// Validation errors and the CLI's lines are printf formats instead
+// (format.go): formats.zh-CN.json maps each English format to its Chinese
+// one, with the same verbs in the same order, and a test scans the source
+// for every format passed to the validation error constructors and to
+// Sprintf/Fprintf/Errorf here. The CLI's language comes from LC_ALL,
+// LC_MESSAGES or LANG (FromEnv, Match).
 package i18n
 
 import (

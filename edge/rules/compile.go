@@ -247,7 +247,8 @@ func Compile(rules []config.Rule, tz string, outputs map[string]bool, errorf Err
 	}
 	var errs []error
 	for _, fe := range config.ValidateRules(rules, outputs) {
-		errs = append(errs, errorf(fe.Field, "%s", fe.Msg))
+		format, args := fe.FormatArgs()
+		errs = append(errs, errorf(fe.Field, format, args...))
 	}
 	loc, err := loadZone(tz)
 	if err != nil {
@@ -371,7 +372,8 @@ func compileRule(i int, c *config.Rule, loc *time.Location, errorf Errorf) (*rul
 		if err != nil {
 			var fe *config.FieldError
 			if errors.As(err, &fe) {
-				errs = append(errs, errorf(fe.Field, "%s", fe.Msg))
+				format, args := fe.FormatArgs()
+				errs = append(errs, errorf(fe.Field, format, args...))
 			} else {
 				errs = append(errs, errorf(af, "%v", err))
 			}

@@ -135,6 +135,7 @@ func (s Settings) Config() (*kservice.Config, error) {
 	}
 	c.UserName = s.UserName
 	c.Option["SystemdScript"] = SystemdTemplate(s.Groups)
+	c.Option["SysvScript"] = SysvTemplate(s.Name, s.UserName)
 	c.Option["Restart"] = "always"
 	return c, nil
 }

@@ -38,6 +38,9 @@ const (
 	flagAlert
 	flagGap
 	flagAction
+	// flagLocation: the record ends with str(location). Records written
+	// before events carried a location lack the flag and decode with none.
+	flagLocation
 )
 
 // maxStringLen bounds a decoded string so garbage cannot ask for gigabytes.
@@ -75,6 +78,9 @@ func Encode(dst []byte, ev *edge.Event) []byte {
 	if ev.Action != nil {
 		fl |= flagAction
 	}
+	if ev.Location != "" {
+		fl |= flagLocation
+	}
 	h[offFlags] = fl
 	h[offQuality] = byte(ev.Quality)
 	binary.BigEndian.PutUint64(h[offEpoch:], ev.Epoch)
@@ -102,6 +108,9 @@ func Encode(dst []byte, ev *edge.Event) []byte {
 		for _, s := range []string{a.Rule, a.Output, a.Result, a.Error} {
 			dst = putString(dst, s)
 		}
+	}
+	if ev.Location != "" {
+		dst = putString(dst, ev.Location)
 	}
 	return dst
 }
@@ -212,6 +221,9 @@ func Decode(rec []byte) (edge.Event, error) {
 	}
 	if fl&flagAction != 0 {
 		ev.Action = &edge.ActionRecord{Rule: d.str(), Output: d.str(), Result: d.str(), Error: d.str()}
+	}
+	if fl&flagLocation != 0 {
+		ev.Location = d.str()
 	}
 	if d.err != nil {
 		return edge.Event{}, d.err

@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+
+	"github.com/edgegw/edgegw/edge/i18n"
 )
 
 // Command is one subcommand.
@@ -64,7 +66,11 @@ type App struct {
 	Summary string
 	// Groups give the one-line description of a command group ("probe")
 	// that has no command of its own.
-	Groups   map[string]string
+	Groups map[string]string
+	// Lang, when set, is the language of the command list, the Short
+	// lines and the framing of errors (edge/i18n's format catalog); nil
+	// is English. Man pages are always English.
+	Lang     func() i18n.Lang
 	commands map[string]*Command
 	byCobra  map[*cobra.Command]*Command
 }
@@ -118,12 +124,12 @@ func (a *App) Main(ctx context.Context, args []string, env *Env) int {
 	if ran != nil {
 		name += " " + ran.Name
 	}
-	fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+	fmt.Fprintf(env.Stderr, "%s: %s\n", name, i18n.ErrorText(a.lang(), err))
 	if errors.Is(err, ErrUsage) && !errors.As(err, &ee) {
 		if ran != nil {
-			fmt.Fprintf(env.Stderr, "Run '%s help %s' for usage.\n", a.Name, ran.Name)
+			i18n.Fprintf(env.Stderr, a.lang(), "Run '%s help %s' for usage.\n", a.Name, ran.Name)
 		} else {
-			fmt.Fprintf(env.Stderr, "Run '%s help' for the commands.\n", a.Name)
+			i18n.Fprintf(env.Stderr, a.lang(), "Run '%s help' for the commands.\n", a.Name)
 		}
 	}
 	return ExitCode(err)
@@ -132,16 +138,27 @@ func (a *App) Main(ctx context.Context, args []string, env *Env) int {
 // Cobra builds the command tree. started, when set, is told which
 // command runs (for the error line).
 func (a *App) Cobra(env *Env, started func(*Command)) *cobra.Command {
+	return a.cobra(env, started, a.lang())
+}
+
+func (a *App) lang() i18n.Lang {
+	if a.Lang == nil {
+		return i18n.EN
+	}
+	return a.Lang()
+}
+
+func (a *App) cobra(env *Env, started func(*Command), lang i18n.Lang) *cobra.Command {
 	root := &cobra.Command{
 		Use:           a.Name,
-		Short:         a.Summary,
-		Long:          a.Name + " — " + a.Summary,
+		Short:         i18n.Text(lang, a.Summary),
+		Long:          a.Name + " — " + i18n.Text(lang, a.Summary),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("%w: unknown command %q", ErrUsage, args[0])
+				return i18n.Errorf(lang, "%w: unknown command %q", ErrUsage, args[0])
 			}
 			a.printList(env.Stderr)
 			return &ExitError{Code: ExitUsage}
@@ -151,8 +168,8 @@ func (a *App) Cobra(env *Env, started func(*Command)) *cobra.Command {
 	root.SetErr(env.Stderr)
 	root.SetIn(env.Stdin)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", ErrUsage, err) })
-	root.SetHelpTemplate(helpTemplate)
-	root.SetUsageTemplate(helpTemplate)
+	root.SetHelpTemplate(helpTemplateIn(lang))
+	root.SetUsageTemplate(helpTemplateIn(lang))
 	nodes := map[string]*cobra.Command{"": root}
 	a.byCobra = map[*cobra.Command]*Command{}
 	var node func(path []string) *cobra.Command
@@ -162,9 +179,9 @@ func (a *App) Cobra(env *Env, started func(*Command)) *cobra.Command {
 			return n
 		}
 		parent := node(path[:len(path)-1])
-		short := a.Groups[key]
+		short := i18n.Text(lang, a.Groups[key])
 		if short == "" {
-			short = key + " commands"
+			short = i18n.Sprintf(lang, "%s commands", key)
 		}
 		g := &cobra.Command{
 			Use:         path[len(path)-1],
@@ -173,7 +190,7 @@ func (a *App) Cobra(env *Env, started func(*Command)) *cobra.Command {
 			Args:        cobra.ArbitraryArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				if len(args) > 0 {
-					return fmt.Errorf("%w: unknown command %q for %q", ErrUsage, args[0], a.Name+" "+key)
+					return i18n.Errorf(lang, "%w: unknown command %q for %q", ErrUsage, args[0], a.Name+" "+key)
 				}
 				cmd.SetOut(env.Stderr)
 				cmd.Help()
@@ -203,7 +220,7 @@ func (a *App) Cobra(env *Env, started func(*Command)) *cobra.Command {
 			return c.Run(cmd.Context(), env, args)
 		}
 		if existing, ok := nodes[n]; ok { // a group made for an earlier child
-			existing.Short, existing.Long, existing.Hidden = c.Short, strings.TrimSpace(c.Usage), c.Hidden
+			existing.Short, existing.Long, existing.Hidden = i18n.Text(lang, c.Short), strings.TrimSpace(c.Usage), c.Hidden
 			delete(existing.Annotations, "group")
 			existing.RunE = run
 			existing.Flags().AddGoFlagSet(fs)
@@ -213,7 +230,7 @@ func (a *App) Cobra(env *Env, started func(*Command)) *cobra.Command {
 		parent := node(path[:len(path)-1])
 		cc := &cobra.Command{
 			Use:    path[len(path)-1] + " [flags] [args]",
-			Short:  c.Short,
+			Short:  i18n.Text(lang, c.Short),
 			Long:   strings.TrimSpace(c.Usage),
 			Hidden: c.Hidden,
 			Args:   cobra.ArbitraryArgs,
@@ -242,6 +259,23 @@ Run '{{.CommandPath}} <command> --help' for details.
 Flags:
 {{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
 {{end}}`
+
+// helpTemplateIn is helpTemplate with its words in lang.
+func helpTemplateIn(lang i18n.Lang) string {
+	if lang == i18n.EN {
+		return helpTemplate
+	}
+	return strings.NewReplacer(
+		"Usage: ", i18n.Text(lang, "Usage: "),
+		"<command>", i18n.Text(lang, "<command>"),
+		"[flags]", i18n.Text(lang, "[flags]"),
+		"[args]", i18n.Text(lang, "[args]"),
+		"Commands:", i18n.Text(lang, "Commands:"),
+		"Flags:", i18n.Text(lang, "Flags:"),
+		" --help' for details.", i18n.Text(lang, " --help' for details."),
+		"Run '", i18n.Text(lang, "Run '"),
+	).Replace(helpTemplate)
+}
 
 // longFlags turns the single-dash long flags the standard flag package
 // took (-config FILE) into cobra's --config, so scripts written for
@@ -278,7 +312,8 @@ func (a *App) find(args []string) (*Command, []string) {
 }
 
 func (a *App) printList(w io.Writer) {
-	fmt.Fprintf(w, "%s — %s\n\nUsage: %s <command> [flags] [args]\n\nCommands:\n", a.Name, a.Summary, a.Name)
+	lang := a.lang()
+	i18n.Fprintf(w, lang, "%s — %s\n\nUsage: %s <command> [flags] [args]\n\nCommands:\n", a.Name, i18n.Text(lang, a.Summary), a.Name)
 	names := make([]string, 0, len(a.commands))
 	for n, c := range a.commands {
 		if !c.Hidden {
@@ -287,10 +322,10 @@ func (a *App) printList(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-20s %s\n", n, a.commands[n].Short)
+		fmt.Fprintf(w, "  %-20s %s\n", n, i18n.Text(lang, a.commands[n].Short))
 	}
-	fmt.Fprintf(w, "  %-20s %s\n", "completion", "shell completion script (bash, zsh, fish, powershell)")
-	fmt.Fprintf(w, "\nRun '%s help <command>' or '%s <command> --help' for details.\n", a.Name, a.Name)
+	fmt.Fprintf(w, "  %-20s %s\n", "completion", i18n.Text(lang, "shell completion script (bash, zsh, fish, powershell)"))
+	i18n.Fprintf(w, lang, "\nRun '%s help <command>' or '%s <command> --help' for details.\n", a.Name, a.Name)
 }
 
 // Man writes a man page (section 1) for the app and each of its commands
@@ -299,7 +334,7 @@ func (a *App) Man(dir string, env *Env) error {
 	if env == nil {
 		env = &Env{Stdout: io.Discard, Stderr: io.Discard}
 	}
-	root := a.Cobra(env, nil)
+	root := a.cobra(env, nil, i18n.EN)
 	root.DisableAutoGenTag = true
 	return doc.GenManTree(root, &doc.GenManHeader{Title: strings.ToUpper(a.Name), Section: "1", Source: a.Name, Manual: a.Name + " manual"}, dir)
 }

@@ -17,9 +17,14 @@ const (
 	FormatJSONL = "jsonl" // one JSON object per line: the stream's schema (docs/central.md)
 )
 
-// CSVHeader are the columns of FormatCSV.
+// CSVHeader are the columns of FormatCSV. path is the event's full path
+// (receiver.EventPath); loc is the device's location in the gateway's
+// config, loc_building, loc_unit and loc_household its levels below the
+// compound (unit is the reading's unit of measure). New columns are added
+// at the end.
 var CSVHeader = []string{"key", "gateway", "path", "epoch", "seq", "received", "ts", "trusted", "kind", "prio",
-	"dev", "pt", "v", "unit", "q", "text", "online", "alert_id", "alert_rule", "alert_state", "alert_severity", "cursor"}
+	"dev", "pt", "v", "unit", "q", "text", "online", "alert_id", "alert_rule", "alert_state", "alert_severity", "cursor",
+	"loc", "loc_building", "loc_unit", "loc_household"}
 
 // FileWriter writes events as CSV or JSON lines.
 type FileWriter struct {
@@ -79,7 +84,8 @@ func (f *FileWriter) Write(s *receiver.StoredEvent) error {
 	}
 	return f.csv.Write([]string{Key(s.Gateway, e.Epoch, e.Seq), s.Gateway, s.Path, u(e.Epoch), u(e.Seq),
 		s.Received.UTC().Format(time.RFC3339Nano), e.Time.UTC().Format(time.RFC3339Nano), strconv.FormatBool(e.ClockTrusted),
-		e.Kind, u(uint64(e.Priority)), e.Device, e.Point, v, e.Unit, q, e.Text, online, aid, arule, astate, asev, u(s.Cursor)})
+		e.Kind, u(uint64(e.Priority)), e.Device, e.Point, v, e.Unit, q, e.Text, online, aid, arule, astate, asev, u(s.Cursor),
+		e.Location, s.Building, s.Unit, s.Household})
 }
 
 // Count is how many events were written.

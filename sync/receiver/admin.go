@@ -98,8 +98,8 @@ func (r *Receiver) adminEvents(w http.ResponseWriter, req *http.Request) {
 	var next uint64
 	if qr, ok := r.store.(Querier); ok {
 		query := Query{Scope: q.Get("scope"), Gateway: q.Get("gateway"), After: after, Limit: int(min(limit, 10000))}
-		if _, err := ParsePlace(query.Scope); err != nil {
-			r.adminErr(w, req, wire.CodeBadRequest, "scope: "+err.Error())
+		if _, err := ParseScope(query.Scope); err != nil {
+			r.adminErr(w, req, wire.CodeBadRequest, err.Error())
 			return
 		}
 		for _, tv := range []struct {

@@ -240,7 +240,7 @@ func (b *Badger) Gateways() ([]GatewayStatus, error) {
 
 // eventSize estimates the stored size of an event, generously.
 func eventSize(e *wire.Event) int {
-	n := 64 + len(e.Kind) + len(e.Device) + len(e.Point) + len(e.Unit) + len(e.Text)
+	n := 64 + len(e.Kind) + len(e.Device) + len(e.Point) + len(e.Unit) + len(e.Text) + len(e.Location)
 	if a := e.Alert; a != nil {
 		n += 64 + 2*(len(a.ID)+len(a.Rule)+len(a.State)+len(a.Severity)+len(a.Message)+len(a.By))
 	}
@@ -286,6 +286,18 @@ func (b *Badger) Events(gw string, after uint64, limit int) ([]StoredEvent, uint
 	}
 	next := after
 	var out []StoredEvent
+	places := map[string]string{} // gateway -> place, for the events' paths
+	placeOf := func(txn *badger.Txn, gw string) string {
+		p, ok := places[gw]
+		if !ok {
+			var g Gateway
+			if getJSON(txn, gwKey(pGateway, gw), &g) == nil {
+				p = g.Place
+			}
+			places[gw] = p
+		}
+		return p
+	}
 	err := b.db.View(func(txn *badger.Txn) error {
 		// Start at the block holding after+1: the last block key <= it.
 		start := binary.BigEndian.AppendUint64([]byte(pEvent), after+1)
@@ -331,7 +343,11 @@ func (b *Badger) Events(gw string, after uint64, limit int) ([]StoredEvent, uint
 					if err != nil {
 						return fmt.Errorf("event %d: %w", cur, err)
 					}
-					out = append(out, StoredEvent{Cursor: cur, Gateway: blk.gateway, Received: blk.received, Event: js})
+					se := StoredEvent{Cursor: cur, Gateway: blk.gateway, Received: blk.received, Event: js}
+					// A gateway's place is fixed at registration: the current one is
+					// the one it had when the event was stored.
+					se.Locate(placeOf(txn, blk.gateway), e.Location)
+					out = append(out, se)
 				}
 				return nil
 			})

@@ -62,7 +62,8 @@ func FullPlace(path string) ([]string, error) {
 
 // Query selects stored events by place, gateway and time.
 type Query struct {
-	// Scope is a place path prefix: "putuo", "putuo/caoyang", ... "" is all.
+	// Scope is a place path prefix: "putuo", "putuo/caoyang", ... down to
+	// a building, unit or household of a compound (ParseScope); "" is all.
 	Scope string
 	// Gateway, when set, keeps one gateway's events.
 	Gateway string

@@ -21,10 +21,13 @@ import (
 //	body:   n records in internal/zblock's framing (uvarint(len) record)
 //	record: uvarint(epoch) uvarint(seq) varint(tsMs) flags prio q
 //	        str(kind) str(dev) str(pt) str(unit) str(text) float64bits(v)
-//	        [uvarint(len) extJSON, if flags&8]
+//	        [uvarint(len) extJSON, if flags&8] [str(location), if flags&16]
 //	str:    uvarint(len) bytes
 //
-// flags: 1 clock trusted, 2 online given, 4 online, 8 has alert/gap/action.
+// flags: 1 clock trusted, 2 online given, 4 online, 8 has alert/gap/action,
+// 16 has a location. Records stored before events carried a location end
+// after the ext; a reader that does not know flag 16 ignores the location
+// after it.
 const (
 	blockVersion = 1
 	blockZstd    = 2 // the body is zstd-compressed (what ingest writes)
@@ -77,6 +80,9 @@ func appendRecord(b []byte, e *wire.Event) ([]byte, error) {
 	if hasExt {
 		flags |= 8
 	}
+	if e.Location != "" {
+		flags |= 16
+	}
 	b = append(b, flags, e.Priority, e.Quality)
 	b = appendStr(b, e.Kind)
 	b = appendStr(b, e.Device)
@@ -91,6 +97,9 @@ func appendRecord(b []byte, e *wire.Event) ([]byte, error) {
 		}
 		b = binary.AppendUvarint(b, uint64(len(js)))
 		b = append(b, js...)
+	}
+	if e.Location != "" {
+		b = appendStr(b, e.Location)
 	}
 	return b, nil
 }
@@ -203,6 +212,9 @@ func decodeRecord(b []byte) (e wire.Event, err error) {
 			}
 		}
 		e.Alert, e.Gap, e.Action = x.Alert, x.Gap, x.Action
+	}
+	if flags&16 != 0 {
+		e.Location = r.str()
 	}
 	return e, r.err
 }

@@ -3,7 +3,9 @@ package receiver
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -65,6 +67,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Epoch: 2, Seq: 8, Time: time.UnixMilli(-62135596800000).UTC(), Kind: "status", Online: &on, Text: "back"},
 		{Epoch: 2, Seq: 9, Kind: "alert", Priority: 3, Alert: &wire.Alert{ID: "a", State: "firing"},
 			Gap: &wire.Gap{Epoch: 2, From: 1, To: 3, Count: 3, Reason: "x"}, Action: &wire.Action{Result: "ok"}},
+		{Epoch: 2, Seq: 10, Kind: "state", Device: "door-1", Text: "open", Value: 1, Location: "cp07/3/2/301"},
+		{Epoch: 2, Seq: 11, Kind: "alert", Device: "door-1", Location: "阳光/3号楼", Alert: &wire.Alert{ID: "b", State: "firing"}},
 	}
 	var block []byte
 	for i := range events {
@@ -82,7 +86,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	for _, val := range [][]byte{val, compressed} {
 		blk, err := readBlock(val)
-		if err != nil || blk.n != 3 || blk.gateway != "gw-x" || blk.received.UnixMilli() != 1234 {
+		if err != nil || blk.n != uint64(len(events)) || blk.gateway != "gw-x" || blk.received.UnixMilli() != 1234 {
 			t.Fatalf("block header: %+v %v", blk, err)
 		}
 		for i := range events {
@@ -96,7 +100,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			}
 			w := events[i]
 			if !got.Time.Equal(w.Time) || got.Epoch != w.Epoch || got.Seq != w.Seq || got.Kind != w.Kind || got.Device != w.Device ||
-				got.Value != w.Value || got.Unit != w.Unit || got.Quality != w.Quality || got.ClockTrusted != w.ClockTrusted ||
+				got.Value != w.Value || got.Unit != w.Unit || got.Quality != w.Quality || got.ClockTrusted != w.ClockTrusted || got.Location != w.Location ||
 				(w.Online != nil) != (got.Online != nil) || (w.Alert != nil && *got.Alert != *w.Alert) || (w.Gap != nil && *got.Gap != *w.Gap) {
 				t.Errorf("event %d: got %+v, want %+v", i, got, w)
 			}
@@ -112,6 +116,39 @@ func TestRecordRoundTrip(t *testing.T) {
 			if _, err := b.next(); err == nil {
 				t.Error("truncated block read")
 			}
+		}
+	}
+}
+
+// TestRecordWithoutLocation: a record stored before events carried a
+// location (flag 16 unset, nothing after the value or the ext) decodes
+// with none, and today's encoder still writes it byte for byte.
+func TestRecordWithoutLocation(t *testing.T) {
+	for _, tc := range []struct {
+		hex  string
+		want wire.Event
+	}{
+		{"020780bc9cdec46800000005737461746506646f6f722d3107636f6e7461637400046f70656e000000000000f03f",
+			wire.Event{Epoch: 2, Seq: 7, Time: time.UnixMilli(1795932000000).UTC(), Kind: "state", Device: "door-1", Point: "contact", Text: "open", Value: 1}},
+		{"020880bc9cdec46808030005616c65727406646f6f722d3100000000000000000000004a" +
+			"7b22616c657274223a7b226964223a2261222c2272756c65223a22222c227374617465223a22666972696e67222c227365766572697479223a22222c226d657373616765223a22227d7d",
+			wire.Event{Epoch: 2, Seq: 8, Time: time.UnixMilli(1795932000000).UTC(), Kind: "alert", Priority: 3, Device: "door-1",
+				Alert: &wire.Alert{ID: "a", State: "firing"}}},
+	} {
+		rec, err := hex.DecodeString(tc.hex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeRecord(rec)
+		if err != nil {
+			t.Fatalf("old record: %v", err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("got %+v, want %+v", got, tc.want)
+		}
+		again, _ := appendRecord(nil, &got)
+		if hex.EncodeToString(again) != tc.hex {
+			t.Errorf("re-encoded: got %x, want %s", again, tc.hex)
 		}
 	}
 }

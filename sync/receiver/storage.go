@@ -101,10 +101,19 @@ type GatewayStatus struct {
 
 // StoredEvent is an event as the receiver keeps it.
 type StoredEvent struct {
-	Cursor   uint64    `json:"cursor"` // arrival order, across all gateways
-	Gateway  string    `json:"gateway"`
-	Path     string    `json:"path,omitempty"` // the gateway's place when stored (stores that keep it)
-	Received time.Time `json:"received"`
+	Cursor  uint64 `json:"cursor"` // arrival order, across all gateways
+	Gateway string `json:"gateway"`
+	// Path is the event's full place: the gateway's district/street/
+	// committee/compound when stored, then the building, unit and
+	// household of the event's device as far as its location names them
+	// (EventPath); "" for an unplaced gateway's events without a location.
+	Path string `json:"path,omitempty"`
+	// Building, Unit and Household are the device's, from its location in
+	// the gateway's config when the event was recorded (event.loc).
+	Building  string    `json:"building,omitempty"`
+	Unit      string    `json:"unit,omitempty"`
+	Household string    `json:"household,omitempty"`
+	Received  time.Time `json:"received"`
 	// Event is the event as JSON (wire.Event's encoding); Decode parses it.
 	Event json.RawMessage `json:"event"`
 }

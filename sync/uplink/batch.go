@@ -23,7 +23,7 @@ const MinPriority = edge.PriorityHigh
 // eventSize estimates the uncompressed wire size of ev in bytes: enough to
 // cap batches and to estimate the backlog, not exact.
 func eventSize(ev *edge.Event) int {
-	n := 24 + len(ev.Device)/4 + len(ev.Point)/4 + len(ev.Text)/4
+	n := 24 + len(ev.Device)/4 + len(ev.Point)/4 + len(ev.Text)/4 + len(ev.Location)/4
 	if ev.Alert != nil {
 		n += 64 + len(ev.Alert.ID) + len(ev.Alert.Rule) + len(ev.Alert.Message) + len(ev.Alert.Severity) + len(ev.Alert.By)
 	}
@@ -84,7 +84,7 @@ func toWire(e *edge.Event) wire.Event {
 		Epoch: e.Epoch, Seq: e.Seq, Time: e.Time, ClockTrusted: e.ClockTrusted,
 		Kind: e.Kind.String(), Priority: uint8(e.Priority),
 		Device: e.Device, Point: e.Point, Value: e.Value, Unit: e.Unit,
-		Quality: uint8(e.Quality), Text: e.Text, Online: e.Online,
+		Quality: uint8(e.Quality), Text: e.Text, Location: e.Location, Online: e.Online,
 	}
 	if a := e.Alert; a != nil {
 		w.Alert = &wire.Alert{ID: a.ID, Rule: a.Rule, State: string(a.State), Severity: a.Severity, Message: a.Message, By: a.By, Cause: a.Cause}

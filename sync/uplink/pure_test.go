@@ -76,3 +76,17 @@ func TestMainPlanSkipsAckedPriorityEvents(t *testing.T) {
 		t.Fatalf("acked only: got %d to send covering %d, want 0 covering 1", len(send), covered)
 	}
 }
+
+func TestToWireLocation(t *testing.T) {
+	on := true
+	for _, ev := range []edge.Event{
+		{Kind: edge.KindState, Device: "door-1", Text: "open", Location: "cp07/3/2/301"},
+		{Kind: edge.KindStatus, Device: "door-1", Online: &on, Location: "cp07/3"},
+		{Kind: edge.KindAlert, Device: "door-1", Location: "cp07/3/2/301", Alert: &edge.Alert{ID: "a", State: edge.AlertFiring}},
+		{Kind: edge.KindGap, Gap: &edge.Gap{From: 1, To: 2}},
+	} {
+		if got := toWire(&ev); got.Location != ev.Location {
+			t.Errorf("%s event: got location %q, want %q", ev.Kind, got.Location, ev.Location)
+		}
+	}
+}

@@ -45,6 +45,7 @@ type batchDoc struct {
 	Q         []int     `json:"q"`
 	Text      []int     `json:"text"`
 	Online    []int     `json:"online"`
+	Loc       []int     `json:"loc"`
 	Ext       []ext     `json:"ext"`
 }
 
@@ -91,6 +92,7 @@ func AppendBatch(dst []byte, events []Event) []byte {
 	unit := make([]int, n)
 	text := make([]int, n)
 	epoch := make([]int, n)
+	var loc []int // made on the first event with a location: most batches of old gateways have none
 	var anyDev, anyPt, anyUnit, anyText, anyEpoch, anyPrio, anyV, anyQ, anyOnline, anyUntrusted bool
 	var specials []special
 	var exts []ext
@@ -101,6 +103,12 @@ func AppendBatch(dst []byte, events []Event) []byte {
 		pt[i] = str(e.Point)
 		unit[i] = str(e.Unit)
 		text[i] = str(e.Text)
+		if e.Location != "" {
+			if loc == nil {
+				loc = make([]int, n)
+			}
+			loc[i] = str(e.Location)
+		}
 		j, ok := epIdx[e.Epoch]
 		if !ok {
 			j = len(eps)
@@ -220,6 +228,9 @@ func AppendBatch(dst []byte, events []Event) []byte {
 				return 1
 			}
 		})
+	}
+	if loc != nil {
+		b = appendInts(b, "loc", loc)
 	}
 	if len(exts) > 0 {
 		js, _ := json.Marshal(exts) // plain structs of strings and numbers: cannot fail
@@ -406,6 +417,7 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		{"q", d.Q, false, 256},
 		{"text", d.Text, false, ns},
 		{"online", d.Online, false, 3},
+		{"loc", d.Loc, false, ns},
 	}
 	for _, c := range checks {
 		if err := checkColumn(c.name, len(c.col), n, c.required); err != nil {
@@ -415,6 +427,11 @@ func DecodeBatch(data []byte) ([]Event, error) {
 			if v < 0 || v >= c.max {
 				return nil, fmt.Errorf("%w: %s[%d]=%d out of range 0..%d", ErrMalformed, c.name, i, v, c.max-1)
 			}
+		}
+	}
+	for i, v := range d.Loc {
+		if len(d.Strings[v]) > MaxLocation {
+			return nil, fmt.Errorf("%w: loc[%d]: %d bytes, at most %d", ErrMalformed, i, len(d.Strings[v]), MaxLocation)
 		}
 	}
 	if err := checkColumn("seq", len(d.Seq), n, true); err != nil {
@@ -466,6 +483,9 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		}
 		if len(d.Text) > 0 {
 			e.Text = d.Strings[d.Text[i]]
+		}
+		if len(d.Loc) > 0 {
+			e.Location = d.Strings[d.Loc[i]]
 		}
 		if len(d.Online) > 0 && d.Online[i] != 0 {
 			e.Online = BoolPtr(d.Online[i] == 2)

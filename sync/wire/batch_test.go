@@ -98,6 +98,7 @@ func TestBatchGolden(t *testing.T) {
 		"sample":   sampleEvents(),
 		"readings": simReadings(1, 20),
 		"empty":    nil,
+		"located":  locatedEvents(),
 	}
 	for name, events := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -159,6 +160,63 @@ func simReadings(seed uint64, n int) []Event {
 	return events
 }
 
+// locatedEvents are events of a gateway that sends its devices' locations:
+// two buildings, and a gap of the gateway itself (no device, no location).
+func locatedEvents() []Event {
+	return []Event{
+		{Epoch: 5, Seq: 1, Time: t0, ClockTrusted: true, Kind: KindState, Priority: 2,
+			Device: "door-3-2-301", Point: "contact", Text: "open", Value: 1, Location: "cp07/3/2/301"},
+		{Epoch: 5, Seq: 2, Time: t0.Add(time.Second), ClockTrusted: true, Kind: KindAlert, Priority: 3,
+			Device: "door-3-2-301", Location: "cp07/3/2/301",
+			Alert: &Alert{ID: "door/door-3-2-301/1", Rule: "door", State: AlertFiring, Severity: "high", Message: "door open", Cause: 1}},
+		{Epoch: 5, Seq: 3, Time: t0.Add(2 * time.Second), ClockTrusted: true, Kind: KindReading,
+			Device: "temp-5", Point: "temperature", Value: 21.5, Unit: "°C", Location: "cp07/5"},
+		{Epoch: 5, Seq: 4, Time: t0.Add(3 * time.Second), ClockTrusted: true, Kind: KindGap, Priority: 3,
+			Gap: &Gap{Epoch: 5, From: 10, To: 12, Count: 3, Reason: "evicted: store cap"}},
+	}
+}
+
+// TestBatchLocationCompat: the loc column is optional both ways. A batch
+// of an old gateway (no loc) decodes with no locations; a new batch read by
+// an old central, which ignores members it does not know, loses only the
+// locations (simulated by a document type without the column).
+func TestBatchLocationCompat(t *testing.T) {
+	located := EncodeBatch(locatedEvents())
+	if !bytes.Contains(located, []byte(`"loc":[5,5,11,0]`)) {
+		t.Errorf("located batch: got %s, want a loc column [5,5,11,0]", located)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(located, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "loc")
+	old, _ := json.Marshal(doc)
+	got, err := DecodeBatch(old)
+	if err != nil {
+		t.Fatalf("batch without loc: %v", err)
+	}
+	want := locatedEvents()
+	for i := range want {
+		want[i].Location = ""
+	}
+	equalEvents(t, got, want)
+	if bytes.Contains(EncodeBatch(want), []byte(`"loc"`)) {
+		t.Error("a batch without locations has a loc column")
+	}
+
+	// An old central decoded batches into the same document without Loc.
+	var oldDoc struct {
+		Version int      `json:"version"`
+		N       int      `json:"n"`
+		Strings []string `json:"strings"`
+		Kind    []int    `json:"kind"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(located)) // no DisallowUnknownFields: unknown members are ignored
+	if err := dec.Decode(&oldDoc); err != nil || oldDoc.N != 4 {
+		t.Errorf("old central's decoding: got n=%d, %v", oldDoc.N, err)
+	}
+}
+
 func TestDecodeBatchRejects(t *testing.T) {
 	cases := map[string]string{
 		"not json":             `{"version":1,`,
@@ -179,6 +237,9 @@ func TestDecodeBatchRejects(t *testing.T) {
 		"ext twice":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"gap":{}},{"i":0,"gap":{}}]}`,
 		"vx bad":               `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"vx":[{"i":0,"v":"7"}]}`,
 		"seq not int":          `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1.5],"ts":[0],"kind":[1]}`,
+		"loc out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
+		"short loc":            `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"loc":[0]}`,
+		"loc too long":         `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxLocation+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
 	}
 	for name, in := range cases {
 		if _, err := DecodeBatch([]byte(in)); !errors.Is(err, ErrMalformed) {
@@ -243,6 +304,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add(EncodeBatch(sampleEvents()))
 	f.Add(EncodeBatch(simReadings(3, 10)))
 	f.Add(EncodeBatch(nil))
+	f.Add(EncodeBatch(locatedEvents()))
 	f.Add([]byte(`{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"alert":{"id":"a"}}]}`))
 	f.Add([]byte(`{"version":1,"n":1,"strings":[""],"epochs":["1"],"seq":[-1],"ts":[-9223372036854775808],"kind":[0],"vx":[{"i":0,"v":"NaN"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

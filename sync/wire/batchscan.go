@@ -82,6 +82,8 @@ func scanBatchDoc(data []byte, d *batchDoc) bool {
 			d.Text, ok = s.ints()
 		case "online":
 			d.Online, ok = s.ints()
+		case "loc":
+			d.Loc, ok = s.ints()
 		case "ext":
 			ok = s.raw(&d.Ext)
 		}
@@ -101,7 +103,7 @@ func scanBatchDoc(data []byte, d *batchDoc) bool {
 var batchMembers = func() map[string]uint32 {
 	m := map[string]uint32{}
 	for i, k := range []string{"version", "n", "strings", "epochs", "epoch", "seq", "ts", "untrusted",
-		"kind", "prio", "dev", "pt", "v", "vx", "unit", "q", "text", "online", "ext"} {
+		"kind", "prio", "dev", "pt", "v", "vx", "unit", "q", "text", "online", "loc", "ext"} {
 		m[k] = 1 << i
 	}
 	return m

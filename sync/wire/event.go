@@ -36,6 +36,10 @@ type Event struct {
 	Unit    string  `json:"unit,omitempty"`
 	Quality uint8   `json:"q,omitempty"`
 	Text    string  `json:"text,omitempty"`
+	// Location is the device's location in the gateway's config when the
+	// event was recorded: compound/building/unit/household (at most
+	// MaxLocation bytes). Events of older gateways have none.
+	Location string `json:"loc,omitempty"`
 
 	Online *bool   `json:"online,omitempty"` // status events: the device is online
 	Alert  *Alert  `json:"alert,omitempty"`  // alert events

@@ -5,6 +5,10 @@ package wire
 // against the limit before reading anything, so a broken or hostile peer
 // costs a bounded amount of memory.
 const (
+	// MaxLocation is the longest device location an event may carry (the
+	// gateway's config check refuses longer ones); a batch with a longer
+	// one is malformed.
+	MaxLocation = 256
 	// MaxBatchBody is the default limit of a compressed batch body.
 	MaxBatchBody = 8 << 20
 	// MaxBatchDecoded is the default limit of a decompressed batch. A

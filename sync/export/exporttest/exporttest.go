@@ -86,13 +86,18 @@ func (c *Central) Put(t testing.TB, gw string, events []wire.Event) {
 // T0 is the events' time.
 var T0 = time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 
+// Locations are the devices' locations in the events of Readings and
+// Alert; temp-2 has none (an older gateway's).
+var Locations = map[string]string{"temp-0": "cp07/3/2/301", "temp-1": "cp07/5", "temp-2": "", "smoke-1": "cp07/3/2/302"}
+
 // Readings returns n reading events from seq from.
 func Readings(epoch, from uint64, n int) []wire.Event {
 	ev := make([]wire.Event, n)
 	for i := range ev {
+		dev := fmt.Sprintf("temp-%d", i%3)
 		ev[i] = wire.Event{Epoch: epoch, Seq: from + uint64(i), Time: T0.Add(time.Duration(i) * time.Millisecond),
-			ClockTrusted: true, Kind: wire.KindReading, Device: fmt.Sprintf("temp-%d", i%3), Point: "temperature",
-			Value: 20 + float64(i%50)/10, Unit: "°C"}
+			ClockTrusted: true, Kind: wire.KindReading, Device: dev, Point: "temperature",
+			Value: 20 + float64(i%50)/10, Unit: "°C", Location: Locations[dev]}
 	}
 	return ev
 }
@@ -100,6 +105,6 @@ func Readings(epoch, from uint64, n int) []wire.Event {
 // Alert returns an alert event.
 func Alert(epoch, seq uint64, state string) wire.Event {
 	return wire.Event{Epoch: epoch, Seq: seq, Time: T0, ClockTrusted: true, Kind: wire.KindAlert, Priority: 1,
-		Device: "smoke-1", Text: "smoke in unit 3", Alert: &wire.Alert{ID: "smoke-1-7", Rule: "smoke", State: state,
+		Device: "smoke-1", Location: Locations["smoke-1"], Text: "smoke in unit 3", Alert: &wire.Alert{ID: "smoke-1-7", Rule: "smoke", State: state,
 			Severity: "critical", Message: "smoke in unit 3"}}
 }

@@ -17,13 +17,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/edgegw/edgegw/sync/export"
+	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/receiver/jsstore"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
 // Default topic templates (Alink). Placeholders: {product}, {device} (the
 // event's device, else the gateway), {gateway}, {id} (the event's
-// identifier: alert, gap, action), {path} (the place codes joined by /).
+// identifier: alert, gap, action), {path} (the gateway's place codes
+// joined by /), {building}, {unit}, {household} (the device's, "_" when
+// its location names none).
 const (
 	DefaultPropertyTopic = "/sys/{product}/{device}/thing/event/property/post"
 	DefaultEventTopic    = "/sys/{product}/{device}/thing/event/{id}/post"
@@ -64,8 +67,14 @@ type Payload struct {
 // Origin is the edgegw part of a payload.
 type Origin struct {
 	Gateway string `json:"gateway"`
-	Path    string `json:"path,omitempty"`
-	Trusted bool   `json:"trusted"` // the gateway's clock was synchronised
+	// Path is the event's full path: the gateway's place, then the
+	// device's building, unit and household (the stream's "path").
+	Path      string `json:"path,omitempty"`
+	Building  string `json:"building,omitempty"`
+	Unit      string `json:"unit,omitempty"`
+	Household string `json:"household,omitempty"`
+	Location  string `json:"loc,omitempty"` // the device's location in the gateway's config
+	Trusted   bool   `json:"trusted"`       // the gateway's clock was synchronised
 }
 
 // Value is a property's or an event's value with its time (ms since
@@ -156,7 +165,7 @@ func (e *Exporter) handle(ctx context.Context, b *jsstore.Batch, _ uint64) error
 			first = ev.Seq
 		}
 		last = ev.Seq
-		topic, p := e.payload(b, &ev)
+		topic, p := e.payload(b, &b.Events[i], &ev)
 		body, err := json.Marshal(p)
 		if err != nil {
 			return err
@@ -189,10 +198,11 @@ func (e *Exporter) handle(ctx context.Context, b *jsstore.Batch, _ uint64) error
 }
 
 // payload returns the topic and the payload of one event.
-func (e *Exporter) payload(b *jsstore.Batch, ev *wire.Event) (string, Payload) {
+func (e *Exporter) payload(b *jsstore.Batch, se *receiver.StoredEvent, ev *wire.Event) (string, Payload) {
 	ms := ev.Time.UnixMilli()
 	p := Payload{ID: export.Key(b.Gateway, b.Epoch, ev.Seq), Version: "1.0",
-		Edgegw: Origin{Gateway: b.Gateway, Path: b.Path, Trusted: ev.ClockTrusted}}
+		Edgegw: Origin{Gateway: b.Gateway, Path: se.Path, Building: se.Building, Unit: se.Unit, Household: se.Household,
+			Location: ev.Location, Trusted: ev.ClockTrusted}}
 	device := ev.Device
 	if device == "" {
 		device = b.Gateway
@@ -222,8 +232,17 @@ func (e *Exporter) payload(b *jsstore.Batch, ev *wire.Event) (string, Payload) {
 	}
 	p.Params, p.Method = params, method
 	r := strings.NewReplacer("{product}", level(e.c.Product), "{device}", level(device), "{gateway}", level(b.Gateway),
-		"{id}", level(id), "{path}", b.Path)
+		"{id}", level(id), "{path}", b.Path,
+		"{building}", orUnplaced(se.Building), "{unit}", orUnplaced(se.Unit), "{household}", orUnplaced(se.Household))
 	return r.Replace(tmpl), p
+}
+
+// orUnplaced is s as one topic level, "_" when empty.
+func orUnplaced(s string) string {
+	if s == "" {
+		return receiver.Unplaced
+	}
+	return level(s)
 }
 
 func name(s, def string) string {

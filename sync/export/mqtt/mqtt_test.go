@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgegw/edgegw/sync/export"
 	"github.com/edgegw/edgegw/sync/export/exporttest"
+	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/receiver/jsstore"
 	"github.com/edgegw/edgegw/sync/wire"
 )
@@ -177,16 +178,25 @@ func TestPublish(t *testing.T) {
 
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	for _, tc := range []struct{ id, topic, method string }{
-		{"gw1/7/1", "/sys/a1Prod/temp-0/thing/event/property/post", "thing.event.property.post"},
-		{"gw1/7/21", "/sys/a1Prod/smoke-1/thing/event/alert/post", "thing.event.alert.post"},
+	for _, tc := range []struct {
+		id, topic, method string
+		origin            Origin
+	}{
+		{"gw1/7/1", "/sys/a1Prod/temp-0/thing/event/property/post", "thing.event.property.post",
+			Origin{Gateway: "gw1", Path: "putuo/caoyang/c012/cp07/3/2/301", Building: "3", Unit: "2", Household: "301", Location: "cp07/3/2/301", Trusted: true}},
+		{"gw1/7/2", "/sys/a1Prod/temp-1/thing/event/property/post", "thing.event.property.post",
+			Origin{Gateway: "gw1", Path: "putuo/caoyang/c012/cp07/5", Building: "5", Location: "cp07/5", Trusted: true}},
+		{"gw1/7/3", "/sys/a1Prod/temp-2/thing/event/property/post", "thing.event.property.post",
+			Origin{Gateway: "gw1", Path: "putuo/caoyang/c012/cp07", Trusted: true}},
+		{"gw1/7/21", "/sys/a1Prod/smoke-1/thing/event/alert/post", "thing.event.alert.post",
+			Origin{Gateway: "gw1", Path: "putuo/caoyang/c012/cp07/3/2/302", Building: "3", Unit: "2", Household: "302", Location: "cp07/3/2/302", Trusted: true}},
 	} {
 		if got := sub.topics[tc.id]; got != tc.topic {
 			t.Errorf("%s: topic: got %s, want %s", tc.id, got, tc.topic)
 		}
 		p := sub.bodies[tc.id]
-		if p.Method != tc.method || p.Version != "1.0" || p.Edgegw.Gateway != "gw1" || p.Edgegw.Path != "putuo/caoyang/c012/cp07" {
-			t.Errorf("%s: got %+v", tc.id, p)
+		if p.Method != tc.method || p.Version != "1.0" || p.Edgegw != tc.origin {
+			t.Errorf("%s: got %+v, want origin %+v", tc.id, p, tc.origin)
 		}
 	}
 	raw, _ := json.Marshal(sub.bodies["gw1/7/1"].Params)
@@ -200,7 +210,7 @@ func TestPublish(t *testing.T) {
 
 func TestTopics(t *testing.T) {
 	e, err := New(Config{Broker: "tcp://127.0.0.1:1", Product: "p", PropertyTopic: "{path}/{gateway}/{device}/props",
-		EventTopic: "city/{product}/{device}/{id}"})
+		EventTopic: "city/{product}/{building}/{unit}/{household}/{device}/{id}"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,10 +221,13 @@ func TestTopics(t *testing.T) {
 	}{
 		{wire.Event{Kind: wire.KindReading, Device: "m/1", Point: "kwh"}, "putuo/a/b/c/gw_1/m_1/props"},
 		{wire.Event{Kind: wire.KindStatus, Online: &online}, "putuo/a/b/c/gw_1/gw_1/props"},
-		{exporttest.Alert(1, 2, wire.AlertResolved), "city/p/smoke-1/alert"},
-		{wire.Event{Kind: wire.KindGap, Gap: &wire.Gap{From: 1, To: 2}}, "city/p/gw_1/gap"},
+		{exporttest.Alert(1, 2, wire.AlertResolved), "city/p/3/2/302/smoke-1/alert"},
+		{wire.Event{Kind: wire.KindAction, Device: "door-1", Location: "c/3号楼", Action: &wire.Action{Result: "ok"}}, "city/p/3号楼/_/_/door-1/action"},
+		{wire.Event{Kind: wire.KindGap, Gap: &wire.Gap{From: 1, To: 2}}, "city/p/_/_/_/gw_1/gap"},
 	} {
-		got, _ := e.payload(&jsstoreBatch, &tc.ev)
+		var se receiver.StoredEvent
+		se.Locate(jsstoreBatch.Path, tc.ev.Location)
+		got, _ := e.payload(&jsstoreBatch, &se, &tc.ev)
 		if got != tc.topic {
 			t.Errorf("%s: got %s, want %s", tc.ev.Kind, got, tc.topic)
 		}

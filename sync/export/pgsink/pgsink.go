@@ -22,7 +22,13 @@ import (
 )
 
 // Schema is what the sink creates (if missing) before its first insert.
-// epoch is numeric(20): a uint64 does not fit a bigint.
+// epoch is numeric(20): a uint64 does not fit a bigint. path is the
+// event's full path (the gateway's place, then its device's building, unit
+// and household); loc is the device's location in the gateway's config,
+// loc_building, loc_unit and loc_household its levels below the compound
+// (NULL when it names none). Tables of a sink from before events carried
+// a location get the loc columns added (ALTER TABLE ... ADD COLUMN IF NOT
+// EXISTS); their old rows keep them NULL.
 const Schema = `
 CREATE TABLE IF NOT EXISTS edgegw_events (
 	gateway  text NOT NULL,
@@ -43,6 +49,11 @@ CREATE TABLE IF NOT EXISTS edgegw_events (
 	event    jsonb NOT NULL,
 	PRIMARY KEY (gateway, epoch, seq)
 );
+ALTER TABLE edgegw_events
+	ADD COLUMN IF NOT EXISTS loc text,
+	ADD COLUMN IF NOT EXISTS loc_building text,
+	ADD COLUMN IF NOT EXISTS loc_unit text,
+	ADD COLUMN IF NOT EXISTS loc_household text;
 CREATE INDEX IF NOT EXISTS edgegw_events_received ON edgegw_events (received);
 CREATE INDEX IF NOT EXISTS edgegw_events_path_ts ON edgegw_events (path, ts);
 CREATE TABLE IF NOT EXISTS edgegw_alerts (
@@ -60,15 +71,22 @@ CREATE TABLE IF NOT EXISTS edgegw_alerts (
 	by_whom  text,
 	PRIMARY KEY (gateway, epoch, seq)
 );
+ALTER TABLE edgegw_alerts
+	ADD COLUMN IF NOT EXISTS loc text,
+	ADD COLUMN IF NOT EXISTS loc_building text,
+	ADD COLUMN IF NOT EXISTS loc_unit text,
+	ADD COLUMN IF NOT EXISTS loc_household text;
 CREATE INDEX IF NOT EXISTS edgegw_alerts_alert ON edgegw_alerts (alert_id, ts);
 `
 
 const (
-	insertEvent = `INSERT INTO edgegw_events (gateway, epoch, seq, path, received, ts, trusted, kind, prio, dev, pt, v, unit, q, text, event)
-VALUES ($1, $2::numeric, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	insertEvent = `INSERT INTO edgegw_events (gateway, epoch, seq, path, received, ts, trusted, kind, prio, dev, pt, v, unit, q, text, event,
+	loc, loc_building, loc_unit, loc_household)
+VALUES ($1, $2::numeric, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 ON CONFLICT (gateway, epoch, seq) DO NOTHING`
-	insertAlert = `INSERT INTO edgegw_alerts (gateway, epoch, seq, path, ts, dev, alert_id, rule, state, severity, message, by_whom)
-VALUES ($1, $2::numeric, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	insertAlert = `INSERT INTO edgegw_alerts (gateway, epoch, seq, path, ts, dev, alert_id, rule, state, severity, message, by_whom,
+	loc, loc_building, loc_unit, loc_household)
+VALUES ($1, $2::numeric, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (gateway, epoch, seq) DO NOTHING`
 )
 
@@ -146,13 +164,15 @@ func (s *Sink) handle(ctx context.Context, b *jsstore.Batch, _ uint64) error {
 			first = ev.Seq
 		}
 		last = ev.Seq
-		args := []any{b.Gateway, epoch, int64(ev.Seq), b.Path, b.Received, ev.Time, ev.ClockTrusted, ev.Kind,
+		se := &b.Events[i]
+		loc := []any{null(ev.Location), null(se.Building), null(se.Unit), null(se.Household)}
+		args := append([]any{b.Gateway, epoch, int64(ev.Seq), se.Path, b.Received, ev.Time, ev.ClockTrusted, ev.Kind,
 			int16(ev.Priority), null(ev.Device), null(ev.Point), value(&ev), null(ev.Unit), int16(ev.Quality), null(ev.Text),
-			json.RawMessage(b.Events[i].Event)}
+			json.RawMessage(se.Event)}, loc...)
 		queue = append(queue, func(pb *pgx.Batch) { pb.Queue(insertEvent, args...) })
 		if a := ev.Alert; ev.Kind == wire.KindAlert && a != nil {
-			args := []any{b.Gateway, epoch, int64(ev.Seq), b.Path, ev.Time, null(ev.Device), a.ID, null(a.Rule),
-				a.State, null(a.Severity), null(a.Message), null(a.By)}
+			args := append([]any{b.Gateway, epoch, int64(ev.Seq), se.Path, ev.Time, null(ev.Device), a.ID, null(a.Rule),
+				a.State, null(a.Severity), null(a.Message), null(a.By)}, loc...)
 			queue = append(queue, func(pb *pgx.Batch) { pb.Queue(insertAlert, args...) })
 		}
 	}

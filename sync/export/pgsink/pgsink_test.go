@@ -181,7 +181,113 @@ func TestSink(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT epoch::text, path, kind, v FROM edgegw_events WHERE gateway='gw1' AND seq=2").Scan(&ep, &path, &kind, &v); err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprint(uint64(epoch)); ep != want || path != "putuo/caoyang/c012/cp07" || kind != "reading" || v != 20.1 {
-		t.Errorf("row: got %s %s %s %v, want %s putuo/caoyang/c012/cp07 reading 20.1", ep, path, kind, v, want)
+	if want := fmt.Sprint(uint64(epoch)); ep != want || path != "putuo/caoyang/c012/cp07/5" || kind != "reading" || v != 20.1 {
+		t.Errorf("row: got %s %s %s %v, want %s putuo/caoyang/c012/cp07/5 reading 20.1", ep, path, kind, v, want)
 	}
+	checkLoc(t, conn, "edgegw_events", 1, [5]*string{ptr("putuo/caoyang/c012/cp07/3/2/301"), ptr("cp07/3/2/301"), ptr("3"), ptr("2"), ptr("301")})
+	checkLoc(t, conn, "edgegw_events", 2, [5]*string{ptr("putuo/caoyang/c012/cp07/5"), ptr("cp07/5"), ptr("5"), nil, nil})
+	checkLoc(t, conn, "edgegw_events", 3, [5]*string{ptr("putuo/caoyang/c012/cp07"), nil, nil, nil, nil})
+	checkLoc(t, conn, "edgegw_alerts", 201, [5]*string{ptr("putuo/caoyang/c012/cp07/3/2/302"), ptr("cp07/3/2/302"), ptr("3"), ptr("2"), ptr("302")})
+}
+
+func ptr(s string) *string { return &s }
+
+// checkLoc checks the path and loc columns of gw1's row seq in table.
+func checkLoc(t *testing.T, conn *pgx.Conn, table string, seq int, want [5]*string) {
+	t.Helper()
+	var got [5]*string
+	err := conn.QueryRow(context.Background(), "SELECT path, loc, loc_building, loc_unit, loc_household FROM "+table+
+		" WHERE gateway='gw1' AND seq=$1", seq).Scan(&got[0], &got[1], &got[2], &got[3], &got[4])
+	if err != nil {
+		t.Fatalf("%s seq %d: %v", table, seq, err)
+	}
+	str := func(v [5]*string) string {
+		out := ""
+		for _, p := range v {
+			if p == nil {
+				out += " NULL"
+			} else {
+				out += " " + *p
+			}
+		}
+		return out
+	}
+	if str(got) != str(want) {
+		t.Errorf("%s seq %d: got path, loc, building, unit, household%s; want%s", table, seq, str(got), str(want))
+	}
+}
+
+// oldSchema is the sink's schema before events carried a location.
+const oldSchema = `
+CREATE TABLE IF NOT EXISTS edgegw_events (
+	gateway  text NOT NULL,
+	epoch    numeric(20,0) NOT NULL,
+	seq      bigint NOT NULL,
+	path     text NOT NULL,
+	received timestamptz NOT NULL,
+	ts       timestamptz NOT NULL,
+	trusted  boolean NOT NULL,
+	kind     text NOT NULL,
+	prio     smallint NOT NULL,
+	dev      text,
+	pt       text,
+	v        double precision,
+	unit     text,
+	q        smallint,
+	text     text,
+	event    jsonb NOT NULL,
+	PRIMARY KEY (gateway, epoch, seq)
+);
+CREATE INDEX IF NOT EXISTS edgegw_events_received ON edgegw_events (received);
+CREATE INDEX IF NOT EXISTS edgegw_events_path_ts ON edgegw_events (path, ts);
+CREATE TABLE IF NOT EXISTS edgegw_alerts (
+	gateway  text NOT NULL,
+	epoch    numeric(20,0) NOT NULL,
+	seq      bigint NOT NULL,
+	path     text NOT NULL,
+	ts       timestamptz NOT NULL,
+	dev      text,
+	alert_id text NOT NULL,
+	rule     text,
+	state    text NOT NULL,
+	severity text,
+	message  text,
+	by_whom  text,
+	PRIMARY KEY (gateway, epoch, seq)
+);
+CREATE INDEX IF NOT EXISTS edgegw_alerts_alert ON edgegw_alerts (alert_id, ts);
+`
+
+// Tables made by a sink of the previous version get the loc columns; their
+// rows stay, with NULL locations, and the new rows have them.
+func TestOldTables(t *testing.T) {
+	pg := startPostgres(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, oldSchema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO edgegw_events (gateway, epoch, seq, path, received, ts, trusted, kind, prio, event)
+VALUES ('gw0', 1, 1, 'putuo/caoyang/c012/cp07', now(), now(), true, 'reading', 0, '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	c := exporttest.Open(t, t.TempDir())
+	c.AddGateway(t, "gw1", "putuo/caoyang/c012/cp07")
+	c.Put(t, "gw1", append(exporttest.Readings(1, 1, 3), exporttest.Alert(1, 4, wire.AlertFiring)))
+	s, stop := run(t, c, pg.dsn(), "export-postgres")
+	defer stop()
+	waitFor(t, "4 events delivered", func() bool { return s.Metrics().Delivered.Load() == 4 })
+	if n := count(t, pg.dsn(), "edgegw_events"); n != 5 {
+		t.Errorf("events: got %d rows, want 5 (the old one and 4)", n)
+	}
+	var loc *string
+	if err := conn.QueryRow(ctx, "SELECT loc FROM edgegw_events WHERE gateway='gw0'").Scan(&loc); err != nil || loc != nil {
+		t.Errorf("old row: loc %v, %v; want NULL", loc, err)
+	}
+	checkLoc(t, conn, "edgegw_events", 1, [5]*string{ptr("putuo/caoyang/c012/cp07/3/2/301"), ptr("cp07/3/2/301"), ptr("3"), ptr("2"), ptr("301")})
+	checkLoc(t, conn, "edgegw_alerts", 4, [5]*string{ptr("putuo/caoyang/c012/cp07/3/2/302"), ptr("cp07/3/2/302"), ptr("3"), ptr("2"), ptr("302")})
 }

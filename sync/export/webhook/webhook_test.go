@@ -26,6 +26,7 @@ type sink struct {
 	t        *testing.T
 	mu       gosync.Mutex
 	seen     map[string]int
+	last     map[string]Event // the last delivery of each key
 	requests atomic.Int64
 	fail     func(n int64, key string) int // status to answer instead of 200, or 0
 	stall    atomic.Bool
@@ -34,7 +35,7 @@ type sink struct {
 }
 
 func newSink(t *testing.T) *sink {
-	return &sink{t: t, seen: map[string]int{}, stalled: make(chan struct{}, 100), release: make(chan struct{}),
+	return &sink{t: t, seen: map[string]int{}, last: map[string]Event{}, stalled: make(chan struct{}, 100), release: make(chan struct{}),
 		fail: func(int64, string) int { return 0 }}
 }
 
@@ -70,6 +71,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	for _, e := range b.Events {
 		s.seen[e.Key]++
+		s.last[e.Key] = e
 	}
 	s.mu.Unlock()
 }
@@ -185,6 +187,17 @@ func TestDelivery(t *testing.T) {
 		total += n
 	}
 	t.Logf("%d requests, %d deliveries of 1000 events", s.requests.Load(), total)
+	// Each event carries its full path and its device's levels.
+	for key, want := range map[string][4]string{
+		"gw1/7/1": {"putuo/caoyang/c012/cp07/3/2/301", "3", "2", "301"},
+		"gw1/7/2": {"putuo/caoyang/c012/cp07/5", "5", "", ""},
+		"gw1/7/3": {"putuo/caoyang/c012/cp07", "", "", ""},
+	} {
+		e := s.last[key]
+		if got := [4]string{e.Path, e.Building, e.Unit, e.Household}; got != want {
+			t.Errorf("%s: got path, building, unit, household %q, want %q", key, got, want)
+		}
+	}
 }
 
 // An endpoint that refuses a request MaxAttempts times makes dead letters:
@@ -212,6 +225,8 @@ func TestDeadLetters(t *testing.T) {
 	c.Put(t, "gw-bad", append(exporttest.Readings(1, 1, 4), exporttest.Alert(1, 5, "firing")))
 	c.Put(t, "gw1", exporttest.Readings(1, 1, 10))
 	waitFor(t, "the good events", func() bool { return s.unique() == 10 })
+	// Counted once the answer is back, after the endpoint saw the keys.
+	waitFor(t, "the good events counted", func() bool { return e.Metrics().Delivered.Load() >= 10 })
 	waitFor(t, "the dead letters", func() bool { return e.Metrics().Dead.Load() == 5 })
 	if got := e.Metrics().Failed.Load(); got != 3 {
 		t.Errorf("failed attempts: got %d, want 3", got)

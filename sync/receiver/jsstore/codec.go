@@ -62,7 +62,7 @@ type Batch struct {
 	StreamSeq uint64    // the message's sequence in the stream
 	Subject   string    // its subject
 	Gateway   string    // gateway id
-	Path      string    // the gateway's place when stored
+	Path      string    // the gateway's place when stored (each event's own, with its building, unit and household, is in Events)
 	Epoch     uint64    // the events' epoch
 	Received  time.Time // when the central received the batch
 	// Events, in the order stored; Cursor is StreamSeq<<16 | index+1.
@@ -84,7 +84,11 @@ func DecodeBatch(subject string, seq uint64, data []byte) (*Batch, error) {
 	}
 	b := &Batch{StreamSeq: seq, Subject: subject, Gateway: gw, Path: path, Epoch: epoch}
 	_, recv, _, err := receiver.DecodeBlock(block, func(i int, e *wire.Event, js json.RawMessage) error {
-		b.Events = append(b.Events, receiver.StoredEvent{Cursor: Cursor(seq, i), Gateway: gw, Path: path, Event: js})
+		se := receiver.StoredEvent{Cursor: Cursor(seq, i), Gateway: gw, Path: path, Event: js}
+		if e.Location != "" {
+			se.Locate(path, e.Location)
+		}
+		b.Events = append(b.Events, se)
 		return nil
 	})
 	if err != nil {

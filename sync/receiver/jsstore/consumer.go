@@ -19,7 +19,10 @@ type ConsumerConfig struct {
 	// Name of the durable consumer ("export-webhook"); it survives
 	// restarts of the process and of the servers. Required.
 	Name string
-	// Scopes are place path prefixes ("putuo/caoyang"); none is all.
+	// Scopes are place path prefixes ("putuo/caoyang"), down to a
+	// building, unit or household (receiver.ParseScope); none is all. A
+	// message with no event in the scopes is acknowledged without calling
+	// the handler.
 	Scopes []string
 	// DeliverFrom is where a new consumer starts: zero for the first stored
 	// message, else the first message stored at or after it. An existing
@@ -72,16 +75,12 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if cfg.Clock == nil {
 		cfg.Clock = receiver.SystemClock()
 	}
-	var filters []string
-	for _, sc := range cfg.Scopes {
-		f, err := ScopeFilter(sc, "")
-		if err != nil {
-			return fmt.Errorf("consumer %s: scope: %w", cfg.Name, err)
-		}
-		filters = append(filters, f)
+	sc, err := parseScopes(cfg.Scopes, "")
+	if err != nil {
+		return fmt.Errorf("consumer %s: scope: %w", cfg.Name, err)
 	}
 	cc := jetstream.ConsumerConfig{Durable: cfg.Name, AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: cfg.AckWait, MaxDeliver: -1, MaxAckPending: cfg.MaxAckPending, FilterSubjects: filters,
+		AckWait: cfg.AckWait, MaxDeliver: -1, MaxAckPending: cfg.MaxAckPending, FilterSubjects: sc.filters,
 		DeliverPolicy: jetstream.DeliverAllPolicy}
 	if !cfg.DeliverFrom.IsZero() {
 		t := cfg.DeliverFrom
@@ -116,6 +115,12 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		if err != nil {
 			cfg.Logger.Error("undecodable message skipped", "consumer", cfg.Name, "seq", md.Sequence.Stream, "error", err)
 			m.Term()
+			continue
+		}
+		if sc.narrow(b); len(b.Events) == 0 { // nothing of the scopes' buildings
+			if err := m.DoubleAck(ctx); err != nil {
+				cfg.Logger.Warn("ack failed: the message will come again", "consumer", cfg.Name, "seq", b.StreamSeq, "error", err)
+			}
 			continue
 		}
 		// A handler may retry for longer than AckWait: tell the server it
@@ -158,15 +163,11 @@ func heartbeat(clk receiver.Clock, d time.Duration, f func()) (stop func()) {
 // the scopes to h, without a durable cursor (an ordered consumer): what
 // `edgecentral tail` over NATS and the district page's live view use.
 func Tail(ctx context.Context, js jetstream.JetStream, scopes []string, since time.Time, h func(*Batch) error) error {
-	var filters []string
-	for _, sc := range scopes {
-		f, err := ScopeFilter(sc, "")
-		if err != nil {
-			return err
-		}
-		filters = append(filters, f)
+	sc, err := parseScopes(scopes, "")
+	if err != nil {
+		return err
 	}
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverNewPolicy}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: sc.filters, DeliverPolicy: jetstream.DeliverNewPolicy}
 	if !since.IsZero() {
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
@@ -195,6 +196,9 @@ func Tail(ctx context.Context, js jetstream.JetStream, scopes []string, since ti
 		}
 		b, err := DecodeBatch(m.Subject(), md.Sequence.Stream, m.Data())
 		if err != nil {
+			continue
+		}
+		if sc.narrow(b); len(b.Events) == 0 {
 			continue
 		}
 		if err := h(b); err != nil {

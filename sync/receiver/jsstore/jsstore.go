@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -181,10 +182,10 @@ func (s *Store) setup(ctx context.Context) error {
 	if s.o.MaxBytes > 0 {
 		evCfg.MaxBytes = s.o.MaxBytes
 	}
-	if s.ev, err = s.js.CreateOrUpdateStream(cctx, evCfg); err != nil {
+	if s.ev, err = s.ensureStream(cctx, evCfg); err != nil {
 		return err
 	}
-	if s.cmds, err = s.js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
+	if s.cmds, err = s.ensureStream(cctx, jetstream.StreamConfig{
 		Name: StreamCommands, Subjects: []string{commandPrefix + ".>"},
 		Description: "edgegw downlink commands; a command's id is its stream sequence",
 		Storage:     jetstream.FileStorage, Replicas: r, MaxAge: s.o.Retention, AllowDirect: true,
@@ -193,7 +194,14 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	kv := func(name string, hist uint8) (jetstream.KeyValue, error) {
-		return s.js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{Bucket: name, History: hist,
+		if _, st, err := s.existing(cctx, "KV_"+name); err != nil {
+			return nil, err
+		} else if st != nil && st.Replicas == r && st.MaxMsgsPerSubject == int64(hist) {
+			return s.js.KeyValue(cctx, name)
+		}
+		mctx, cancel := s.createCtx(cctx)
+		defer cancel()
+		return s.js.CreateOrUpdateKeyValue(mctx, jetstream.KeyValueConfig{Bucket: name, History: hist,
 			Storage: jetstream.FileStorage, Replicas: r})
 	}
 	for _, b := range []struct {
@@ -206,11 +214,60 @@ func (s *Store) setup(ctx context.Context) error {
 			return fmt.Errorf("bucket %s: %w", b.name, err)
 		}
 	}
-	if s.att, err = s.js.CreateOrUpdateObjectStore(cctx, jetstream.ObjectStoreConfig{Bucket: ObjectAttach,
-		Storage: jetstream.FileStorage, Replicas: r, TTL: s.o.Retention}); err != nil {
+	if _, st, err := s.existing(cctx, "OBJ_"+ObjectAttach); err != nil {
+		return fmt.Errorf("object store %s: %w", ObjectAttach, err)
+	} else if st != nil && st.Replicas == r && st.MaxAge == s.o.Retention {
+		s.att, err = s.js.ObjectStore(cctx, ObjectAttach)
+	} else {
+		mctx, cancel := s.createCtx(cctx)
+		s.att, err = s.js.CreateOrUpdateObjectStore(mctx, jetstream.ObjectStoreConfig{Bucket: ObjectAttach,
+			Storage: jetstream.FileStorage, Replicas: r, TTL: s.o.Retention})
+		cancel()
+	}
+	if err != nil {
 		return fmt.Errorf("object store %s: %w", ObjectAttach, err)
 	}
 	return nil
+}
+
+// ensureStream creates the stream, or updates it where its settings
+// differ; a stream that is as configured is used as it is. Updating it
+// anyway is a proposal to the meta leader that, on a stream another
+// receiver has just created and whose group has no leader yet, may never
+// be answered: three nodes starting at once each lost the whole setup
+// timeout per stream that way (cmd/edgecentral TestEmbeddedClusterKill).
+func (s *Store) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	if str, st, err := s.existing(ctx, cfg.Name); err != nil {
+		return nil, err
+	} else if st != nil && st.Replicas == cfg.Replicas && st.MaxAge == cfg.MaxAge && st.MaxBytes == cfg.MaxBytes &&
+		slices.Equal(st.Subjects, cfg.Subjects) && st.MaxMsgSize == cfg.MaxMsgSize {
+		return str, nil
+	}
+	mctx, cancel := s.createCtx(ctx)
+	defer cancel()
+	return s.js.CreateOrUpdateStream(mctx, cfg)
+}
+
+// createCtx bounds one create or update: two receivers creating the same
+// stream at once may leave one without an answer; it gives up soon and
+// the retry of Open finds the stream made.
+func (s *Store) createCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 2*s.o.OpTimeout)
+}
+
+// existing is the stream name and its configuration, nil if there is none.
+func (s *Store) existing(ctx context.Context, name string) (jetstream.Stream, *jetstream.StreamConfig, error) {
+	cctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
+	defer cancel()
+	st, err := s.js.Stream(cctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := st.CachedInfo().Config
+	return st, &cfg, nil
 }
 
 // Close stops the store's goroutines (flushing the gateway counters). The

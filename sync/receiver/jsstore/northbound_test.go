@@ -19,7 +19,7 @@ func TestNorthbound(t *testing.T) {
 	_, nc := natstest.Embedded(t)
 	s := open(t, nc, Options{})
 	addGW(t, s, "gw1", "putuo/caoyang/c012/cp07")
-	s.StoreBatch("gw1", readings(1, 1, 10), time.Now())
+	s.StoreBatch("gw1", located(1, 1, 10, "cp07/3/2/301"), time.Now())
 	js := s.JetStream()
 	run := func() {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -62,6 +62,17 @@ func TestNorthbound(t *testing.T) {
 	var ev receiver.StoredEvent
 	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.Gateway != "gw1" {
 		t.Fatalf("last message %s: %v", m.Data, err)
+	}
+	// The schema of docs/central.md: the full path and the device's levels.
+	var doc map[string]any
+	json.Unmarshal(m.Data, &doc)
+	for k, want := range map[string]string{"path": "putuo/caoyang/c012/cp07/3/2/301", "building": "3", "unit": "2", "household": "301"} {
+		if doc[k] != want {
+			t.Errorf("northbound %s: got %v, want %q", k, doc[k], want)
+		}
+	}
+	if e, _ := doc["event"].(map[string]any); e["loc"] != "cp07/3/2/301" {
+		t.Errorf("northbound event.loc: got %v, want %q", e["loc"], "cp07/3/2/301")
 	}
 	we, _ := ev.Decode()
 	if m.Header.Get(jetstream.MsgIDHeader) != "gw1/1/10" || m.Subject != "edgegw.nb.putuo.caoyang.c012.cp07.gw1."+string(we.Kind) {

@@ -67,7 +67,11 @@ func (s *Store) Query(q receiver.Query) ([]receiver.StoredEvent, uint64, error) 
 	if q.Limit <= 0 {
 		q.Limit = 1000
 	}
-	scope := q.Scope
+	sc, err := receiver.ParseScope(q.Scope)
+	if err != nil {
+		return nil, q.After, err
+	}
+	scope := sc.PlacePath() // the subject filter; a building and below are matched event by event
 	if q.Gateway != "" && scope == "" {
 		if g, err := s.Gateway(q.Gateway); err == nil && g.Place != "" {
 			scope = g.Place // a literal filter is cheaper than *.*.*.*.gw.*
@@ -104,6 +108,9 @@ func (s *Store) Query(q receiver.Query) ([]receiver.StoredEvent, uint64, error) 
 			}
 			for i := range b.Events {
 				if mseq == q.After>>16 && uint64(i+1) <= skip {
+					continue
+				}
+				if sc.Deep() && !sc.Match(b.Events[i].Path) {
 					continue
 				}
 				if len(out) == q.Limit {

@@ -87,19 +87,24 @@ func Subject(place, gw string, epoch uint64) string {
 	return SubjectPrefix + "." + strings.Join(placeTokens(place), ".") + "." + GatewayToken(gw) + "." + strconv.FormatUint(epoch, 10)
 }
 
-// ScopeFilter is the subject filter of a scope (a place path prefix) and
+// ScopeFilter is the subject filter of a scope (receiver.ParseScope) and
 // optionally one gateway: "putuo/caoyang" → "edgegw.ev.putuo.caoyang.>".
+// Subjects stop at the gateway: a scope below a compound filters the
+// compound's subjects, and its events are told apart by their paths
+// (receiver.Scope.Match; Query, Consume and Tail do).
 func ScopeFilter(scope, gw string) (string, error) {
-	p, err := receiver.ParsePlace(scope)
+	sc, err := receiver.ParseScope(scope)
 	if err != nil {
 		return "", err
 	}
+	p := sc.Place
 	if gw == "" {
 		if len(p) == 0 {
 			return SubjectPrefix + ".>", nil
 		}
 		return SubjectPrefix + "." + strings.Join(p, ".") + ".>", nil
 	}
+	p = append([]string(nil), p...)
 	for len(p) < 4 {
 		p = append(p, "*")
 	}
@@ -120,4 +125,62 @@ func ParseSubject(subj string) (place, gw string, epoch uint64, err error) {
 		return "", "", 0, fmt.Errorf("subject %q: epoch: %w", subj, err)
 	}
 	return strings.Join(t[2:6], "/"), gw, epoch, nil
+}
+
+// scopes are the parsed scopes of a consumer or a query: the subject
+// filters, and whether events must be matched one by one.
+type scopes struct {
+	list    []receiver.Scope
+	filters []string
+	deep    bool // a scope goes below a compound
+}
+
+func parseScopes(list []string, gw string) (*scopes, error) {
+	s := &scopes{}
+	seen := map[string]bool{}
+	for _, raw := range list {
+		sc, err := receiver.ParseScope(raw)
+		if err != nil {
+			return nil, err
+		}
+		f, err := ScopeFilter(sc.PlacePath(), gw)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[f] { // two buildings of one compound: one filter
+			seen[f] = true
+			s.filters = append(s.filters, f)
+		}
+		s.list = append(s.list, sc)
+		s.deep = s.deep || sc.Deep()
+	}
+	return s, nil
+}
+
+// keep reports whether an event with the full path lies in one of the
+// scopes (all do when none goes below a compound: the filters did it).
+func (s *scopes) keep(path string) bool {
+	if !s.deep {
+		return true
+	}
+	for _, sc := range s.list {
+		if sc.Match(path) {
+			return true
+		}
+	}
+	return false
+}
+
+// narrow drops the events of b outside the scopes, keeping their cursors.
+func (s *scopes) narrow(b *Batch) {
+	if !s.deep {
+		return
+	}
+	kept := b.Events[:0]
+	for _, ev := range b.Events {
+		if s.keep(ev.Path) {
+			kept = append(kept, ev)
+		}
+	}
+	b.Events = kept
 }
