@@ -82,7 +82,7 @@ func Start(cfg Config) (*Node, error) {
 		// bounds what ingest queues and catch-up may hold (memory of
 		// docs/central.md).
 		JetStreamMaxMemory: 16 << 20, JetStreamMaxStore: cfg.MaxStore,
-		SyncAlways: cfg.SyncInterval <= 0, SyncInterval: cfg.SyncInterval,
+		SyncAlways: cfg.SyncInterval <= 0, SyncInterval: syncInterval(cfg.SyncInterval),
 		MaxPayload: 1 << 20, JetStreamMaxCatchup: 16 << 20,
 		StreamMaxBufferedSize: 16 << 20, StreamMaxBufferedMsgs: 10_000,
 		LameDuckDuration: 10 * time.Second, LameDuckGracePeriod: 2 * time.Second,
@@ -222,3 +222,13 @@ func (s slogNATS) Tracef(f string, a ...any)  {}
 
 // ErrNotReady is returned while JetStream has no leader.
 var ErrNotReady = errors.New("jetstream not ready")
+
+// syncInterval is the server's background fsync interval: d, or with
+// sync always (d <= 0) one second, for the streams that do not sync every
+// write (the single node's northbound stream, docs/central.md).
+func syncInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Second
+	}
+	return d
+}

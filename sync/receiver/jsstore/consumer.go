@@ -28,6 +28,9 @@ type ConsumerConfig struct {
 	// message, else the first message stored at or after it. An existing
 	// consumer continues where it left off.
 	DeliverFrom time.Time
+	// DeliverFromSeq, when not zero, is the events-stream sequence a new
+	// consumer starts at (it wins over DeliverFrom).
+	DeliverFromSeq uint64
 	// AckWait is how long a handler may take before the message is
 	// delivered again; default 1 minute.
 	AckWait time.Duration
@@ -85,6 +88,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if !cfg.DeliverFrom.IsZero() {
 		t := cfg.DeliverFrom
 		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	}
+	if cfg.DeliverFromSeq > 0 {
+		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = jetstream.DeliverByStartSequencePolicy, cfg.DeliverFromSeq, nil
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, StreamEvents, cc)
 	if err != nil {

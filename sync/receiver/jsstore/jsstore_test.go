@@ -17,7 +17,7 @@ import (
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
-func open(t *testing.T, nc *nats.Conn, o Options) *Store {
+func open(t testing.TB, nc *nats.Conn, o Options) *Store {
 	t.Helper()
 	o.Conn = nc
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -41,7 +41,7 @@ func readings(epoch, from uint64, n int) []wire.Event {
 	return ev
 }
 
-func addGW(t *testing.T, s *Store, id, place string) {
+func addGW(t testing.TB, s *Store, id, place string) {
 	t.Helper()
 	if _, err := receiver.AddPlacedGateway(s, id, place, time.Now()); err != nil {
 		t.Fatal(err)
