@@ -104,7 +104,8 @@ cannot be reached.`,
 		Name:  "gateways list",
 		Short: "list gateways with their last heartbeat, backlog and clock skew",
 		Usage: `Lists every gateway: events stored, last batch, last heartbeat, the backlog
-it reported, its clock skew, active config version.
+it reported, its clock skew, active config version, its place and its state
+(enabled, or disabled by gateways disable).
 
 Examples:
   edgecentral gateways list
@@ -184,7 +185,7 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG PUSHED\tAPPLIED\tPLACE\tREFUSED")
+	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG PUSHED\tAPPLIED\tPLACE\tSTATE\tREFUSED")
 	for _, g := range gws {
 		backlog, skew, applied, refused := "-", "-", "-", ""
 		if hb := g.LastHeartbeat; hb != nil {
@@ -202,8 +203,8 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		if g.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, state, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew,
-			orDash(g.ConfigVersion), applied, orDash(g.Place), refused)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew,
+			orDash(g.ConfigVersion), applied, orDash(g.Place), state, refused)
 	}
 	return tw.Flush()
 }
