@@ -142,12 +142,12 @@ func testGatewayAdminCLI(t *testing.T, store string) {
 
 	cmd(0, "gateways", "disable", "gw1")
 	post(newKey, 10, 403, wire.CodeForbidden)
-	if out := cmd(0, "gateways", "list"); !regexp.MustCompile(cp08+`\s+disabled`).MatchString(out) {
+	if out := cmd(0, "gateways", "list"); !regexp.MustCompile(cp08 + `\s+disabled`).MatchString(out) {
 		t.Errorf("list after disable:\n%s", out)
 	}
 	cmd(0, "gateways", "enable", "gw1")
 	post(newKey, 10, 200, "")
-	if out := cmd(0, "gateways", "list"); !regexp.MustCompile(`gw1\s+12\s.*`+cp08+`\s+enabled`).MatchString(out) {
+	if out := cmd(0, "gateways", "list"); !regexp.MustCompile(`gw1\s+12\s.*` + cp08 + `\s+enabled`).MatchString(out) {
 		t.Errorf("list after enable:\n%s", out)
 	}
 
