@@ -26,12 +26,13 @@ func (b *Badger) UpdateGateway(id string, update func(g *Gateway) error) (Gatewa
 		if err := getJSON(txn, gwKey(pGateway, id), &g); err != nil {
 			return fmt.Errorf("gateway %q: %w", id, err)
 		}
-		old := g.Place
+		old, moves := g.Place, g.Moves
 		if err := update(&g); err != nil {
 			return err
 		}
-		g.ID = id
+		g.ID, g.Moves = id, moves
 		if g.Place != old {
+			g.Moves++
 			// Moved twice with no event between: the first move's record holds.
 			k := gwSubKey(pMoved, id, b.cursor)
 			if _, err := txn.Get(k); errors.Is(err, badger.ErrKeyNotFound) {

@@ -42,13 +42,7 @@ func MoveGateway(s Storage, id, place string) (Gateway, error) {
 		return Gateway{}, fmt.Errorf("place: %w", err)
 	}
 	place = strings.Join(p, "/")
-	return s.UpdateGateway(id, func(g *Gateway) error {
-		if g.Place != place {
-			g.Place = place
-			g.Moves++
-		}
-		return nil
-	})
+	return s.UpdateGateway(id, func(g *Gateway) error { g.Place = place; return nil })
 }
 
 // RekeyGateway gives gateway id a new random key and returns it: the old

@@ -33,7 +33,8 @@ type Storage interface {
 	// UpdateGateway changes gateway id with update (ErrNotFound), atomic
 	// against other updates (update may run more than once), and returns
 	// it as stored. A new Place applies to the events stored after it;
-	// those stored before keep the path they were stored under (gwadmin.go).
+	// those stored before keep the path they were stored under, and the
+	// store counts the move in Moves (gwadmin.go).
 	UpdateGateway(id string, update func(g *Gateway) error) (Gateway, error)
 
 	// StoreBatch stores the events of gateway not stored before, keyed by

@@ -31,10 +31,14 @@ func (s *Store) UpdateGateway(id string, update func(g *receiver.Gateway) error)
 		if err := json.Unmarshal(e.Value(), &g); err != nil {
 			return g, fmt.Errorf("gateway %q: %w", id, err)
 		}
+		old, moves := g.Place, g.Moves
 		if err := update(&g); err != nil {
 			return g, err
 		}
-		g.ID = id
+		g.ID, g.Moves = id, moves
+		if g.Place != old {
+			g.Moves++ // from now on its writes check its epochs at every place (ingest.go)
+		}
 		v, err := json.Marshal(g)
 		if err != nil {
 			return g, err
