@@ -25,11 +25,11 @@ func (o *gatewaysFlags) bind(fs *flag.FlagSet) {
 	o.adminFlags.bind(fs)
 	fs.StringVar(&o.data, "data", o.data, "open this data directory directly instead of asking the server at --url (the server must not be running)")
 	fs.StringVar(&o.nats, "nats", o.nats, "talk to this NATS JetStream cluster directly (URLs, comma-separated) instead of asking the server at --url")
-	fs.StringVar(&o.place, "place", o.place, "gateways add: where the gateway is: district/street/committee/compound codes (putuo/caoyang/c012/cp07)")
-	fs.StringVar(&o.district, "district", o.district, "gateways add: district code (instead of --place)")
-	fs.StringVar(&o.street, "street", o.street, "gateways add: street code")
-	fs.StringVar(&o.committee, "committee", o.committee, "gateways add: neighbourhood committee code")
-	fs.StringVar(&o.compnd, "compound", o.compnd, "gateways add: compound code")
+	fs.StringVar(&o.place, "place", o.place, "gateways add/move: where the gateway is: district/street/committee/compound codes (putuo/caoyang/c012/cp07)")
+	fs.StringVar(&o.district, "district", o.district, "gateways add/move: district code (instead of --place)")
+	fs.StringVar(&o.street, "street", o.street, "gateways add/move: street code")
+	fs.StringVar(&o.committee, "committee", o.committee, "gateways add/move: neighbourhood committee code")
+	fs.StringVar(&o.compnd, "compound", o.compnd, "gateways add/move: compound code")
 }
 
 // placePath is --place, or the path of the level flags.
@@ -104,7 +104,8 @@ cannot be reached.`,
 		Name:  "gateways list",
 		Short: "list gateways with their last heartbeat, backlog and clock skew",
 		Usage: `Lists every gateway: events stored, last batch, last heartbeat, the backlog
-it reported, its clock skew, active config version.
+it reported, its clock skew, active config version, its place and its state
+(enabled, or disabled by gateways disable).
 
 Examples:
   edgecentral gateways list
@@ -184,7 +185,7 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG PUSHED\tAPPLIED\tPLACE\tREFUSED")
+	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG PUSHED\tAPPLIED\tPLACE\tSTATE\tREFUSED")
 	for _, g := range gws {
 		backlog, skew, applied, refused := "-", "-", "-", ""
 		if hb := g.LastHeartbeat; hb != nil {
@@ -198,8 +199,12 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		if g.SkewKnown {
 			skew = (time.Duration(g.ClockSkewMillis) * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew,
-			orDash(g.ConfigVersion), applied, orDash(g.Place), refused)
+		state := "enabled"
+		if g.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew,
+			orDash(g.ConfigVersion), applied, orDash(g.Place), state, refused)
 	}
 	return tw.Flush()
 }

@@ -286,17 +286,15 @@ func (b *Badger) Events(gw string, after uint64, limit int) ([]StoredEvent, uint
 	}
 	next := after
 	var out []StoredEvent
-	places := map[string]string{} // gateway -> place, for the events' paths
-	placeOf := func(txn *badger.Txn, gw string) string {
-		p, ok := places[gw]
+	places := map[string]*placeHistory{} // gateway -> its places, for the events' paths
+	placeOf := func(txn *badger.Txn, gw string, cursor uint64) string {
+		h, ok := places[gw]
 		if !ok {
-			var g Gateway
-			if getJSON(txn, gwKey(pGateway, gw), &g) == nil {
-				p = g.Place
-			}
-			places[gw] = p
+			ph := b.placeHistory(txn, gw)
+			h = &ph
+			places[gw] = h
 		}
-		return p
+		return h.at(cursor)
 	}
 	err := b.db.View(func(txn *badger.Txn) error {
 		// Start at the block holding after+1: the last block key <= it.
@@ -344,9 +342,8 @@ func (b *Badger) Events(gw string, after uint64, limit int) ([]StoredEvent, uint
 						return fmt.Errorf("event %d: %w", cur, err)
 					}
 					se := StoredEvent{Cursor: cur, Gateway: blk.gateway, Received: blk.received, Event: js}
-					// A gateway's place is fixed at registration: the current one is
-					// the one it had when the event was stored.
-					se.Locate(placeOf(txn, blk.gateway), e.Location)
+					// The place the gateway had when the event was stored (badger_gw.go).
+					se.Locate(placeOf(txn, blk.gateway, cur), e.Location)
 					out = append(out, se)
 				}
 				return nil

@@ -154,7 +154,7 @@ func (r *Receiver) gwState(id string) *gwState {
 func (r *Receiver) admitGateway(w http.ResponseWriter, log *slog.Logger, req *http.Request, g *Gateway, now time.Time) bool {
 	key := &g.Key
 	if g.Disabled {
-		r.fail(w, log, req, key, now, wire.CodeForbidden, fmt.Sprintf("gateway %q is disabled", g.ID))
+		r.fail(w, log, req, key, now, wire.CodeForbidden, fmt.Sprintf("gateway %q is disabled: its requests are refused until an operator enables it (edgecentral gateways enable %s); keep the backlog", g.ID, g.ID))
 		return false
 	}
 	res := r.gwState(g.ID).lim.ReserveN(now, 1)

@@ -30,6 +30,12 @@ type Storage interface {
 	Gateway(id string) (Gateway, error)
 	// Gateways returns every gateway with its status, sorted by id.
 	Gateways() ([]GatewayStatus, error)
+	// UpdateGateway changes gateway id with update (ErrNotFound), atomic
+	// against other updates (update may run more than once), and returns
+	// it as stored. A new Place applies to the events stored after it;
+	// those stored before keep the path they were stored under, and the
+	// store counts the move in Moves (gwadmin.go).
+	UpdateGateway(id string, update func(g *Gateway) error) (Gateway, error)
 
 	// StoreBatch stores the events of gateway not stored before, keyed by
 	// (gateway, epoch, seq), and returns how many were new and how many
@@ -82,6 +88,9 @@ type Gateway struct {
 	// Place is where the gateway is: "district/street/committee/compound"
 	// codes (ParsePlace), "_" for a level not given; "" when unplaced.
 	Place string `json:"place,omitempty"`
+	// Moves counts the changes of Place: a store that keys events by place
+	// (JetStream) then checks a (gateway, epoch) across places.
+	Moves int `json:"moves,omitempty"`
 }
 
 // GatewayStatus is what the admin API lists of a gateway (never its key).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -322,6 +323,10 @@ func (c *client) prepareRetry(req *http.Request) error {
 // or the first line of text.
 func errMsg(b []byte) string {
 	b = bytes.TrimSpace(b)
+	var er wire.ErrorResponse // the message may quote: "gateway \"gw1\" is disabled"
+	if json.Unmarshal(b, &er) == nil && er.Error != "" {
+		return er.Error[:min(len(er.Error), len(b))] // invalid UTF-8 decodes longer
+	}
 	if i := bytes.Index(b, []byte(`"error":"`)); i >= 0 {
 		rest := b[i+len(`"error":"`):]
 		if j := bytes.IndexByte(rest, '"'); j >= 0 {

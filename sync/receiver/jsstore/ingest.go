@@ -194,6 +194,10 @@ func chunkBody(chunk []prepared, set *receiver.SeqSet) (body []byte, n, dups, al
 // the subject's last message, retrying until ctx ends.
 func (s *Store) storeChunk(ctx context.Context, g receiver.Gateway, subj string, epoch uint64, chunk []prepared, received time.Time) (stored, dups int, err error) {
 	leader := false
+	key := subj // what the compare-and-set checks: the subject, or a moved gateway's epoch at every place
+	if g.Moves > 0 {
+		key = epochFilter(g.ID, epoch)
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			s.m.retries.Add(1)
@@ -205,7 +209,7 @@ func (s *Store) storeChunk(ctx context.Context, g receiver.Gateway, subj string,
 			case <-s.clk.After(d):
 			}
 		}
-		st, err := s.lastState(ctx, subj, leader)
+		st, err := s.lastState(ctx, key, leader)
 		if err != nil {
 			if ctx.Err() != nil || transient(err) {
 				leader = true
@@ -236,6 +240,9 @@ func (s *Store) storeChunk(ctx context.Context, g receiver.Gateway, subj string,
 		m.Header.Set(HeaderStoredCount, strconv.FormatUint(set.Count(), 10))
 		m.Header.Set(HeaderAlerts, strconv.Itoa(alerts))
 		m.Data = encodeBody(set, receiver.AppendBlock(nil, n, g.ID, received, body))
+		if key != subj {
+			m.Header.Set(headerExpectedSubject, key)
+		}
 		pctx, cancel := context.WithTimeout(ctx, s.o.OpTimeout)
 		ack, err := s.js.PublishMsg(pctx, m, jetstream.WithExpectLastSequencePerSubject(st.seq))
 		cancel()
@@ -244,18 +251,18 @@ func (s *Store) storeChunk(ctx context.Context, g receiver.Gateway, subj string,
 		}
 		switch {
 		case err == nil:
-			s.putState(subj, subjState{ack.Sequence, set})
+			s.putState(key, subjState{ack.Sequence, set})
 			s.noteStats(g.ID, epoch, set.Count(), received)
 			return n, dups, s.updateAlerts(ctx, g.ID, chunk)
 		case conflict(err):
 			s.m.conflicts.Add(1)
-			s.dropState(subj)
+			s.dropState(key)
 			leader = true // another writer won, or is in flight: ask the leader
 		case transient(err):
-			s.dropState(subj)
+			s.dropState(key)
 			leader = true // the outcome is unknown: the re-read decides
 		default:
-			s.dropState(subj)
+			s.dropState(key)
 			return 0, 0, fmt.Errorf("gateway %q: publish %s: %w", g.ID, subj, err)
 		}
 		if ctx.Err() != nil {
@@ -335,7 +342,7 @@ func (s *Store) lastState(ctx context.Context, subj string, leader bool) (subjSt
 	defer cancel()
 	var seq uint64
 	var data []byte
-	if leader {
+	if leader || strings.Contains(subj, "*") { // a direct get takes no filter
 		req, _ := json.Marshal(map[string]string{"last_by_subj": subj})
 		resp, err := s.nc.RequestWithContext(cctx, "$JS.API.STREAM.MSG.GET."+StreamEvents, req)
 		if err != nil {

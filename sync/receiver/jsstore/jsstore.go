@@ -93,6 +93,7 @@ type Store struct {
 
 	gwMu   gosync.Mutex
 	gws    map[string]receiver.Gateway
+	gwGen  uint64 // counts forgetGateway: a read older than it is not cached
 	stMu   gosync.Mutex
 	states map[string]subjState
 	locks  keyLocks
@@ -302,6 +303,7 @@ func (s *Store) watchGateways() {
 				continue
 			}
 		}
+		s.clearGateways() // what changed while there was no watch is read again
 		s.drainGatewayUpdates(w)
 		w.Stop()
 	}
@@ -328,9 +330,7 @@ func (s *Store) drainGatewayUpdates(w jetstream.KeyWatcher) {
 			if err != nil {
 				continue
 			}
-			s.gwMu.Lock()
-			delete(s.gws, id) // reloaded on next use
-			s.gwMu.Unlock()
+			s.forgetGateway(id) // reloaded on next use
 		}
 	}
 }
@@ -338,6 +338,7 @@ func (s *Store) drainGatewayUpdates(w jetstream.KeyWatcher) {
 func (s *Store) gateway(ctx context.Context, id string) (receiver.Gateway, error) {
 	s.gwMu.Lock()
 	g, ok := s.gws[id]
+	gen := s.gwGen
 	s.gwMu.Unlock()
 	if ok {
 		if g.ID == "" {
@@ -362,7 +363,9 @@ func (s *Store) gateway(ctx context.Context, id string) (receiver.Gateway, error
 	if len(s.gws) > 100_000 {
 		clear(s.gws)
 	}
-	s.gws[id] = g
+	if s.gwGen == gen { // else a gateway changed while this read was out: it may be stale
+		s.gws[id] = g
+	}
 	s.gwMu.Unlock()
 	if g.ID == "" {
 		return g, fmt.Errorf("gateway %q: %w", id, receiver.ErrNotFound)
@@ -390,9 +393,7 @@ func (s *Store) AddGateway(g receiver.Gateway) error {
 	} else if err != nil {
 		return fmt.Errorf("gateway %q: %w", g.ID, err)
 	}
-	s.gwMu.Lock()
-	delete(s.gws, g.ID)
-	s.gwMu.Unlock()
+	s.forgetGateway(g.ID)
 	return nil
 }
 

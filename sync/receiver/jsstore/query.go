@@ -73,8 +73,8 @@ func (s *Store) Query(q receiver.Query) ([]receiver.StoredEvent, uint64, error) 
 	}
 	scope := sc.PlacePath() // the subject filter; a building and below are matched event by event
 	if q.Gateway != "" && scope == "" {
-		if g, err := s.Gateway(q.Gateway); err == nil && g.Place != "" {
-			scope = g.Place // a literal filter is cheaper than *.*.*.*.gw.*
+		if g, err := s.Gateway(q.Gateway); err == nil && g.Place != "" && g.Moves == 0 {
+			scope = g.Place // a literal filter is cheaper than *.*.*.*.gw.*; a moved gateway's events are at each place
 		}
 	}
 	filter, err := ScopeFilter(scope, q.Gateway)
