@@ -29,7 +29,7 @@ type statusTarget struct {
 
 func (t *statusTarget) flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.url, "url", "", "status server `URL` (default: from the config's status.listen, else http://127.0.0.1:8780)")
-	fs.StringVar(&t.configPath, "config", "", "gateway config `file`, to find the status address (default: "+service.DefaultConfigPath()+" when it exists)")
+	fs.StringVar(&t.configPath, "config", "", i18n.Sprintf(app.FlagLang(), "gateway config `file`, to find the status address (default: %s when it exists)", service.DefaultConfigPath()))
 	fs.StringVar(&t.passwordFile, "password-file", "", "`file` holding the technician password (or set EDGEGW_PASSWORD), when the status page has one")
 	fs.DurationVar(&t.timeout, "timeout", 5*time.Second, "how long to wait for the gateway")
 }

@@ -195,3 +195,27 @@ func Formats() (map[string]string, error) {
 	formatsOnce.Do(loadFormats)
 	return zhFormats, formatsErr
 }
+
+// Paragraphs splits a help text (a command's --help) into the paragraphs
+// the catalog translates one by one: its blank-line separated blocks. A
+// paragraph is the unit because help texts are edited a paragraph at a
+// time: a change leaves the other paragraphs' translations valid, a
+// shared paragraph (the service commands' text) is translated once, and
+// each entry stays small enough to review side by side with its English.
+func Paragraphs(text string) []string {
+	return strings.Split(text, "\n\n")
+}
+
+// Long renders a help text in lang paragraph by paragraph (Paragraphs);
+// a paragraph with no entry stays English. In English the text comes
+// back as it is.
+func Long(lang Lang, text string) string {
+	if lang != ZH {
+		return text
+	}
+	ps := Paragraphs(text)
+	for i, p := range ps {
+		ps[i] = Text(lang, p)
+	}
+	return strings.Join(ps, "\n\n")
+}
