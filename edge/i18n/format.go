@@ -3,6 +3,7 @@ package i18n
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -102,6 +103,12 @@ func localizeArgs(lang Lang, args []any) []any {
 		case Formatted:
 			f, as := x.MessageFormat()
 			text = Sprintf(lang, f, as...)
+		case error:
+			t, ok := chainText(lang, x)
+			if !ok {
+				continue
+			}
+			text = t
 		default:
 			continue
 		}
@@ -159,7 +166,36 @@ func ErrorText(lang Lang, err error) string {
 			return strings.Join(parts, "\n")
 		}
 	}
+	if lang != EN {
+		if t, ok := chainText(lang, err); ok {
+			return t
+		}
+	}
 	return err.Error()
+}
+
+// chainText renders an error that wraps a translatable one (a Localizer
+// or Formatted error: a serial port's "in use by" error under the driver's
+// "open %s: %w") with the wrapped part in lang and the wrapper's own words
+// as they are; false when nothing in the chain translates.
+func chainText(lang Lang, err error) (string, bool) {
+	switch x := err.(type) {
+	case Localizer:
+		return x.Localize(lang), true
+	case Formatted:
+		f, as := x.MessageFormat()
+		return Sprintf(lang, f, as...), true
+	}
+	u := errors.Unwrap(err)
+	if u == nil {
+		return "", false
+	}
+	inner, ok := chainText(lang, u)
+	s, us := err.Error(), u.Error()
+	if !ok || !strings.HasSuffix(s, us) {
+		return "", false
+	}
+	return s[:len(s)-len(us)] + inner, true
 }
 
 // Verbs lists the printf verbs of format in order ("%q", "%d", "%.1f";

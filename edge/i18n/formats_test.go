@@ -35,6 +35,7 @@ var formatArg = map[string]int{
 	"FieldErrorf": 1,
 	"phrase":      0,
 	"Msgf":        0, // edge.Msgf(format, ...)
+	"viaf":        0, // edge/gateway's viaf(format, ...): how an output test went
 	"add":         1, // in edge/config: add(field, format, ...)
 	"check":       2, // in drivers/sim: check(bad, field, format, ...)
 	"Sprintf":     1, // i18n.Sprintf(lang, format, ...)
@@ -381,5 +382,45 @@ func TestErrorText(t *testing.T) {
 		if got := ErrorText(ZH, c.err); got != c.want {
 			t.Errorf("ErrorText(%q) = %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+type msg struct {
+	format string
+	args   []any
+}
+
+func (m msg) Error() string                  { return fmt.Sprintf(m.format, m.args...) }
+func (m msg) MessageFormat() (string, []any) { return m.format, m.args }
+
+// An error that wraps a translatable one keeps its own words and has the
+// wrapped part in the reader's language, in ErrorText and as an argument.
+func TestWrappedErrorText(t *testing.T) {
+	inUse := msg{"port %s is in use by another program", []any{"/dev/ttyS0"}}
+	err := fmt.Errorf("open %s: %w", "/dev/ttyS0", inUse)
+	if got, want := ErrorText(ZH, err), "open /dev/ttyS0: 端口 /dev/ttyS0 正被另一个程序占用"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := ErrorText(EN, err), err.Error(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	e := Errorf(ZH, "through %s: %w", "x", err)
+	if got, want := e.Error(), "经由 x：open /dev/ttyS0: 端口 /dev/ttyS0 正被另一个程序占用"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var m msg
+	if !errors.As(e, &m) {
+		t.Errorf("%v does not wrap the original", e)
+	}
+}
+
+// Help texts are translated paragraph by paragraph; English is left as it is.
+func TestLong(t *testing.T) {
+	text := "Runs the gateway with the given config until SIGINT or SIGTERM.\n\nno such paragraph"
+	if got := Long(EN, text); got != text {
+		t.Errorf("got %q, want the text as it is", got)
+	}
+	if got, want := Long(ZH, text), "按给定的配置运行网关，直到收到 SIGINT 或 SIGTERM。\n\nno such paragraph"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
