@@ -373,12 +373,21 @@ Flags:
 {{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
 {{end}}`
 
+func init() {
+	// The flags' "(default x)" is pflag's: the template puts it in the
+	// help's language.
+	cobra.AddTemplateFunc("edgegwFlagWords", func(lang, usages string) string {
+		return strings.ReplaceAll(usages, " (default ", i18n.Text(i18n.Lang(lang), " (default "))
+	})
+}
+
 // helpTemplateIn is helpTemplate with its words in lang.
 func helpTemplateIn(lang i18n.Lang) string {
 	if lang == i18n.EN {
 		return helpTemplate
 	}
 	return strings.NewReplacer(
+		"trimTrailingWhitespaces}}", "trimTrailingWhitespaces | edgegwFlagWords \""+string(lang)+"\"}}",
 		"Usage: ", i18n.Text(lang, "Usage: "),
 		"<command>", i18n.Text(lang, "<command>"),
 		"[flags]", i18n.Text(lang, "[flags]"),
