@@ -73,6 +73,7 @@ Details and the restart policy: docs/install.md, "Exit codes".`,
 // runConfigFile loads, checks and runs a config file until ctx ends. The
 // service manager (cmd_service.go) runs the gateway through it too.
 func runConfigFile(ctx context.Context, path string, ignoreCentral bool, stderr io.Writer) error {
+	useConfigLanguage(path)
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, i18n.ErrorText(lang(), err))

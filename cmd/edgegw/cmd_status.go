@@ -35,6 +35,11 @@ func (t *statusTarget) flags(fs *flag.FlagSet) {
 }
 
 func (t *statusTarget) client() (*status.Client, error) {
+	if t.configPath != "" {
+		useConfigLanguage(t.configPath)
+	} else {
+		useConfigLanguage(service.DefaultConfigPath())
+	}
 	c, _, err := status.Target{URL: t.url, ConfigPath: t.configPath, DefaultConfigPath: service.DefaultConfigPath(),
 		PasswordFile: t.passwordFile, Password: os.Getenv("EDGEGW_PASSWORD")}.Client()
 	return c, err
