@@ -202,6 +202,19 @@ func (p *Proc) Sample() float64 {
 	return p.peak
 }
 
+// Send writes a line to the process's stdin (edgebench's central-node
+// takes profile-start and profile-stop).
+func (p *Proc) Send(line string) error {
+	p.mu.Lock()
+	stdin := p.stdin
+	p.mu.Unlock()
+	if stdin == nil {
+		return errors.New(p.Name + ": not started")
+	}
+	_, err := io.WriteString(stdin, line+"\n")
+	return err
+}
+
 // Kill SIGKILLs the process (after sampling its peak RSS) and waits for it.
 func (p *Proc) Kill() {
 	p.Sample()

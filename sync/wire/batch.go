@@ -376,7 +376,7 @@ func DecodeCost(raw []byte) int64 {
 // error wrapping ErrMalformed; unknown members are ignored.
 func DecodeBatch(data []byte) ([]Event, error) {
 	var d batchDoc
-	if err := json.Unmarshal(data, &d); err != nil {
+	if err := decodeBatchDoc(data, &d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if d.Version != Version {

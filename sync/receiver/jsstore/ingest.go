@@ -2,6 +2,7 @@ package jsstore
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,24 +89,9 @@ func (s *Store) StoreBatch(gw string, events []wire.Event, received time.Time) (
 	if err != nil {
 		return 0, 0, err
 	}
-	// Encode every record first: an event too large refuses the batch
-	// before anything is written.
-	byEpoch := map[uint64][]prepared{}
-	var epochs []uint64
-	for i := range events {
-		e := &events[i]
-		if n := receiver.EventSize(e); n > maxEventBytes {
-			return 0, 0, fmt.Errorf("%w: event %d/%d is about %d bytes, the limit is %d",
-				receiver.ErrEventTooLarge, e.Epoch, e.Seq, n, maxEventBytes)
-		}
-		rec, err := receiver.AppendRecord(nil, e)
-		if err != nil {
-			return 0, 0, fmt.Errorf("gateway %q: event %d/%d: %w", gw, e.Epoch, e.Seq, err)
-		}
-		if _, ok := byEpoch[e.Epoch]; !ok {
-			epochs = append(epochs, e.Epoch)
-		}
-		byEpoch[e.Epoch] = append(byEpoch[e.Epoch], prepared{e, rec})
+	byEpoch, epochs, err := prepare(gw, events)
+	if err != nil {
+		return 0, 0, err
 	}
 	for _, ep := range epochs {
 		evs := byEpoch[ep]
@@ -135,6 +121,75 @@ func (s *Store) StoreBatch(gw string, events []wire.Event, received time.Time) (
 	return stored, dups, nil
 }
 
+// prepare encodes every record first (an event too large refuses the batch
+// before anything is written), grouped by epoch in the order of events.
+// The records share one buffer: one allocation per batch, not per event.
+func prepare(gw string, events []wire.Event) (byEpoch map[uint64][]prepared, epochs []uint64, err error) {
+	arena := make([]byte, 0, 64*len(events))
+	ends := make([]int, len(events))
+	for i := range events {
+		e := &events[i]
+		if n := receiver.EventSize(e); n > maxEventBytes {
+			return nil, nil, fmt.Errorf("%w: event %d/%d is about %d bytes, the limit is %d",
+				receiver.ErrEventTooLarge, e.Epoch, e.Seq, n, maxEventBytes)
+		}
+		if arena, err = receiver.AppendRecord(arena, e); err != nil {
+			return nil, nil, fmt.Errorf("gateway %q: event %d/%d: %w", gw, e.Epoch, e.Seq, err)
+		}
+		ends[i] = len(arena)
+	}
+	byEpoch = map[uint64][]prepared{}
+	all := make([]prepared, len(events))
+	for i := range events {
+		e := &events[i]
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		all[i] = prepared{e, arena[start:ends[i]:ends[i]]}
+		if _, ok := byEpoch[e.Epoch]; !ok {
+			epochs = append(epochs, e.Epoch)
+			byEpoch[e.Epoch] = nil
+		}
+	}
+	if len(epochs) == 1 { // the usual batch: one epoch, no copy
+		byEpoch[epochs[0]] = all
+		return byEpoch, epochs, nil
+	}
+	for i := range all {
+		byEpoch[all[i].e.Epoch] = append(byEpoch[all[i].e.Epoch], all[i])
+	}
+	return byEpoch, epochs, nil
+}
+
+// chunkBody returns the block records of chunk's events not in set, adding
+// them to set; first and last are the lowest and highest seq added.
+func chunkBody(chunk []prepared, set *receiver.SeqSet) (body []byte, n, dups, alerts int, first, last uint64) {
+	size := 0
+	for i := range chunk {
+		size += len(chunk[i].rec) + binary.MaxVarintLen32
+	}
+	body = make([]byte, 0, size)
+	for i := range chunk {
+		seq := chunk[i].e.Seq
+		if set.Has(seq) {
+			dups++
+			continue
+		}
+		set.Add(seq)
+		body = receiver.AppendBlockRecord(body, chunk[i].rec)
+		if n == 0 || seq < first {
+			first = seq
+		}
+		last = max(last, seq)
+		if chunk[i].e.Alert != nil {
+			alerts++
+		}
+		n++
+	}
+	return body, n, dups, alerts, first, last
+}
+
 // storeChunk stores the events of chunk not in the subject's set, on top of
 // the subject's last message, retrying until ctx ends.
 func (s *Store) storeChunk(ctx context.Context, g receiver.Gateway, subj string, epoch uint64, chunk []prepared, received time.Time) (stored, dups int, err error) {
@@ -162,27 +217,8 @@ func (s *Store) storeChunk(ctx context.Context, g receiver.Gateway, subj string,
 			return 0, 0, fmt.Errorf("gateway %q: read %s: %w", g.ID, subj, err)
 		}
 		set := st.set.Clone()
-		var body []byte
-		n, alerts := 0, 0
-		first, last := uint64(0), uint64(0)
-		dups = 0
-		for i := range chunk {
-			seq := chunk[i].e.Seq
-			if set.Has(seq) {
-				dups++
-				continue
-			}
-			set.Add(seq)
-			body = receiver.AppendBlockRecord(body, chunk[i].rec)
-			if n == 0 || seq < first {
-				first = seq
-			}
-			last = max(last, seq)
-			if chunk[i].e.Alert != nil {
-				alerts++
-			}
-			n++
-		}
+		body, n, d, alerts, first, last := chunkBody(chunk, set)
+		dups = d
 		if n == 0 { // a retry or a concurrent twin stored all of it
 			return 0, dups, s.updateAlerts(ctx, g.ID, chunk)
 		}
