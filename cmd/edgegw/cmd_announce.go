@@ -25,7 +25,7 @@ func init() {
 		withdraw                 bool
 	)
 	flags := func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "", "config `file` (default: "+service.DefaultConfigPath()+", or $EDGEGW_CONFIG)")
+		fs.StringVar(&path, "config", "", i18n.Sprintf(app.FlagLang(), "config `file` (default: %s, or $EDGEGW_CONFIG)", service.DefaultConfigPath()))
 		fs.DurationVar(&window, "for", 0, "the window: the door may open during this long from now, such as 2h")
 		fs.StringVar(&note, "note", "", "why: doctor's visit, delivery (kept with the event)")
 		fs.BoolVar(&withdraw, "withdraw", false, "withdraw the device's announcement")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/uplink"
@@ -99,8 +100,8 @@ Examples:
 				Config: cfg,
 				Stderr: env.Stderr,
 				Started: func(g *gateway.Gateway, up *uplink.Uplink, st *status.Server) {
-					fmt.Fprintf(env.Stdout, "edgegw demo: gateway %s, data in %s\n", cfg.Gateway.ID, dataDir)
-					fmt.Fprintf(env.Stdout, "status page: http://%s/   (type \"down\" or \"up\" + Enter to switch the network)\n", listen)
+					i18n.Fprintf(env.Stdout, lang(), "edgegw demo: gateway %s, data in %s\n", cfg.Gateway.ID, dataDir)
+					i18n.Fprintf(env.Stdout, lang(), "status page: http://%s/   (type \"down\" or \"up\" + Enter to switch the network)\n", listen)
 					wg.Add(2)
 					go func() { defer wg.Done(); printDemoSummary(ctx, env.Stdout, g, every) }()
 					go func() { defer wg.Done(); networkSwitch(ctx, env.Stdin, env.Stdout, up) }()
@@ -147,18 +148,18 @@ func printDemoSummary(ctx context.Context, w io.Writer, g *gateway.Gateway, ever
 			}
 			rate := float64(s.EventsIngested-lastN) / now.Sub(last).Seconds()
 			lastN, last = s.EventsIngested, now
-			net := "off"
+			net := i18n.Text(lang(), "off")
 			if s.Sync.Enabled {
 				switch {
 				case s.Sync.Paused:
-					net = "DOWN (switched off)"
+					net = i18n.Text(lang(), "DOWN (switched off)")
 				case s.Sync.Reachable:
-					net = "up"
+					net = i18n.Text(lang(), "up")
 				default:
-					net = "unreachable"
+					net = i18n.Text(lang(), "unreachable")
 				}
 			}
-			fmt.Fprintf(w, "%s  %6.0f ev/s  devices %d/%d online  store %s (%d events)  alerts %d  sync %s backlog %d\n",
+			i18n.Fprintf(w, lang(), "%s  %6.0f ev/s  devices %d/%d online  store %s (%d events)  alerts %d  sync %s backlog %d\n",
 				now.Format("15:04:05"), rate, s.OnlineCount(), len(s.Devices),
 				config.ByteSize(s.Store.Bytes), s.Store.Events, len(s.Alerts), net, s.Sync.BacklogEvents)
 		}
@@ -189,13 +190,13 @@ func networkSwitch(ctx context.Context, r io.Reader, w io.Writer, up *uplink.Upl
 			switch l {
 			case "down", "d", "off":
 				up.SetPaused(true)
-				fmt.Fprintln(w, "network: DOWN — events are kept in the store; the backlog grows")
+				i18n.Fprintln(w, lang(), "network: DOWN — events are kept in the store; the backlog grows")
 			case "up", "u", "on":
 				up.SetPaused(false)
-				fmt.Fprintln(w, "network: up — the backlog drains, alerts first")
+				i18n.Fprintln(w, lang(), "network: up — the backlog drains, alerts first")
 			case "":
 			default:
-				fmt.Fprintf(w, "type \"down\" or \"up\" (got %q)\n", l)
+				i18n.Fprintf(w, lang(), "type \"down\" or \"up\" (got %q)\n", l)
 			}
 		}
 	}

@@ -66,6 +66,7 @@ invalid config, 64 for a usage error.`,
 			if len(args) != 1 {
 				return i18n.Errorf(lang(), "%w: want exactly one output name", cli.ErrUsage)
 			}
+			useConfigLanguage(path)
 			cfg, err := config.Load(path)
 			if err != nil {
 				return &cli.ExitError{Code: cli.ExitBadConfig, Err: err}

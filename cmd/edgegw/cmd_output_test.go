@@ -143,6 +143,11 @@ outputs:
 			t.Errorf("%v: exit %d, want %d", args, code, cli.ExitPortInUse)
 		}
 	}
+	// In Chinese too: the refusal, and the way the test went.
+	_, e, code = edgegwLang(t, "zh_CN.UTF-8", "output", "test", "sign", "--config", offFile)
+	if want := fmt.Sprintf("正被 edgegw（pid %d）占用；请停止服务，或使用状态页上的“测试”按钮", gw.Process.Pid); code != cli.ExitPortInUse || !strings.Contains(e, want) || !strings.Contains(e, "经由 本命令") {
+		t.Errorf("output test in zh-CN: exit %d\n%s\nwant %d and %q", code, e, cli.ExitPortInUse, want)
+	}
 
 	// The gateway's devices saw nothing of it.
 	camera.Write([]byte("ALARM,SMOKE\n"))

@@ -53,7 +53,7 @@ Exit status (the service manager's restart policy reads it):
   130 aborted by a second SIGINT/SIGTERM during the drain
 Details and the restart policy: docs/install.md, "Exit codes".`,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&path, "config", "", "config `file` (default: "+service.DefaultConfigPath()+", or $EDGEGW_CONFIG)")
+			fs.StringVar(&path, "config", "", i18n.Sprintf(app.FlagLang(), "config `file` (default: %s, or $EDGEGW_CONFIG)", service.DefaultConfigPath()))
 			fs.BoolVar(&ignoreCentral, "ignore-central-config", false, "run the local config even if the central platform pushed a newer one")
 		},
 		Run: func(ctx context.Context, env *cli.Env, args []string) error {
@@ -73,6 +73,7 @@ Details and the restart policy: docs/install.md, "Exit codes".`,
 // runConfigFile loads, checks and runs a config file until ctx ends. The
 // service manager (cmd_service.go) runs the gateway through it too.
 func runConfigFile(ctx context.Context, path string, ignoreCentral bool, stderr io.Writer) error {
+	useConfigLanguage(path)
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, i18n.ErrorText(lang(), err))

@@ -29,12 +29,17 @@ type statusTarget struct {
 
 func (t *statusTarget) flags(fs *flag.FlagSet) {
 	fs.StringVar(&t.url, "url", "", "status server `URL` (default: from the config's status.listen, else http://127.0.0.1:8780)")
-	fs.StringVar(&t.configPath, "config", "", "gateway config `file`, to find the status address (default: "+service.DefaultConfigPath()+" when it exists)")
+	fs.StringVar(&t.configPath, "config", "", i18n.Sprintf(app.FlagLang(), "gateway config `file`, to find the status address (default: %s when it exists)", service.DefaultConfigPath()))
 	fs.StringVar(&t.passwordFile, "password-file", "", "`file` holding the technician password (or set EDGEGW_PASSWORD), when the status page has one")
 	fs.DurationVar(&t.timeout, "timeout", 5*time.Second, "how long to wait for the gateway")
 }
 
 func (t *statusTarget) client() (*status.Client, error) {
+	if t.configPath != "" {
+		useConfigLanguage(t.configPath)
+	} else {
+		useConfigLanguage(service.DefaultConfigPath())
+	}
 	c, _, err := status.Target{URL: t.url, ConfigPath: t.configPath, DefaultConfigPath: service.DefaultConfigPath(),
 		PasswordFile: t.passwordFile, Password: os.Getenv("EDGEGW_PASSWORD")}.Client()
 	return c, err

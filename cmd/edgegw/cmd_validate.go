@@ -43,6 +43,7 @@ read, 64 for a usage error.`,
 			if len(args) != 1 {
 				return i18n.Errorf(lang(), "%w: want one config file", cli.ErrUsage)
 			}
+			useConfigLanguage(args[0])
 			cfg, err := config.LoadChecked(args[0], gateway.Check)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, i18n.ErrorText(lang(), err))

@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/status"
 	"github.com/edgegw/edgegw/internal/version"
 	"github.com/edgegw/edgegw/sync/uplink"
@@ -78,6 +79,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 		Logs:           ring,
 		Now:            g.Clock().Now,
 		LocalTokenPath: filepath.Join(cfg.Store.Dir, status.LocalTokenFile),
+		Language:       i18n.Lang(cfg.Gateway.Language),
 	})
 	if err != nil {
 		g.Store().Close()

@@ -123,3 +123,76 @@ func TestRunRefusesInChinese(t *testing.T) {
 		t.Errorf("exit %d, got\n%s\nwant 78 and %q", code, stderr, want)
 	}
 }
+
+var flagName = regexp.MustCompile(`(?m)^[ \t]+(-\w, )?(--[\w-]+)( \S+)?`)
+
+// The long help and the flags' descriptions are in Chinese under zh_CN,
+// with the same flags and placeholders; under C they have no Chinese.
+func TestLongHelpInChinese(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		zh   string // a part of the Chinese help
+	}{
+		{[]string{"init", "--help"}, "为真实小区写出一份带注释的示例配置"},
+		{[]string{"probe", "modbus", "--help"}, "读取 Modbus 从站的一块数据一次"},
+		{[]string{"output", "test", "--help"}, "用测试操作驱动配置中的某个输出一次"},
+		{[]string{"service", "install", "--help"}, "把 edgegw 作为操作系统服务管理"},
+		{[]string{"completion", "--help"}, "为指定的 shell 生成"},
+	} {
+		en, _, code := edgegwLang(t, "C", c.args...)
+		if code != 0 || han.MatchString(en) {
+			t.Errorf("LANG=C %v: exit %d, Chinese in\n%s", c.args, code, en)
+		}
+		zh, _, code := edgegwLang(t, "zh_CN.UTF-8", c.args...)
+		if code != 0 || !strings.Contains(zh, c.zh) || !strings.Contains(zh, "用法：") {
+			t.Errorf("LANG=zh_CN.UTF-8 %v: exit %d, want %q in\n%s", c.args, code, c.zh, zh)
+		}
+		enFlags, zhFlags := flagName.FindAllString(en, -1), flagName.FindAllString(zh, -1)
+		if strings.Join(enFlags, "\n") != strings.Join(zhFlags, "\n") || len(enFlags) == 0 {
+			t.Errorf("%v: the flags differ:\nC:     %q\nzh_CN: %q", c.args, enFlags, zhFlags)
+		}
+		// Each flag's description is translated.
+		for _, line := range strings.Split(zh[strings.Index(zh, "选项："):], "\n")[1:] {
+			if strings.TrimSpace(line) != "" && !han.MatchString(line) {
+				t.Errorf("%v: a flag's description is not translated: %q", c.args, line)
+			}
+		}
+	}
+}
+
+// Cobra's own lines: an unknown flag, the help command.
+func TestCobraWordsInChinese(t *testing.T) {
+	_, stderr, code := edgegwLang(t, "zh_CN.UTF-8", "init", "--nosuch")
+	if code != 64 || !strings.Contains(stderr, "未知选项：--nosuch") {
+		t.Errorf("exit %d, got\n%s", code, stderr)
+	}
+	_, stderr, _ = edgegwLang(t, "C", "init", "--nosuch")
+	if !strings.Contains(stderr, "usage: unknown flag: --nosuch") {
+		t.Errorf("LANG=C: got\n%s", stderr)
+	}
+}
+
+// gateway.language chooses the CLI's language when the environment names
+// none (C, or unset); an explicit LANG wins.
+func TestConfigLanguage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.yaml")
+	if err := os.WriteFile(path, []byte("gateway:\n  id: \"bad id\"\n  language: zh-CN\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ lang, want string }{
+		{"C", "网关 ID \"bad id\""},
+		{"", "网关 ID \"bad id\""},
+		{"en_US.UTF-8", "gateway id \"bad id\""},
+		{"zh_CN.UTF-8", "网关 ID \"bad id\""},
+	} {
+		_, stderr, code := edgegwLang(t, c.lang, "validate", path)
+		if code != 78 || !strings.Contains(stderr, c.want) {
+			t.Errorf("LANG=%q: exit %d, got\n%s\nwant %q", c.lang, code, stderr, c.want)
+		}
+	}
+	os.WriteFile(path, []byte("gateway:\n  id: gw1\n  language: fr\n"), 0o644)
+	_, stderr, code := edgegwLang(t, "C", "validate", path)
+	if code != 78 || !strings.Contains(stderr, `gateway.language: unknown language "fr": use en or zh-CN`) {
+		t.Errorf("language fr: exit %d, got\n%s", code, stderr)
+	}
+}

@@ -161,30 +161,37 @@ type InUseError struct {
 }
 
 func (e *InUseError) Error() string {
-	var b strings.Builder
+	format, args := e.MessageFormat()
+	return fmt.Sprintf(format, args...)
+}
+
+// MessageFormat gives the error as its English parts (edge.Messages), so
+// that the CLI prints it in the installer's language (edge/i18n).
+func (e *InUseError) MessageFormat() (string, []any) {
+	if e.Self {
+		return "%v", []any{edge.Msgf("port %s is already open in this process (pid %d): two inputs or outputs of the config name the same port", e.Port, e.PID)}
+	}
+	var parts []any
 	switch {
-	case e.Self:
-		fmt.Fprintf(&b, "port %s is already open in this process (pid %d): two inputs or outputs of the config name the same port", e.Port, e.PID)
-		return b.String()
 	case e.PID > 0 && e.Name != "":
-		fmt.Fprintf(&b, "port %s is in use by %s (pid %d)", e.Port, e.Name, e.PID)
+		parts = append(parts, edge.Msgf("port %s is in use by %s (pid %d)", e.Port, e.Name, e.PID))
 	case e.PID > 0:
-		fmt.Fprintf(&b, "port %s is in use by another process (pid %d)", e.Port, e.PID)
+		parts = append(parts, edge.Msgf("port %s is in use by another process (pid %d)", e.Port, e.PID))
 	default:
-		fmt.Fprintf(&b, "port %s is in use by another program", e.Port)
+		parts = append(parts, edge.Msgf("port %s is in use by another program", e.Port))
 	}
 	if e.Detail != "" {
-		fmt.Fprintf(&b, " (%s)", e.Detail)
+		parts = append(parts, edge.Msgf(" (%s)", e.Detail))
 	}
 	switch {
 	case strings.HasPrefix(e.Name, "edgegw"):
-		b.WriteString("; stop the service or use the status page's Test button")
+		parts = append(parts, edge.Msgf("; stop the service or use the status page's Test button"))
 	case e.Name != "":
-		b.WriteString("; stop that program first")
+		parts = append(parts, edge.Msgf("; stop that program first"))
 	default:
-		b.WriteString("; stop it first (if the edgegw service holds the port: stop the service or use the status page's Test button)")
+		parts = append(parts, edge.Msgf("; stop it first (if the edgegw service holds the port: stop the service or use the status page's Test button)"))
 	}
-	return b.String()
+	return strings.Repeat("%v", len(parts)), parts
 }
 
 func (e *InUseError) Unwrap() error { return edge.ErrPortInUse }

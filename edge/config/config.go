@@ -29,6 +29,11 @@ type Gateway struct {
 	// Timezone is the site's IANA time zone, used by rule schedules.
 	// Default: "Local".
 	Timezone string `yaml:"timezone"`
+	// Language is the language of the status page for a browser that asks
+	// for none, and of the CLI's messages about this config when LC_ALL,
+	// LC_MESSAGES or LANG do not name Chinese or English: "en" or "zh-CN".
+	// Default: "" (English).
+	Language string `yaml:"language"`
 }
 
 // Store configures the durable event log.

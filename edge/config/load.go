@@ -592,6 +592,11 @@ func (c *Config) validate() []Problem {
 			add("gateway.timezone", "unknown time zone %q: use an IANA name such as Asia/Shanghai or Europe/Berlin, or Local", c.Gateway.Timezone)
 		}
 	}
+	switch c.Gateway.Language {
+	case "", "en", "zh-CN":
+	default:
+		add("gateway.language", "unknown language %q: use en or zh-CN", c.Gateway.Language)
+	}
 	if c.Store.Cap < MinCap {
 		add("store.cap", "store cap %v is too small: at least %v", c.Store.Cap, MinCap)
 	}

@@ -33,9 +33,10 @@ type OutputTestOptions struct {
 // output and drives it itself (TestOutputOnce); a port another process
 // holds is then refused with an error wrapping edge.ErrPortInUse.
 //
-// via says which way it went, for the technician.
-func TestOutput(ctx context.Context, cfg *config.Config, name string, o OutputTestOptions) (via string, err error) {
-	via = "this command (status.listen is off)"
+// via says which way it went, for the technician (an edge.Message, so
+// that the CLI prints it in the technician's language).
+func TestOutput(ctx context.Context, cfg *config.Config, name string, o OutputTestOptions) (via *edge.Message, err error) {
+	via = viaf("this command (status.listen is off)")
 	if !cfg.Status.Disabled() {
 		base := status.URLFromListen(cfg.Status.Listen)
 		c := &status.Client{BaseURL: base, Password: o.Password}
@@ -44,9 +45,9 @@ func TestOutput(ctx context.Context, cfg *config.Config, name string, o OutputTe
 		}
 		err := c.TestOutput(ctx, name)
 		if !errors.Is(err, status.ErrNotRunning) {
-			return "the running gateway at " + base, err
+			return viaf("the running gateway at %s", base), err
 		}
-		via = "this command (no gateway answers at " + base + ")"
+		via = viaf("this command (no gateway answers at %s)", base)
 	}
 	return via, TestOutputOnce(ctx, cfg, name, o.Logger)
 }
@@ -69,7 +70,7 @@ func TestOutputOnce(ctx context.Context, cfg *config.Config, name string, logger
 	}
 	if idx < 0 {
 		sort.Strings(names)
-		return fmt.Errorf("no output named %q in the config (outputs: %s)", name, strings.Join(names, ", "))
+		return edge.Msgf("no output named %q in the config (outputs: %s)", name, strings.Join(names, ", "))
 	}
 	oc := cfg.Outputs[idx]
 	f, err := edge.LookupOutput(oc.Driver)
@@ -96,4 +97,9 @@ func TestOutputOnce(ctx context.Context, cfg *config.Config, name string, logger
 	}
 	r := actions.New(actions.Options{Outputs: map[string]edge.Output{name: out}, Logger: logger})
 	return r.Test(ctx, name)
+}
+
+// viaf is an edge.Message (edge/i18n's catalog has its formats).
+func viaf(format string, args ...any) *edge.Message {
+	return &edge.Message{Format: format, Args: args}
 }

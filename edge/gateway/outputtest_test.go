@@ -133,7 +133,7 @@ outputs:
 	if err != nil {
 		t.Fatalf("output test through %s: %v", via, err)
 	}
-	if !strings.Contains(via, "running gateway at http://"+addr) {
+	if !strings.Contains(via.Error(), "running gateway at http://"+addr) {
 		t.Errorf("went through %q, want the running gateway", via)
 	}
 	sign.Expect([]byte("edgegw test\r\n"), 5*time.Second)
@@ -194,7 +194,7 @@ outputs:
 	if err != nil {
 		t.Fatalf("through %s: %v", via, err)
 	}
-	if !strings.Contains(via, "this command") {
+	if !strings.Contains(via.Error(), "this command") {
 		t.Errorf("went through %q, want this command", via)
 	}
 	sign.Expect([]byte("edgegw test\r\n"), 5*time.Second)

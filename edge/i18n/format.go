@@ -3,6 +3,7 @@ package i18n
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -102,6 +103,12 @@ func localizeArgs(lang Lang, args []any) []any {
 		case Formatted:
 			f, as := x.MessageFormat()
 			text = Sprintf(lang, f, as...)
+		case error:
+			t, ok := chainText(lang, x)
+			if !ok {
+				continue
+			}
+			text = t
 		default:
 			continue
 		}
@@ -159,7 +166,36 @@ func ErrorText(lang Lang, err error) string {
 			return strings.Join(parts, "\n")
 		}
 	}
+	if lang != EN {
+		if t, ok := chainText(lang, err); ok {
+			return t
+		}
+	}
 	return err.Error()
+}
+
+// chainText renders an error that wraps a translatable one (a Localizer
+// or Formatted error: a serial port's "in use by" error under the driver's
+// "open %s: %w") with the wrapped part in lang and the wrapper's own words
+// as they are; false when nothing in the chain translates.
+func chainText(lang Lang, err error) (string, bool) {
+	switch x := err.(type) {
+	case Localizer:
+		return x.Localize(lang), true
+	case Formatted:
+		f, as := x.MessageFormat()
+		return Sprintf(lang, f, as...), true
+	}
+	u := errors.Unwrap(err)
+	if u == nil {
+		return "", false
+	}
+	inner, ok := chainText(lang, u)
+	s, us := err.Error(), u.Error()
+	if !ok || !strings.HasSuffix(s, us) {
+		return "", false
+	}
+	return s[:len(s)-len(us)] + inner, true
 }
 
 // Verbs lists the printf verbs of format in order ("%q", "%d", "%.1f";
@@ -194,4 +230,28 @@ func Verbs(format string) []string {
 func Formats() (map[string]string, error) {
 	formatsOnce.Do(loadFormats)
 	return zhFormats, formatsErr
+}
+
+// Paragraphs splits a help text (a command's --help) into the paragraphs
+// the catalog translates one by one: its blank-line separated blocks. A
+// paragraph is the unit because help texts are edited a paragraph at a
+// time: a change leaves the other paragraphs' translations valid, a
+// shared paragraph (the service commands' text) is translated once, and
+// each entry stays small enough to review side by side with its English.
+func Paragraphs(text string) []string {
+	return strings.Split(text, "\n\n")
+}
+
+// Long renders a help text in lang paragraph by paragraph (Paragraphs);
+// a paragraph with no entry stays English. In English the text comes
+// back as it is.
+func Long(lang Lang, text string) string {
+	if lang != ZH {
+		return text
+	}
+	ps := Paragraphs(text)
+	for i, p := range ps {
+		ps[i] = Text(lang, p)
+	}
+	return strings.Join(ps, "\n\n")
 }

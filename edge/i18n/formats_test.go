@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -34,6 +35,7 @@ var formatArg = map[string]int{
 	"FieldErrorf": 1,
 	"phrase":      0,
 	"Msgf":        0, // edge.Msgf(format, ...)
+	"viaf":        0, // edge/gateway's viaf(format, ...): how an output test went
 	"add":         1, // in edge/config: add(field, format, ...)
 	"check":       2, // in drivers/sim: check(bad, field, format, ...)
 	"Sprintf":     1, // i18n.Sprintf(lang, format, ...)
@@ -78,10 +80,38 @@ func sourceFormats(t *testing.T) []use {
 				return err
 			}
 			i18nPkg := strings.HasSuffix(filepath.ToSlash(filepath.Dir(path)), "edge/i18n")
+			slash := filepath.ToSlash(path)
+			cliSource := strings.Contains(slash, "cmd/edgegw/") || strings.Contains(slash, "internal/cli/")
+			help := func(e ast.Expr) { // a help text: each paragraph
+				for _, s := range literalParts(e) {
+					for _, p := range Paragraphs(strings.TrimSpace(s)) {
+						if p != "" {
+							out = append(out, use{p, fset.Position(e.Pos()).String()})
+						}
+					}
+				}
+			}
 			ast.Inspect(f, func(n ast.Node) bool {
 				switch x := n.(type) {
+				case *ast.ValueSpec:
+					// const serviceUsage = `...`: a help text shared by commands.
+					for i, id := range x.Names {
+						if cliSource && strings.HasSuffix(id.Name, "Usage") && i < len(x.Values) {
+							help(x.Values[i])
+						}
+					}
 				case *ast.CallExpr:
 					name, pkg := callName(x.Fun)
+					if i, ok := flagUsageArg[name]; ok && cliSource && (pkg == "fs" || pkg == "flag") && i < len(x.Args) {
+						// A flag's description: a literal the App translates,
+						// or built by i18n.Sprintf (found as a format).
+						if s, ok := stringLit(x.Args[i]); ok {
+							out = append(out, use{s, fset.Position(x.Pos()).String()})
+						} else if c, ok := x.Args[i].(*ast.CallExpr); !ok || !isI18n(c) {
+							t.Errorf("%s: the usage of flag is neither a literal nor an i18n call: it cannot be translated", fset.Position(x.Pos()))
+						}
+						return true
+					}
 					i, ok := formatArg[name]
 					if !ok || pkg == "fmt" || pkg == "t" || pkg == "b" || pkg == "errors" {
 						return true
@@ -117,6 +147,10 @@ func sourceFormats(t *testing.T) []use {
 						return true
 					}
 					switch k.Name {
+					case "Usage", "Long":
+						if cliSource {
+							help(x.Value)
+						}
 					case "Short", "Summary":
 						if s, ok := stringLit(x.Value); ok {
 							out = append(out, use{s, fset.Position(x.Pos()).String()})
@@ -140,6 +174,60 @@ func sourceFormats(t *testing.T) []use {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	return out
+}
+
+// flagUsageArg is, for each flag.FlagSet method, which argument is the
+// flag's description.
+var flagUsageArg = map[string]int{
+	"StringVar": 3, "BoolVar": 3, "IntVar": 3, "Int64Var": 3, "UintVar": 3, "Uint64Var": 3,
+	"Float64Var": 3, "DurationVar": 3, "TextVar": 3,
+	"String": 2, "Bool": 2, "Int": 2, "Int64": 2, "Uint": 2, "Uint64": 2, "Float64": 2, "Duration": 2,
+	"Var": 2, "Func": 1, "BoolFunc": 1,
+}
+
+func isI18n(c *ast.CallExpr) bool {
+	_, pkg := callName(c.Fun)
+	return pkg == "i18n"
+}
+
+// literalParts is the literal paragraphs of a + chain (serviceUsage +
+// "\n\nExit status: ..."): a literal next to a name counts when a blank
+// line separates them (the constant's own paragraphs are found at its
+// declaration); one glued to a name is built at run time and not
+// translatable by its paragraphs (the hidden gen-man's text).
+func literalParts(e ast.Expr) []string {
+	var items []ast.Expr
+	var flatten func(e ast.Expr)
+	flatten = func(e ast.Expr) {
+		if b, ok := e.(*ast.BinaryExpr); ok && b.Op == token.ADD {
+			if _, ok := stringLit(b); !ok {
+				flatten(b.X)
+				flatten(b.Y)
+				return
+			}
+		}
+		items = append(items, e)
+	}
+	flatten(e)
+	var out []string
+	for i, it := range items {
+		s, ok := stringLit(it)
+		if !ok {
+			continue
+		}
+		if i > 0 {
+			if !strings.HasPrefix(s, "\n\n") {
+				continue
+			}
+		}
+		if i < len(items)-1 {
+			if !strings.HasSuffix(s, "\n\n") {
+				continue
+			}
+		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -202,8 +290,10 @@ func TestEveryFormatTranslated(t *testing.T) {
 		case !ok:
 			missing = append(missing, strconv.Quote(u.format))
 			t.Errorf("%s: no zh-CN translation of %q", u.at, u.format)
-		case !slices.Equal(Verbs(zh), Verbs(u.format)):
-			t.Errorf("%s: %q has verbs %v, its zh-CN %q has %v", u.at, u.format, Verbs(u.format), zh, Verbs(zh))
+		case !slices.Equal(textVerbs(zh), textVerbs(u.format)):
+			t.Errorf("%s: %q has verbs %v, its zh-CN %q has %v", u.at, u.format, textVerbs(u.format), zh, textVerbs(zh))
+		case !slices.Equal(placeholders(zh), placeholders(u.format)):
+			t.Errorf("%s: %q has the placeholders %q, its zh-CN %q has %q (a flag's `name` is kept)", u.at, u.format, placeholders(u.format), zh, placeholders(zh))
 		}
 	}
 	if len(missing) > 0 && os.Getenv("I18N_MISSING") != "" {
@@ -230,13 +320,26 @@ func TestFormatCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	for en, zh := range cat {
-		if !slices.Equal(Verbs(zh), Verbs(en)) {
-			t.Errorf("%q: verbs %v, zh-CN %q: %v", en, Verbs(en), zh, Verbs(zh))
+		if !slices.Equal(textVerbs(zh), textVerbs(en)) {
+			t.Errorf("%q: verbs %v, zh-CN %q: %v", en, textVerbs(en), zh, textVerbs(zh))
 		}
 		if !strings.ContainsFunc(zh, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
 			t.Errorf("%q: zh-CN %q has no Chinese", en, zh)
 		}
 	}
+}
+
+// windowsVar is a Windows environment variable in a help text
+// (%ProgramData%): not a verb (help texts are not passed through fmt).
+var windowsVar = regexp.MustCompile(`%[A-Z][a-z][A-Za-z]*%`)
+
+// textVerbs is Verbs with the Windows variables left out.
+func textVerbs(s string) []string { return Verbs(windowsVar.ReplaceAllString(s, "")) }
+
+// placeholders lists the backquoted names of a flag's usage (`file`),
+// which the help prints as the flag's argument: a translation keeps them.
+func placeholders(s string) []string {
+	return regexp.MustCompile("`[^`]*`").FindAllString(s, -1)
 }
 
 func TestVerbs(t *testing.T) {
@@ -279,5 +382,45 @@ func TestErrorText(t *testing.T) {
 		if got := ErrorText(ZH, c.err); got != c.want {
 			t.Errorf("ErrorText(%q) = %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+type msg struct {
+	format string
+	args   []any
+}
+
+func (m msg) Error() string                  { return fmt.Sprintf(m.format, m.args...) }
+func (m msg) MessageFormat() (string, []any) { return m.format, m.args }
+
+// An error that wraps a translatable one keeps its own words and has the
+// wrapped part in the reader's language, in ErrorText and as an argument.
+func TestWrappedErrorText(t *testing.T) {
+	inUse := msg{"port %s is in use by another program", []any{"/dev/ttyS0"}}
+	err := fmt.Errorf("open %s: %w", "/dev/ttyS0", inUse)
+	if got, want := ErrorText(ZH, err), "open /dev/ttyS0: 端口 /dev/ttyS0 正被另一个程序占用"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := ErrorText(EN, err), err.Error(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	e := Errorf(ZH, "through %s: %w", "x", err)
+	if got, want := e.Error(), "经由 x：open /dev/ttyS0: 端口 /dev/ttyS0 正被另一个程序占用"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var m msg
+	if !errors.As(e, &m) {
+		t.Errorf("%v does not wrap the original", e)
+	}
+}
+
+// Help texts are translated paragraph by paragraph; English is left as it is.
+func TestLong(t *testing.T) {
+	text := "Runs the gateway with the given config until SIGINT or SIGTERM.\n\nno such paragraph"
+	if got := Long(EN, text); got != text {
+		t.Errorf("got %q, want the text as it is", got)
+	}
+	if got, want := Long(ZH, text), "按给定的配置运行网关，直到收到 SIGINT 或 SIGTERM。\n\nno such paragraph"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -104,6 +104,26 @@ func Match(prefs ...string) Lang {
 	return EN
 }
 
+// Explicit is the language that an environment value (zh_CN.UTF-8,
+// en_US.UTF-8) names; false for "", C, POSIX and any language other than
+// Chinese and English, where the CLI falls back on the config's
+// gateway.language.
+func Explicit(env string) (Lang, bool) {
+	env, _, _ = strings.Cut(env, ".")
+	env, _, _ = strings.Cut(env, "@")
+	tag, err := language.Parse(strings.ReplaceAll(strings.TrimSpace(env), "_", "-"))
+	if err != nil {
+		return "", false
+	}
+	switch base, _ := tag.Base(); base.String() {
+	case "zh":
+		return ZH, true
+	case "en":
+		return EN, true
+	}
+	return "", false
+}
+
 // FromEnv is the language of the environment: LC_ALL, LC_MESSAGES, LANG
 // (the first set), as the CLI follows it; "" when none is set.
 func FromEnv() string {

@@ -131,3 +131,18 @@ func TestMatch(t *testing.T) {
 		t.Errorf("unknown key: %q", got)
 	}
 }
+
+func TestExplicit(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want Lang
+		ok   bool
+	}{
+		{"zh_CN.UTF-8", ZH, true}, {"zh_TW.UTF-8", ZH, true}, {"en_US.UTF-8", EN, true}, {"en", EN, true},
+		{"", "", false}, {"C", "", false}, {"POSIX", "", false}, {"C.UTF-8", "", false}, {"fr_FR.UTF-8", "", false},
+	} {
+		if got, ok := Explicit(c.env); got != c.want || ok != c.ok {
+			t.Errorf("Explicit(%q) = %q, %v, want %q, %v", c.env, got, ok, c.want, c.ok)
+		}
+	}
+}

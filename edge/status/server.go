@@ -29,6 +29,9 @@ type Options struct {
 	Config config.Status
 	// Provider is the gateway. Required.
 	Provider Provider
+	// Language is the page's language for a browser that asks for none
+	// (gateway.language). Default: English.
+	Language i18n.Lang
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Version is shown on the page and in /api/session.
@@ -348,18 +351,18 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 		Snapshot
 		Lang     i18n.Lang `json:"lang"`
 		Findings []Banner  `json:"findings"`
-	}{snap, requestLang(r), Banners(&snap, requestLang(r))})
+	}{snap, s.requestLang(r), Banners(&snap, s.requestLang(r))})
 }
 
 // requestLang is the language a request asks for: ?lang=, else its
-// Accept-Language.
-func requestLang(r *http.Request) i18n.Lang {
-	return i18n.Match(r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
+// Accept-Language, else the config's gateway.language (Options.Language).
+func (s *Server) requestLang(r *http.Request) i18n.Lang {
+	return i18n.Match(r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"), string(s.opts.Language))
 }
 
 // apiI18n serves the page's messages in the language asked for.
 func (s *Server) apiI18n(w http.ResponseWriter, r *http.Request) {
-	lang := requestLang(r)
+	lang := s.requestLang(r)
 	writeJSON(w, http.StatusOK, map[string]any{"lang": lang, "languages": []i18n.Lang{i18n.EN, i18n.ZH}, "messages": i18n.Catalog(lang, "page.")})
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"github.com/spf13/pflag"
 
 	"github.com/edgegw/edgegw/edge/i18n"
 )
@@ -57,8 +58,15 @@ func (e *ExitError) Error() string {
 }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// ErrUsage marks a usage error (exit code 64, ExitUsage).
-var ErrUsage = errors.New("usage")
+// ErrUsage marks a usage error (exit code 64, ExitUsage). Its text is
+// "usage", and in another language that language's word for it when it
+// is an argument of i18n.Errorf (it is an i18n.Localizer).
+var ErrUsage error = usageError{}
+
+type usageError struct{}
+
+func (usageError) Error() string                  { return "usage" }
+func (usageError) Localize(lang i18n.Lang) string { return i18n.Text(lang, "usage") }
 
 // App is a set of commands.
 type App struct {
@@ -73,6 +81,18 @@ type App struct {
 	Lang     func() i18n.Lang
 	commands map[string]*Command
 	byCobra  map[*cobra.Command]*Command
+	flagLang i18n.Lang // while a command's Flags runs
+}
+
+// FlagLang is the language a command's Flags should write a usage string
+// in when it builds one with i18n.Sprintf (a default that depends on the
+// OS): the help's language while Flags runs, English for the man pages.
+// Literal usage strings need nothing: the App translates them.
+func (a *App) FlagLang() i18n.Lang {
+	if a.flagLang == "" {
+		return a.lang()
+	}
+	return a.flagLang
 }
 
 // Register adds c; it panics on a duplicate or empty name.
@@ -106,9 +126,8 @@ func (a *App) Main(ctx context.Context, args []string, env *Env) int {
 	if cmd, _, err := root.Find(args); err == nil {
 		if c, ok := a.byCobra[cmd]; ok && c.Flags != nil {
 			cmd.ResetFlags()
-			fs := flag.NewFlagSet(a.Name+" "+c.Name, flag.ContinueOnError)
-			c.Flags(fs)
-			cmd.Flags().AddGoFlagSet(fs)
+			cmd.Flags().AddGoFlagSet(a.flagSet(c, a.lang()))
+			localizeHelpFlag(cmd, a.lang())
 		}
 	}
 	root.SetArgs(longFlags(root, args))
@@ -167,7 +186,12 @@ func (a *App) cobra(env *Env, started func(*Command), lang i18n.Lang) *cobra.Com
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetIn(env.Stdin)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", ErrUsage, err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		if lang != i18n.EN {
+			return i18n.Errorf(lang, "%w: %w", ErrUsage, flagError(lang, err))
+		}
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	})
 	root.SetHelpTemplate(helpTemplateIn(lang))
 	root.SetUsageTemplate(helpTemplateIn(lang))
 	nodes := map[string]*cobra.Command{"": root}
@@ -209,10 +233,7 @@ func (a *App) cobra(env *Env, started func(*Command), lang i18n.Lang) *cobra.Com
 	for _, n := range names {
 		c := a.commands[n]
 		path := strings.Fields(n)
-		fs := flag.NewFlagSet(a.Name+" "+n, flag.ContinueOnError)
-		if c.Flags != nil {
-			c.Flags(fs)
-		}
+		fs := a.flagSet(c, lang)
 		run := func(cmd *cobra.Command, args []string) error {
 			if started != nil {
 				started(c)
@@ -220,7 +241,7 @@ func (a *App) cobra(env *Env, started func(*Command), lang i18n.Lang) *cobra.Com
 			return c.Run(cmd.Context(), env, args)
 		}
 		if existing, ok := nodes[n]; ok { // a group made for an earlier child
-			existing.Short, existing.Long, existing.Hidden = i18n.Text(lang, c.Short), strings.TrimSpace(c.Usage), c.Hidden
+			existing.Short, existing.Long, existing.Hidden = i18n.Text(lang, c.Short), i18n.Long(lang, strings.TrimSpace(c.Usage)), c.Hidden
 			delete(existing.Annotations, "group")
 			existing.RunE = run
 			existing.Flags().AddGoFlagSet(fs)
@@ -231,7 +252,7 @@ func (a *App) cobra(env *Env, started func(*Command), lang i18n.Lang) *cobra.Com
 		cc := &cobra.Command{
 			Use:    path[len(path)-1] + " [flags] [args]",
 			Short:  i18n.Text(lang, c.Short),
-			Long:   strings.TrimSpace(c.Usage),
+			Long:   i18n.Long(lang, strings.TrimSpace(c.Usage)),
 			Hidden: c.Hidden,
 			Args:   cobra.ArbitraryArgs,
 			RunE:   run,
@@ -241,7 +262,99 @@ func (a *App) cobra(env *Env, started func(*Command), lang i18n.Lang) *cobra.Com
 		nodes[n] = cc
 		a.byCobra[cc] = c
 	}
+	if lang != i18n.EN {
+		localizeCobra(root, lang)
+	}
 	return root
+}
+
+// flagSet declares c's flags, their descriptions in lang (the catalog's
+// entry for each English usage string; a backquoted `name` in it is the
+// flag's placeholder and is kept).
+func (a *App) flagSet(c *Command, lang i18n.Lang) *flag.FlagSet {
+	a.flagLang = lang
+	defer func() { a.flagLang = "" }()
+	fs := flag.NewFlagSet(a.Name+" "+c.Name, flag.ContinueOnError)
+	if c.Flags != nil {
+		c.Flags(fs)
+	}
+	if lang != i18n.EN {
+		fs.VisitAll(func(f *flag.Flag) { f.Usage = i18n.Text(lang, f.Usage) })
+	}
+	return fs
+}
+
+// localizeCobra puts cobra's own commands and flags (help, completion,
+// -h/--help) in lang. English keeps cobra's words as they are.
+func localizeCobra(root *cobra.Command, lang i18n.Lang) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Short = i18n.Text(lang, "Help about any command")
+			c.Long = i18n.Sprintf(lang, "Help provides help for any command in the application.\nSimply type %s help [path to command] for full details.", root.Name())
+			run := c.Run
+			c.Run = func(c *cobra.Command, args []string) {
+				if cmd, _, err := c.Root().Find(args); cmd == nil || err != nil {
+					c.Print(i18n.Sprintf(lang, "Unknown help topic %#q\n", args))
+					c.Root().Usage()
+					return
+				}
+				run(c, args)
+			}
+		case "completion":
+			c.Short = i18n.Text(lang, "Generate the autocompletion script for the specified shell")
+			c.Long = i18n.Sprintf(lang, "Generate the autocompletion script for %s for the specified shell.\nSee each sub-command's help for details on how to use the generated script.\n", root.Name())
+			for _, sh := range c.Commands() {
+				sh.Short = i18n.Sprintf(lang, "Generate the autocompletion script for %s", sh.Name())
+				sh.Long = i18n.Sprintf(lang, "Generate the autocompletion script for the %s shell.\n\nTo load it, see the documentation of your shell, or run:\n\n\t%s completion %s --help\n\nin an English locale (LANG=C) for the steps.", sh.Name(), root.Name(), sh.Name())
+				if f := sh.Flags().Lookup("no-descriptions"); f != nil {
+					f.Usage = i18n.Text(lang, "disable completion descriptions")
+				}
+			}
+		}
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		localizeHelpFlag(c, lang)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// localizeHelpFlag declares c's -h/--help with its description in lang.
+func localizeHelpFlag(c *cobra.Command, lang i18n.Lang) {
+	if lang == i18n.EN {
+		return
+	}
+	c.InitDefaultHelpFlag()
+	if f := c.Flags().Lookup("help"); f != nil {
+		f.Usage = i18n.Sprintf(lang, "help for %s", c.DisplayName())
+	}
+}
+
+// flagError renders pflag's parse errors in lang.
+func flagError(lang i18n.Lang, err error) error {
+	var (
+		notExist *pflag.NotExistError
+		noValue  *pflag.ValueRequiredError
+		invalid  *pflag.InvalidValueError
+	)
+	switch {
+	case errors.As(err, &notExist):
+		if s := notExist.GetSpecifiedShortnames(); s != "" {
+			return i18n.Errorf(lang, "unknown shorthand flag: %q in -%s", notExist.GetSpecifiedName(), s)
+		}
+		return i18n.Errorf(lang, "unknown flag: --%s", notExist.GetSpecifiedName())
+	case errors.As(err, &noValue) && noValue.GetFlag() != nil:
+		return i18n.Errorf(lang, "flag needs an argument: --%s", noValue.GetFlag().Name)
+	case errors.As(err, &invalid) && invalid.GetFlag() != nil:
+		return i18n.Errorf(lang, "invalid argument %q for --%s: %w", invalid.GetValue(), invalid.GetFlag().Name, invalid.Unwrap())
+	}
+	return err
 }
 
 // helpTemplate keeps the help the commands were written for: the usage
@@ -260,12 +373,21 @@ Flags:
 {{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
 {{end}}`
 
+func init() {
+	// The flags' "(default x)" is pflag's: the template puts it in the
+	// help's language.
+	cobra.AddTemplateFunc("edgegwFlagWords", func(lang, usages string) string {
+		return strings.ReplaceAll(usages, " (default ", i18n.Text(i18n.Lang(lang), " (default "))
+	})
+}
+
 // helpTemplateIn is helpTemplate with its words in lang.
 func helpTemplateIn(lang i18n.Lang) string {
 	if lang == i18n.EN {
 		return helpTemplate
 	}
 	return strings.NewReplacer(
+		"trimTrailingWhitespaces}}", "trimTrailingWhitespaces | edgegwFlagWords \""+string(lang)+"\"}}",
 		"Usage: ", i18n.Text(lang, "Usage: "),
 		"<command>", i18n.Text(lang, "<command>"),
 		"[flags]", i18n.Text(lang, "[flags]"),
