@@ -56,6 +56,18 @@ func TestHostileConfigs(t *testing.T) {
 					checkHostileAnswer(t, s, args[0], r)
 				}
 			}
+			// The commands that read the file with the plain YAML library
+			// (status finds the gateway from it; diag redacts it) answer
+			// in bounded time too: whatever their verdict, no hang, no
+			// crash, no runaway memory.
+			for _, args := range [][]string{{"status", "--config", f}, {"diag", "--config", f, "--out", filepath.Join(t.TempDir(), "d.zip")}} {
+				r := runMeasured(t, dir, args...)
+				t.Logf("%-8s %6.1f MB file: %-3d in %5.2fs, peak RSS %5.1f MiB", args[0], float64(size)/1e6, r.code, r.wall.Seconds(), float64(r.maxRSS)/(1<<20))
+				if r.wall > hostileMaxTime || r.maxRSS > hostileMaxRSS || r.code == 2 || r.code < 0 {
+					t.Errorf("%s: exit %d in %v, peak %d MiB (want an answer within %v and %d MiB, no crash)\n%s",
+						args[0], r.code, r.wall, r.maxRSS>>20, hostileMaxTime, hostileMaxRSS>>20, clipOut(r.stderr))
+				}
+			}
 		})
 	}
 }

@@ -399,6 +399,40 @@ func parseLoose(filename string, data []byte) (cfg *Config, e *Error) {
 
 var recoverPanics = true
 
+// Precheck applies Parse's guards (size, UTF-8 text, tokens, nesting,
+// alias expansion) to data without decoding it into a Config: code that
+// reads a config file with the plain YAML library (status's locate, the
+// diagnostics' redaction) calls it first, so that a hostile file is
+// refused in bounded time there too.
+func Precheck(filename string, data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil && recoverPanics {
+			err = newError(problemAt(filename, 1, 1, "", "cannot parse: %v", r))
+		}
+	}()
+	if p := checkText(filename, data); p != nil {
+		return newError(*p)
+	}
+	toks, p := tokenize(filename, string(stripBOM(data)))
+	if p != nil {
+		return newError(*p)
+	}
+	f, perr := parser.Parse(toks, 0)
+	if perr != nil {
+		return newError(syntaxProblem(filename, perr))
+	}
+	for _, doc := range f.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		if _, at := expandedSize(doc.Body); at != nil {
+			l, c := nodePos(at)
+			return newError(problemAt(filename, l, c, "", "aliases expand the document past %s nodes or %s bytes here: a config needs no such repetition", commas(MaxNodes), commas(MaxExpandedBytes)))
+		}
+	}
+	return nil
+}
+
 // goccyPos is how goccy names a position inside a message: "at [3:5]".
 var goccyPos = regexp.MustCompile(`at \[(\d+):\d+\]`)
 

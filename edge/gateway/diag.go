@@ -340,6 +340,9 @@ func storeDir(configs [][2]string) string {
 				Dir string `yaml:"dir"`
 			} `yaml:"store"`
 		}
+		if config.Precheck(c[0], []byte(c[1])) != nil {
+			continue
+		}
 		if yaml.Unmarshal([]byte(c[1]), &f) == nil && f.Store.Dir != "" {
 			return f.Store.Dir
 		}

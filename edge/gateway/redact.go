@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/edgegw/edgegw/edge/config"
 )
 
 // Redacted replaces a secret in a support bundle.
@@ -25,6 +27,9 @@ const minScrub = 6
 // any password hash, and the password of a URL (user:pass@host). Keys and
 // their order are kept; comments are not (a comment may hold a secret too).
 func RedactConfig(raw []byte) ([]byte, []string, error) {
+	if err := config.Precheck("config", raw); err != nil {
+		return nil, nil, err
+	}
 	var v any
 	if err := yaml.UnmarshalWithOptions(raw, &v, yaml.UseOrderedMap()); err != nil {
 		return nil, nil, err

@@ -93,6 +93,9 @@ func readSections(path string) (*sections, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := config.Precheck(path, b); err != nil {
+		return nil, err
+	}
 	var s sections
 	if err := yaml.Unmarshal(b, &s); err != nil {
 		var ye interface{ GetMessage() string }
