@@ -427,7 +427,7 @@ func runSyncBench(ctx context.Context, env *cli.Env, events, maxEvents, posters 
 }
 
 func postBatch(ctx context.Context, cl *http.Client, base, gateway string, key wire.Key, body []byte) error {
-	return centralbench.PostBatch(ctx, cl, base, gateway, key, body, time.Now())
+	return centralbench.PostBatch(ctx, cl, base, gateway, key, body, benchClock.Now())
 }
 
 // toWireEvent is the uplink's conversion (repeated here: the benchmark

@@ -12,10 +12,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/export"
 	"github.com/edgegw/edgegw/sync/receiver"
 )
+
+// exportClock reads the time --since and --until are relative to.
+var exportClock edge.Clock = edge.SystemClock{}
 
 type exportCmdFlags struct {
 	adminFlags
@@ -64,7 +68,7 @@ func runExport(ctx context.Context, env *cli.Env, args []string) error {
 	if o.format != export.FormatCSV && o.format != export.FormatJSONL {
 		return usageErr("--format %q: want csv or jsonl", o.format)
 	}
-	now := time.Now()
+	now := exportClock.Now()
 	since, err := when("since", o.since, now)
 	if err != nil {
 		return err

@@ -108,3 +108,22 @@ func Alert(epoch, seq uint64, state string) wire.Event {
 		Device: "smoke-1", Location: Locations["smoke-1"], Text: "smoke in unit 3", Alert: &wire.Alert{ID: "smoke-1-7", Rule: "smoke", State: state,
 			Severity: "critical", Message: "smoke in unit 3"}}
 }
+
+// WaitFor waits until cond holds, checking it again on every tick of a
+// short ticker, and fails the test when within has passed first: the one
+// bounded wait of the exporters' tests (the brokers, servers and databases
+// they wait for give no signal of their own).
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		case <-tick.C:
+		}
+	}
+}

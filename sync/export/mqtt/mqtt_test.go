@@ -99,13 +99,7 @@ func (b *broker) stop() {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronising on time
-	}
+	exporttest.WaitFor(t, 30*time.Second, what, cond)
 }
 
 // subscriber is the platform: a persistent session on /sys/#, QoS 1.

@@ -104,13 +104,7 @@ func (p *postgres) dsn() string {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising on time
-	}
+	exporttest.WaitFor(t, 60*time.Second, what, cond)
 }
 
 func count(t *testing.T, dsn, table string) int {

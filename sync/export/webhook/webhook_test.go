@@ -97,13 +97,7 @@ func (s *sink) serve(t *testing.T, addr string) (*http.Server, string) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronising on time
-	}
+	exporttest.WaitFor(t, 30*time.Second, what, cond)
 }
 
 func start(t *testing.T, c *exporttest.Central, url string) (*Exporter, func()) {
