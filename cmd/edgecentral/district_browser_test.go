@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -45,21 +43,7 @@ func TestBrowserDistrictPage(t *testing.T) {
 		}
 		keys[id], _ = wire.ParseKey(m[1])
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var serveOut, serveErr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- app.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
-			&cli.Env{Stdout: &serveOut, Stderr: &serveErr})
-	}()
-	defer func() { cancel(); <-done }()
-	url := waitFor(t, "serve to listen", func() string {
-		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(serveOut.String()); m != nil {
-			return m[1]
-		}
-		return ""
-	})
+	url := serveInProcess(t, dir)
 	heartbeat := func(id string) {
 		t.Helper()
 		body, _ := json.Marshal(wire.Heartbeat{Version: "test", Time: time.Now(), BacklogEvents: 7})

@@ -6,12 +6,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -26,20 +24,7 @@ func TestFilesGet(t *testing.T) {
 		t.Fatalf("gateways add: %d %s", code, out)
 	}
 	key, _ := wire.ParseKey(m[1])
-	ctx, cancel := context.WithCancel(context.Background())
-	var serveOut, serveErr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- app.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
-			&cli.Env{Stdout: &serveOut, Stderr: &serveErr})
-	}()
-	defer func() { cancel(); <-done }()
-	url := waitFor(t, "serve to listen", func() string {
-		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(serveOut.String()); m != nil {
-			return m[1]
-		}
-		return ""
-	})
+	url := serveInProcess(t, dir)
 	const name = "cam-b5-roof_20261206T033110.445Z_0001.jpg"
 	pic := append([]byte("\xff\xd8\xff\xe0"), bytes.Repeat([]byte{0x5a}, 5000)...)
 	req, _ := http.NewRequest("PUT", url+wire.FilePath(name), bytes.NewReader(pic))

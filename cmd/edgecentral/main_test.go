@@ -248,20 +248,7 @@ func TestDiagnosticsCLI(t *testing.T) {
 		t.Fatalf("gateways add: %d %s", code, out)
 	}
 	key, _ := wire.ParseKey(m[1])
-	ctx, cancel := context.WithCancel(context.Background())
-	var serveOut, serveErr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- app.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
-			&cli.Env{Stdout: &serveOut, Stderr: &serveErr})
-	}()
-	defer func() { cancel(); <-done }()
-	url := waitFor(t, "serve to listen", func() string {
-		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(serveOut.String()); m != nil {
-			return m[1]
-		}
-		return ""
-	})
+	url := serveInProcess(t, dir)
 	if out, stderr, code := run(t, context.Background(), "diagnostics", "get", "gw1", "--url", url); code != 1 || !strings.Contains(stderr, "no diagnostics bundle") {
 		t.Errorf("get before any: %d %s %s", code, out, stderr)
 	}
@@ -295,4 +282,24 @@ func TestDiagnosticsCLI(t *testing.T) {
 	if _, stderr, code := run(t, context.Background(), "diagnostics", "get", "gw1", "--command", "9", "--url", url); code != 1 || !strings.Contains(stderr, "404") {
 		t.Errorf("get an unknown command: %d %s", code, stderr)
 	}
+}
+
+// serveInProcess runs `edgecentral serve` on dir (port 0, in this process)
+// until the end of the test and returns its URL.
+func serveInProcess(t *testing.T, dir string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var serveOut, serveErr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- app.Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
+			&cli.Env{Stdout: &serveOut, Stderr: &serveErr})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return waitFor(t, "serve to listen", func() string {
+		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(serveOut.String()); m != nil {
+			return m[1]
+		}
+		return ""
+	})
 }
