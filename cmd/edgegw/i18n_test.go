@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,19 +12,7 @@ import (
 // edgegwLang runs edgegw with LANG=lang (LC_ALL and LC_MESSAGES unset).
 func edgegwLang(t *testing.T, lang string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(edgegwBin, args...)
-	cmd.Env = append(os.Environ(), "LANG="+lang)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run edgegw %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return edgegwEnv(t, []string{"LANG=" + lang}, args...)
 }
 
 var han = regexp.MustCompile(`\p{Han}`)

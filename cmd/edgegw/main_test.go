@@ -40,7 +40,17 @@ func TestMain(m *testing.M) {
 
 func edgegw(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return edgegwEnv(t, nil, args...)
+}
+
+// edgegwEnv runs the edgegw binary with extra environment variables
+// ("LANG=zh_CN.UTF-8") and returns its output and exit code.
+func edgegwEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(edgegwBin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
