@@ -24,28 +24,7 @@ func TestNorthbound(t *testing.T) {
 	addGW(t, s, "gw1", "putuo/caoyang/c012/cp07")
 	s.StoreBatch("gw1", located(1, 1, 10, "cp07/3/2/301"), time.Now())
 	js := s.JetStream()
-	run := func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Northbound(ctx, js, 1, time.Hour, nil) }()
-		deadline := time.After(15 * time.Second)
-		for {
-			st, err := js.Stream(context.Background(), StreamNorthbound)
-			if err == nil {
-				info, _ := st.Info(context.Background())
-				if info != nil && info.State.Msgs >= 10 {
-					break
-				}
-			}
-			select {
-			case <-deadline:
-				t.Fatal("the northbound stream did not get the 10 events")
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		cancel()
-		<-done
-	}
+	run := func() { projectUntil(t, js, 10, 15*time.Second) }
 	run()
 	// From scratch: the consumer goes, the projector runs again over the
 	// same events; the stream's duplicate window drops the repeats.
@@ -95,26 +74,9 @@ func BenchmarkNorthbound(b *testing.B) {
 	}
 	js := s.JetStream()
 	b.ResetTimer()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Northbound(ctx, js, 1, time.Hour, nil) }()
 	want := uint64(b.N * batch)
-	for {
-		st, err := js.Stream(context.Background(), StreamNorthbound)
-		if err == nil {
-			if info, _ := st.Info(context.Background()); info != nil && info.State.Msgs >= want {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			b.Fatal(err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	projectUntil(b, js, want, 10*time.Minute)
 	b.StopTimer()
-	cancel()
-	<-done
 	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "events/s")
 }
 
@@ -145,31 +107,7 @@ func TestNorthboundRecoversALostTail(t *testing.T) {
 		}
 		return n, nc, s
 	}
-	project := func(s *Store, want uint64) {
-		t.Helper()
-		js := s.JetStream()
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- Northbound(ctx, js, 1, time.Hour, nil) }()
-		deadline := time.After(20 * time.Second)
-		for {
-			st, err := js.Stream(context.Background(), StreamNorthbound)
-			if err == nil {
-				if info, _ := st.Info(context.Background()); info != nil && info.State.Msgs >= want {
-					break
-				}
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("the projector stopped: %v", err)
-			case <-deadline:
-				t.Fatalf("the northbound stream did not reach %d messages", want)
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		cancel()
-		<-done
-	}
+	project := func(s *Store, want uint64) { t.Helper(); projectUntil(t, s.JetStream(), want, 20*time.Second) }
 	n, nc, s := start()
 	addGW(t, s, "gw1", "putuo/caoyang/c012/cp07")
 	for b := 0; b < 3; b++ {
@@ -205,6 +143,35 @@ func TestNorthboundRecoversALostTail(t *testing.T) {
 	for i := 1; i <= 30; i++ {
 		if id := fmt.Sprintf("gw1/1/%d", i); ids[id] != 1 {
 			t.Errorf("event %s is in the northbound stream %d times, want once", id, ids[id])
+		}
+	}
+}
+
+// projectUntil runs the northbound projector until its stream holds want
+// messages, and fails when the projector stops or within passes first.
+func projectUntil(t testing.TB, js jetstream.JetStream, want uint64, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Northbound(ctx, js, 1, time.Hour, nil) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := js.Stream(context.Background(), StreamNorthbound); err == nil {
+			if info, _ := st.Info(context.Background()); info != nil && info.State.Msgs >= want {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("the projector stopped: %v", err)
+		case <-deadline.C:
+			t.Fatalf("the northbound stream did not reach %d messages within %v", want, within)
+		case <-tick.C:
 		}
 	}
 }
