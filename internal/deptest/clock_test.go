@@ -28,6 +28,7 @@ var clockAllowed = map[string]string{
 	"internal/fakeclock/":         "the manual clock measures nothing but hands out channels",
 	"internal/ptytest/":           "test helper: waits on real socat processes",
 	"internal/drivertest/":        "test helper",
+	"sync/export/exporttest/":     "test helper: bounded waits on real brokers, servers and databases",
 	"edge/store/storebench/":      "a benchmark measures wall time",
 	"edge/rules/rulebench/":       "a benchmark measures wall time",
 	"drivers/modbus/modbusbench/": "a benchmark measures wall time",
