@@ -33,6 +33,9 @@ const (
 	PathCommands  = "/v1/commands"  // GET ?after=<id>: queued commands
 	PathHeartbeat = "/v1/heartbeat" // POST: status summary
 	PathFiles     = "/v1/files"     // PUT /{name}: a file an event names (a camera picture)
+	PathReleases  = "/v1/releases"  // GET /{sha256} with Range: a chunk of a release artifact
+	// PathReleaseReport is where a gateway posts an UpdateReport.
+	PathReleaseReport = "/v1/releases/report"
 )
 
 // FilePath is the path a gateway puts a file to: /v1/files/{name}.

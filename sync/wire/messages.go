@@ -141,6 +141,8 @@ type Heartbeat struct {
 	// the Date header of an earlier response (SkewKnown says whether it was).
 	ClockSkewMillis int64 `json:"clock_skew_ms"`
 	SkewKnown       bool  `json:"skew_known"`
+	// Update is the state of self-update (absent from gateways before it).
+	Update *UpdateStatus `json:"update,omitempty"`
 }
 
 // HeartbeatResponse is the 200 answer to POST /v1/heartbeat. The gateway
@@ -150,6 +152,8 @@ type HeartbeatResponse struct {
 	ServerTime      time.Time `json:"server_time"`
 	ConfigVersion   string    `json:"config_version,omitempty"`   // newest bundle for this gateway
 	PendingCommands int       `json:"pending_commands,omitempty"` // commands without a result
+	// Release is the release assigned to this gateway (absent: none).
+	Release *ReleaseOffer `json:"release,omitempty"`
 }
 
 // ClockSkew estimates local minus server time from a response: the server's
@@ -186,6 +190,7 @@ const (
 	CodeConflict     = "conflict"        // 409: admin API: the id exists
 	CodeTooLarge     = "too_large"       // 413: body, decompressed body or one event too large
 	CodeUnsupported  = "unsupported"     // 415: body not gzip
+	CodeBadRange     = "bad_range"       // 416: GET /v1/releases: no single range within the artifact and MaxArtifactChunk
 	CodeBadEvent     = "bad_event"       // 422: an event the receiver will not store (its time is impossible)
 	CodeRateLimited  = "rate_limited"    // 429: this gateway sends too fast (Retry-After)
 	CodeOverloaded   = "overloaded"      // 503: the receiver is at its memory budget (Retry-After)
@@ -217,6 +222,7 @@ var Errors = []ErrorCode{
 	{CodeConflict, http.StatusConflict, ClassRejected},
 	{CodeTooLarge, http.StatusRequestEntityTooLarge, ClassRejected},
 	{CodeUnsupported, http.StatusUnsupportedMediaType, ClassRejected},
+	{CodeBadRange, http.StatusRequestedRangeNotSatisfiable, ClassRejected},
 	{CodeBadEvent, http.StatusUnprocessableEntity, ClassRejected},
 	{CodeRateLimited, http.StatusTooManyRequests, ClassTransient},
 	{CodeOverloaded, http.StatusServiceUnavailable, ClassTransient},
