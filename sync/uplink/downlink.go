@@ -353,6 +353,10 @@ func (u *Uplink) heartbeat(ctx context.Context, started time.Time) error {
 	if u.o.Judge != nil {
 		_, hb.ClockTrusted = u.o.Judge.Stamp()
 	}
+	if u.o.Updater != nil {
+		us := u.o.Updater.Status()
+		hb.Update = &us
+	}
 	if u.o.Summary != nil {
 		s := u.o.Summary()
 		hb.DevicesOnline, hb.DevicesTotal, hb.ActiveAlerts = s.DevicesOnline, s.DevicesTotal, s.ActiveAlerts
@@ -373,6 +377,9 @@ func (u *Uplink) heartbeat(ctx context.Context, started time.Time) error {
 	}
 	var resp wire.HeartbeatResponse
 	if json.Unmarshal(ex.Body, &resp) == nil {
+		if u.o.Updater != nil {
+			u.o.Updater.Offer(resp.Release)
+		}
 		if resp.PendingCommands > 0 || (resp.ConfigVersion != "" && resp.ConfigVersion != st.ConfigVersion && u.ConfigError() == "") {
 			u.pokeDownlink()
 		}

@@ -54,6 +54,9 @@ type Options struct {
 	// pictures, sync/uplink/files.go): uploaded at the lowest priority.
 	// Empty: no files are uploaded.
 	FilesDirs []string
+	// Updater, when set, is the self-update manager (release.go): its
+	// status rides on every heartbeat and it gets the central's offers.
+	Updater Updater
 	// Transport replaces the HTTP transport (tests, benchmarks). Default: a
 	// pooled transport with the TLS settings of Config.
 	Transport http.RoundTripper
