@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/edgegw/edgegw/edge/i18n"
+	"github.com/edgegw/edgegw/edge/store"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/internal/version"
 )
@@ -32,7 +33,13 @@ Example:
 			if asJSON {
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(v)
+				// The store schemas travel with the version: what a release
+				// writes, and the newest it reads (edge/store).
+				return enc.Encode(struct {
+					version.Info
+					StoreSchema int `json:"store_schema"`
+					ReadsStore  int `json:"reads_store"`
+				}{v, store.SchemaVersion, store.ReadsSchema})
 			}
 			_, err := fmt.Fprintln(env.Stdout, v.String())
 			return err

@@ -167,6 +167,9 @@ func TestDocumentedCommands(t *testing.T) {
 	if out, err := exec.Command(central, "gateways", "add", "gw-compound-7", "--url", "http://"+caddr).CombinedOutput(); err != nil {
 		t.Fatalf("edgecentral gateways add gw-compound-7: %v\n%s", err, out)
 	}
+	// The binary the release commands of docs/central.md sign and verify
+	// (relative paths: the commands run in dir).
+	os.WriteFile(filepath.Join(dir, "edgegw-linux-arm7"), []byte("an edgegw binary for linux/arm/7\n"), 0o755)
 	events := filepath.Join(dir, "events.jsonl")
 	os.WriteFile(events, []byte(`{"ts":"2026-12-05T21:00:00+08:00","kind":"state","dev":"door-b3-u2-h301","pt":"door","text":"open","v":1}`+"\n"), 0o644)
 	// A second site for the commands that start a gateway of their own.

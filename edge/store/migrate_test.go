@@ -78,9 +78,18 @@ func TestMigrateV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n, recorded, err := schemaOf(db); n != 1 || recorded || err != nil {
+		t.Fatalf("schema of the v1 store: %d (recorded %v), %v; want 1, not recorded", n, recorded, err)
+	}
 	db.Close()
 
 	s := openT(t, Options{Dir: dir})
+	if s.Schema() != SchemaVersion {
+		t.Errorf("Schema() after migration = %d, want %d", s.Schema(), SchemaVersion)
+	}
+	if n, recorded, err := schemaOf(s.db); n != SchemaVersion || !recorded || err != nil {
+		t.Errorf("schema after migration: %d (recorded %v), %v; want %d recorded", n, recorded, err, SchemaVersion)
+	}
 	st := s.Stats()
 	if st.Epoch != epoch || st.LastSeq != 500 || st.Events != 500 || st.LiveBytes <= 0 || st.LiveBytes >= 123456 {
 		t.Fatalf("after migration: %+v", st)
@@ -111,4 +120,13 @@ func TestMigrateV1(t *testing.T) {
 	if out, err := s.Append(t.Context(), edge.Reading("a", "b", 1, "")); err != nil || out[0].Seq != 501 {
 		t.Fatalf("append after migration: %v %v", out, err)
 	}
+}
+
+func schemaOf(db *badger.DB) (n int, recorded bool, err error) {
+	err = db.View(func(txn *badger.Txn) error {
+		var err error
+		n, recorded, err = readSchema(txn)
+		return err
+	})
+	return n, recorded, err
 }

@@ -148,8 +148,9 @@ type Store struct {
 
 	closeMu  sync.RWMutex // held for reading by every operation on db
 	closed   bool
-	readOnly atomic.Bool // db is open read-only: the disk was full at open
-	shut     atomic.Bool // closed, readable without closeMu (Wait)
+	readOnly atomic.Bool  // db is open read-only: the disk was full at open
+	shut     atomic.Bool  // closed, readable without closeMu (Wait)
+	schema   atomic.Int32 // Schema
 	dropMu   sync.RWMutex
 	queue    chan *req
 	queued   *semaphore.Weighted // bytes of events waiting for a commit
@@ -336,6 +337,12 @@ func (s *Store) load() error {
 	fail := func(what string, err error) error {
 		return fmt.Errorf("store %q: %s: %w: %w", s.opts.Dir, what, edge.ErrStoreOpen, err)
 	}
+	if err := s.checkSchema(); err != nil {
+		if errors.Is(err, ErrNewerSchema) {
+			return fmt.Errorf("store %q: %w: %w", s.opts.Dir, err, edge.ErrStoreOpen)
+		}
+		return fail("schema", err)
+	}
 	if err := s.loadEpoch(); err != nil {
 		return fail("epoch", err)
 	}
@@ -370,6 +377,9 @@ func (s *Store) load() error {
 			return fail("migrate to the priority streams", err)
 		}
 		stale = stale || migrated
+		if err := s.writeSchema(); err != nil {
+			return fail("record the schema", err)
+		}
 		if err := s.resumeDrop(); err != nil {
 			return fail("finish an interrupted drop", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Stamped by scripts/build-all.sh; "dev" / "unknown" for a plain go build.
@@ -50,4 +51,22 @@ func Get() Info {
 // String is one line: "edgegw 1.2.3 (commit abc1234, built 2026-11-29T06:00:00Z, go1.26.8 linux/amd64)".
 func (i Info) String() string {
 	return fmt.Sprintf("edgegw %s (commit %s, built %s, %s %s/%s)", i.Version, i.Commit, i.Date, i.Go, i.OS, i.Arch)
+}
+
+// GOARM is the ARM version this binary was built for ("7"), from the
+// build settings the toolchain records; "" on other architectures. A
+// build that recorded none is taken as 7, Go's default when cross-building.
+func GOARM() string {
+	if runtime.GOARCH != "arm" {
+		return ""
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOARM" && s.Value != "" {
+				v, _, _ := strings.Cut(s.Value, ",") // "7,softfloat"
+				return v
+			}
+		}
+	}
+	return "7"
 }

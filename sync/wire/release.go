@@ -318,9 +318,16 @@ func decodePayload(p []byte) (Manifest, error) {
 // VerifyManifest checks a manifest file against the trusted keys: at least
 // one signature by a trusted key must verify. It returns the payload.
 func VerifyManifest(b []byte, trusted []ReleasePublicKey) (Manifest, error) {
+	m, _, err := VerifyManifestSigner(b, trusted)
+	return m, err
+}
+
+// VerifyManifestSigner is VerifyManifest that also returns the id of the
+// trusted key whose signature verified.
+func VerifyManifestSigner(b []byte, trusted []ReleasePublicKey) (Manifest, string, error) {
 	env, err := ParseEnvelope(b)
 	if err != nil {
-		return Manifest{}, err
+		return Manifest{}, "", err
 	}
 	msg := signedMessage(env.Payload)
 	var seen []string
@@ -333,18 +340,19 @@ func VerifyManifest(b []byte, trusted []ReleasePublicKey) (Manifest, error) {
 			}
 			known = true
 			if len(s.Sig) == ed25519.SignatureSize && ed25519.Verify(k.Key, msg, s.Sig) {
-				return decodePayload(env.Payload)
+				m, err := decodePayload(env.Payload)
+				return m, k.ID, err
 			}
 		}
 	}
 	if known {
-		return Manifest{}, fmt.Errorf("%w: no signature by a trusted key verifies", ErrReleaseSig)
+		return Manifest{}, "", fmt.Errorf("%w: no signature by a trusted key verifies", ErrReleaseSig)
 	}
 	ids := make([]string, 0, len(trusted))
 	for _, k := range trusted {
 		ids = append(ids, k.ID)
 	}
-	return Manifest{}, fmt.Errorf("%w: signed by %s, trusted: %s", ErrUnknownKey, strings.Join(seen, ","), orNone(strings.Join(ids, ",")))
+	return Manifest{}, "", fmt.Errorf("%w: signed by %s, trusted: %s", ErrUnknownKey, strings.Join(seen, ","), orNone(strings.Join(ids, ",")))
 }
 
 func orNone(s string) string {
