@@ -428,10 +428,10 @@ type RolloutGateway struct {
 	Error    string `json:"error,omitempty"`
 	// Assigned: this rollout is the one that assigns the gateway its
 	// version (a newer one may cover it instead: Note says which).
-	Assigned bool   `json:"assigned"`
-	Note     string `json:"note,omitempty"`
-	Outcome  string `json:"outcome,omitempty"` // of its last report for this rollout
-	Reason   string `json:"reason,omitempty"`
+	Assigned bool      `json:"assigned"`
+	Note     string    `json:"note,omitempty"`
+	Outcome  string    `json:"outcome,omitempty"` // of its last report for this rollout
+	Reason   string    `json:"reason,omitempty"`
 	Reported time.Time `json:"reported,omitzero"`
 }
 
