@@ -105,11 +105,12 @@ func (b *Badger) Releases() ([]Release, error) {
 		out = append(out, rel)
 		return nil
 	})
-	sortReleases(out)
+	SortReleases(out)
 	return out, err
 }
 
-func sortReleases(rels []Release) {
+// SortReleases sorts releases oldest first.
+func SortReleases(rels []Release) {
 	sort.SliceStable(rels, func(i, j int) bool {
 		if !rels[i].Pushed.Equal(rels[j].Pushed) {
 			return rels[i].Pushed.Before(rels[j].Pushed)
@@ -185,11 +186,12 @@ func (b *Badger) Rollouts() ([]Rollout, error) {
 		out = append(out, ro)
 		return nil
 	})
-	sortRollouts(out)
+	SortRollouts(out)
 	return out, err
 }
 
-func sortRollouts(ros []Rollout) {
+// SortRollouts sorts rollouts oldest first.
+func SortRollouts(ros []Rollout) {
 	sort.SliceStable(ros, func(i, j int) bool {
 		if !ros[i].Created.Equal(ros[j].Created) {
 			return ros[i].Created.Before(ros[j].Created)
