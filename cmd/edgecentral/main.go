@@ -15,6 +15,7 @@ var app = &cli.App{Name: "edgecentral", Summary: "reference central receiver for
 		"gateways":    "the gateways this central accepts, and their state",
 		"config":      "push a config to a gateway",
 		"diagnostics": "ask a gateway for a support bundle, list and fetch them",
+		"release":     "store signed edgegw releases and roll them out to gateways",
 	}}
 
 func main() {
