@@ -283,8 +283,10 @@ func TestRolloutOfferAtHeartbeat(t *testing.T) {
 			t.Fatalf("%s offered outside the canary", id)
 		}
 	}
-	if len(quarter) < 3 || len(quarter) > 20 {
-		t.Fatalf("canary 25%% of 40 gateways offered %d", len(quarter))
+	for _, id := range inPlace {
+		if quarter[id] != InCanary(ro.ID, id, 25) {
+			t.Fatalf("%s: offered %v, in the canary %v", id, quarter[id], InCanary(ro.ID, id, 25))
+		}
 	}
 	// Widened: those offered before still are.
 	r.adminJSON("POST", "/v1/admin/rollouts/"+ro.ID+"/canary", CanaryRequest{Canary: 60}, nil)
@@ -294,8 +296,10 @@ func TestRolloutOfferAtHeartbeat(t *testing.T) {
 			t.Errorf("%s was in the 25%% canary, not in the 60%% one", id)
 		}
 	}
-	if len(wider) <= len(quarter) || len(wider) > 36 {
-		t.Errorf("canary 60%%: %d gateways, 25%%: %d", len(wider), len(quarter))
+	for _, id := range inPlace {
+		if wider[id] != InCanary(ro.ID, id, 60) {
+			t.Errorf("%s: offered %v, in the 60%% canary %v", id, wider[id], InCanary(ro.ID, id, 60))
+		}
 	}
 	r.adminJSON("POST", "/v1/admin/rollouts/"+ro.ID+"/canary", CanaryRequest{Canary: 100}, nil)
 	if all := offered(); len(all) != 40 {
@@ -450,5 +454,41 @@ func TestReleasePushStreams(t *testing.T) {
 	resp, b := r.chunk("gw1", r.key, shaOf(art), "bytes=20000000-20262143")
 	if resp.StatusCode != 206 || !bytes.Equal(b, art[20000000:20262144]) {
 		t.Fatalf("chunk: %d", resp.StatusCode)
+	}
+}
+
+// The canary takes about its percentage of the gateways, a different
+// sample for each rollout, and a wider canary holds a narrower one.
+func TestRolloutCanaryDistribution(t *testing.T) {
+	const n = 20000
+	for _, ro := range []string{"r-1765000000", "r-1765000001"} {
+		for _, pct := range []int{1, 10, 25, 50, 99} {
+			in := 0
+			for i := range n {
+				gw := fmt.Sprintf("gw-%d", i)
+				if InCanary(ro, gw, pct) {
+					in++
+					if !InCanary(ro, gw, pct+1) {
+						t.Fatalf("%s in the %d%% canary, not the %d%% one", gw, pct, pct+1)
+					}
+				}
+			}
+			if want := n * pct / 100; in < want-want/8-20 || in > want+want/8+20 {
+				t.Errorf("rollout %s canary %d%%: %d of %d gateways, want about %d", ro, pct, in, n, want)
+			}
+		}
+	}
+	same := 0
+	for i := range 1000 {
+		gw := fmt.Sprintf("gw-%d", i)
+		if InCanary("r-1", gw, 50) == InCanary("r-2", gw, 50) {
+			same++
+		}
+	}
+	if same > 600 || same < 400 {
+		t.Errorf("two rollouts agree on %d of 1000 gateways: not independent samples", same)
+	}
+	if !InCanary("r-1", "gw", 100) || InCanary("r-1", "gw", 0) {
+		t.Error("100% must take everyone, 0% no one")
 	}
 }
