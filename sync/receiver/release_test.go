@@ -492,3 +492,27 @@ func TestRolloutCanaryDistribution(t *testing.T) {
 		t.Error("100% must take everyone, 0% no one")
 	}
 }
+
+// With release keys, a push signed by another key is refused.
+func TestReleasePushTrustedKeys(t *testing.T) {
+	priv, _, err := wire.GenerateReleaseKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, Options{ReleaseKeys: []wire.ReleasePublicKey{priv.Public()}})
+	art, man := testRelease(t, "1.0.0", "linux", "amd64", "", 100) // signed by a key of its own
+	if resp, b := r.pushRelease(art, man); resp.StatusCode != 400 || !strings.Contains(string(b), "unknown key") {
+		t.Fatalf("push signed by an untrusted key: %d %s", resp.StatusCode, b)
+	}
+	m, err := wire.ManifestUnverified(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := wire.SignManifest(m, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel := r.mustPush(art, signed); rel.Version != "1.0.0" {
+		t.Fatalf("pushed %+v", rel)
+	}
+}
