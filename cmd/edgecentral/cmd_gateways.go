@@ -105,7 +105,10 @@ cannot be reached.`,
 		Short: "list gateways with their last heartbeat, backlog and clock skew",
 		Usage: `Lists every gateway: events stored, last batch, last heartbeat, the backlog
 it reported, its clock skew, active config version, its place and its state
-(enabled, or disabled by gateways disable).
+(enabled, or disabled by gateways disable), and from its last heartbeat the
+edgegw version it runs, the one before it and the versions it refuses as
+broken (RUNNING, PREVIOUS, BROKEN; "-" for a gateway that does not report
+them).
 
 Examples:
   edgecentral gateways list
@@ -185,9 +188,16 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG PUSHED\tAPPLIED\tPLACE\tSTATE\tREFUSED")
+	fmt.Fprintln(tw, "ID\tEVENTS\tLAST BATCH\tLAST HEARTBEAT\tBACKLOG\tSKEW\tCONFIG PUSHED\tAPPLIED\tPLACE\tSTATE\tRUNNING\tPREVIOUS\tBROKEN\tREFUSED")
 	for _, g := range gws {
 		backlog, skew, applied, refused := "-", "-", "-", ""
+		running, previous, broken := "-", "-", "-"
+		if hb := g.LastHeartbeat; hb != nil && hb.Update != nil {
+			running, previous = orDash(hb.Update.Running), orDash(hb.Update.Previous)
+			if len(hb.Update.Broken) > 0 {
+				broken = oneLine(strings.Join(hb.Update.Broken, ","), 60)
+			}
+		}
 		if hb := g.LastHeartbeat; hb != nil {
 			backlog = fmt.Sprintf("%d ev / %d B", hb.BacklogEvents, hb.BacklogBytes)
 			applied = orDash(hb.ConfigVersion)
@@ -203,8 +213,8 @@ func runGatewaysList(ctx context.Context, env *cli.Env, args []string) error {
 		if g.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew,
-			orDash(g.ConfigVersion), applied, orDash(g.Place), state, refused)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Events, ago(g.LastBatchAt), ago(g.HeartbeatAt), backlog, skew,
+			orDash(g.ConfigVersion), applied, orDash(g.Place), state, running, previous, broken, refused)
 	}
 	return tw.Flush()
 }

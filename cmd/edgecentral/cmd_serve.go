@@ -30,6 +30,7 @@ type serveFlags struct {
 	clusterNode, replicas                               int
 	retention                                           time.Duration
 	maxStore                                            int64
+	releaseKey                                          string
 	export                                              exportFlags
 }
 
@@ -60,7 +61,36 @@ func (o *serveFlags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.replicas, "replicas", o.replicas, "replicas of the streams: default 1 embedded, 3 with --nats or --cluster-node")
 	fs.DurationVar(&o.retention, "retention", o.retention, "how long events are kept in JetStream")
 	fs.Int64Var(&o.maxStore, "max-store", o.maxStore, "bytes the events may take in JetStream; when full, batches are answered 503 and gateways keep their backlog (0: no cap)")
+	fs.StringVar(&o.releaseKey, "release-key", o.releaseKey, "file of trusted release public keys (ed25519:<keyid>:<base64>, one per line): release push then refuses a manifest none of them signed (default: any well-formed signed manifest; the gateways check the signature)")
 	o.export.bind(fs)
+}
+
+// releaseKeys reads the --release-key file: one public key a line, blank
+// lines and # comments skipped.
+func releaseKeys(path string) ([]wire.ReleasePublicKey, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--release-key: %w", err)
+	}
+	var keys []wire.ReleasePublicKey
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, err := wire.ParseReleasePublicKey(line)
+		if err != nil {
+			return nil, fmt.Errorf("--release-key %s:%d: %w", path, i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("--release-key %s: no key in it", path)
+	}
+	return keys, nil
 }
 
 // centralOptions maps the NATS flags onto central.Options.
@@ -165,6 +195,9 @@ func runServe(ctx context.Context, env *cli.Env, args []string) error {
 	co.Addr, co.TLSCert, co.TLSKey, co.AdminToken, co.Logger = o.listen, o.tlsCert, o.tlsKey, o.adminToken, log
 	co.Receiver = receiver.Options{MaxBody: o.maxBody, MaxDecoded: o.maxDecoded, ReplayWindow: o.replayWindow,
 		MemoryBudget: o.memoryBudget, GatewayRate: o.gatewayRate, GatewayBurst: o.gatewayBurst}
+	if co.Receiver.ReleaseKeys, err = releaseKeys(o.releaseKey); err != nil {
+		return err
+	}
 	if co.Exporters, err = o.export.exporters(log); err != nil {
 		return err
 	}

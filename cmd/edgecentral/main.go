@@ -15,7 +15,7 @@ var app = &cli.App{Name: "edgecentral", Summary: "reference central receiver for
 		"gateways":    "the gateways this central accepts, and their state",
 		"config":      "push a config to a gateway",
 		"diagnostics": "ask a gateway for a support bundle, list and fetch them",
-		"release":     "make release keys and sign gateway binaries (fleet updates)",
+		"release":     "release keys, signing, and rollouts of signed edgegw releases to gateways",
 	}}
 
 func main() {

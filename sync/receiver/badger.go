@@ -57,6 +57,7 @@ const maxEventBytes = 300 << 10
 // Concurrent StoreBatch calls are group-committed (ingest.go).
 type Badger struct {
 	db  *badger.DB
+	dir string // the data directory: release artifacts are in its releases/
 	log *slog.Logger
 
 	queueMu gosync.Mutex    // guards queue
@@ -116,7 +117,7 @@ func OpenBadger(dir string, logger *slog.Logger) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open receiver store %q: %w", dir, err)
 	}
-	b := &Badger{db: db, log: logger, seqs: map[seqKey]*seqSet{},
+	b := &Badger{db: db, dir: dir, log: logger, seqs: map[seqKey]*seqSet{},
 		chunkBytes: maxEventBytes * 4, chunkEntries: memTableSize * 15 / 100 / 96 / 2}
 	if err := db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte(pEvent)})

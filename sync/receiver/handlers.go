@@ -217,6 +217,7 @@ func (r *Receiver) handleHeartbeat(w http.ResponseWriter, req *http.Request, a *
 	if cmds, err := r.store.Commands(a.gw.ID, 0, wire.MaxCommands, true); err == nil {
 		resp.PendingCommands = len(cmds)
 	}
+	resp.Release = r.offer(a.gw, hb.Update, now)
 	writeJSON(w, req, key, now, http.StatusOK, resp)
 }
 

@@ -60,6 +60,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is the receiver's clock; default the system clock.
 	Clock Clock
+	// ReleaseKeys, when set, are the release keys a pushed manifest must
+	// be signed by (one of them); when empty, the central checks only
+	// that a manifest is a well-formed signed envelope (the gateways check
+	// the signatures with their own keys).
+	ReleaseKeys []wire.ReleasePublicKey
 }
 
 // DefaultMemoryBudget is the default Options.MemoryBudget: with Badger's
@@ -85,6 +90,9 @@ type Receiver struct {
 	replayMu gosync.Mutex
 	seen     map[string]time.Time // accepted signatures → when they may be forgotten
 	lastGC   time.Time
+
+	relMu  gosync.Mutex
+	relIdx *releaseIndex // rollouts and releases, for heartbeats (release_http.go)
 }
 
 type logMark struct {
@@ -137,6 +145,15 @@ func New(opts Options) (*Receiver, error) {
 	m.HandleFunc("POST "+wire.PathCommands+"/{id}/result", r.gw(wire.MaxResultBody, r.handleResult))
 	m.HandleFunc("POST "+wire.PathHeartbeat, r.gw(wire.MaxJSONBody, r.handleHeartbeat))
 	m.HandleFunc("PUT "+wire.PathFiles+"/{name}", r.gw(wire.MaxFileBody, r.handleFile))
+	m.HandleFunc("GET "+wire.PathReleases+"/{sha}", r.gw(1<<10, r.handleReleaseChunk))
+	m.HandleFunc("POST "+wire.PathReleaseReport, r.gw(maxReportBody, r.handleReleaseReport))
+	m.HandleFunc("POST /v1/admin/releases", r.admin(r.adminPushRelease))
+	m.HandleFunc("GET /v1/admin/releases", r.admin(r.adminReleases))
+	m.HandleFunc("POST /v1/admin/rollouts", r.admin(r.adminCreateRollout))
+	m.HandleFunc("GET /v1/admin/rollouts", r.admin(r.adminRollouts))
+	m.HandleFunc("GET /v1/admin/rollouts/{id}", r.admin(r.adminRollout))
+	m.HandleFunc("POST /v1/admin/rollouts/{id}/{op}", r.admin(r.adminChangeRollout))
+	m.HandleFunc("GET /v1/admin/update-reports", r.admin(r.adminUpdateReports))
 	m.HandleFunc("GET /v1/admin/events", r.admin(r.adminEvents))
 	m.HandleFunc("GET /v1/admin/alerts", r.admin(r.adminAlerts))
 	m.HandleFunc("GET /v1/admin/gateways", r.admin(r.adminGateways))

@@ -85,6 +85,10 @@ type Store struct {
 	alKV   jetstream.KeyValue
 	stKV   jetstream.KeyValue
 	att    jetstream.ObjectStore
+	relKV  jetstream.KeyValue    // releases (release.go)
+	roKV   jetstream.KeyValue    // rollouts
+	repKV  jetstream.KeyValue    // update reports
+	arts   jetstream.ObjectStore // release artifacts
 	clk    receiver.Clock
 	log    *slog.Logger
 	ctx    context.Context
@@ -210,7 +214,8 @@ func (s *Store) setup(ctx context.Context) error {
 		name string
 		hist uint8
 	}{{&s.gwKV, BucketGateways, 1}, {&s.cfgKV, BucketConfig, 5}, {&s.hbKV, BucketHeartbt, 1},
-		{&s.resKV, BucketResults, 1}, {&s.alKV, BucketAlerts, 1}, {&s.stKV, BucketStats, 1}} {
+		{&s.resKV, BucketResults, 1}, {&s.alKV, BucketAlerts, 1}, {&s.stKV, BucketStats, 1},
+		{&s.relKV, BucketReleases, 1}, {&s.roKV, BucketRollouts, 1}, {&s.repKV, BucketReports, receiver.MaxReportsPerGateway}} {
 		if *b.kv, err = kv(b.name, b.hist); err != nil {
 			return fmt.Errorf("bucket %s: %w", b.name, err)
 		}
@@ -228,7 +233,7 @@ func (s *Store) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("object store %s: %w", ObjectAttach, err)
 	}
-	return nil
+	return s.setupReleases(cctx)
 }
 
 // ensureStream creates the stream, or updates it where its settings
