@@ -65,7 +65,9 @@ const (
 // Dir is an update directory.
 type Dir string
 
-func (d Dir) path(elem ...string) string { return filepath.Join(append([]string{string(d)}, elem...)...) }
+func (d Dir) path(elem ...string) string {
+	return filepath.Join(append([]string{string(d)}, elem...)...)
+}
 
 // BinaryName is the artifact's file name in a version's directory.
 func BinaryName() string {
