@@ -176,8 +176,18 @@ func (m *Manager) set(f func(st *wire.UpdateStatus)) {
 	m.mu.Unlock()
 }
 
-// Run follows offers and posts reports until ctx ends.
+// SetTransport sets the transport when it is made after the manager
+// (the uplink takes the manager as its hook). Call before Run.
+func (m *Manager) SetTransport(t Transport) { m.o.Transport = t }
+
+// Run follows offers and posts reports until ctx ends. Without a
+// transport it only reports its status.
 func (m *Manager) Run(ctx context.Context) error {
+	if m.o.Transport == nil {
+		m.log.Warn("self-update is configured but the uplink cannot fetch releases")
+		<-ctx.Done()
+		return nil
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -57,6 +57,13 @@ type Options struct {
 	// Transport replaces the HTTP transport (tests, benchmarks). Default: a
 	// pooled transport with the TLS settings of Config.
 	Transport http.RoundTripper
+	// Updater, when set, is the self-update manager (internal/update):
+	// its Status goes with each heartbeat and each heartbeat answer's
+	// release offer (nil: none) goes to Offer. Nil: no self-update.
+	Updater interface {
+		Status() wire.UpdateStatus
+		Offer(*wire.ReleaseOffer)
+	}
 }
 
 // Summary is the gateway's part of a heartbeat.
