@@ -2,8 +2,8 @@ package update
 
 import (
 	"io"
-	"strconv"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/edgegw/edgegw/edge/config"
