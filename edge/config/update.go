@@ -13,7 +13,7 @@ import (
 // if it proves healthy (internal/update; PROTOCOL.md §6a).
 //
 //	update:
-//	  keys: ["ed25519:3f1c0a9e5b7d2468:MCowBQYDK2VwAyEA..."]   # edgecentral release keygen prints it
+//	  keys: ["ed25519:3f1c0a9e5b7d2468:MCowBQYDK2VwAyEA..."]   # a release key's public half
 type Update struct {
 	// Keys are the release public keys this gateway trusts, each
 	// "ed25519:<keyid>:<base64>". Default: none, and without a key the
@@ -33,6 +33,9 @@ type Update struct {
 	// MaxSize is the largest release this gateway downloads. Default:
 	// 256MiB. Range: 1MiB to 512MiB.
 	MaxSize ByteSize `yaml:"max_size"`
+	// Check follows the central platform's release offers. Default: on
+	// when keys is not empty; false keeps the keys but never updates.
+	Check *bool `yaml:"check"`
 
 	storeDir string // store.dir, for Dir's default
 }
@@ -45,8 +48,9 @@ const (
 	MaxUpdateSize              = ByteSize(512 << 20)
 )
 
-// Enabled reports whether self-update is on: it is when a key is trusted.
-func (u *Update) Enabled() bool { return len(u.Keys) > 0 }
+// Enabled reports whether self-update is on: a key is trusted and check
+// is not false.
+func (u *Update) Enabled() bool { return len(u.Keys) > 0 && (u.Check == nil || *u.Check) }
 
 // SetDefaults fills the update section's defaults.
 func (u *Update) SetDefaults() {
@@ -75,12 +79,15 @@ func (u *Update) Validate() []*FieldError {
 	for i, k := range u.Keys {
 		parts := strings.Split(strings.TrimSpace(k), ":")
 		if len(parts) != 3 || parts[0] != "ed25519" {
-			add(keyField(i), "want \"ed25519:<keyid>:<base64>\" (edgecentral release keygen prints it)")
+			add(keyField(i), "want \"ed25519:<keyid>:<base64>\": the public half of a release key")
 			continue
 		}
 		if b, err := base64.StdEncoding.DecodeString(parts[2]); err != nil || len(b) != 32 {
 			add(keyField(i), "the key is not base64 of 32 bytes")
 		}
+	}
+	if u.Check != nil && *u.Check && len(u.Keys) == 0 {
+		add("check", "check needs at least one release key in keys")
 	}
 	if u.HealthTimeout < 0 || (u.HealthTimeout > 0 && u.HealthTimeout.D() < time.Second) {
 		add("health_timeout", "health_timeout must be at least 1s")
