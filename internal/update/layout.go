@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -44,9 +45,9 @@ const (
 )
 
 // ExitRestart is the exit status of a gateway that staged a new version
-// and asks its loader to restart into it. 75 is taken (the disk is full,
-// internal/cli), so it is the first code past sysexits(3).
-const ExitRestart = 79
+// and asks its loader to restart into it. 75 is taken (the disk is full),
+// so it is the first code past sysexits(3).
+const ExitRestart = cli.ExitRestart
 
 // ErrRestart is what the gateway returns when it stops to restart into a
 // staged version.
