@@ -137,6 +137,9 @@ func (m *Manager) Status() wire.UpdateStatus {
 	st.Running = m.o.Version
 	st.Platform = wire.Platform(m.o.GOOS, m.o.GOARCH, m.o.GOARM)
 	if p, err := m.o.Dir.Pointers(); err == nil {
+		if st.State == wire.UpdateTrial && p.Current == m.o.Trial {
+			st.State = wire.UpdateCommitted // the loader committed this trial
+		}
 		st.Previous = p.Previous
 		if p.Broken != "" {
 			st.Broken = []string{p.Broken}
@@ -326,6 +329,11 @@ func (m *Manager) handle(ctx context.Context, o *wire.ReleaseOffer) {
 	p, err := m.o.Dir.Pointers()
 	if err != nil {
 		m.log.Warn("cannot read the update directory", "err", err)
+		return
+	}
+	if m.o.Trial != "" && p.Current != m.o.Trial {
+		// On trial: staging now would restart this process before it
+		// proved itself, which the loader counts as a failed attempt.
 		return
 	}
 	if p.New == o.Version {

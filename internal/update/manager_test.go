@@ -249,3 +249,48 @@ func TestManagerPostsPendingReports(t *testing.T) {
 		t.Errorf("posted: got %+v", r)
 	}
 }
+
+// A version on trial takes no offer until the loader committed it: a
+// restart now would count as a failed attempt.
+func TestManagerOnTrialWaitsForCommit(t *testing.T) {
+	key, pub, err := wire.GenerateReleaseKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := []byte("edgegw 3.0.0")
+	offer, man := release(t, key, art, func(m *wire.Manifest) { m.Version = "3.0.0" })
+	d := Dir(t.TempDir())
+	if err := d.SetPointer(New, "2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetTrial(Trial{Version: "2.0.0", Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &memTransport{art: art, sha: man.SHA256}
+	restart := make(chan struct{}, 1)
+	m := NewManager(ManagerOptions{Dir: d, Keys: []wire.ReleasePublicKey{pub}, Transport: tr, Version: "2.0.0", Trial: "2.0.0",
+		GOOS: "linux", GOARCH: "arm", GOARM: "7", Clock: fakeclock.New(time.Unix(1765000000, 0)), Restart: func() { restart <- struct{}{} }})
+	if st := m.Status(); st.State != wire.UpdateTrial || st.Attempt != 1 {
+		t.Fatalf("status on trial: got %+v", st)
+	}
+	// handle directly: Run would do the same on its goroutine
+	m.Offer(offer)
+	m.handle(context.Background(), offer)
+	if len(tr.offsets) != 0 || len(restart) != 0 {
+		t.Fatal("a version on trial downloaded an offer")
+	}
+	// the loader commits 2.0.0
+	if err := errors.Join(d.SetPointer(Current, "2.0.0"), d.SetPointer(New, "")); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Status(); st.State != wire.UpdateCommitted {
+		t.Errorf("status after the commit: got %q, want committed", st.State)
+	}
+	m.handle(context.Background(), offer)
+	if len(restart) != 1 {
+		t.Fatal("the committed version did not stage the offer")
+	}
+	if p := pointers(t, d); p.New != "3.0.0" {
+		t.Errorf("new: got %q, want 3.0.0", p.New)
+	}
+}
