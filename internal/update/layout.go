@@ -240,6 +240,27 @@ func (d Dir) Versions() ([]string, error) {
 	return vs, nil
 }
 
+// Prune removes the versions no pointer names (current, previous, new
+// and broken stay) and the partial downloads.
+func (d Dir) Prune() error {
+	p, err := d.Pointers()
+	if err != nil {
+		return err
+	}
+	vs, err := d.Versions()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, v := range vs {
+		if v != p.Current && v != p.Previous && v != p.New && v != p.Broken {
+			errs = append(errs, os.RemoveAll(d.path("versions", v)))
+		}
+	}
+	errs = append(errs, os.RemoveAll(d.path("download")))
+	return errors.Join(errs...)
+}
+
 // Manifest reads the manifest kept beside version v's binary (unverified:
 // it was verified when the version was staged).
 func (d Dir) Manifest(v string) (wire.Manifest, bool) {

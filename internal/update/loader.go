@@ -122,7 +122,9 @@ func (l *Loader) Run(ctx context.Context, inProcess func(ctx context.Context) er
 		case StepRunCurrent:
 			c, err := l.start(p.Current, "")
 			if err != nil {
-				return fmt.Errorf("start version %s: %w", p.Current, err)
+				// Better the installed version than no gateway at all.
+				l.Logger.Error("cannot start the current version; running the installed one", "version", p.Current, "err", err)
+				return inProcess(ctx)
 			}
 			l.Logger.Info("running version", "version", p.Current, "pid", c.cmd.Process.Pid)
 			if err := l.supervise(ctx, c); err != nil || ctx.Err() != nil {
@@ -253,6 +255,9 @@ func (l *Loader) finishCommit() error {
 	if err := errors.Join(l.Dir.SetPointer(New, ""), l.Dir.ClearTrial(), l.Dir.ClearHealth(),
 		removeFile(l.Dir.path("trial.log"))); err != nil {
 		return fmt.Errorf("update commit: %w", err)
+	}
+	if err := l.Dir.Prune(); err != nil {
+		l.Logger.Warn("cannot remove old versions", "err", err)
 	}
 	return nil
 }

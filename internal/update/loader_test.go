@@ -278,6 +278,11 @@ func TestLoaderExitRestartLoopsIntoTrial(t *testing.T) {
 	if err := d.SetPointer(Current, "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
+	// an older version and a stale download, pruned by the commit
+	if err := errors.Join(os.MkdirAll(d.path("versions", "0.9.0"), 0o755), os.MkdirAll(d.path("download"), 0o755),
+		os.WriteFile(d.path("download", "x.part"), []byte("x"), 0o644)); err != nil {
+		t.Fatal(err)
+	}
 	r := startLoader(testLoader(d, &syncBuffer{}), noInProcess(t))
 	waitFor(t, "the commit", func() bool { p, _ := d.Pointers(); return p.Current == "2.0.0" })
 	if err := r.stop(t); err != nil {
@@ -285,6 +290,12 @@ func TestLoaderExitRestartLoopsIntoTrial(t *testing.T) {
 	}
 	if p := pointers(t, d); p != (Pointers{Current: "2.0.0", Previous: "1.0.0"}) {
 		t.Errorf("pointers: got %+v", p)
+	}
+	if vs, _ := d.Versions(); len(vs) != 2 || vs[0] != "1.0.0" || vs[1] != "2.0.0" {
+		t.Errorf("versions after the commit: got %v, want [1.0.0 2.0.0]", vs)
+	}
+	if _, err := os.Stat(d.path("download")); !os.IsNotExist(err) {
+		t.Errorf("downloads left after the commit: %v", err)
 	}
 }
 
@@ -346,5 +357,19 @@ func TestPointersAreSymlinks(t *testing.T) {
 	}
 	if err := d.SetPointer(Current, "../x"); err == nil {
 		t.Error("a version with a separator was accepted")
+	}
+}
+
+// A current version whose binary is gone: the installed one runs rather
+// than no gateway at all.
+func TestLoaderMissingCurrentRunsInstalled(t *testing.T) {
+	d := newDir(t)
+	if err := d.SetPointer(Current, "1.5.0"); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	l := testLoader(d, &syncBuffer{})
+	if err := l.Run(context.Background(), func(context.Context) error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("Run: %v, in-process %v", err, ran)
 	}
 }
