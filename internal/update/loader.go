@@ -102,7 +102,7 @@ func (l *Loader) Run(ctx context.Context, inProcess func(ctx context.Context) er
 			l.Logger.Warn("unreadable trial state; starting the trial over", "err", err)
 			ok = false
 		}
-		step := Plan(p, t, ok, l.MaxAttempts)
+		step := Plan(p, t, ok, l.MaxAttempts, l.Version)
 		switch step {
 		case StepInProcess:
 			err := inProcess(ctx)
@@ -111,6 +111,11 @@ func (l *Loader) Run(ctx context.Context, inProcess func(ctx context.Context) er
 				continue
 			}
 			return err
+		case StepAdoptInstalled:
+			l.Logger.Info("the installed version is newer than the self-updated one; running it", "installed", l.Version, "was", p.Current)
+			if err := errors.Join(l.Dir.SetPointer(Previous, p.Current), l.Dir.SetPointer(Current, "")); err != nil {
+				return fmt.Errorf("update: %w", err)
+			}
 		case StepFinishCommit:
 			if err := l.finishCommit(); err != nil {
 				return err

@@ -16,15 +16,18 @@ const (
 	StepRollback
 	// StepFinishCommit: a commit was cut short after current moved.
 	StepFinishCommit
+	// StepAdoptInstalled: the installed binary is newer than current (a
+	// package upgrade over a self-updated gateway): it becomes current.
+	StepAdoptInstalled
 )
 
 func (s Step) String() string {
-	return [...]string{"in-process", "run-current", "trial", "rollback", "finish-commit"}[s]
+	return [...]string{"in-process", "run-current", "trial", "rollback", "finish-commit", "adopt-installed"}[s]
 }
 
-// Plan decides the loader's next step from the pointers and the trial
-// (ok is false when there is no trial.json).
-func Plan(p Pointers, t Trial, ok bool, maxAttempts int) Step {
+// Plan decides the loader's next step from the pointers, the trial (ok is
+// false when there is no trial.json) and the installed binary's version.
+func Plan(p Pointers, t Trial, ok bool, maxAttempts int, installed string) Step {
 	switch {
 	case p.New != "" && p.New == p.Current:
 		return StepFinishCommit
@@ -37,6 +40,9 @@ func Plan(p Pointers, t Trial, ok bool, maxAttempts int) Step {
 		return StepTrial
 	case p.Current == "":
 		return StepInProcess
+	}
+	if c, ok := CompareVersions(installed, p.Current); ok && c > 0 {
+		return StepAdoptInstalled
 	}
 	return StepRunCurrent
 }

@@ -13,24 +13,29 @@ import (
 
 func TestPlan(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		p    Pointers
-		t    Trial
-		ok   bool
-		want Step
+		name      string
+		p         Pointers
+		t         Trial
+		ok        bool
+		installed string
+		want      Step
 	}{
-		{"fresh install", Pointers{}, Trial{}, false, StepInProcess},
-		{"committed", Pointers{Current: "1"}, Trial{}, false, StepRunCurrent},
-		{"rolled back to the installed binary", Pointers{Broken: "2"}, Trial{}, false, StepInProcess},
-		{"staged, no trial yet", Pointers{Current: "1", New: "2"}, Trial{}, false, StepTrial},
-		{"staged, attempts 0", Pointers{New: "2"}, Trial{Version: "2"}, true, StepTrial},
-		{"staged, attempt 2 of 3 failed", Pointers{New: "2"}, Trial{Version: "2", Attempts: 2}, true, StepTrial},
-		{"staged, attempts used up", Pointers{New: "2"}, Trial{Version: "2", Attempts: 3}, true, StepRollback},
-		{"trial of another version", Pointers{New: "3"}, Trial{Version: "2", Attempts: 3}, true, StepTrial},
-		{"rollback cut short", Pointers{Current: "1", New: "2", Broken: "2"}, Trial{}, false, StepRollback},
-		{"commit cut short", Pointers{Current: "2", Previous: "1", New: "2"}, Trial{Version: "2", Attempts: 1}, true, StepFinishCommit},
+		{"fresh install", Pointers{}, Trial{}, false, "1.0.0", StepInProcess},
+		{"committed", Pointers{Current: "1"}, Trial{}, false, "1.0.0", StepRunCurrent},
+		{"rolled back to the installed binary", Pointers{Broken: "2"}, Trial{}, false, "1.0.0", StepInProcess},
+		{"staged, no trial yet", Pointers{Current: "1", New: "2"}, Trial{}, false, "1.0.0", StepTrial},
+		{"staged, attempts 0", Pointers{New: "2"}, Trial{Version: "2"}, true, "1.0.0", StepTrial},
+		{"staged, attempt 2 of 3 failed", Pointers{New: "2"}, Trial{Version: "2", Attempts: 2}, true, "1.0.0", StepTrial},
+		{"staged, attempts used up", Pointers{New: "2"}, Trial{Version: "2", Attempts: 3}, true, "1.0.0", StepRollback},
+		{"trial of another version", Pointers{New: "3"}, Trial{Version: "2", Attempts: 3}, true, "1.0.0", StepTrial},
+		{"rollback cut short", Pointers{Current: "1", New: "2", Broken: "2"}, Trial{}, false, "1.0.0", StepRollback},
+		{"package upgrade over a self-update", Pointers{Current: "1.5.0"}, Trial{}, false, "1.6.0", StepAdoptInstalled},
+		{"package older than the self-update", Pointers{Current: "1.5.0"}, Trial{}, false, "1.4.0", StepRunCurrent},
+		{"dev build installed", Pointers{Current: "1.5.0"}, Trial{}, false, "dev", StepRunCurrent},
+		{"staged beats a newer package", Pointers{Current: "1.5.0", New: "1.7.0"}, Trial{}, false, "1.6.0", StepTrial},
+		{"commit cut short", Pointers{Current: "2", Previous: "1", New: "2"}, Trial{Version: "2", Attempts: 1}, true, "1.0.0", StepFinishCommit},
 	} {
-		if got := Plan(c.p, c.t, c.ok, 3); got != c.want {
+		if got := Plan(c.p, c.t, c.ok, 3, c.installed); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}
