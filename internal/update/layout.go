@@ -28,8 +28,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/edgegw/internal/cli"
@@ -179,22 +179,18 @@ func (d Dir) SetHealth(h Health) error { return writeJSON(d.path("health.json"),
 // ClearHealth removes health.json.
 func (d Dir) ClearHealth() error { return removeFile(d.path("health.json")) }
 
-// AddReport queues a report for the central platform.
+// AddReport queues a report for the central platform. Its file name
+// sorts by the report's time and is unique across processes (the loader
+// and the gateway it runs both write reports).
 func (d Dir) AddReport(r wire.UpdateReport) error {
-	names, err := d.Reports()
-	if err != nil {
-		return err
-	}
-	n := 1
-	if len(names) > 0 {
-		last, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(names[len(names)-1]), ".json"))
-		n = last + 1
-	}
 	if len(r.LogTail) > wire.MaxLogTail {
 		r.LogTail = r.LogTail[len(r.LogTail)-wire.MaxLogTail:]
 	}
-	return writeJSON(d.path("reports", fmt.Sprintf("%08d.json", n)), r)
+	name := fmt.Sprintf("%019d-%d-%d.json", max(r.At.UnixNano(), 0), os.Getpid(), reportSeq.Add(1))
+	return writeJSON(d.path("reports", name), r)
 }
+
+var reportSeq atomic.Uint64
 
 // Reports lists the pending reports' paths, oldest first.
 func (d Dir) Reports() ([]string, error) {

@@ -199,6 +199,14 @@ func (l *Loader) trial(ctx context.Context, p Pointers, t Trial, ok bool) (bool,
 	for {
 		select {
 		case <-c.done:
+			if l.healthy(p.New) {
+				// Healthy, then it exited (a restart into yet another
+				// version, a failure): it proved itself all the same.
+				if err := l.commit(p, t); err != nil {
+					return false, nil, err
+				}
+				return true, c, nil
+			}
 			return false, nil, l.failAttempt(t, c.code, fmt.Sprintf("exited with status %d before it was healthy", c.code), c.ring.String())
 		case <-deadline:
 			l.stop(c)
@@ -209,8 +217,7 @@ func (l *Loader) trial(ctx context.Context, p Pointers, t Trial, ok bool) (bool,
 			t.Attempts--
 			return false, nil, l.Dir.SetTrial(t)
 		case <-l.Clock.After(l.Poll):
-			h, ok, err := l.Dir.Health()
-			if err != nil || !ok || h.Version != p.New {
+			if !l.healthy(p.New) {
 				continue
 			}
 			if err := l.commit(p, t); err != nil {
@@ -220,6 +227,11 @@ func (l *Loader) trial(ctx context.Context, p Pointers, t Trial, ok bool) (bool,
 			return true, c, nil
 		}
 	}
+}
+
+func (l *Loader) healthy(v string) bool {
+	h, ok, err := l.Dir.Health()
+	return err == nil && ok && h.Version == v
 }
 
 // failAttempt records a failed attempt; the next Plan retries or rolls

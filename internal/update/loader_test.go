@@ -373,3 +373,22 @@ func TestLoaderMissingCurrentRunsInstalled(t *testing.T) {
 		t.Fatalf("Run: %v, in-process %v", err, ran)
 	}
 }
+
+// A trial that proved healthy and then exited is committed all the same;
+// its exit status is the loader's.
+func TestLoaderHealthyThenExitCommits(t *testing.T) {
+	d := newDir(t, "2.0.0")
+	setBehaviour(t, d, map[string]string{"2.0.0": behHealthyExit})
+	if err := d.SetPointer(New, "2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	l := testLoader(d, &syncBuffer{})
+	l.Poll = time.Hour // only the exit can notice the health
+	err := l.Run(context.Background(), noInProcess(t))
+	if cli.ExitCode(err) != 3 {
+		t.Fatalf("Run: got %v, want exit status 3", err)
+	}
+	if p := pointers(t, d); p.Current != "2.0.0" || p.New != "" {
+		t.Errorf("pointers: got %+v, want 2.0.0 committed", p)
+	}
+}

@@ -29,11 +29,12 @@ func TestMain(m *testing.M) {
 
 // The behaviours of a fake version.
 const (
-	behHealthy = "healthy" // on trial: write health.json; then run until SIGTERM
-	behCrash   = "crash"   // print to stderr, exit 1
-	behHang    = "hang"    // never healthy; run until SIGTERM
-	behStage   = "stage"   // stage the version in behaviour.json's "stage", exit ExitRestart
-	behExit78  = "exit78"  // exit 78 (an invalid config)
+	behHealthy     = "healthy"      // on trial: write health.json; then run until SIGTERM
+	behCrash       = "crash"        // print to stderr, exit 1
+	behHang        = "hang"         // never healthy; run until SIGTERM
+	behStage       = "stage"        // stage the version in behaviour.json's "stage", exit ExitRestart
+	behExit78      = "exit78"       // exit 78 (an invalid config)
+	behHealthyExit = "healthy-exit" // on trial: write health.json, then exit 3 at once
 )
 
 func setBehaviour(t *testing.T, d Dir, b map[string]string) {
@@ -69,6 +70,11 @@ func fakeGateway(d Dir) int {
 			return 1
 		}
 		return ExitRestart
+	case behHealthyExit:
+		if err := d.SetHealth(Health{Version: TrialVersion(), OKAt: time.Now()}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		return 3
 	case behHealthy:
 		if tv := TrialVersion(); tv != "" {
 			if err := d.SetHealth(Health{Version: tv, OKAt: time.Now()}); err != nil {
