@@ -6,10 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/internal/update"
+	"github.com/edgegw/edgegw/internal/version"
 )
 
 const serviceUsage = `Manages edgegw as an OS service: systemd on Linux (a SysV init script on a
@@ -143,10 +147,36 @@ manager's restart policy reads: an invalid config (78) is not restarted
 				return err
 			}
 			return service.Run(st, func(ctx context.Context, logOut io.Writer) error {
-				return runConfigFile(ctx, st.ConfigPath, false, logOut)
+				return runLoader(ctx, st, logOut)
 			})
 		},
 	})
+}
+
+// runLoader runs the gateway through the self-update loader
+// (internal/update): in-process when no update was ever installed, else
+// the committed version or the staged one on trial, as a child process.
+func runLoader(ctx context.Context, st service.Settings, logOut io.Writer) error {
+	run := func(ctx context.Context) error {
+		useConfigLanguage(st.ConfigPath)
+		cfg, err := config.Load(st.ConfigPath)
+		if err != nil {
+			return runConfigFile(ctx, st.ConfigPath, false, logOut) // reports the error
+		}
+		return runGateway(ctx, runOptions{Config: cfg, ConfigPath: st.ConfigPath, Stderr: logOut, Updates: true})
+	}
+	if update.IsChild() {
+		var cancel context.CancelFunc
+		ctx, cancel = update.ChildContext(ctx)
+		defer cancel()
+	}
+	cfg, err := config.Load(st.ConfigPath)
+	if err != nil {
+		return run(ctx)
+	}
+	l := update.NewLoader(cfg, st.Arguments(), version.Version, st.Timeout()-2*time.Second, logOut,
+		newLogger(cfg.Log, logOut).With("component", "loader"))
+	return l.Run(ctx, run)
 }
 
 func serviceSettings(cfg string, args []string) (service.Settings, error) {

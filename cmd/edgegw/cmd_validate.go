@@ -10,6 +10,7 @@ import (
 	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/service"
 	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/internal/update"
 )
 
 func init() {
@@ -44,7 +45,7 @@ read, 64 for a usage error.`,
 				return i18n.Errorf(lang(), "%w: want one config file", cli.ErrUsage)
 			}
 			useConfigLanguage(args[0])
-			cfg, err := config.LoadChecked(args[0], gateway.Check)
+			cfg, err := config.LoadChecked(args[0], checkConfig)
 			if err != nil {
 				fmt.Fprintln(env.Stderr, i18n.ErrorText(lang(), err))
 				return &cli.ExitError{Code: cli.ExitCode(err), Err: errors.New(i18n.T(lang(), "cli.not_valid", map[string]any{"File": args[0]}))}
@@ -54,4 +55,17 @@ read, 64 for a usage error.`,
 			return nil
 		},
 	})
+}
+
+// checkConfig is the deep check of `edgegw validate`: drivers, outputs,
+// rules, and the update section's release keys.
+func checkConfig(c *config.Config) error {
+	err, uerr := gateway.Check(c), update.CheckConfig(c)
+	switch {
+	case err == nil:
+		return uerr
+	case uerr == nil:
+		return err
+	}
+	return config.Join(err, uerr)
 }

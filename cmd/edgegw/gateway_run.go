@@ -13,8 +13,10 @@ import (
 	"github.com/edgegw/edgegw/edge/gateway"
 	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/status"
+	"github.com/edgegw/edgegw/internal/update"
 	"github.com/edgegw/edgegw/internal/version"
 	"github.com/edgegw/edgegw/sync/uplink"
+	"github.com/edgegw/edgegw/sync/wire"
 
 	// The device families, registered by name.
 	"github.com/edgegw/edgegw/drivers/camera"
@@ -32,6 +34,10 @@ type runOptions struct {
 	ConfigPath    string
 	IgnoreCentral bool
 	Stderr        io.Writer
+	// Updates runs the self-update manager (under the loader of
+	// `edgegw service run` only): runGateway then returns update.ErrRestart
+	// once a new version is staged.
+	Updates bool
 	// Started, when set, is called once everything is built and about to
 	// run (the demo's summary and network switch hook in here).
 	Started func(g *gateway.Gateway, up *uplink.Uplink, st *status.Server)
@@ -41,6 +47,8 @@ type runOptions struct {
 // them until ctx ends.
 func runGateway(ctx context.Context, o runOptions) error {
 	cfg := o.Config
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	ring := status.NewLogRing(500, slog.LevelInfo)
 	logger := newLogger(cfg.Log, o.Stderr, ring.Wrap(slog.DiscardHandler))
 
@@ -87,6 +95,13 @@ func runGateway(ctx context.Context, o runOptions) error {
 	}
 	g.Add(st)
 
+	var mgr *update.Manager
+	if o.Updates && cfg.Update.Enabled() && cfg.Uplink.Enabled() {
+		if mgr, err = newUpdateManager(cfg, g, func() { stop(update.ErrRestart) }, logger); err != nil {
+			g.Store().Close()
+			return err
+		}
+	}
 	var u *uplink.Uplink
 	if cfg.Uplink.URL != "" {
 		u, err = uplink.New(uplink.Options{
@@ -101,6 +116,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 			Version:    version.Version,
 			Summary:    func() uplink.Summary { return summary(ctx, g) },
 			FilesDirs:  pictureDirs(cfg),
+			Updater:    updater(mgr),
 		})
 		if err != nil {
 			g.Store().Close()
@@ -112,10 +128,60 @@ func runGateway(ctx context.Context, o runOptions) error {
 	} else {
 		g.SetSyncStatus(func() edge.SyncStatus { return edge.SyncStatus{Enabled: false} })
 	}
+	if mgr != nil {
+		if t, ok := any(u).(update.Transport); ok {
+			mgr.SetTransport(t)
+		}
+		g.Add(mgr)
+	}
+	if v := update.TrialVersion(); v != "" && o.Updates {
+		hc := &update.HealthCheck{Dir: update.Dir(cfg.Update.Dir), Version: v, Ready: g.Ready(), Clock: g.Clock(),
+			Logger: logger.With("component", "update")}
+		if u != nil {
+			hc.Synced = update.Synced(u.Status)
+		}
+		g.Add(hc)
+	}
 	if o.Started != nil {
 		o.Started(g, u, st)
 	}
-	return g.Run(ctx)
+	if err := g.Run(ctx); err != nil {
+		return err
+	}
+	if context.Cause(ctx) == update.ErrRestart {
+		return update.ErrRestart
+	}
+	return nil
+}
+
+// newUpdateManager builds the self-update manager of a gateway.
+func newUpdateManager(cfg *config.Config, g *gateway.Gateway, restart func(), logger *slog.Logger) (*update.Manager, error) {
+	keys, err := update.Keys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return update.NewManager(update.ManagerOptions{
+		Dir:         update.Dir(cfg.Update.Dir),
+		Keys:        keys,
+		MaxSize:     int64(cfg.Update.MaxSize),
+		MaxAttempts: cfg.Update.MaxAttempts,
+		Version:     version.Version,
+		Restart:     restart,
+		Trial:       update.TrialVersion(),
+		Clock:       g.Clock(),
+		Logger:      logger.With("component", "update"),
+	}), nil
+}
+
+// updater is mgr as the uplink's hook (nil stays a nil interface).
+func updater(mgr *update.Manager) interface {
+	Status() wire.UpdateStatus
+	Offer(*wire.ReleaseOffer)
+} {
+	if mgr == nil {
+		return nil
+	}
+	return mgr
 }
 
 // pictureDirs are the picture folders of the camera inputs: the uplink

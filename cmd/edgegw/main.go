@@ -20,7 +20,7 @@ var app = &cli.App{Name: "edgegw", Summary: "offline-first edge gateway for resi
 		"rules":   "check the alert rules against recorded events",
 		"service": "the OS service (systemd, SysV init or Windows SCM)",
 		"learn":   "learn the codes of wireless sensors and write their config",
-		"update":  "fleet updates: check a signed release",
+		"update":  "self-update: check a signed release, see the loader's state",
 	},
 	Lang: lang,
 }

@@ -14,6 +14,7 @@ type Config struct {
 	Rules   []Rule   `yaml:"rules"`
 	Uplink  Uplink   `yaml:"uplink"`
 	Status  Status   `yaml:"status"`
+	Update  Update   `yaml:"update"`
 
 	file    string              // the name it was parsed from
 	root    ast.Node            // the parsed file, for Errorf's file:line

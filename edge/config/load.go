@@ -565,6 +565,7 @@ func (c *Config) SetDefaults() {
 	for i := range c.Rules {
 		c.Rules[i].SetDefaults()
 	}
+	c.Update.storeDir = s.Dir
 	for _, sec := range c.sections() {
 		if d, ok := sec.(interface{ SetDefaults() }); ok {
 			d.SetDefaults()
@@ -600,7 +601,7 @@ func DefaultDataDir() string {
 
 // sections are the parts that follow the SetDefaults/Validate convention.
 func (c *Config) sections() []any {
-	return []any{&c.Gateway, &c.Store, &c.Log, &c.Uplink, &c.Status}
+	return []any{&c.Gateway, &c.Store, &c.Log, &c.Uplink, &c.Status, &c.Update}
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

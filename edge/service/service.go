@@ -97,6 +97,9 @@ func (s Settings) withDefaults() Settings {
 	return s
 }
 
+// Timeout is the drain a stop request allows (StopTimeout or its default).
+func (s Settings) Timeout() time.Duration { return s.withDefaults().StopTimeout }
+
 // DetectUser returns DefaultUser when that account exists, else "" (root).
 func DetectUser() string {
 	if runtime.GOOS == "windows" {

@@ -20,6 +20,7 @@ const (
 	ExitStoreOpen = 73 // EX_CANTCREAT: the store cannot be opened
 	ExitDiskFull  = 75 // EX_TEMPFAIL: the disk is full; retry once space is freed
 	ExitBadConfig = 78 // EX_CONFIG: the config is invalid; a restart cannot fix it
+	ExitRestart   = 79 // a new version is staged: the self-update loader restarts into it (internal/update)
 )
 
 // ExitCode maps an error to its exit code: an *ExitError's own code, else

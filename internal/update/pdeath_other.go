@@ -1,0 +1,7 @@
+//go:build !linux && !windows
+
+package update
+
+import "os/exec"
+
+func setParentDeath(*exec.Cmd) {}
