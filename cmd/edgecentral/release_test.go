@@ -154,6 +154,7 @@ func TestReleaseSignErrors(t *testing.T) {
 		{"negative serial", with("--serial", "-1"), 64, "--serial -1"},
 		{"public key to sign", with("--key", filepath.Join(keys, wire.ReleasePubFile)), 1, "a public key"},
 		{"absent artifact", append([]string{"release", "sign", filepath.Join(dir, "absent")}, base...), 1, "absent"},
+		{"fields before the file", append(append([]string{"release", "sign", filepath.Join(dir, "absent")}, base...), "--version", "x y"), 64, `version "x y"`},
 		{"empty artifact", append([]string{"release", "sign", keys + "/../empty"}, base...), 1, "empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -233,11 +233,6 @@ func HashArtifact(path string) (int64, string, error) {
 // sha256 (and the Serial, when 0, from Created's unix seconds), and signs
 // it. It returns the manifest file and the manifest as signed.
 func SignRelease(path string, m Manifest, keys ...ReleasePrivateKey) ([]byte, Manifest, error) {
-	size, sum, err := HashArtifact(path)
-	if err != nil {
-		return nil, m, err
-	}
-	m.Size, m.SHA256 = size, sum
 	if m.Format == "" {
 		m.Format = ReleaseFormat
 	}
@@ -247,6 +242,17 @@ func SignRelease(path string, m Manifest, keys ...ReleasePrivateKey) ([]byte, Ma
 	if m.Serial == 0 {
 		m.Serial = m.Created.Unix()
 	}
+	// The fields first: a bad version is told before a large file is read.
+	pre := m
+	pre.Size, pre.SHA256 = 1, strings.Repeat("0", 64)
+	if err := pre.Check(); err != nil {
+		return nil, m, err
+	}
+	size, sum, err := HashArtifact(path)
+	if err != nil {
+		return nil, m, err
+	}
+	m.Size, m.SHA256 = size, sum
 	b, err := SignManifest(m, keys...)
 	return b, m, err
 }
