@@ -516,3 +516,68 @@ func TestReleasePushTrustedKeys(t *testing.T) {
 		t.Fatalf("pushed %+v", rel)
 	}
 }
+
+// Many gateways downloading at once hold no more than the memory budget:
+// each chunk is reserved before it is read, and a request that does not
+// fit is answered 503 (or 429 for one gateway's share) to be retried.
+func TestReleaseChunksWithinBudget(t *testing.T) {
+	const budget = 4 << 20
+	r := newRig(t, Options{MemoryBudget: budget})
+	const size = 3 << 20
+	art, man := testRelease(t, "4.0.0", "linux", "amd64", "", size)
+	r.mustPush(art, man)
+	sha := shaOf(art)
+	keys := map[string]wire.Key{}
+	for i := range 6 {
+		id := fmt.Sprintf("dl-%d", i)
+		k, err := r.rcv.AddGateway(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = k
+	}
+	type result struct {
+		status int
+		ok     bool
+	}
+	results := make(chan result, 6*6)
+	for id, k := range keys {
+		for j := range 6 {
+			go func() {
+				off := (j % 3) << 20
+				req, _ := http.NewRequest("GET", r.srv.URL+wire.ReleasePath(sha), nil)
+				req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+(1<<20)-1))
+				wire.SignRequest(req, id, k, nil, time.Now())
+				resp, err := r.srv.Client().Do(req)
+				if err != nil {
+					results <- result{}
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				results <- result{resp.StatusCode, resp.StatusCode == 206 && bytes.Equal(b, art[off:off+1<<20])}
+			}()
+		}
+	}
+	served := 0
+	for range 36 {
+		res := <-results
+		switch res.status {
+		case 206:
+			if !res.ok {
+				t.Fatal("a chunk with the wrong bytes")
+			}
+			served++
+		case 429, 503:
+		default:
+			t.Fatalf("status %d", res.status)
+		}
+	}
+	if served == 0 {
+		t.Fatal("no chunk served")
+	}
+	// The chunks were counted (a 1 MiB buffer each), and given back.
+	if st := r.rcv.Stats(); st.BudgetPeak > budget || st.BudgetPeak < 1<<20 || st.BudgetInUse != 0 {
+		t.Fatalf("budget peak %d (budget %d), in use %d", st.BudgetPeak, budget, st.BudgetInUse)
+	}
+}
