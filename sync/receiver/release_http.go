@@ -244,10 +244,11 @@ func (r *Receiver) adminPushRelease(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// An artifact of 512 MiB takes longer than the server's read timeout
-	// on a slow link.
+	// on a slow link. (A socket deadline is wall-clock time, not the
+	// receiver's Clock, which a test may hold still.)
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(r.clk.Now().Add(time.Hour))
-	rc.SetWriteDeadline(r.clk.Now().Add(time.Hour))
+	rc.SetReadDeadline(time.Now().Add(time.Hour))
+	rc.SetWriteDeadline(time.Now().Add(time.Hour))
 	mt, params, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		r.adminErr(w, req, wire.CodeUnsupported, "release push: want multipart/form-data with the parts manifest and artifact")
