@@ -251,6 +251,9 @@ func runReleaseRollout(ctx context.Context, env *cli.Env, args []string) error {
 		if o.canary < 1 || o.canary > 100 {
 			return usageErr("--canary %d: want a percentage from 1 to 100", o.canary)
 		}
+		if !strings.HasPrefix(args[0], "r-") {
+			return usageErr("%q is not a rollout id (r-...): to start a rollout of a version give --gateway ID, --place PATH or --all", args[0])
+		}
 		if err := o.call(ctx, "POST", "/v1/admin/rollouts/"+url.PathEscape(args[0])+"/canary", receiver.CanaryRequest{Canary: o.canary}, &ro); err != nil {
 			return err
 		}

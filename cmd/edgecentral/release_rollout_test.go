@@ -144,6 +144,7 @@ func testReleaseCLI(t *testing.T, store string) {
 	cmd(64, "release", "rollout", "--halt", "r-1", "extra")
 	cmd(64, "release", "rollout", "--canary", "101", "r-1")
 	cmd(64, "release", "rollout", "1.5.0", "--place", "Putuo!")
+	cmd(64, "release", "rollout", "1.5.0", "--canary", "10") // a version, no scope
 	if out := cmd(1, "release", "rollout", "9.9.9", "--all"); !strings.Contains(out, "push a release of it first") {
 		t.Errorf("rollout of an unknown version: %s", out)
 	}

@@ -289,11 +289,7 @@ func Assign(g Gateway, st *wire.UpdateStatus, ros []Rollout, rels []Release) Ass
 		a.Note = "no update status"
 		return a
 	}
-	for i := range rels {
-		if rels[i].Version == a.Rollout.Version && rels[i].Platform == st.Platform {
-			a.Release = &rels[i]
-		}
-	}
+	a.Release = FindRelease(rels, a.Rollout.Version, st.Platform)
 	switch {
 	case a.Release == nil:
 		a.Note = "no release for " + orUnknown(st.Platform)
@@ -303,6 +299,17 @@ func Assign(g Gateway, st *wire.UpdateStatus, ros []Rollout, rels []Release) Ass
 		a.Note = "broken"
 	}
 	return a
+}
+
+// FindRelease returns the release of version for platform among rels
+// (Releases' answer), nil if there is none.
+func FindRelease(rels []Release, version, platform string) *Release {
+	for i := range rels {
+		if rels[i].Version == version && rels[i].Platform == platform {
+			return &rels[i]
+		}
+	}
+	return nil
 }
 
 func orUnknown(s string) string {

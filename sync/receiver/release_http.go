@@ -182,19 +182,41 @@ func (r *Receiver) handleReleaseReport(w http.ResponseWriter, req *http.Request,
 	r.log.Info("update report", "gateway", a.gw.ID, "rollout", rep.Rollout, "from", rep.From, "to", rep.To,
 		"outcome", rep.Outcome, "reason", rep.Reason)
 	if rep.Rollout != "" && (rep.Outcome == wire.UpdateRolledBack || rep.Outcome == wire.UpdateFailed) {
-		reason := fmt.Sprintf("%s on gateway %s: %s", rep.Outcome, a.gw.ID, rep.Reason)
-		ro, err := HaltRollout(rs, rep.Rollout, reason, now)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			r.failStore(w, r.log, req, key, now, "halt rollout", err)
+		if !r.haltByReport(w, req, rs, a.gw, rep, now) {
 			return
-		default:
-			r.forgetIndex()
-			r.log.Warn("rollout halted", "rollout", ro.ID, "version", ro.Version, "reason", ro.Reason)
 		}
 	}
 	writeJSON(w, req, key, now, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// haltByReport halts the rollout a failure report names, when the rollout
+// covers the reporting gateway (its scope and canary, whatever its state):
+// a gateway cannot halt a rollout that never concerned it. It answers and
+// returns false when the store fails.
+func (r *Receiver) haltByReport(w http.ResponseWriter, req *http.Request, rs ReleaseStorage, g Gateway, rep wire.UpdateReport, now time.Time) bool {
+	ro, err := rs.Rollout(rep.Rollout)
+	if errors.Is(err, ErrNotFound) {
+		return true
+	} else if err != nil {
+		r.failStore(w, r.log, req, &g.Key, now, "load rollout", err)
+		return false
+	}
+	if !ro.InScope(g) || !InCanary(ro.ID, g.ID, ro.Canary) {
+		r.log.Warn("update report names a rollout that does not cover the gateway", "gateway", g.ID, "rollout", ro.ID)
+		return true
+	}
+	reason := fmt.Sprintf("%s on gateway %s: %s", rep.Outcome, g.ID, rep.Reason)
+	ro, err = HaltRollout(rs, rep.Rollout, reason, now)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		r.failStore(w, r.log, req, &g.Key, now, "halt rollout", err)
+		return false
+	default:
+		r.forgetIndex()
+		r.log.Warn("rollout halted", "rollout", ro.ID, "version", ro.Version, "reason", ro.Reason)
+	}
+	return true
 }
 
 func truncate(s string, n int) string {
@@ -222,10 +244,11 @@ func (r *Receiver) adminPushRelease(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// An artifact of 512 MiB takes longer than the server's read timeout
-	// on a slow link.
+	// on a slow link: no deadline for an admin's push (its size is
+	// bounded, and only an admin may send one).
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(r.clk.Now().Add(time.Hour))
-	rc.SetWriteDeadline(r.clk.Now().Add(time.Hour))
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	mt, params, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		r.adminErr(w, req, wire.CodeUnsupported, "release push: want multipart/form-data with the parts manifest and artifact")

@@ -387,6 +387,21 @@ func TestRolloutHaltedByReport(t *testing.T) {
 	if o := r.heartbeat("gw1", r.key, st); o == nil {
 		t.Fatal("no offer after a refusal")
 	}
+	// A gateway outside the rollout cannot halt it.
+	kOut, err := AddPlacedGateway(r.store, "outsider", "putuo/x/y/z", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ro3 Rollout
+	r.adminJSON("POST", "/v1/admin/rollouts", RolloutRequest{Version: "2.0.0", Gateway: "gw1"}, &ro3)
+	body, _ := json.Marshal(wire.UpdateReport{Rollout: ro3.ID, Outcome: wire.UpdateRolledBack, Reason: "forged"})
+	if resp, b := r.do("POST", wire.PathReleaseReport, "outsider", kOut, body, nil); resp.StatusCode != 200 {
+		t.Fatalf("outsider's report: %d %s", resp.StatusCode, b)
+	}
+	if got, err := r.store.Rollout(ro3.ID); err != nil || got.State != RolloutActive {
+		t.Fatalf("a gateway outside the rollout halted it: %+v %v", got, err)
+	}
+	r.adminJSON("POST", "/v1/admin/rollouts/"+ro3.ID+"/halt", HaltRequest{Reason: "test"}, nil)
 	tail := strings.Repeat("panic: boom\n", 100)
 	if c, b := report(wire.UpdateReport{Rollout: ro.ID, From: "1.9.0", To: "2.0.0", Outcome: wire.UpdateRolledBack,
 		Reason: "exited 3 times during its trial", Attempts: 3, ExitCodes: []int{2, 2, 2}, LogTail: tail, At: time.Now()}); c != 200 {
@@ -401,7 +416,7 @@ func TestRolloutHaltedByReport(t *testing.T) {
 	}
 	var st2 RolloutStatus
 	r.adminJSON("GET", "/v1/admin/rollouts/"+ro.ID, nil, &st2)
-	if len(st2.Gateways) != 1 || st2.Gateways[0].Outcome != wire.UpdateRolledBack || st2.Gateways[0].Running != "1.9.0" {
+	if len(st2.Gateways) != 2 || st2.Gateways[0].ID != "gw1" || st2.Gateways[0].Outcome != wire.UpdateRolledBack || st2.Gateways[0].Running != "1.9.0" || st2.Gateways[0].Note != "halted" {
 		t.Fatalf("status: %+v", st2.Gateways)
 	}
 	// Resumed: offered again.
@@ -514,5 +529,78 @@ func TestReleasePushTrustedKeys(t *testing.T) {
 	}
 	if rel := r.mustPush(art, signed); rel.Version != "1.0.0" {
 		t.Fatalf("pushed %+v", rel)
+	}
+}
+
+// Many gateways downloading at once hold no more than the memory budget:
+// each chunk is reserved before it is read, and a request that does not
+// fit is answered 503 (or 429 for one gateway's share) to be retried.
+func TestReleaseChunksWithinBudget(t *testing.T) {
+	const budget = 4 << 20
+	r := newRig(t, Options{MemoryBudget: budget})
+	const size = 3 << 20
+	art, man := testRelease(t, "4.0.0", "linux", "amd64", "", size)
+	r.mustPush(art, man)
+	sha := shaOf(art)
+	keys := map[string]wire.Key{}
+	for i := range 6 {
+		id := fmt.Sprintf("dl-%d", i)
+		k, err := r.rcv.AddGateway(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = k
+	}
+	type result struct {
+		status int
+		ok     bool
+	}
+	results := make(chan result, 6*6)
+	for id, k := range keys {
+		for j := range 6 {
+			go func() {
+				off := (j % 3) << 20
+				req, _ := http.NewRequest("GET", r.srv.URL+wire.ReleasePath(sha), nil)
+				req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+(1<<20)-1))
+				wire.SignRequest(req, id, k, nil, time.Now())
+				resp, err := r.srv.Client().Do(req)
+				if err != nil {
+					results <- result{}
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				results <- result{resp.StatusCode, resp.StatusCode == 206 && bytes.Equal(b, art[off:off+1<<20])}
+			}()
+		}
+	}
+	served := 0
+	for range 36 {
+		res := <-results
+		switch res.status {
+		case 206:
+			if !res.ok {
+				t.Fatal("a chunk with the wrong bytes")
+			}
+			served++
+		case 429, 503:
+		default:
+			t.Fatalf("status %d", res.status)
+		}
+	}
+	if served == 0 {
+		t.Fatal("no chunk served")
+	}
+	// The chunks were counted (a 1 MiB buffer each), and given back once
+	// the handlers return (just after their answers were read).
+	if st := r.rcv.Stats(); st.BudgetPeak > budget || st.BudgetPeak < 1<<20 {
+		t.Fatalf("budget peak %d (budget %d)", st.BudgetPeak, budget)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.rcv.Stats().BudgetInUse != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("budget in use %d after every answer", r.rcv.Stats().BudgetInUse)
+		}
+		<-time.After(5 * time.Millisecond)
 	}
 }

@@ -85,10 +85,8 @@ type Store struct {
 	alKV   jetstream.KeyValue
 	stKV   jetstream.KeyValue
 	att    jetstream.ObjectStore
-	relKV  jetstream.KeyValue    // releases (release.go)
-	roKV   jetstream.KeyValue    // rollouts
-	repKV  jetstream.KeyValue    // update reports
-	arts   jetstream.ObjectStore // release artifacts
+	relMu  gosync.Mutex
+	rel    *relHandles // the release buckets, once they exist (release.go)
 	clk    receiver.Clock
 	log    *slog.Logger
 	ctx    context.Context
@@ -214,8 +212,7 @@ func (s *Store) setup(ctx context.Context) error {
 		name string
 		hist uint8
 	}{{&s.gwKV, BucketGateways, 1}, {&s.cfgKV, BucketConfig, 5}, {&s.hbKV, BucketHeartbt, 1},
-		{&s.resKV, BucketResults, 1}, {&s.alKV, BucketAlerts, 1}, {&s.stKV, BucketStats, 1},
-		{&s.relKV, BucketReleases, 1}, {&s.roKV, BucketRollouts, 1}, {&s.repKV, BucketReports, receiver.MaxReportsPerGateway}} {
+		{&s.resKV, BucketResults, 1}, {&s.alKV, BucketAlerts, 1}, {&s.stKV, BucketStats, 1}} {
 		if *b.kv, err = kv(b.name, b.hist); err != nil {
 			return fmt.Errorf("bucket %s: %w", b.name, err)
 		}
@@ -233,7 +230,7 @@ func (s *Store) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("object store %s: %w", ObjectAttach, err)
 	}
-	return s.setupReleases(cctx)
+	return nil
 }
 
 // ensureStream creates the stream, or updates it where its settings

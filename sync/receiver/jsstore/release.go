@@ -45,27 +45,60 @@ func chunkName(sha, blob string, i int64) string {
 	return sha + "/" + blob + "/" + strconv.FormatInt(i, 10)
 }
 
-// setupReleases opens or creates the object store of the artifacts.
-func (s *Store) setupReleases(ctx context.Context) error {
-	var err error
-	if _, st, err := s.existing(ctx, "OBJ_"+ObjectArtifact); err != nil {
-		return fmt.Errorf("object store %s: %w", ObjectArtifact, err)
-	} else if st != nil && st.Replicas == s.o.Replicas {
-		s.arts, err = s.js.ObjectStore(ctx, ObjectArtifact)
-		if err != nil {
-			return fmt.Errorf("object store %s: %w", ObjectArtifact, err)
+// relHandles are the buckets and the object store of releases. They are
+// made by the first write (a push, a rollout, a report), not by Open: a
+// central that never rolls out a release keeps no raft groups for them.
+type relHandles struct {
+	relKV, roKV, repKV jetstream.KeyValue
+	arts               jetstream.ObjectStore
+}
+
+// releases returns the release buckets; nil (and no error) when they do
+// not exist and create is false: no release was ever pushed.
+func (s *Store) releases(ctx context.Context, create bool) (*relHandles, error) {
+	s.relMu.Lock()
+	defer s.relMu.Unlock()
+	if s.rel != nil {
+		return s.rel, nil
+	}
+	h := &relHandles{}
+	for _, b := range []struct {
+		kv   *jetstream.KeyValue
+		name string
+		hist uint8
+	}{{&h.relKV, BucketReleases, 1}, {&h.roKV, BucketRollouts, 1}, {&h.repKV, BucketReports, receiver.MaxReportsPerGateway}} {
+		kv, err := s.js.KeyValue(ctx, b.name)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			if !create {
+				return nil, nil
+			}
+			mctx, cancel := s.createCtx(ctx)
+			kv, err = s.js.CreateOrUpdateKeyValue(mctx, jetstream.KeyValueConfig{Bucket: b.name, History: b.hist,
+				Storage: jetstream.FileStorage, Replicas: s.o.Replicas})
+			cancel()
 		}
-		return nil
+		if err != nil {
+			return nil, wrapOp(0, fmt.Errorf("bucket %s: %w", b.name, err))
+		}
+		*b.kv = kv
 	}
-	mctx, cancel := s.createCtx(ctx)
-	defer cancel()
-	s.arts, err = s.js.CreateOrUpdateObjectStore(mctx, jetstream.ObjectStoreConfig{Bucket: ObjectArtifact,
-		Description: "edgegw release artifacts in objects of 1 MiB (docs/releases-central.md)",
-		Storage:     jetstream.FileStorage, Replicas: s.o.Replicas})
+	arts, err := s.js.ObjectStore(ctx, ObjectArtifact)
+	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		if !create {
+			return nil, nil
+		}
+		mctx, cancel := s.createCtx(ctx)
+		arts, err = s.js.CreateOrUpdateObjectStore(mctx, jetstream.ObjectStoreConfig{Bucket: ObjectArtifact,
+			Description: "edgegw release artifacts in objects of 1 MiB (docs/releases-central.md)",
+			Storage:     jetstream.FileStorage, Replicas: s.o.Replicas})
+		cancel()
+	}
 	if err != nil {
-		return fmt.Errorf("object store %s: %w", ObjectArtifact, err)
+		return nil, wrapOp(0, fmt.Errorf("object store %s: %w", ObjectArtifact, err))
 	}
-	return nil
+	h.arts = arts
+	s.rel = h
+	return h, nil
 }
 
 // longCtx bounds one object operation of a release.
@@ -78,6 +111,12 @@ func (s *Store) longCtx() (context.Context, context.CancelFunc) {
 // is stored, then the objects of an earlier push of the same artifact are
 // deleted.
 func (s *Store) PutRelease(rel receiver.Release, artifact io.Reader) error {
+	hctx, hcancel := s.longCtx()
+	h, err := s.releases(hctx, true)
+	hcancel()
+	if err != nil {
+		return err
+	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	blob := hex.EncodeToString(rnd[:])
@@ -87,10 +126,10 @@ func (s *Store) PutRelease(rel receiver.Release, artifact io.Reader) error {
 		k, err := io.ReadFull(artifact, buf)
 		if k > 0 {
 			ctx, cancel := s.longCtx()
-			_, perr := s.arts.PutBytes(ctx, chunkName(rel.SHA256, blob, i), buf[:k])
+			_, perr := h.arts.PutBytes(ctx, chunkName(rel.SHA256, blob, i), buf[:k])
 			cancel()
 			if perr != nil {
-				s.deleteBlob(rel.SHA256, blob, n)
+				s.deleteBlob(h, rel.SHA256, blob, n)
 				return wrapOp(0, fmt.Errorf("release %s artifact: %w", rel.Version, perr))
 			}
 			n += int64(k)
@@ -99,41 +138,44 @@ func (s *Store) PutRelease(rel receiver.Release, artifact io.Reader) error {
 			break
 		}
 		if err != nil {
-			s.deleteBlob(rel.SHA256, blob, n)
+			s.deleteBlob(h, rel.SHA256, blob, n)
 			return err
 		}
 	}
 	ctx, cancel := s.opCtx()
 	defer cancel()
-	old, _ := s.releaseRecord(ctx, rel.SHA256)
+	old, _ := s.releaseRecord(ctx, h, rel.SHA256)
 	v, err := json.Marshal(relRecord{Release: rel, Blob: blob})
 	if err != nil {
 		return err
 	}
-	if _, err := s.relKV.Put(ctx, rel.SHA256, v); err != nil {
-		s.deleteBlob(rel.SHA256, blob, n)
+	if _, err := h.relKV.Put(ctx, rel.SHA256, v); err != nil {
+		s.deleteBlob(h, rel.SHA256, blob, n)
 		return wrapOp(0, fmt.Errorf("release %s: %w", rel.Version, err))
 	}
 	if old.Blob != "" && old.Blob != blob {
-		s.deleteBlob(rel.SHA256, old.Blob, old.Size)
+		s.deleteBlob(h, rel.SHA256, old.Blob, old.Size)
 	}
 	return nil
 }
 
 // deleteBlob deletes the objects of n bytes of a push (best effort).
-func (s *Store) deleteBlob(sha, blob string, n int64) {
+func (s *Store) deleteBlob(h *relHandles, sha, blob string, n int64) {
 	for i := int64(0); i*artifactChunk < n; i++ {
 		ctx, cancel := s.opCtx()
-		if err := s.arts.Delete(ctx, chunkName(sha, blob, i)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err := h.arts.Delete(ctx, chunkName(sha, blob, i)); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			s.log.Warn("delete release object", "sha256", sha, "object", i, "error", err)
 		}
 		cancel()
 	}
 }
 
-func (s *Store) releaseRecord(ctx context.Context, sha string) (relRecord, error) {
+func (s *Store) releaseRecord(ctx context.Context, h *relHandles, sha string) (relRecord, error) {
 	var rec relRecord
-	e, err := s.relKV.Get(ctx, sha)
+	if h == nil {
+		return rec, fmt.Errorf("release %s: %w", sha, receiver.ErrNotFound)
+	}
+	e, err := h.relKV.Get(ctx, sha)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 		return rec, fmt.Errorf("release %s: %w", sha, receiver.ErrNotFound)
 	}
@@ -147,7 +189,11 @@ func (s *Store) releaseRecord(ctx context.Context, sha string) (relRecord, error
 func (s *Store) Release(sha string) (receiver.Release, error) {
 	ctx, cancel := s.opCtx()
 	defer cancel()
-	rec, err := s.releaseRecord(ctx, sha)
+	h, err := s.releases(ctx, false)
+	if err != nil {
+		return receiver.Release{}, err
+	}
+	rec, err := s.releaseRecord(ctx, h, sha)
 	return rec.Release, err
 }
 
@@ -155,7 +201,11 @@ func (s *Store) Release(sha string) (receiver.Release, error) {
 func (s *Store) Releases() ([]receiver.Release, error) {
 	ctx, cancel := s.longCtx()
 	defer cancel()
-	vals, err := allValues(ctx, s.relKV, "")
+	h, err := s.releases(ctx, false)
+	if h == nil {
+		return nil, err
+	}
+	vals, err := allValues(ctx, h.relKV, "")
 	if err != nil {
 		return nil, wrapOp(0, err)
 	}
@@ -176,7 +226,11 @@ func (s *Store) Releases() ([]receiver.Release, error) {
 func (s *Store) ReadArtifact(sha string, off int64, p []byte) error {
 	ctx, cancel := s.longCtx()
 	defer cancel()
-	rec, err := s.releaseRecord(ctx, sha)
+	h, err := s.releases(ctx, false)
+	if err != nil {
+		return err
+	}
+	rec, err := s.releaseRecord(ctx, h, sha)
 	if err != nil {
 		return err
 	}
@@ -185,7 +239,7 @@ func (s *Store) ReadArtifact(sha string, off int64, p []byte) error {
 	}
 	for len(p) > 0 {
 		i, within := off/artifactChunk, off%artifactChunk
-		obj, err := s.arts.Get(ctx, chunkName(sha, rec.Blob, i))
+		obj, err := h.arts.Get(ctx, chunkName(sha, rec.Blob, i))
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("release %s: object %d: %w", sha, i, receiver.ErrNotFound)
 		} else if err != nil {
@@ -211,9 +265,13 @@ func (s *Store) CreateRollout(ro receiver.Rollout) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.opCtx()
+	ctx, cancel := s.longCtx()
 	defer cancel()
-	_, err = s.roKV.Create(ctx, GatewayToken(ro.ID), v)
+	h, err := s.releases(ctx, true)
+	if err != nil {
+		return err
+	}
+	_, err = h.roKV.Create(ctx, GatewayToken(ro.ID), v)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("rollout %s: %w", ro.ID, receiver.ErrExists)
 	}
@@ -225,9 +283,16 @@ func (s *Store) CreateRollout(ro receiver.Rollout) error {
 func (s *Store) UpdateRollout(id string, update func(ro *receiver.Rollout) error) (receiver.Rollout, error) {
 	ctx, cancel := s.opCtx()
 	defer cancel()
+	h, err := s.releases(ctx, false)
+	if h == nil {
+		if err == nil {
+			err = fmt.Errorf("rollout %s: %w", id, receiver.ErrNotFound)
+		}
+		return receiver.Rollout{}, err
+	}
 	tok := GatewayToken(id)
 	for {
-		e, err := s.roKV.Get(ctx, tok)
+		e, err := h.roKV.Get(ctx, tok)
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 			return receiver.Rollout{}, fmt.Errorf("rollout %s: %w", id, receiver.ErrNotFound)
 		} else if err != nil {
@@ -245,7 +310,7 @@ func (s *Store) UpdateRollout(id string, update func(ro *receiver.Rollout) error
 		if err != nil {
 			return ro, err
 		}
-		_, err = s.roKV.Update(ctx, tok, v, e.Revision())
+		_, err = h.roKV.Update(ctx, tok, v, e.Revision())
 		var ae *jetstream.APIError
 		if errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence && ctx.Err() == nil {
 			continue
@@ -259,7 +324,14 @@ func (s *Store) Rollout(id string) (receiver.Rollout, error) {
 	ctx, cancel := s.opCtx()
 	defer cancel()
 	var ro receiver.Rollout
-	e, err := s.roKV.Get(ctx, GatewayToken(id))
+	h, err := s.releases(ctx, false)
+	if h == nil {
+		if err == nil {
+			err = fmt.Errorf("rollout %s: %w", id, receiver.ErrNotFound)
+		}
+		return ro, err
+	}
+	e, err := h.roKV.Get(ctx, GatewayToken(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 		return ro, fmt.Errorf("rollout %s: %w", id, receiver.ErrNotFound)
 	} else if err != nil {
@@ -272,7 +344,11 @@ func (s *Store) Rollout(id string) (receiver.Rollout, error) {
 func (s *Store) Rollouts() ([]receiver.Rollout, error) {
 	ctx, cancel := s.longCtx()
 	defer cancel()
-	vals, err := allValues(ctx, s.roKV, "")
+	h, err := s.releases(ctx, false)
+	if h == nil {
+		return nil, err
+	}
+	vals, err := allValues(ctx, h.roKV, "")
 	if err != nil {
 		return nil, wrapOp(0, err)
 	}
@@ -295,16 +371,24 @@ func (s *Store) AddUpdateReport(rep receiver.StoredReport) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.opCtx()
+	ctx, cancel := s.longCtx()
 	defer cancel()
-	return wrapOp(s.repKV.Put(ctx, GatewayToken(rep.Gateway), v))
+	h, err := s.releases(ctx, true)
+	if err != nil {
+		return err
+	}
+	return wrapOp(h.repKV.Put(ctx, GatewayToken(rep.Gateway), v))
 }
 
 // UpdateReports implements receiver.ReleaseStorage.
 func (s *Store) UpdateReports(gw string) ([]receiver.StoredReport, error) {
 	ctx, cancel := s.opCtx()
 	defer cancel()
-	hist, err := s.repKV.History(ctx, GatewayToken(gw))
+	h, err := s.releases(ctx, false)
+	if h == nil {
+		return nil, err
+	}
+	hist, err := h.repKV.History(ctx, GatewayToken(gw))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	} else if err != nil {

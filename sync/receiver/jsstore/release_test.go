@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/edgegw/edgegw/internal/natstest"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/wire"
@@ -47,6 +49,22 @@ func TestReleaseStorageShared(t *testing.T) {
 	const size = 2*artifactChunk + 777
 	art, man := testRelease(t, "1.5.0", size)
 	sha := hex.EncodeToString(func() []byte { s := sha256.Sum256(art); return s[:] }())
+	// Before any push: no release buckets, and empty answers.
+	if ros, err := b.Rollouts(); err != nil || len(ros) != 0 {
+		t.Fatalf("rollouts before any: %v %v", ros, err)
+	}
+	if rels, err := b.Releases(); err != nil || len(rels) != 0 {
+		t.Fatalf("releases before any: %v %v", rels, err)
+	}
+	if _, err := b.Rollout("r-1"); !errors.Is(err, receiver.ErrNotFound) {
+		t.Fatalf("rollout before any: %v", err)
+	}
+	if reps, err := b.UpdateReports("gw"); err != nil || len(reps) != 0 {
+		t.Fatalf("reports before any: %v %v", reps, err)
+	}
+	if _, err := b.js.KeyValue(t.Context(), BucketRollouts); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("the rollouts bucket exists before any release: %v", err)
+	}
 	bad := bytes.Clone(art)
 	bad[5] ^= 1
 	if _, err := receiver.PushRelease(a, man, bytes.NewReader(bad), nil, time.Now()); !errors.Is(err, wire.ErrHash) {
@@ -95,7 +113,7 @@ func TestReleaseStorageShared(t *testing.T) {
 	if !bytes.Equal(p, art) {
 		t.Fatal("after the second push: not the artifact")
 	}
-	if st, err := a.arts.Status(t.Context()); err != nil || st.Size() > 2*size+64<<10 {
+	if st, err := a.rel.arts.Status(t.Context()); err != nil || st.Size() > 2*size+64<<10 {
 		t.Errorf("object store after two pushes: %v bytes, %v", st.Size(), err)
 	}
 
