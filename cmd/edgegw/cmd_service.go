@@ -137,7 +137,12 @@ events are committed, the store closes) within the stop timeout (20 s on
 Linux, 15 s on Windows). If the gateway stops by itself the process exits
 with the code that says why ('edgegw run --help'), which the service
 manager's restart policy reads: an invalid config (78) is not restarted
-(under the Windows SCM the service is stopped instead), other failures are.`,
+(under the Windows SCM the service is stopped instead), other failures are.
+
+It is also the self-update loader (update.keys, 'edgegw update status'):
+once a release from the central platform is installed it runs that version
+as a child process, tries a newly downloaded one until it proves healthy,
+and rolls it back to the previous one when it does not.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&runCfg, "config", service.DefaultConfigPath(), "gateway config `file`")
 		},

@@ -50,7 +50,7 @@ Example:
 				enc.SetIndent("", "  ")
 				return enc.Encode(l)
 			}
-			return l.Print(env.Stdout)
+			return l.Print(env.Stdout, lang())
 		},
 	})
 }

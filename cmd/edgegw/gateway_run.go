@@ -47,6 +47,10 @@ type runOptions struct {
 // them until ctx ends.
 func runGateway(ctx context.Context, o runOptions) error {
 	cfg := o.Config
+	// Self-update follows the local file alone, never a config the central
+	// pushed: the release keys are what a central cannot change
+	// (PROTOCOL.md §6a).
+	local := o.Config
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	ring := status.NewLogRing(500, slog.LevelInfo)
@@ -96,10 +100,10 @@ func runGateway(ctx context.Context, o runOptions) error {
 	g.Add(st)
 
 	var mgr *update.Manager
-	if o.Updates && cfg.Update.Enabled() && cfg.Uplink.Enabled() {
-		if mgr, err = newUpdateManager(cfg, g, func() { stop(update.ErrRestart) }, logger); err != nil {
-			g.Store().Close()
-			return err
+	if o.Updates && local.Update.Enabled() && cfg.Uplink.Enabled() {
+		if mgr, err = newUpdateManager(local, g, func() { stop(update.ErrRestart) }, logger); err != nil {
+			// `edgegw validate` reports it; the gateway runs without updates.
+			logger.Error("self-update is off: a release key is invalid", "err", err)
 		}
 	}
 	var u *uplink.Uplink
@@ -135,7 +139,7 @@ func runGateway(ctx context.Context, o runOptions) error {
 		g.Add(mgr)
 	}
 	if v := update.TrialVersion(); v != "" && o.Updates {
-		hc := &update.HealthCheck{Dir: update.Dir(cfg.Update.Dir), Version: v, Ready: g.Ready(), Clock: g.Clock(),
+		hc := &update.HealthCheck{Dir: update.Dir(local.Update.Dir), Version: v, Ready: g.Ready(), Clock: g.Clock(),
 			Logger: logger.With("component", "update")}
 		if u != nil {
 			hc.Synced = update.Synced(u.Status)

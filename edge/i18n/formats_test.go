@@ -19,7 +19,7 @@ import (
 
 // The source the user reads messages from: the config's validation, the
 // drivers' option checks, the rules, and the CLI.
-var scanned = []string{"edge", "drivers", "cmd/edgegw", "internal/cli"}
+var scanned = []string{"edge", "drivers", "cmd/edgegw", "internal/cli", "internal/update"}
 
 // formatArg is, for each constructor of a translated message, which
 // argument is the format. Errorf is any X.Errorf but fmt's: the options'

@@ -20,3 +20,7 @@ func prepareStop(cmd *exec.Cmd) (func() error, error) {
 func ChildContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(ctx)
 }
+
+// afterStart: on Linux the kernel's parent-death signal already covers
+// an orphaned child (setParentDeath).
+func afterStart(*exec.Cmd) error { return nil }

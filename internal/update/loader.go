@@ -360,6 +360,9 @@ func (l *Loader) start(v, trial string) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	if err := afterStart(cmd); err != nil {
+		l.Logger.Warn("the child may outlive the loader", "pid", cmd.Process.Pid, "err", err)
+	}
 	go func() {
 		_ = cmd.Wait()
 		c.code = cmd.ProcessState.ExitCode()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/internal/cli"
+	"github.com/edgegw/edgegw/internal/fakeclock"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -390,5 +391,44 @@ func TestLoaderHealthyThenExitCommits(t *testing.T) {
 	}
 	if p := pointers(t, d); p.Current != "2.0.0" || p.New != "" {
 		t.Errorf("pointers: got %+v, want 2.0.0 committed", p)
+	}
+}
+
+// The health deadline runs on the loader's clock: a fake one moved past
+// it fails the attempt without any real wait.
+func TestLoaderHealthTimeoutOnFakeClock(t *testing.T) {
+	d := newDir(t, "2.0.0")
+	setBehaviour(t, d, map[string]string{"2.0.0": behHang})
+	if err := d.SetPointer(New, "2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	l := testLoader(d, out)
+	clk := fakeclock.New(time.Unix(1765000000, 0))
+	l.Clock, l.HealthTimeout, l.MaxAttempts, l.Poll = clk, 2*time.Minute, 1, time.Hour
+	ran := make(chan struct{})
+	r := startLoader(l, func(ctx context.Context) error { close(ran); <-ctx.Done(); return nil })
+	waitFor(t, "the trial's child", func() bool { return strings.Contains(out.String(), "fake gateway 2.0.0: hang") })
+	if !clk.BlockUntil(2, 30*time.Second) { // the health deadline and the poll
+		t.Fatal("the loader is not waiting on its clock")
+	}
+	if _, ok, _ := d.Trial(); !ok {
+		t.Fatal("no trial.json during the trial")
+	}
+	clk.Advance(2 * time.Minute)
+	select {
+	case <-ran:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no rollback after the health deadline")
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	rs := reports(t, d)
+	if len(rs) != 1 || rs[0].Outcome != wire.UpdateRolledBack || !strings.Contains(rs[0].Reason, "not healthy within 2m0s") {
+		t.Fatalf("reports: got %+v", rs)
+	}
+	if !rs[0].At.Equal(clk.Now().UTC()) {
+		t.Errorf("report time: got %v, want the loader's clock %v", rs[0].At, clk.Now())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -83,8 +84,8 @@ func ReadLocal(d Dir, installed string) (Local, error) {
 	return l, nil
 }
 
-// Print writes l for a person.
-func (l Local) Print(w io.Writer) error {
+// Print writes l for a person, in lang.
+func (l Local) Print(w io.Writer, lang i18n.Lang) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	dash := func(s string) string {
 		if s == "" {
@@ -92,23 +93,23 @@ func (l Local) Print(w io.Writer) error {
 		}
 		return s
 	}
-	running := l.Running
 	if l.Current == "" {
-		running += " (the installed binary)"
+		i18n.Fprintf(tw, lang, "running\t%s (the installed binary)\n", l.Running)
+	} else {
+		i18n.Fprintf(tw, lang, "running\t%s\n", l.Running)
 	}
-	fmt.Fprintf(tw, "update dir\t%s\n", l.Dir)
-	fmt.Fprintf(tw, "running\t%s\n", running)
-	fmt.Fprintf(tw, "previous\t%s\n", dash(l.Previous))
-	fmt.Fprintf(tw, "staged\t%s\n", dash(l.Staged))
+	i18n.Fprintf(tw, lang, "previous\t%s\n", dash(l.Previous))
+	i18n.Fprintf(tw, lang, "staged\t%s\n", dash(l.Staged))
 	if l.Trial != nil {
-		fmt.Fprintf(tw, "trial\t%d attempt(s), exit codes %v\n", l.Trial.Attempts, l.Trial.ExitCodes)
+		i18n.Fprintf(tw, lang, "trial\t%d attempt(s), exit codes %v\n", l.Trial.Attempts, l.Trial.ExitCodes)
 	}
-	fmt.Fprintf(tw, "broken\t%s\n", dash(l.Broken))
-	fmt.Fprintf(tw, "versions\t%s\n", dash(strings.Join(l.Versions, " ")))
+	i18n.Fprintf(tw, lang, "broken\t%s\n", dash(l.Broken))
+	i18n.Fprintf(tw, lang, "versions kept\t%s\n", dash(strings.Join(l.Versions, " ")))
 	for sha, n := range l.Downloads {
-		fmt.Fprintf(tw, "download\t%s: %d bytes\n", sha, n)
+		i18n.Fprintf(tw, lang, "partial download\t%s: %d bytes\n", sha, n)
 	}
-	fmt.Fprintf(tw, "pending reports\t%d\n", len(l.Reports))
+	i18n.Fprintf(tw, lang, "update dir\t%s\n", l.Dir)
+	i18n.Fprintf(tw, lang, "pending reports\t%d\n", len(l.Reports))
 	for _, r := range l.Reports {
 		fmt.Fprintf(tw, "  %s\t%s -> %s: %s\n", r.Outcome, dash(r.From), r.To, r.Reason)
 	}
