@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -327,5 +328,53 @@ func removeFile(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	return nil
+}
+
+// KeepBinary copies the executable src into version v's directory (tmp,
+// fsync, rename), unless that version is already there. The loader keeps
+// the installed binary this way when a first update commits, so that
+// previous names a binary of its own: a rollback does not depend on the
+// installed file, which a package manager may replace at any time.
+func (d Dir) KeepBinary(v, src string) error {
+	if !validVersion(v) {
+		return fmt.Errorf("keep version %q: bad version", v)
+	}
+	dst := d.Binary(v)
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("keep version %s: %w", v, err)
+	}
+	defer in.Close()
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("keep version %s: %w", v, err)
+	}
+	f, err := os.CreateTemp(dir, "."+BinaryName()+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("keep version %s: %w", v, err)
+	}
+	tmp := f.Name()
+	_, werr := io.Copy(f, io.LimitReader(in, wire.MaxArtifact+1))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if err := f.Close(); werr == nil {
+		werr = err
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp, 0o755)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, dst)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("keep version %s: %w", v, werr)
+	}
+	syncDir(dir)
 	return nil
 }

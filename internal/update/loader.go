@@ -252,6 +252,21 @@ func (l *Loader) failAttempt(t Trial, code int, reason, tail string) error {
 // commit makes the healthy new version current. Each step is durable and
 // Plan finishes a commit cut short (StepFinishCommit).
 func (l *Loader) commit(p Pointers, t Trial) error {
+	prev := p.Current
+	if prev == "" && l.Version != "" && l.Version != p.New && validVersion(l.Version) {
+		// The installed binary becomes previous: keep a copy of it beside
+		// the new version.
+		exe := l.Installed
+		if exe == "" {
+			exe, _ = os.Executable()
+		}
+		if err := l.Dir.KeepBinary(l.Version, exe); err != nil {
+			l.Logger.Warn("cannot keep the installed version beside the new one; previous is the installed binary", "err", err)
+		} else {
+			prev = l.Version
+		}
+	}
+	p.Current = prev
 	l.Logger.Info("new version is healthy; committed", "version", p.New, "previous", p.Current, "attempt", t.Attempts)
 	err := errors.Join(
 		l.Dir.AddReport(wire.UpdateReport{
