@@ -46,6 +46,8 @@ type batchDoc struct {
 	Text      []int     `json:"text"`
 	Online    []int     `json:"online"`
 	Loc       []int     `json:"loc"`
+	Boot      []int     `json:"boot"`
+	Mono      []int64   `json:"mono"`
 	Ext       []ext     `json:"ext"`
 }
 
@@ -93,6 +95,8 @@ func AppendBatch(dst []byte, events []Event) []byte {
 	text := make([]int, n)
 	epoch := make([]int, n)
 	var loc []int // made on the first event with a location: most batches of old gateways have none
+	var boot []int // made on the first event with a boot anchor
+	bootIdx, bootI := "", 0
 	var anyDev, anyPt, anyUnit, anyText, anyEpoch, anyPrio, anyV, anyQ, anyOnline, anyUntrusted bool
 	var specials []special
 	var exts []ext
@@ -108,6 +112,15 @@ func AppendBatch(dst []byte, events []Event) []byte {
 				loc = make([]int, n)
 			}
 			loc[i] = str(e.Location)
+		}
+		if e.Boot != "" {
+			if boot == nil {
+				boot = make([]int, n)
+			}
+			if e.Boot != bootIdx { // a batch is mostly of one boot
+				bootIdx, bootI = e.Boot, str(e.Boot)
+			}
+			boot[i] = bootI
 		}
 		j, ok := epIdx[e.Epoch]
 		if !ok {
@@ -231,6 +244,21 @@ func AppendBatch(dst []byte, events []Event) []byte {
 	}
 	if loc != nil {
 		b = appendInts(b, "loc", loc)
+	}
+	if boot != nil {
+		b = appendInts(b, "boot", boot)
+		b = append(b, `,"mono":[`...)
+		for i := range events {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ms int64
+			if events[i].Boot != "" {
+				ms = max(events[i].MonoMillis, 0)
+			}
+			b = strconv.AppendInt(b, ms, 10)
+		}
+		b = append(b, ']')
 	}
 	if len(exts) > 0 {
 		js, _ := json.Marshal(exts) // plain structs of strings and numbers: cannot fail
@@ -418,6 +446,7 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		{"text", d.Text, false, ns},
 		{"online", d.Online, false, 3},
 		{"loc", d.Loc, false, ns},
+		{"boot", d.Boot, false, ns},
 	}
 	for _, c := range checks {
 		if err := checkColumn(c.name, len(c.col), n, c.required); err != nil {
@@ -442,6 +471,22 @@ func DecodeBatch(data []byte) ([]Event, error) {
 	}
 	if err := checkColumn("v", len(d.V), n, false); err != nil {
 		return nil, err
+	}
+	if err := checkColumn("mono", len(d.Mono), n, false); err != nil {
+		return nil, err
+	}
+	if len(d.Mono) > 0 && len(d.Boot) == 0 {
+		return nil, fmt.Errorf("%w: column mono without boot", ErrMalformed)
+	}
+	for i, v := range d.Mono {
+		if v < 0 {
+			return nil, fmt.Errorf("%w: mono[%d]=%d is negative", ErrMalformed, i, v)
+		}
+	}
+	for i, v := range d.Boot {
+		if len(d.Strings[v]) > MaxBoot {
+			return nil, fmt.Errorf("%w: boot[%d]: %d bytes, at most %d", ErrMalformed, i, len(d.Strings[v]), MaxBoot)
+		}
 	}
 
 	events := make([]Event, n)
@@ -486,6 +531,12 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		}
 		if len(d.Loc) > 0 {
 			e.Location = d.Strings[d.Loc[i]]
+		}
+		if len(d.Boot) > 0 {
+			e.Boot = d.Strings[d.Boot[i]]
+			if len(d.Mono) > 0 && e.Boot != "" {
+				e.MonoMillis = d.Mono[i]
+			}
 		}
 		if len(d.Online) > 0 && d.Online[i] != 0 {
 			e.Online = BoolPtr(d.Online[i] == 2)

@@ -176,6 +176,60 @@ func locatedEvents() []Event {
 	}
 }
 
+// anchoredEvents are events of a gateway that anchors them in its boot:
+// two boots (a restart inside the batch) and one event without an anchor.
+func anchoredEvents() []Event {
+	const b1, b2 = "6f0c2d1e-8a4b-4c5d-9e6f-0a1b2c3d4e5f", "p-Z2H7QK3M4N5P6R7S8T9V0W1X2Y"
+	return []Event{
+		{Epoch: 5, Seq: 1, Time: time.UnixMilli(1000).UTC(), Kind: KindReading, Device: "t1", Value: 1, Boot: b1, MonoMillis: 41_000},
+		{Epoch: 5, Seq: 2, Time: time.UnixMilli(2000).UTC(), Kind: KindReading, Device: "t1", Value: 2, Boot: b1, MonoMillis: 42_000},
+		{Epoch: 5, Seq: 3, Time: t0, ClockTrusted: true, Kind: KindGap, Gap: &Gap{Epoch: 5, From: 1, To: 1, Count: 1, Reason: "lost: x"}},
+		{Epoch: 5, Seq: 4, Time: time.UnixMilli(500).UTC(), Kind: KindState, Device: "door", Text: "open", Value: 1, Boot: b2, MonoMillis: 7},
+	}
+}
+
+// TestBatchBootColumns: the boot and mono columns carry each event's boot
+// anchor (boot: string-table index, mono: milliseconds), round trip
+// through both decoders, and are left out when no event has an anchor.
+func TestBatchBootColumns(t *testing.T) {
+	evs := anchoredEvents()
+	raw := EncodeBatch(evs)
+	if !bytes.Contains(raw, []byte(`"boot":[3,3,0,8]`)) || !bytes.Contains(raw, []byte(`"mono":[41000,42000,0,7]`)) {
+		t.Errorf("got %s, want columns boot [3,3,0,8] and mono [41000,42000,0,7]", raw)
+	}
+	got, err := DecodeBatch(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalEvents(t, got, evs)
+	var scanned, slow batchDoc
+	if !scanBatchDoc(raw, &scanned) {
+		t.Fatal("the fast decoder refused the boot columns")
+	}
+	if err := json.Unmarshal(raw, &slow); err != nil || !reflect.DeepEqual(scanned, slow) {
+		t.Fatalf("fast and encoding/json decoders differ: %+v / %+v (%v)", scanned, slow, err)
+	}
+	if bytes.Contains(EncodeBatch(sampleEvents()), []byte(`"boot"`)) {
+		t.Error("a batch without anchors has a boot column")
+	}
+	// An old gateway's batch (no columns) decodes without anchors.
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "boot")
+	delete(doc, "mono")
+	old, _ := json.Marshal(doc)
+	got, err = DecodeBatch(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evs {
+		evs[i].Boot, evs[i].MonoMillis = "", 0
+	}
+	equalEvents(t, got, evs)
+}
+
 // TestBatchLocationCompat: the loc column is optional both ways. A batch
 // of an old gateway (no loc) decodes with no locations; a new batch read by
 // an old central, which ignores members it does not know, loses only the
@@ -239,6 +293,11 @@ func TestDecodeBatchRejects(t *testing.T) {
 		"seq not int":          `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1.5],"ts":[0],"kind":[1]}`,
 		"loc out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
 		"short loc":            `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"loc":[0]}`,
+		"boot out of range":    `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[1]}`,
+		"short mono":           `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[1]}`,
+		"mono without boot":    `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"mono":[1]}`,
+		"negative mono":        `{"version":1,"n":1,"strings":["","reading","b"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[-1]}`,
+		"boot too long":        `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxBoot+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2]}`,
 		"loc too long":         `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxLocation+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
 	}
 	for name, in := range cases {
@@ -305,6 +364,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add(EncodeBatch(simReadings(3, 10)))
 	f.Add(EncodeBatch(nil))
 	f.Add(EncodeBatch(locatedEvents()))
+	f.Add(EncodeBatch(anchoredEvents()))
 	f.Add([]byte(`{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"alert":{"id":"a"}}]}`))
 	f.Add([]byte(`{"version":1,"n":1,"strings":[""],"epochs":["1"],"seq":[-1],"ts":[-9223372036854775808],"kind":[0],"vx":[{"i":0,"v":"NaN"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
