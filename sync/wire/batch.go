@@ -94,7 +94,7 @@ func AppendBatch(dst []byte, events []Event) []byte {
 	unit := make([]int, n)
 	text := make([]int, n)
 	epoch := make([]int, n)
-	var loc []int // made on the first event with a location: most batches of old gateways have none
+	var loc []int  // made on the first event with a location: most batches of old gateways have none
 	var boot []int // made on the first event with a boot anchor
 	bootIdx, bootI := "", 0
 	var anyDev, anyPt, anyUnit, anyText, anyEpoch, anyPrio, anyV, anyQ, anyOnline, anyUntrusted bool
