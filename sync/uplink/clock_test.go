@@ -1,9 +1,23 @@
 package uplink
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,5 +119,74 @@ func TestClock1970EventsGetCorrectedTimes(t *testing.T) {
 	}
 	if strings.Contains(r.logBuf.String(), "quarantin") {
 		t.Errorf("a batch was quarantined:\n%s", r.logBuf.String())
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 valid from notBefore to
+// notAfter, and its PEM (the CA file of the uplink).
+func selfSigned(t *testing.T, notBefore, notAfter time.Time) (tls.Certificate, []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "central"},
+		NotBefore: notBefore, NotAfter: notAfter, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestClockFloorIsTheTLSTime: the uplink checks the central's certificate
+// at max(now, clock floor). A box whose clock says 1970 accepts a
+// certificate valid now (which 1970 would call not yet valid) and refuses
+// one that expired before the floor (which 1970 would accept).
+func TestClockFloorIsTheTLSTime(t *testing.T) {
+	floor := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	in1970 := shiftedClock{d: -time.Since(time.Unix(3600, 0))}
+	for _, tc := range []struct {
+		name              string
+		notBefore, notAfr time.Time
+		floor             *edge.ClockFloor
+		wantHandshake     bool
+	}{
+		{"valid at the floor", floor.Add(-24 * time.Hour), floor.Add(365 * 24 * time.Hour), edge.NewClockFloor(floor), true},
+		{"valid at the floor, no floor", floor.Add(-24 * time.Hour), floor.Add(365 * 24 * time.Hour), nil, false},
+		{"expired before the floor", time.Unix(0, 0), time.Unix(86400*30, 0), edge.NewClockFloor(floor), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert, caPEM := selfSigned(t, tc.notBefore, tc.notAfr)
+			var hits atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				hits.Add(1)
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			ca := filepath.Join(t.TempDir(), "ca.pem")
+			if err := os.WriteFile(ca, caPEM, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			judge := &edge.ClockJudge{Clock: in1970, Floor: tc.floor}
+			r := newRigOpts(t, func(c *config.Uplink) { c.URL, c.CAFile = srv.URL, ca },
+				func(o *Options) { o.Judge, o.Clock = judge, in1970 })
+			r.appendReadings(3, "t1")
+			r.start()
+			if tc.wantHandshake {
+				eventually(t, "a request past the handshake", func() bool { return hits.Load() > 0 })
+				return
+			}
+			eventually(t, "a certificate error", func() bool {
+				return strings.Contains(r.u.Status().LastError, "certificate")
+			})
+			if n := hits.Load(); n != 0 {
+				t.Errorf("%d requests got past the handshake", n)
+			}
+		})
 	}
 }
