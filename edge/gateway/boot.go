@@ -49,7 +49,7 @@ type floorRecord struct {
 // unreadable one is, with the floor still made from the rest.
 func LoadClockFloor(dir string) (*edge.ClockFloor, error) {
 	var build time.Time
-	if t, err := time.Parse(time.RFC3339, version.Date); err == nil {
+	if t, err := time.Parse(time.RFC3339, version.Get().Date); err == nil {
 		build = t
 	}
 	var rec floorRecord
