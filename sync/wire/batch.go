@@ -247,7 +247,12 @@ func AppendBatch(dst []byte, events []Event) []byte {
 	}
 	if boot != nil {
 		b = appendInts(b, "boot", boot)
+		// mono − ts, delta-encoded: while the wall clock runs with the
+		// monotonic one, every entry is 0 or ±1 ms, which gzip all but
+		// drops (absolute values cost two bytes a reading; see
+		// PROTOCOL.md §3). An event without a boot counts as mono 0.
 		b = append(b, `,"mono":[`...)
+		var prev int64
 		for i := range events {
 			if i > 0 {
 				b = append(b, ',')
@@ -256,7 +261,9 @@ func AppendBatch(dst []byte, events []Event) []byte {
 			if events[i].Boot != "" {
 				ms = max(events[i].MonoMillis, 0)
 			}
-			b = strconv.AppendInt(b, ms, 10)
+			off := ms - events[i].Time.UnixMilli()
+			b = strconv.AppendInt(b, off-prev, 10)
+			prev = off
 		}
 		b = append(b, ']')
 	}
@@ -478,11 +485,6 @@ func DecodeBatch(data []byte) ([]Event, error) {
 	if len(d.Mono) > 0 && len(d.Boot) == 0 {
 		return nil, fmt.Errorf("%w: column mono without boot", ErrMalformed)
 	}
-	for i, v := range d.Mono {
-		if v < 0 {
-			return nil, fmt.Errorf("%w: mono[%d]=%d is negative", ErrMalformed, i, v)
-		}
-	}
 	for i, v := range d.Boot {
 		if len(d.Strings[v]) > MaxBoot {
 			return nil, fmt.Errorf("%w: boot[%d]: %d bytes, at most %d", ErrMalformed, i, len(d.Strings[v]), MaxBoot)
@@ -491,7 +493,7 @@ func DecodeBatch(data []byte) ([]Event, error) {
 
 	events := make([]Event, n)
 	var seq uint64
-	var ts int64
+	var ts, monoOff int64 // monoOff: mono − ts, the running sum of the mono column
 	for i := range events {
 		e := &events[i]
 		seq += uint64(d.Seq[i])
@@ -534,9 +536,14 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		}
 		if len(d.Boot) > 0 {
 			e.Boot = d.Strings[d.Boot[i]]
-			if len(d.Mono) > 0 && e.Boot != "" {
-				e.MonoMillis = d.Mono[i]
+		}
+		if len(d.Mono) > 0 {
+			off, ok1 := addInt64(monoOff, d.Mono[i])
+			mono, ok2 := addInt64(off, ts)
+			if !ok1 || !ok2 || mono < 0 || (e.Boot == "" && mono != 0) {
+				return nil, fmt.Errorf("%w: mono[%d]: time since boot out of range (or given without a boot)", ErrMalformed, i)
 			}
+			monoOff, e.MonoMillis = off, mono
 		}
 		if len(d.Online) > 0 && d.Online[i] != 0 {
 			e.Online = BoolPtr(d.Online[i] == 2)
@@ -578,6 +585,12 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		}
 	}
 	return events, nil
+}
+
+// addInt64 is a + b, and false when it overflows.
+func addInt64(a, b int64) (int64, bool) {
+	c := a + b
+	return c, (c > a) == (b > 0)
 }
 
 func checkColumn(name string, got, n int, required bool) error {

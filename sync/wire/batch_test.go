@@ -194,8 +194,16 @@ func anchoredEvents() []Event {
 func TestBatchBootColumns(t *testing.T) {
 	evs := anchoredEvents()
 	raw := EncodeBatch(evs)
-	if !bytes.Contains(raw, []byte(`"boot":[3,3,0,8]`)) || !bytes.Contains(raw, []byte(`"mono":[41000,42000,0,7]`)) {
-		t.Errorf("got %s, want columns boot [3,3,0,8] and mono [41000,42000,0,7]", raw)
+	// mono is carried as mono − ts, delta-encoded: 41000−1000, then 0 (both
+	// advanced 1 s), then the boot-less event (mono 0), then the new boot.
+	t0ms := t0.UnixMilli()
+	wantMono := fmt.Sprintf(`"mono":[40000,0,%d,%d]`, -t0ms-40000, t0ms-493)
+	if !bytes.Contains(raw, []byte(`"boot":[3,3,0,8]`)) || !bytes.Contains(raw, []byte(wantMono)) {
+		t.Errorf("got %s, want columns boot [3,3,0,8] and %s", raw, wantMono)
+	}
+	steady := EncodeBatch(anchoredReadings(7, 100))
+	if want := fmt.Sprintf(`"mono":[%d,0,0,0,`, 3_600_000-t0ms); !bytes.Contains(steady, []byte(want)) {
+		t.Errorf("a steady clock: got %s, want %s then zeros", steady, want)
 	}
 	got, err := DecodeBatch(raw)
 	if err != nil {
@@ -273,32 +281,36 @@ func TestBatchLocationCompat(t *testing.T) {
 
 func TestDecodeBatchRejects(t *testing.T) {
 	cases := map[string]string{
-		"not json":             `{"version":1,`,
-		"wrong version":        `{"version":2,"n":0,"strings":[""],"epochs":[]}`,
-		"no strings":           `{"version":1,"n":0,"strings":[],"epochs":[]}`,
-		"strings[0] not empty": `{"version":1,"n":0,"strings":["x"],"epochs":[]}`,
-		"negative n":           `{"version":1,"n":-1,"strings":[""],"epochs":[]}`,
-		"huge n":               `{"version":1,"n":99999999,"strings":[""],"epochs":["1"]}`,
-		"short seq":            `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0,0],"kind":[1,1]}`,
-		"missing kind":         `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0]}`,
-		"kind out of range":    `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[2]}`,
-		"no epochs":            `{"version":1,"n":1,"strings":["","reading"],"epochs":[],"seq":[1],"ts":[0],"kind":[1]}`,
-		"bad epoch":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["-1"],"seq":[1],"ts":[0],"kind":[1]}`,
-		"epoch idx":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"epoch":[1],"seq":[1],"ts":[0],"kind":[1]}`,
-		"online 3":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"online":[3]}`,
-		"short v":              `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"v":[1]}`,
-		"ext out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":1,"gap":{}}]}`,
-		"ext twice":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"gap":{}},{"i":0,"gap":{}}]}`,
-		"vx bad":               `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"vx":[{"i":0,"v":"7"}]}`,
-		"seq not int":          `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1.5],"ts":[0],"kind":[1]}`,
-		"loc out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
-		"short loc":            `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"loc":[0]}`,
-		"boot out of range":    `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[1]}`,
-		"short mono":           `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[1]}`,
-		"mono without boot":    `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"mono":[1]}`,
-		"negative mono":        `{"version":1,"n":1,"strings":["","reading","b"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[-1]}`,
-		"boot too long":        `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxBoot+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2]}`,
-		"loc too long":         `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxLocation+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
+		"not json":              `{"version":1,`,
+		"wrong version":         `{"version":2,"n":0,"strings":[""],"epochs":[]}`,
+		"no strings":            `{"version":1,"n":0,"strings":[],"epochs":[]}`,
+		"strings[0] not empty":  `{"version":1,"n":0,"strings":["x"],"epochs":[]}`,
+		"negative n":            `{"version":1,"n":-1,"strings":[""],"epochs":[]}`,
+		"huge n":                `{"version":1,"n":99999999,"strings":[""],"epochs":["1"]}`,
+		"short seq":             `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0,0],"kind":[1,1]}`,
+		"missing kind":          `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0]}`,
+		"kind out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[2]}`,
+		"no epochs":             `{"version":1,"n":1,"strings":["","reading"],"epochs":[],"seq":[1],"ts":[0],"kind":[1]}`,
+		"bad epoch":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["-1"],"seq":[1],"ts":[0],"kind":[1]}`,
+		"epoch idx":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"epoch":[1],"seq":[1],"ts":[0],"kind":[1]}`,
+		"online 3":              `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"online":[3]}`,
+		"short v":               `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"v":[1]}`,
+		"ext out of range":      `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":1,"gap":{}}]}`,
+		"ext twice":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"gap":{}},{"i":0,"gap":{}}]}`,
+		"vx bad":                `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"vx":[{"i":0,"v":"7"}]}`,
+		"seq not int":           `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1.5],"ts":[0],"kind":[1]}`,
+		"loc out of range":      `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
+		"short loc":             `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"loc":[0]}`,
+		"boot out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[1]}`,
+		"short mono":            `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[1]}`,
+		"mono without boot":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"mono":[1]}`,
+		"negative mono":         `{"version":1,"n":1,"strings":["","reading","b"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[-1]}`,
+		"mono below 0":          `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[5,-6]}`,
+		"mono overflow":         `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[9223372036854775807,1]}`,
+		"mono plus ts overflow": `{"version":1,"n":1,"strings":["","reading","b"],"epochs":["1"],"seq":[1],"ts":[9223372036854775807],"kind":[1],"boot":[2],"mono":[1]}`,
+		"mono without a boot":   `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,0],"mono":[5,0]}`,
+		"boot too long":         `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxBoot+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2]}`,
+		"loc too long":          `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxLocation+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
 	}
 	for name, in := range cases {
 		if _, err := DecodeBatch([]byte(in)); !errors.Is(err, ErrMalformed) {
@@ -350,6 +362,42 @@ func BenchmarkGzipBatch(b *testing.B) {
 
 func BenchmarkReadBatch(b *testing.B) {
 	events := simReadings(7, 5000)
+	body, _ := GzipBatch(events)
+	for b.Loop() {
+		if _, err := ReadBatch(bytes.NewReader(body), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// anchoredReadings are simReadings of a gateway that anchors its events in
+// a boot that started an hour before t0.
+func anchoredReadings(seed uint64, n int) []Event {
+	events := simReadings(seed, n)
+	for i := range events {
+		events[i].Boot = "6f0c2d1e-8a4b-4c5d-9e6f-0a1b2c3d4e5f"
+		events[i].MonoMillis = events[i].Time.Sub(t0).Milliseconds() + 3_600_000
+	}
+	return events
+}
+
+// BenchmarkGzipBatchAnchored is BenchmarkGzipBatch with boot anchors (the
+// boot and mono columns).
+func BenchmarkGzipBatchAnchored(b *testing.B) {
+	events := anchoredReadings(7, 5000)
+	var size int
+	for b.Loop() {
+		body, _ := GzipBatch(events)
+		size = len(body)
+	}
+	b.ReportMetric(float64(size)/float64(len(events)), "B/reading")
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkReadBatchAnchored is BenchmarkReadBatch with boot anchors.
+func BenchmarkReadBatchAnchored(b *testing.B) {
+	events := anchoredReadings(7, 5000)
 	body, _ := GzipBatch(events)
 	for b.Loop() {
 		if _, err := ReadBatch(bytes.NewReader(body), 0); err != nil {
