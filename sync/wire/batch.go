@@ -392,8 +392,8 @@ func Gunzip(body []byte, max int64, reserve func(n int64) error) ([]byte, error)
 // can count a batch against its memory budget before it decodes it. JSON
 // decoding costs far more than the text: a column entry "0," becomes an
 // 8-byte integer in a slice that grows by copying, and every event a
-// 184-byte struct, so a batch of minimal events costs about 50 times its
-// size. Every value but one big string needs a comma or a brace, and none
+// 232-byte struct, so a batch of minimal events costs 50 times its
+// size or more. Every value but one big string needs a comma or a brace, and none
 // costs more than about 100 bytes beyond its text (measured over the
 // costliest shapes in TestDecodeCost); this counts 128.
 func DecodeCost(raw []byte) int64 {
