@@ -104,6 +104,7 @@ type ClockJudge struct {
 	untilBad  time.Time // monotonic deadline of a jump's taint
 	haveLast  bool
 	skew      time.Duration
+	skewAt    time.Time // when skew was measured, with its monotonic reading
 	skewKnown bool
 	jumps     uint64
 }
@@ -225,24 +226,33 @@ func (j *ClockJudge) VerifyTime() time.Time {
 // the skew the central measured once one is known (so a box that booted
 // in 1970 authenticates after its first clock_window answer), else
 // VerifyTime.
+//
+// The server's time is carried forward from the measurement on the
+// monotonic clock, so a wall clock set meanwhile (NTP catching up after
+// boot) does not throw the signature off until the next answer re-measures.
 func (j *ClockJudge) SignTime() time.Time {
 	j.mu.Lock()
-	skew, known := j.skew, j.skewKnown
+	skew, at, known := j.skew, j.skewAt, j.skewKnown
 	j.mu.Unlock()
 	if known {
 		c := j.Clock
 		if c == nil {
 			c = SystemClock{}
 		}
-		return c.Now().Round(0).Add(skew)
+		return at.Round(0).Add(skew).Add(c.Now().Sub(at))
 	}
 	return j.VerifyTime()
 }
 
 // SetSkew records the skew the central platform measured (server minus local).
 func (j *ClockJudge) SetSkew(d time.Duration) {
+	c := j.Clock
+	if c == nil {
+		c = SystemClock{}
+	}
+	now := c.Now()
 	j.mu.Lock()
-	j.skew, j.skewKnown = d, true
+	j.skew, j.skewAt, j.skewKnown = d, now, true
 	j.mu.Unlock()
 }
 

@@ -126,6 +126,24 @@ func TestSignTimeUsesTheSkew(t *testing.T) {
 	if got := j.VerifyTime(); !got.Equal(edge.MinClockFloor) {
 		t.Errorf("VerifyTime() = %v, want the floor (a skew is not a verified time)", got)
 	}
+	// Time goes on from the measurement.
+	clk := j.Clock.(*fakeclock.Clock)
+	clk.Advance(90 * time.Second)
+	if got := j.SignTime(); !got.Equal(server.Add(90 * time.Second)) {
+		t.Errorf("90 s later: SignTime() = %v, want %v", got, server.Add(90*time.Second))
+	}
+}
+
+// TestSignTimeOnTheSystemClock: on the real clock the server's time is
+// carried forward on the monotonic clock from the measurement.
+func TestSignTimeOnTheSystemClock(t *testing.T) {
+	j := &edge.ClockJudge{}
+	skew := 56 * 365 * 24 * time.Hour
+	j.SetSkew(skew)
+	got := j.SignTime()
+	if d := got.Sub(time.Now().Add(skew)); d < -time.Second || d > time.Second {
+		t.Errorf("SignTime() = %v, want about now + %v", got, skew)
+	}
 }
 
 // TestMarkAnchorsInTheBoot: Mark stamps the time, the trust and the boot
