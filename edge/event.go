@@ -105,7 +105,7 @@ type Event struct {
 	// Time with them (docs/time.md). Empty for events recorded before
 	// gateways kept them, and where no BootSource is given.
 	Boot     string        `json:"boot,omitempty"`
-	Mono     time.Duration `json:"mono,omitempty"`
+	Mono     time.Duration `json:"mono_ns,omitempty"`
 	Kind     Kind          `json:"kind"`
 	Priority Priority      `json:"prio"`
 
