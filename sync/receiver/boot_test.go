@@ -151,3 +151,24 @@ func TestTimeRecordBootAnchor(t *testing.T) {
 		t.Fatalf("record without anchor decoded %+v, %v", got, err)
 	}
 }
+
+func TestTimeHeartbeatBoot(t *testing.T) {
+	recv := time.Date(2026, 12, 6, 19, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		hb     wire.Heartbeat
+		ok     bool
+		wantAt time.Time
+	}{
+		{wire.Heartbeat{BootID: "b", MonoMillis: 90_000}, true, recv.Add(-90 * time.Second)},
+		{wire.Heartbeat{BootID: "b"}, true, recv},
+		{wire.Heartbeat{MonoMillis: 5}, false, time.Time{}},                                               // a gateway before boot anchors
+		{wire.Heartbeat{BootID: "b", MonoMillis: -1}, false, time.Time{}},                                 // broken
+		{wire.Heartbeat{BootID: string(make([]byte, wire.MaxBoot+1)), MonoMillis: 1}, false, time.Time{}}, // too long
+		{wire.Heartbeat{BootID: "b", MonoMillis: 1 << 62}, false, time.Time{}},                            // past any uptime
+	} {
+		boot, at, ok := HeartbeatBoot(&tc.hb, recv)
+		if ok != tc.ok || (ok && (boot != tc.hb.BootID || !at.Equal(tc.wantAt))) {
+			t.Errorf("%+v: got %q %v %v, want %v %v", tc.hb, boot, at, ok, tc.ok, tc.wantAt)
+		}
+	}
+}
