@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,5 +70,45 @@ func TestClockBeforeFloorMarksEventsUntrusted(t *testing.T) {
 	f, err := gateway.LoadClockFloor(dir)
 	if err != nil || !f.Time().Equal(ahead.Time()) {
 		t.Errorf("floor after the run: %v, %v; want it kept at %v", f.Time(), err, ahead.Time())
+	}
+}
+
+type trust struct{ synced bool }
+
+func (t trust) ClockSynced() (bool, bool) { return t.synced, true }
+
+// TestClockFloorSavedAtShutdown: a gateway whose OS says the clock is
+// synchronised raises the floor to its time and saves it when it stops; one
+// whose clock nothing confirms leaves no floor behind.
+func TestClockFloorSavedAtShutdown(t *testing.T) {
+	for _, synced := range []bool{true, false} {
+		dir := t.TempDir()
+		g, err := gateway.New(gateway.Options{Config: parse(t, dir, 5, ""), Logger: edge.DiscardLogger(), ClockTrust: trust{synced}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- g.Run(ctx) }()
+		waitReady(t, g)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		stopped := time.Now()
+		_, statErr := os.Stat(filepath.Join(dir, "clock-floor.json"))
+		f, err := gateway.LoadClockFloor(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !synced {
+			if !os.IsNotExist(statErr) || !f.Time().Equal(edge.MinClockFloor) {
+				t.Errorf("unconfirmed clock: floor file %v, floor %v; want none", statErr, f.Time())
+			}
+			continue
+		}
+		if d := stopped.Sub(f.Time()); d < 0 || d > 5*time.Second {
+			t.Errorf("synchronised clock: saved floor %v, want the shutdown time %v", f.Time(), stopped)
+		}
 	}
 }

@@ -43,6 +43,10 @@ type Options struct {
 	// outputs (edge.Env.Clock), rules, actions, restarts, the clock judge.
 	// Default: the system clock.
 	Clock edge.Clock
+	// ClockTrust tells whether the OS keeps the clock synchronised (the
+	// clock judge's edge.TrustSource). Default: adjtimex on Linux, none
+	// elsewhere.
+	ClockTrust edge.TrustSource
 	// Boot anchors every event in the machine's boot (edge.BootSource).
 	// Default: the kernel's boot id and CLOCK_BOOTTIME on Linux, the
 	// process's start elsewhere.
@@ -99,6 +103,9 @@ func New(o Options) (*Gateway, error) {
 	if o.Boot == nil {
 		o.Boot = platformBoot(o.Clock)
 	}
+	if o.ClockTrust == nil {
+		o.ClockTrust = platformTrust()
+	}
 	cfg := o.Config
 	if err := Check(cfg); err != nil {
 		return nil, err
@@ -110,7 +117,7 @@ func New(o Options) (*Gateway, error) {
 		cfg:     cfg,
 		reloads: make(chan reloadReq),
 		readyc:  make(chan struct{}),
-		judge:   &edge.ClockJudge{Clock: o.Clock, Source: platformTrust(), Boot: o.Boot},
+		judge:   &edge.ClockJudge{Clock: o.Clock, Source: o.ClockTrust, Boot: o.Boot},
 		meter:   actions.NewMeter(),
 	}
 	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
