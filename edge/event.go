@@ -92,15 +92,22 @@ const (
 )
 
 // Event is one record of the log. Drivers fill Kind, Device, Point, Value,
-// Unit, Quality, Text; the core fills Epoch, Seq, Time, ClockTrusted,
-// Location and, when zero, Priority.
+// Unit, Quality, Text; the core fills Epoch, Seq, Time, ClockTrusted, Boot,
+// Mono, Location and, when zero, Priority.
 type Event struct {
 	Epoch        uint64    `json:"epoch"`
 	Seq          uint64    `json:"seq"`
 	Time         time.Time `json:"ts"`
 	ClockTrusted bool      `json:"trusted"`
-	Kind         Kind      `json:"kind"`
-	Priority     Priority  `json:"prio"`
+	// Boot and Mono anchor the event in the machine's boot: the boot's id
+	// and the time since it started (to the millisecond), on a clock the
+	// wall clock's jumps do not move. The central corrects an untrusted
+	// Time with them (docs/time.md). Empty for events recorded before
+	// gateways kept them, and where no BootSource is given.
+	Boot     string        `json:"boot,omitempty"`
+	Mono     time.Duration `json:"mono_ns,omitempty"`
+	Kind     Kind          `json:"kind"`
+	Priority Priority      `json:"prio"`
 
 	Device  string  `json:"dev,omitempty"`
 	Point   string  `json:"pt,omitempty"`

@@ -68,7 +68,8 @@ func init() {
   CURSOR  RECEIVED  GATEWAY  EPOCH/SEQ  EVENT-TIME  KIND  DEVICE/POINT@BUILDING/UNIT/HOUSEHOLD  VALUE/TEXT
 
 An event time marked with ? was stamped while the gateway's clock was not
-trusted. By default it starts with events arriving from now on; --from-start
+trusted; one marked with ~ is the central's correction of such a time
+(ts_corrected: the event's boot start + its monotonic time, docs/time.md). By default it starts with events arriving from now on; --from-start
 begins with the oldest, --after CURSOR continues from an earlier run.
 Ctrl-C stops it.
 
@@ -198,7 +199,10 @@ func printEvent(w io.Writer, s *receiver.StoredEvent) {
 		return
 	}
 	ts := e.Time.UTC().Format("2006-01-02T15:04:05.000Z")
-	if !e.ClockTrusted {
+	switch {
+	case !e.ClockTrusted && !e.TimeCorrected.IsZero():
+		ts = e.TimeCorrected.UTC().Format("2006-01-02T15:04:05.000Z") + "~"
+	case !e.ClockTrusted:
 		ts += "?"
 	}
 	what := e.Device

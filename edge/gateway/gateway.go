@@ -43,6 +43,14 @@ type Options struct {
 	// outputs (edge.Env.Clock), rules, actions, restarts, the clock judge.
 	// Default: the system clock.
 	Clock edge.Clock
+	// ClockTrust tells whether the OS keeps the clock synchronised (the
+	// clock judge's edge.TrustSource). Default: adjtimex on Linux, none
+	// elsewhere.
+	ClockTrust edge.TrustSource
+	// Boot anchors every event in the machine's boot (edge.BootSource).
+	// Default: the kernel's boot id and CLOCK_BOOTTIME on Linux, the
+	// process's start elsewhere.
+	Boot edge.BootSource
 }
 
 // Gateway is a running edge gateway.
@@ -92,6 +100,12 @@ func New(o Options) (*Gateway, error) {
 	if o.Clock == nil {
 		o.Clock = edge.SystemClock{}
 	}
+	if o.Boot == nil {
+		o.Boot = platformBoot(o.Clock)
+	}
+	if o.ClockTrust == nil {
+		o.ClockTrust = platformTrust()
+	}
 	cfg := o.Config
 	if err := Check(cfg); err != nil {
 		return nil, err
@@ -103,11 +117,20 @@ func New(o Options) (*Gateway, error) {
 		cfg:     cfg,
 		reloads: make(chan reloadReq),
 		readyc:  make(chan struct{}),
-		judge:   &edge.ClockJudge{Clock: o.Clock, Source: platformTrust()},
+		judge:   &edge.ClockJudge{Clock: o.Clock, Source: o.ClockTrust, Boot: o.Boot},
 		meter:   actions.NewMeter(),
 	}
 	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory %q: %w: %w", cfg.Store.Dir, edge.ErrStoreOpen, err)
+	}
+	floor, err := LoadClockFloor(cfg.Store.Dir)
+	if err != nil {
+		g.log.Warn("clock floor unreadable; using the build date", "err", err)
+	}
+	g.judge.Floor = floor
+	if now := o.Clock.Now(); now.Before(floor.Time()) {
+		g.log.Warn("clock is before the last known good time: timestamps are untrusted until it is set",
+			"clock", now.UTC().Format(time.RFC3339), "floor", floor.Time().Format(time.RFC3339))
 	}
 	// Store errors wrap edge.ErrStoreOpen, or edge.ErrDiskFull when the
 	// disk has no room even to open the store read-only.
@@ -171,12 +194,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var bgWG sync.WaitGroup
-	bgWG.Add(1)
+	bgWG.Add(2)
 	go func() {
 		defer bgWG.Done()
 		if err := g.store.Run(bg); err != nil && bg.Err() == nil {
 			g.log.Error("store maintenance stopped", "err", err)
 		}
+	}()
+	go func() {
+		defer bgWG.Done()
+		g.keepFloor(bg)
 	}()
 
 	gen, err := g.start(g.cfg)
@@ -217,6 +244,28 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return nil
 		case req := <-g.reloads:
 			req.done <- g.swap(req.cfg)
+		}
+	}
+}
+
+// keepFloor raises the clock floor every FloorInterval while the clock is
+// confirmed good and saves it when it moved; once more when ctx ends (the
+// gateway's shutdown).
+func (g *Gateway) keepFloor(ctx context.Context) {
+	save := func() {
+		if g.judge.RaiseFloor() {
+			if err := SaveClockFloor(g.opts.Config.Store.Dir, g.judge.Floor); err != nil {
+				g.log.Warn("clock floor not saved", "err", err)
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			save()
+			return
+		case <-g.opts.Clock.After(FloorInterval):
+			save()
 		}
 	}
 }

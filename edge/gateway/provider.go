@@ -42,9 +42,14 @@ func (g *Gateway) Snapshot(ctx context.Context) (status.Snapshot, error) {
 	if g.syncFn != nil {
 		snap.Sync = g.syncFn()
 	}
-	_, trusted := g.judge.Stamp()
+	clockNow, trusted := g.judge.Stamp()
 	skew, known := g.judge.Skew()
 	snap.Clock = status.Clock{Trusted: trusted, Skew: status.Dur(skew), SkewKnown: known, Jumps: g.judge.Jumps()}
+	if g.judge.Floor != nil {
+		snap.Clock.Floor = g.judge.Floor.Time()
+		snap.Clock.BeforeFloor = clockNow.Before(snap.Clock.Floor)
+	}
+	snap.Clock.Boot, _ = g.judge.Anchor()
 
 	stats := map[string]edge.DeviceStats{}
 	if gen != nil {

@@ -100,6 +100,12 @@ type Clock struct {
 	Skew      Seconds `json:"skew_s"`
 	SkewKnown bool    `json:"skew_known"`
 	Jumps     uint64  `json:"jumps"`
+	// Floor is the last known good time (docs/time.md); BeforeFloor says
+	// the clock reads before it (a box without an RTC that has not synced).
+	Floor       time.Time `json:"floor,omitzero"`
+	BeforeFloor bool      `json:"before_floor,omitempty"`
+	// Boot is the boot id events are anchored in.
+	Boot string `json:"boot,omitempty"`
 }
 
 // Seconds is a duration written in JSON as (fractional) seconds.

@@ -155,6 +155,9 @@ func WriteSummaryIn(w io.Writer, s *Snapshot, probs []Problem, now time.Time, la
 	if s.Clock.Jumps > 0 {
 		clock += fmt.Sprintf(", %d jumps", s.Clock.Jumps)
 	}
+	if s.Clock.BeforeFloor {
+		clock += ", before the last known good time " + s.Clock.Floor.UTC().Format(time.RFC3339)
+	}
 	fmt.Fprintln(bw, i18n.T(lang, "status.clock", map[string]any{"Clock": clock}))
 	if len(s.Outputs) > 0 {
 		fmt.Fprintf(bw, "outputs: %s\n", strings.Join(s.Outputs, ", "))

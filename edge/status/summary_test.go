@@ -58,3 +58,25 @@ func TestEveryCheckHasAHint(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteSummaryClockBeforeFloor: `edgegw status` says why the clock is
+// not trusted when it reads before the last known good time.
+func TestWriteSummaryClockBeforeFloor(t *testing.T) {
+	floor := time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC)
+	s := &Snapshot{GatewayID: "gw-1", Now: time.Unix(600, 0), Clock: Clock{Floor: floor, BeforeFloor: true}}
+	var b strings.Builder
+	if err := WriteSummary(&b, s, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "clock: NOT trusted, before the last known good time 2026-11-30T06:00:00Z"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+	s.Clock = Clock{Trusted: true, Floor: floor}
+	b.Reset()
+	if err := WriteSummary(&b, s, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "last known good") {
+		t.Errorf("a clock after the floor is reported before it:\n%s", b.String())
+	}
+}

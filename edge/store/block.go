@@ -206,7 +206,7 @@ func decodeBody(key uint64, flags byte, rawLen uint64, body []byte) (*block, err
 			return bad("record %d overruns the block", len(b.recs))
 		}
 		body = rest
-		if len(rec) < headerLen || rec[offVersion] != codecV1 {
+		if len(rec) < headerLen || !knownVersion(rec[offVersion]) {
 			return bad("record %d: bad header", len(b.recs))
 		}
 		seq := binary.BigEndian.Uint64(rec[offSeq:])

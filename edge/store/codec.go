@@ -14,6 +14,12 @@ import (
 // byte; Decode keeps reading the old ones.
 const codecV1 = 1
 
+// codecV2 is codecV1 followed by the boot anchor: str(boot) uvarint(mono
+// in ms). Encode writes it only for events with a boot anchor, so a build
+// before it still reads the records without one (and refuses, as unknown,
+// those with one).
+const codecV2 = 2
+
 // Fixed header of a v1 record. Priority sits at a fixed offset so eviction
 // scans can read it without decoding, and epoch and seq are fixed-width so
 // the writer can patch them into a record encoded before its seq was known.
@@ -53,6 +59,9 @@ var ErrCorrupt = errors.New("corrupt event record")
 func Encode(dst []byte, ev *edge.Event) []byte {
 	var h [headerLen]byte
 	h[offVersion] = codecV1
+	if ev.Boot != "" {
+		h[offVersion] = codecV2
+	}
 	h[offPriority] = byte(ev.Priority)
 	h[offKind] = byte(ev.Kind)
 	var fl byte
@@ -112,8 +121,15 @@ func Encode(dst []byte, ev *edge.Event) []byte {
 	if ev.Location != "" {
 		dst = putString(dst, ev.Location)
 	}
+	if ev.Boot != "" {
+		dst = putString(dst, ev.Boot)
+		dst = binary.AppendUvarint(dst, uint64(max(ev.Mono, 0)/time.Millisecond))
+	}
 	return dst
 }
+
+// knownVersion reports whether v is a record layout Decode reads.
+func knownVersion(v byte) bool { return v == codecV1 || v == codecV2 }
 
 // EncodedLen is len(Encode(nil, ev)).
 func EncodedLen(ev *edge.Event) int { return len(Encode(nil, ev)) }
@@ -131,7 +147,7 @@ func patchSeq(rec []byte, epoch, seq uint64) {
 
 // recordPriority reads the priority of an encoded record without decoding it.
 func recordPriority(rec []byte) (edge.Priority, bool) {
-	if len(rec) < headerLen || rec[offVersion] != codecV1 {
+	if len(rec) < headerLen || !knownVersion(rec[offVersion]) {
 		return 0, false
 	}
 	return edge.Priority(rec[offPriority]), true
@@ -139,7 +155,7 @@ func recordPriority(rec []byte) (edge.Priority, bool) {
 
 // recordTime reads the time of an encoded record; zero when it has none.
 func recordTime(rec []byte) time.Time {
-	if len(rec) < headerLen || rec[offVersion] != codecV1 || rec[offFlags]&flagHasTime == 0 {
+	if len(rec) < headerLen || !knownVersion(rec[offVersion]) || rec[offFlags]&flagHasTime == 0 {
 		return time.Time{}
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(rec[offTime:])))
@@ -183,7 +199,7 @@ func Decode(rec []byte) (edge.Event, error) {
 	if len(rec) < 1 {
 		return ev, fmt.Errorf("%w: empty", ErrCorrupt)
 	}
-	if rec[offVersion] != codecV1 {
+	if !knownVersion(rec[offVersion]) {
 		return ev, fmt.Errorf("%w: unknown version %d", ErrCorrupt, rec[0])
 	}
 	if len(rec) < headerLen {
@@ -224,6 +240,14 @@ func Decode(rec []byte) (edge.Event, error) {
 	}
 	if fl&flagLocation != 0 {
 		ev.Location = d.str()
+	}
+	if rec[offVersion] == codecV2 {
+		ev.Boot = d.str()
+		ms := d.uvarint()
+		if ev.Boot == "" || ms > math.MaxInt64/uint64(time.Millisecond) {
+			return edge.Event{}, fmt.Errorf("%w: bad boot anchor", ErrCorrupt)
+		}
+		ev.Mono = time.Duration(ms) * time.Millisecond
 	}
 	if d.err != nil {
 		return edge.Event{}, d.err

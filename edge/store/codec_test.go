@@ -25,6 +25,46 @@ func codecSamples() []edge.Event {
 		{Epoch: 7, Seq: 3, Time: ts, Kind: edge.KindState, Device: "door-1", Text: "open", Value: 1, Location: "sunrise/b3/u1/1201"},
 		{Kind: edge.KindAlert, Device: "door-1", Location: "阳光/3号楼", Alert: &edge.Alert{ID: "r/d/9", Rule: "door", State: edge.AlertFiring}},
 		{Kind: edge.KindAction, Location: "c1", Action: &edge.ActionRecord{Result: "ok"}},
+		{Epoch: 7, Seq: 4, Time: time.Unix(0, 0), Kind: edge.KindReading, Device: "t1", Value: 3,
+			Boot: "0b1d8c52-7a3e-4c2b-9e55-2f0d6c1a9b77", Mono: 93*time.Second + 250*time.Millisecond},
+		{Kind: edge.KindAlert, Location: "c1", Boot: "b", Alert: &edge.Alert{ID: "x", State: edge.AlertFiring}},
+	}
+}
+
+// TestCodecBootAnchor: an event with a boot anchor is a v2 record, its v1
+// bytes followed by the anchor; one without stays v1, so a build before
+// the anchor still reads it.
+func TestCodecBootAnchor(t *testing.T) {
+	ev := edge.Event{Epoch: 7, Seq: 2, Time: time.Unix(1_700_000_000, 0), Kind: edge.KindState, Device: "door-1", Text: "open", Value: 1}
+	v1 := Encode(nil, &ev)
+	if v1[0] != codecV1 {
+		t.Fatalf("no anchor: version %d, want %d", v1[0], codecV1)
+	}
+	ev.Boot, ev.Mono = "boot-1", 1500*time.Millisecond+999*time.Microsecond
+	v2 := Encode(nil, &ev)
+	if v2[0] != codecV2 || string(v2[1:len(v1)]) != string(v1[1:]) {
+		t.Fatalf("anchor: got %x, want 02 + %x + anchor", v2, v1[1:])
+	}
+	if want := append([]byte{}, "\x06boot-1\xdc\x0b"...); string(v2[len(v1):]) != string(want) {
+		t.Errorf("anchor bytes: got %x, want %x", v2[len(v1):], want)
+	}
+	got, err := Decode(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Boot != "boot-1" || got.Mono != 1500*time.Millisecond {
+		t.Errorf("decoded anchor %q %v, want boot-1 1.5s (ms precision)", got.Boot, got.Mono)
+	}
+	if p, ok := recordPriority(v2); !ok || p != ev.Priority {
+		t.Errorf("recordPriority(v2) = %v %v", p, ok)
+	}
+	if !recordTime(v2).Equal(ev.Time) {
+		t.Errorf("recordTime(v2) = %v", recordTime(v2))
+	}
+	// A v2 record whose anchor is empty is corrupt: Encode never writes one.
+	bad := append(append([]byte{}, v2[:len(v1)]...), 0, 5)
+	if _, err := Decode(bad); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("empty boot in v2: got %v, want ErrCorrupt", err)
 	}
 }
 
@@ -88,7 +128,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Decode([]byte{2, 0, 0}); !errors.Is(err, ErrCorrupt) {
+	if _, err := Decode([]byte{3, 0, 0}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("unknown version: got %v", err)
 	}
 }

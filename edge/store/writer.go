@@ -45,7 +45,7 @@ func (r *req) cost() (entries, bytes int64) {
 func (s *Store) prepare(ev edge.Event) *req {
 	if ev.Time.IsZero() {
 		if s.opts.Judge != nil {
-			ev.Time, ev.ClockTrusted = s.opts.Judge.Stamp()
+			s.opts.Judge.Mark(&ev)
 		} else {
 			ev.Time, ev.ClockTrusted = s.clock.Now().Round(0), true
 		}

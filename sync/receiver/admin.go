@@ -132,6 +132,7 @@ func (r *Receiver) adminEvents(w http.ResponseWriter, req *http.Request) {
 	if events == nil {
 		events = []StoredEvent{}
 	}
+	r.correctEvents(events)
 	page := EventsPage{Events: events, Next: next}
 	if lc, ok := r.store.(interface{ LastCursor() uint64 }); ok {
 		page.Last = lc.LastCursor()

@@ -31,6 +31,7 @@ const (
 	pResult    = "res/"  // + id 0x00 cmdID → resultRecord JSON
 	pAttach    = "att/"  // + id 0x00 cmdID → the attachment of the result, raw
 	pFile      = "file/" // + id 0x00 name → a file the gateway put (PUT /v1/files), raw
+	pBoots     = "boot/" // + id → []BootStart JSON, latest start first (boot.go)
 	kCmdSeq    = "meta/cmdseq"
 )
 
@@ -241,7 +242,7 @@ func (b *Badger) Gateways() ([]GatewayStatus, error) {
 
 // eventSize estimates the stored size of an event, generously.
 func eventSize(e *wire.Event) int {
-	n := 64 + len(e.Kind) + len(e.Device) + len(e.Point) + len(e.Unit) + len(e.Text) + len(e.Location)
+	n := 64 + len(e.Kind) + len(e.Device) + len(e.Point) + len(e.Unit) + len(e.Text) + len(e.Location) + len(e.Boot)
 	if a := e.Alert; a != nil {
 		n += 64 + 2*(len(a.ID)+len(a.Rule)+len(a.State)+len(a.Severity)+len(a.Message)+len(a.By))
 	}
@@ -386,6 +387,38 @@ func (b *Badger) PutHeartbeat(gw string, hb wire.Heartbeat, at time.Time) error 
 		return setJSON(txn, gwKey(pHeartbeat, gw), hbRecord{Heartbeat: hb, At: at})
 	})
 }
+
+// PutBootStart implements BootKeeper.
+func (b *Badger) PutBootStart(gw, boot string, start time.Time) error {
+	for {
+		err := b.db.Update(func(txn *badger.Txn) error {
+			var boots []BootStart
+			if err := getJSON(txn, gwKey(pBoots, gw), &boots); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			out, changed := MergeBoot(boots, boot, start)
+			if !changed {
+				return nil
+			}
+			return setJSON(txn, gwKey(pBoots, gw), out)
+		})
+		if !errors.Is(err, badger.ErrConflict) { // two heartbeats at once: again
+			return err
+		}
+	}
+}
+
+// BootStarts implements BootKeeper.
+func (b *Badger) BootStarts(gw string) ([]BootStart, error) {
+	var boots []BootStart
+	err := b.db.View(func(txn *badger.Txn) error { return getJSON(txn, gwKey(pBoots, gw), &boots) })
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return boots, err
+}
+
+var _ BootKeeper = (*Badger)(nil)
 
 // PutConfig implements Storage.
 func (b *Badger) PutConfig(gw string, c wire.ConfigBundle) error {

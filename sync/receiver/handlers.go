@@ -210,6 +210,7 @@ func (r *Receiver) handleHeartbeat(w http.ResponseWriter, req *http.Request, a *
 		r.failStore(w, r.log, req, key, now, "store heartbeat", err)
 		return
 	}
+	r.learnBoot(a.gw.ID, &hb, now)
 	resp := wire.HeartbeatResponse{ServerTime: now.UTC()}
 	if b, err := r.store.Config(a.gw.ID); err == nil {
 		resp.ConfigVersion = b.Version

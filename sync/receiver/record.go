@@ -22,12 +22,13 @@ import (
 //	record: uvarint(epoch) uvarint(seq) varint(tsMs) flags prio q
 //	        str(kind) str(dev) str(pt) str(unit) str(text) float64bits(v)
 //	        [uvarint(len) extJSON, if flags&8] [str(location), if flags&16]
+//	        [str(boot) uvarint(monoMs), if flags&32]
 //	str:    uvarint(len) bytes
 //
 // flags: 1 clock trusted, 2 online given, 4 online, 8 has alert/gap/action,
-// 16 has a location. Records stored before events carried a location end
-// after the ext; a reader that does not know flag 16 ignores the location
-// after it.
+// 16 has a location, 32 has a boot anchor. Records stored before events
+// carried a location (a boot anchor) end after the ext (the location); a
+// reader that does not know flag 16 (32) ignores what follows.
 const (
 	blockVersion = 1
 	blockZstd    = 2 // the body is zstd-compressed (what ingest writes)
@@ -83,6 +84,9 @@ func appendRecord(b []byte, e *wire.Event) ([]byte, error) {
 	if e.Location != "" {
 		flags |= 16
 	}
+	if e.Boot != "" {
+		flags |= 32
+	}
 	b = append(b, flags, e.Priority, e.Quality)
 	b = appendStr(b, e.Kind)
 	b = appendStr(b, e.Device)
@@ -100,6 +104,10 @@ func appendRecord(b []byte, e *wire.Event) ([]byte, error) {
 	}
 	if e.Location != "" {
 		b = appendStr(b, e.Location)
+	}
+	if e.Boot != "" {
+		b = appendStr(b, e.Boot)
+		b = binary.AppendUvarint(b, uint64(max(e.MonoMillis, 0)))
 	}
 	return b, nil
 }
@@ -215,6 +223,14 @@ func decodeRecord(b []byte) (e wire.Event, err error) {
 	}
 	if flags&16 != 0 {
 		e.Location = r.str()
+	}
+	if flags&32 != 0 {
+		e.Boot = r.str()
+		ms := r.uvarint()
+		if ms > math.MaxInt64 {
+			return e, errRecord
+		}
+		e.MonoMillis = int64(ms)
 	}
 	return e, r.err
 }

@@ -85,6 +85,7 @@ func toWire(e *edge.Event) wire.Event {
 		Kind: e.Kind.String(), Priority: uint8(e.Priority),
 		Device: e.Device, Point: e.Point, Value: e.Value, Unit: e.Unit,
 		Quality: uint8(e.Quality), Text: e.Text, Location: e.Location, Online: e.Online,
+		Boot: e.Boot, MonoMillis: e.Mono.Milliseconds(),
 	}
 	if a := e.Alert; a != nil {
 		w.Alert = &wire.Alert{ID: a.ID, Rule: a.Rule, State: string(a.State), Severity: a.Severity, Message: a.Message, By: a.By, Cause: a.Cause}

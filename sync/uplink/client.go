@@ -126,6 +126,16 @@ func (u *Uplink) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return true, nil
 	}
 	retry := errors.Is(classify(resp.StatusCode), ErrTransient)
+	if retry && u.o.Judge != nil {
+		// Measure the skew now, not only once the retries end: a 401
+		// clock_window is then answered by a retry signed with the
+		// corrected time (client.signNow).
+		if at, ok := resp.Request.Context().Value(attemptKey{}).(*attempt); ok && !at.sent.IsZero() {
+			if d, ok := skew(&exchange{Header: resp.Header, Sent: at.sent, Recv: u.c.now()}); ok {
+				u.o.Judge.SetSkew(d)
+			}
+		}
+	}
 	if retry {
 		u.noteAttempt(connFor(resp.StatusCode, nil), fmt.Sprintf("retrying: HTTP %d from %s %s", resp.StatusCode, resp.Request.Method, resp.Request.URL.Path))
 	}
@@ -207,7 +217,8 @@ type client struct {
 	gateway string
 	key     wire.Key
 	rc      *retryablehttp.Client
-	now     func() time.Time
+	now     func() time.Time // the local clock: send and receive times, for the skew
+	signNow func() time.Time // the time requests are signed with
 }
 
 // exchange is the outcome of one successful request.
@@ -308,7 +319,7 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, heade
 // sign signs req (first attempt or retry) with a fresh timestamp and nonce.
 func (c *client) sign(req *http.Request) {
 	body, _ := req.Context().Value(bodyKey{}).([]byte)
-	wire.SignRequest(req, c.gateway, c.key, body, c.now())
+	wire.SignRequest(req, c.gateway, c.key, body, c.signNow())
 }
 
 // prepareRetry re-signs a retry. The header map is cloned first: the

@@ -352,6 +352,10 @@ func (u *Uplink) heartbeat(ctx context.Context, started time.Time) error {
 	}
 	if u.o.Judge != nil {
 		_, hb.ClockTrusted = u.o.Judge.Stamp()
+		// The central takes its receive time minus MonoMillis for the
+		// boot's start (an upper bound: the heartbeat took some time).
+		boot, mono := u.o.Judge.Anchor()
+		hb.BootID, hb.MonoMillis = boot, mono.Milliseconds()
 	}
 	if u.o.Updater != nil {
 		us := u.o.Updater.Status()

@@ -157,6 +157,12 @@ func New(o Options) (*Uplink, error) {
 		if err != nil {
 			return nil, fmt.Errorf("uplink: %w", err)
 		}
+		if o.Judge != nil {
+			// Certificates are checked at max(now, the clock floor): a box
+			// that booted in 1970 still refuses a certificate that had
+			// expired by its last known good time (docs/time.md).
+			tc.Time = o.Judge.VerifyTime
+		}
 		tr = &http.Transport{
 			Proxy:                  http.ProxyFromEnvironment,
 			DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -187,7 +193,14 @@ func New(o Options) (*Uplink, error) {
 		Backoff:      Backoff(cfg.RetryAfterCap.D(), o.Clock),
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
-	u.c = &client{base: base, gateway: o.GatewayID, key: key, rc: rc, now: o.Clock.Now}
+	u.c = &client{base: base, gateway: o.GatewayID, key: key, rc: rc, now: o.Clock.Now, signNow: o.Clock.Now}
+	if o.Judge != nil {
+		// Requests are signed with the skew-corrected time once the
+		// central's Date header gave a skew (any answer, a 401
+		// clock_window too), so a box whose clock is off authenticates
+		// from its next attempt on.
+		u.c.signNow = o.Judge.SignTime
+	}
 	rc.RequestLogHook = u.c.requestHook
 	rc.PrepareRetry = u.c.prepareRetry
 	u.st = edge.SyncStatus{Enabled: true, URL: redact(base)}

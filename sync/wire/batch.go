@@ -46,6 +46,8 @@ type batchDoc struct {
 	Text      []int     `json:"text"`
 	Online    []int     `json:"online"`
 	Loc       []int     `json:"loc"`
+	Boot      []int     `json:"boot"`
+	Mono      []int64   `json:"mono"`
 	Ext       []ext     `json:"ext"`
 }
 
@@ -92,7 +94,9 @@ func AppendBatch(dst []byte, events []Event) []byte {
 	unit := make([]int, n)
 	text := make([]int, n)
 	epoch := make([]int, n)
-	var loc []int // made on the first event with a location: most batches of old gateways have none
+	var loc []int  // made on the first event with a location: most batches of old gateways have none
+	var boot []int // made on the first event with a boot anchor
+	bootIdx, bootI := "", 0
 	var anyDev, anyPt, anyUnit, anyText, anyEpoch, anyPrio, anyV, anyQ, anyOnline, anyUntrusted bool
 	var specials []special
 	var exts []ext
@@ -108,6 +112,15 @@ func AppendBatch(dst []byte, events []Event) []byte {
 				loc = make([]int, n)
 			}
 			loc[i] = str(e.Location)
+		}
+		if e.Boot != "" {
+			if boot == nil {
+				boot = make([]int, n)
+			}
+			if e.Boot != bootIdx { // a batch is mostly of one boot
+				bootIdx, bootI = e.Boot, str(e.Boot)
+			}
+			boot[i] = bootI
 		}
 		j, ok := epIdx[e.Epoch]
 		if !ok {
@@ -231,6 +244,28 @@ func AppendBatch(dst []byte, events []Event) []byte {
 	}
 	if loc != nil {
 		b = appendInts(b, "loc", loc)
+	}
+	if boot != nil {
+		b = appendInts(b, "boot", boot)
+		// mono − ts, delta-encoded: while the wall clock runs with the
+		// monotonic one, every entry is 0 or ±1 ms, which gzip all but
+		// drops (absolute values cost two bytes a reading; see
+		// PROTOCOL.md §3). An event without a boot counts as mono 0.
+		b = append(b, `,"mono":[`...)
+		var prev int64
+		for i := range events {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ms int64
+			if events[i].Boot != "" {
+				ms = max(events[i].MonoMillis, 0)
+			}
+			off := ms - events[i].Time.UnixMilli()
+			b = strconv.AppendInt(b, off-prev, 10)
+			prev = off
+		}
+		b = append(b, ']')
 	}
 	if len(exts) > 0 {
 		js, _ := json.Marshal(exts) // plain structs of strings and numbers: cannot fail
@@ -357,8 +392,8 @@ func Gunzip(body []byte, max int64, reserve func(n int64) error) ([]byte, error)
 // can count a batch against its memory budget before it decodes it. JSON
 // decoding costs far more than the text: a column entry "0," becomes an
 // 8-byte integer in a slice that grows by copying, and every event a
-// 184-byte struct, so a batch of minimal events costs about 50 times its
-// size. Every value but one big string needs a comma or a brace, and none
+// 232-byte struct, so a batch of minimal events costs 50 times its
+// size or more. Every value but one big string needs a comma or a brace, and none
 // costs more than about 100 bytes beyond its text (measured over the
 // costliest shapes in TestDecodeCost); this counts 128.
 func DecodeCost(raw []byte) int64 {
@@ -418,6 +453,7 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		{"text", d.Text, false, ns},
 		{"online", d.Online, false, 3},
 		{"loc", d.Loc, false, ns},
+		{"boot", d.Boot, false, ns},
 	}
 	for _, c := range checks {
 		if err := checkColumn(c.name, len(c.col), n, c.required); err != nil {
@@ -443,10 +479,21 @@ func DecodeBatch(data []byte) ([]Event, error) {
 	if err := checkColumn("v", len(d.V), n, false); err != nil {
 		return nil, err
 	}
+	if err := checkColumn("mono", len(d.Mono), n, false); err != nil {
+		return nil, err
+	}
+	if len(d.Mono) > 0 && len(d.Boot) == 0 {
+		return nil, fmt.Errorf("%w: column mono without boot", ErrMalformed)
+	}
+	for i, v := range d.Boot {
+		if len(d.Strings[v]) > MaxBoot {
+			return nil, fmt.Errorf("%w: boot[%d]: %d bytes, at most %d", ErrMalformed, i, len(d.Strings[v]), MaxBoot)
+		}
+	}
 
 	events := make([]Event, n)
 	var seq uint64
-	var ts int64
+	var ts, monoOff int64 // monoOff: mono − ts, the running sum of the mono column
 	for i := range events {
 		e := &events[i]
 		seq += uint64(d.Seq[i])
@@ -486,6 +533,17 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		}
 		if len(d.Loc) > 0 {
 			e.Location = d.Strings[d.Loc[i]]
+		}
+		if len(d.Boot) > 0 {
+			e.Boot = d.Strings[d.Boot[i]]
+		}
+		if len(d.Mono) > 0 {
+			off, ok1 := addInt64(monoOff, d.Mono[i])
+			mono, ok2 := addInt64(off, ts)
+			if !ok1 || !ok2 || mono < 0 || (e.Boot == "" && mono != 0) {
+				return nil, fmt.Errorf("%w: mono[%d]: time since boot out of range (or given without a boot)", ErrMalformed, i)
+			}
+			monoOff, e.MonoMillis = off, mono
 		}
 		if len(d.Online) > 0 && d.Online[i] != 0 {
 			e.Online = BoolPtr(d.Online[i] == 2)
@@ -527,6 +585,12 @@ func DecodeBatch(data []byte) ([]Event, error) {
 		}
 	}
 	return events, nil
+}
+
+// addInt64 is a + b, and false when it overflows.
+func addInt64(a, b int64) (int64, bool) {
+	c := a + b
+	return c, (c > a) == (b > 0)
 }
 
 func checkColumn(name string, got, n int, required bool) error {

@@ -176,6 +176,68 @@ func locatedEvents() []Event {
 	}
 }
 
+// anchoredEvents are events of a gateway that anchors them in its boot:
+// two boots (a restart inside the batch) and one event without an anchor.
+func anchoredEvents() []Event {
+	const b1, b2 = "6f0c2d1e-8a4b-4c5d-9e6f-0a1b2c3d4e5f", "p-Z2H7QK3M4N5P6R7S8T9V0W1X2Y"
+	return []Event{
+		{Epoch: 5, Seq: 1, Time: time.UnixMilli(1000).UTC(), Kind: KindReading, Device: "t1", Value: 1, Boot: b1, MonoMillis: 41_000},
+		{Epoch: 5, Seq: 2, Time: time.UnixMilli(2000).UTC(), Kind: KindReading, Device: "t1", Value: 2, Boot: b1, MonoMillis: 42_000},
+		{Epoch: 5, Seq: 3, Time: t0, ClockTrusted: true, Kind: KindGap, Gap: &Gap{Epoch: 5, From: 1, To: 1, Count: 1, Reason: "lost: x"}},
+		{Epoch: 5, Seq: 4, Time: time.UnixMilli(500).UTC(), Kind: KindState, Device: "door", Text: "open", Value: 1, Boot: b2, MonoMillis: 7},
+	}
+}
+
+// TestBatchBootColumns: the boot and mono columns carry each event's boot
+// anchor (boot: string-table index, mono: milliseconds), round trip
+// through both decoders, and are left out when no event has an anchor.
+func TestBatchBootColumns(t *testing.T) {
+	evs := anchoredEvents()
+	raw := EncodeBatch(evs)
+	// mono is carried as mono − ts, delta-encoded: 41000−1000, then 0 (both
+	// advanced 1 s), then the boot-less event (mono 0), then the new boot.
+	t0ms := t0.UnixMilli()
+	wantMono := fmt.Sprintf(`"mono":[40000,0,%d,%d]`, -t0ms-40000, t0ms-493)
+	if !bytes.Contains(raw, []byte(`"boot":[3,3,0,8]`)) || !bytes.Contains(raw, []byte(wantMono)) {
+		t.Errorf("got %s, want columns boot [3,3,0,8] and %s", raw, wantMono)
+	}
+	steady := EncodeBatch(anchoredReadings(7, 100))
+	if want := fmt.Sprintf(`"mono":[%d,0,0,0,`, 3_600_000-t0ms); !bytes.Contains(steady, []byte(want)) {
+		t.Errorf("a steady clock: got %s, want %s then zeros", steady, want)
+	}
+	got, err := DecodeBatch(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalEvents(t, got, evs)
+	var scanned, slow batchDoc
+	if !scanBatchDoc(raw, &scanned) {
+		t.Fatal("the fast decoder refused the boot columns")
+	}
+	if err := json.Unmarshal(raw, &slow); err != nil || !reflect.DeepEqual(scanned, slow) {
+		t.Fatalf("fast and encoding/json decoders differ: %+v / %+v (%v)", scanned, slow, err)
+	}
+	if bytes.Contains(EncodeBatch(sampleEvents()), []byte(`"boot"`)) {
+		t.Error("a batch without anchors has a boot column")
+	}
+	// An old gateway's batch (no columns) decodes without anchors.
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "boot")
+	delete(doc, "mono")
+	old, _ := json.Marshal(doc)
+	got, err = DecodeBatch(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evs {
+		evs[i].Boot, evs[i].MonoMillis = "", 0
+	}
+	equalEvents(t, got, evs)
+}
+
 // TestBatchLocationCompat: the loc column is optional both ways. A batch
 // of an old gateway (no loc) decodes with no locations; a new batch read by
 // an old central, which ignores members it does not know, loses only the
@@ -219,27 +281,36 @@ func TestBatchLocationCompat(t *testing.T) {
 
 func TestDecodeBatchRejects(t *testing.T) {
 	cases := map[string]string{
-		"not json":             `{"version":1,`,
-		"wrong version":        `{"version":2,"n":0,"strings":[""],"epochs":[]}`,
-		"no strings":           `{"version":1,"n":0,"strings":[],"epochs":[]}`,
-		"strings[0] not empty": `{"version":1,"n":0,"strings":["x"],"epochs":[]}`,
-		"negative n":           `{"version":1,"n":-1,"strings":[""],"epochs":[]}`,
-		"huge n":               `{"version":1,"n":99999999,"strings":[""],"epochs":["1"]}`,
-		"short seq":            `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0,0],"kind":[1,1]}`,
-		"missing kind":         `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0]}`,
-		"kind out of range":    `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[2]}`,
-		"no epochs":            `{"version":1,"n":1,"strings":["","reading"],"epochs":[],"seq":[1],"ts":[0],"kind":[1]}`,
-		"bad epoch":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["-1"],"seq":[1],"ts":[0],"kind":[1]}`,
-		"epoch idx":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"epoch":[1],"seq":[1],"ts":[0],"kind":[1]}`,
-		"online 3":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"online":[3]}`,
-		"short v":              `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"v":[1]}`,
-		"ext out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":1,"gap":{}}]}`,
-		"ext twice":            `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"gap":{}},{"i":0,"gap":{}}]}`,
-		"vx bad":               `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"vx":[{"i":0,"v":"7"}]}`,
-		"seq not int":          `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1.5],"ts":[0],"kind":[1]}`,
-		"loc out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
-		"short loc":            `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"loc":[0]}`,
-		"loc too long":         `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxLocation+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
+		"not json":              `{"version":1,`,
+		"wrong version":         `{"version":2,"n":0,"strings":[""],"epochs":[]}`,
+		"no strings":            `{"version":1,"n":0,"strings":[],"epochs":[]}`,
+		"strings[0] not empty":  `{"version":1,"n":0,"strings":["x"],"epochs":[]}`,
+		"negative n":            `{"version":1,"n":-1,"strings":[""],"epochs":[]}`,
+		"huge n":                `{"version":1,"n":99999999,"strings":[""],"epochs":["1"]}`,
+		"short seq":             `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0,0],"kind":[1,1]}`,
+		"missing kind":          `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0]}`,
+		"kind out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[2]}`,
+		"no epochs":             `{"version":1,"n":1,"strings":["","reading"],"epochs":[],"seq":[1],"ts":[0],"kind":[1]}`,
+		"bad epoch":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["-1"],"seq":[1],"ts":[0],"kind":[1]}`,
+		"epoch idx":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"epoch":[1],"seq":[1],"ts":[0],"kind":[1]}`,
+		"online 3":              `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"online":[3]}`,
+		"short v":               `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"v":[1]}`,
+		"ext out of range":      `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":1,"gap":{}}]}`,
+		"ext twice":             `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"gap":{}},{"i":0,"gap":{}}]}`,
+		"vx bad":                `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"vx":[{"i":0,"v":"7"}]}`,
+		"seq not int":           `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1.5],"ts":[0],"kind":[1]}`,
+		"loc out of range":      `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
+		"short loc":             `{"version":1,"n":2,"strings":["","reading"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"loc":[0]}`,
+		"boot out of range":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[1]}`,
+		"short mono":            `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[1]}`,
+		"mono without boot":     `{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"mono":[1]}`,
+		"negative mono":         `{"version":1,"n":1,"strings":["","reading","b"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2],"mono":[-1]}`,
+		"mono below 0":          `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[5,-6]}`,
+		"mono overflow":         `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,2],"mono":[9223372036854775807,1]}`,
+		"mono plus ts overflow": `{"version":1,"n":1,"strings":["","reading","b"],"epochs":["1"],"seq":[1],"ts":[9223372036854775807],"kind":[1],"boot":[2],"mono":[1]}`,
+		"mono without a boot":   `{"version":1,"n":2,"strings":["","reading","b"],"epochs":["1"],"seq":[1,1],"ts":[0,0],"kind":[1,1],"boot":[2,0],"mono":[5,0]}`,
+		"boot too long":         `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxBoot+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"boot":[2]}`,
+		"loc too long":          `{"version":1,"n":1,"strings":["","reading","` + strings.Repeat("b", MaxLocation+1) + `"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"loc":[2]}`,
 	}
 	for name, in := range cases {
 		if _, err := DecodeBatch([]byte(in)); !errors.Is(err, ErrMalformed) {
@@ -300,11 +371,48 @@ func BenchmarkReadBatch(b *testing.B) {
 	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+// anchoredReadings are simReadings of a gateway that anchors its events in
+// a boot that started an hour before t0.
+func anchoredReadings(seed uint64, n int) []Event {
+	events := simReadings(seed, n)
+	for i := range events {
+		events[i].Boot = "6f0c2d1e-8a4b-4c5d-9e6f-0a1b2c3d4e5f"
+		events[i].MonoMillis = events[i].Time.Sub(t0).Milliseconds() + 3_600_000
+	}
+	return events
+}
+
+// BenchmarkGzipBatchAnchored is BenchmarkGzipBatch with boot anchors (the
+// boot and mono columns).
+func BenchmarkGzipBatchAnchored(b *testing.B) {
+	events := anchoredReadings(7, 5000)
+	var size int
+	for b.Loop() {
+		body, _ := GzipBatch(events)
+		size = len(body)
+	}
+	b.ReportMetric(float64(size)/float64(len(events)), "B/reading")
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkReadBatchAnchored is BenchmarkReadBatch with boot anchors.
+func BenchmarkReadBatchAnchored(b *testing.B) {
+	events := anchoredReadings(7, 5000)
+	body, _ := GzipBatch(events)
+	for b.Loop() {
+		if _, err := ReadBatch(bytes.NewReader(body), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add(EncodeBatch(sampleEvents()))
 	f.Add(EncodeBatch(simReadings(3, 10)))
 	f.Add(EncodeBatch(nil))
 	f.Add(EncodeBatch(locatedEvents()))
+	f.Add(EncodeBatch(anchoredEvents()))
 	f.Add([]byte(`{"version":1,"n":1,"strings":["","reading"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"ext":[{"i":0,"alert":{"id":"a"}}]}`))
 	f.Add([]byte(`{"version":1,"n":1,"strings":[""],"epochs":["1"],"seq":[-1],"ts":[-9223372036854775808],"kind":[0],"vx":[{"i":0,"v":"NaN"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

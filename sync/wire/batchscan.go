@@ -84,6 +84,10 @@ func scanBatchDoc(data []byte, d *batchDoc) bool {
 			d.Online, ok = s.ints()
 		case "loc":
 			d.Loc, ok = s.ints()
+		case "boot":
+			d.Boot, ok = s.ints()
+		case "mono":
+			d.Mono, ok = s.int64s()
 		case "ext":
 			ok = s.raw(&d.Ext)
 		}
@@ -103,7 +107,7 @@ func scanBatchDoc(data []byte, d *batchDoc) bool {
 var batchMembers = func() map[string]uint32 {
 	m := map[string]uint32{}
 	for i, k := range []string{"version", "n", "strings", "epochs", "epoch", "seq", "ts", "untrusted",
-		"kind", "prio", "dev", "pt", "v", "vx", "unit", "q", "text", "online", "loc", "ext"} {
+		"kind", "prio", "dev", "pt", "v", "vx", "unit", "q", "text", "online", "loc", "boot", "mono", "ext"} {
 		m[k] = 1 << i
 	}
 	return m

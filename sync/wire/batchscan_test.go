@@ -59,6 +59,7 @@ func TestScanBatchDoc(t *testing.T) {
 func FuzzScanBatchDoc(f *testing.F) {
 	f.Add(EncodeBatch(sampleEvents()))
 	f.Add(EncodeBatch(simReadings(3, 10)))
+	f.Add(EncodeBatch(anchoredEvents()))
 	f.Add([]byte(`{"version":1,"n":1,"strings":["","r"],"epochs":["1"],"seq":[1],"ts":[0],"kind":[1],"vx":[{"i":0,"v":"NaN"}],"ext":[{"i":0,"alert":{"id":"a"}}]}`))
 	f.Add([]byte(`{"seq":[-0, 1e3, 01]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

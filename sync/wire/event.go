@@ -27,8 +27,18 @@ type Event struct {
 	Seq          uint64    `json:"seq"`
 	Time         time.Time `json:"ts"`
 	ClockTrusted bool      `json:"trusted"`
-	Kind         string    `json:"kind"`
-	Priority     uint8     `json:"prio"`
+	// TimeCorrected is Time corrected by the central: when the gateway's
+	// clock was not trusted and the central knows when the event's boot
+	// started (from a heartbeat), boot start + Mono. Never sent by a
+	// gateway; set by the receiver when it serves events (docs/time.md).
+	TimeCorrected time.Time `json:"ts_corrected,omitzero"`
+	// Boot and MonoMillis anchor the event in the gateway's boot: the
+	// boot's id and the milliseconds since it started on a clock the wall
+	// clock's jumps do not move. Empty from gateways before them.
+	Boot       string `json:"boot,omitempty"`
+	MonoMillis int64  `json:"mono_ms,omitempty"`
+	Kind       string `json:"kind"`
+	Priority   uint8  `json:"prio"`
 
 	Device  string  `json:"dev,omitempty"`
 	Point   string  `json:"pt,omitempty"`

@@ -9,6 +9,8 @@ const (
 	// gateway's config check refuses longer ones); a batch with a longer
 	// one is malformed.
 	MaxLocation = 256
+	// MaxBoot bounds an event's boot id (Event.Boot): a UUID is 36 bytes.
+	MaxBoot = 64
 	// MaxBatchBody is the default limit of a compressed batch body.
 	MaxBatchBody = 8 << 20
 	// MaxBatchDecoded is the default limit of a decompressed batch. A

@@ -143,6 +143,12 @@ type Heartbeat struct {
 	SkewKnown       bool  `json:"skew_known"`
 	// Update is the state of self-update (absent from gateways before it).
 	Update *UpdateStatus `json:"update,omitempty"`
+	// BootID and MonoMillis are the gateway's boot and the milliseconds
+	// since it started when the heartbeat was sent (Event.Boot,
+	// Event.MonoMillis): the central learns the boot's start from them
+	// (its receive time - MonoMillis). Absent from gateways before them.
+	BootID     string `json:"boot_id,omitempty"`
+	MonoMillis int64  `json:"mono_ms,omitempty"`
 }
 
 // HeartbeatResponse is the 200 answer to POST /v1/heartbeat. The gateway

@@ -103,6 +103,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	boots := consumerBoots(ctx, js)
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -129,6 +130,10 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			}
 			continue
 		}
+		// Untrusted times get ts_corrected where the boot is known by
+		// now (receiver.CorrectEvents): the exporters and the
+		// northbound stream see what the events API serves.
+		receiver.CorrectEvents(b.Events, boots)
 		// A handler may retry for longer than AckWait: tell the server it
 		// is in progress, so that AckWait stays short (a crashed consumer's
 		// messages come back soon) without a redelivery meanwhile.
@@ -188,6 +193,7 @@ func Tail(ctx context.Context, js jetstream.JetStream, scopes []string, since ti
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	boots := consumerBoots(ctx, js)
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -207,6 +213,7 @@ func Tail(ctx context.Context, js jetstream.JetStream, scopes []string, since ti
 		if sc.narrow(b); len(b.Events) == 0 {
 			continue
 		}
+		receiver.CorrectEvents(b.Events, boots)
 		if err := h(b); err != nil {
 			return err
 		}
