@@ -13,6 +13,7 @@ import (
 	"github.com/edgegw/edgegw/edge/gateway"
 	"github.com/edgegw/edgegw/edge/i18n"
 	"github.com/edgegw/edgegw/edge/status"
+	"github.com/edgegw/edgegw/edge/store"
 	"github.com/edgegw/edgegw/internal/update"
 	"github.com/edgegw/edgegw/internal/version"
 	"github.com/edgegw/edgegw/sync/uplink"
@@ -172,6 +173,8 @@ func newUpdateManager(cfg *config.Config, g *gateway.Gateway, restart func(), lo
 		Version:     version.Version,
 		Restart:     restart,
 		Trial:       update.TrialVersion(),
+		StoreSchema: g.Store().Schema,
+		ReadsStore:  store.ReadsSchema,
 		Clock:       g.Clock(),
 		Logger:      logger.With("component", "update"),
 	}), nil

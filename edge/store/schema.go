@@ -14,11 +14,14 @@ import (
 // back to one that cannot read what the newer one wrote.
 const (
 	// SchemaVersion is the layout this build writes: one block stream per
-	// priority (keys.go). Schema 1 is the v1 layout of blocks of mixed
-	// priorities, which migrate.go rewrites.
-	SchemaVersion = 2
+	// priority (keys.go), records with the boot anchor (codec.go: boot id
+	// and monotonic time, which builds of schema 2 do not decode). Schema 1
+	// is the v1 layout of blocks of mixed priorities, which migrate.go
+	// rewrites; schema 2 needs no rewrite (its records decode as they are),
+	// only the new record.
+	SchemaVersion = 3
 	// ReadsSchema is the newest schema this build opens.
-	ReadsSchema = 2
+	ReadsSchema = 3
 	// MinSchema is the oldest schema this build opens (by migrating it).
 	MinSchema = 1
 )

@@ -75,7 +75,7 @@ func TestSchemaRecordedOnCreate(t *testing.T) {
 }
 
 // A store of this layout written before the schema was recorded is of
-// schema 2, and records it when opened.
+// schema 2 (readSchema), and opened for writing it records this build's.
 func TestSchemaOfUnrecordedStore(t *testing.T) {
 	dir := t.TempDir()
 	s := openT(t, Options{Dir: dir})
@@ -86,12 +86,12 @@ func TestSchemaOfUnrecordedStore(t *testing.T) {
 		t.Fatal("the schema record was not deleted")
 	}
 	s = openT(t, Options{Dir: dir})
-	if got := s.Schema(); got != 2 {
-		t.Errorf("Schema() = %d, want 2", got)
+	if got := s.Schema(); got != SchemaVersion {
+		t.Errorf("Schema() = %d, want %d", got, SchemaVersion)
 	}
 	s.Close()
-	if got := dump(t, dir)[string(keySchema)]; got != "2" {
-		t.Errorf("schema record %q, want \"2\"", got)
+	if got, want := dump(t, dir)[string(keySchema)], fmt.Sprint(SchemaVersion); got != want {
+		t.Errorf("schema record %q, want %q", got, want)
 	}
 }
 

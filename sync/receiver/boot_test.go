@@ -8,7 +8,7 @@ import (
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
-func (r *rig) heartbeat(hb wire.Heartbeat) {
+func (r *rig) heartbeatOf(hb wire.Heartbeat) {
 	r.t.Helper()
 	body, _ := json.Marshal(hb)
 	resp, b := r.do("POST", wire.PathHeartbeat, "gw1", r.key, body, nil)
@@ -73,7 +73,7 @@ func TestTimeCorrectedFromHeartbeat(t *testing.T) {
 
 	// The heartbeat says the boot is 30 s old: it started 30 s ago.
 	sent := time.Now()
-	r.heartbeat(wire.Heartbeat{Version: "test", Time: epoch1970.Add(20 * time.Second), BootID: boot, MonoMillis: 30_000})
+	r.heartbeatOf(wire.Heartbeat{Version: "test", Time: epoch1970.Add(20 * time.Second), BootID: boot, MonoMillis: 30_000})
 	bootStart := sent.Add(-30 * time.Second)
 	check := func(when string) {
 		t.Helper()
@@ -94,7 +94,7 @@ func TestTimeCorrectedFromHeartbeat(t *testing.T) {
 
 	// A later heartbeat that took longer on the way tells a later start:
 	// the earlier one is kept.
-	r.heartbeat(wire.Heartbeat{Version: "test", BootID: boot, MonoMillis: 1_000})
+	r.heartbeatOf(wire.Heartbeat{Version: "test", BootID: boot, MonoMillis: 1_000})
 	check("after a slow heartbeat")
 	r.restart()
 	check("after a restart")
