@@ -21,11 +21,15 @@ var secretFields = map[string]string{
 	"outputs[].options.to":   "+8613800000043", // the SMS modem's recipients
 	"outputs[].options.pin":  "4321",
 	"inputs[].options.token": "driver-token-xyz",
+	// Public release keys: no secret, but named like one; the support
+	// bundle leaves them out like every key.
+	"update.keys": "ed25519:0123456789abcdef:release-key-marker",
 }
 
 const secretsConfig = `# comments go: they may hold a secret too (uplink-key-in-comment)
 gateway: {id: gw-7, site: Test}
 store: {dir: /var/lib/edgegw}
+update: {keys: ["ed25519:0123456789abcdef:release-key-marker"]}
 uplink:
   url: https://gw-7:url-password-999@central.example.org/api
   key: uplink-key-0123456789abcdef

@@ -280,6 +280,17 @@ func (l *Loader) commit(p Pointers, t Trial) error {
 	if err != nil {
 		return fmt.Errorf("update commit: %w", err)
 	}
+	if promoteOnCommit {
+		exe := l.Installed
+		if exe == "" {
+			exe, _ = os.Executable()
+		}
+		if old, err := promoteInstalled(exe, l.Dir.Binary(p.New)); err != nil {
+			l.Logger.Warn("the service's executable stays the installed one; the loader runs the new version from the update directory", "err", err)
+		} else {
+			l.Logger.Info("the new version is now the service's executable", "path", exe, "old", old)
+		}
+	}
 	return l.finishCommit()
 }
 

@@ -145,8 +145,12 @@ func TestLoaderCommitsHealthyVersion(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if p := pointers(t, d); p != (Pointers{Current: "2.0.0"}) {
-		t.Errorf("pointers: got %+v, want current 2.0.0 only", p)
+	// The installed binary (1.0.0) is kept beside it as previous.
+	if p := pointers(t, d); p != (Pointers{Current: "2.0.0", Previous: "1.0.0"}) {
+		t.Errorf("pointers: got %+v, want current 2.0.0, previous 1.0.0", p)
+	}
+	if _, err := os.Stat(d.Binary("1.0.0")); err != nil {
+		t.Errorf("the installed binary was not kept as version 1.0.0: %v", err)
 	}
 	if _, ok, _ := d.Trial(); ok {
 		t.Error("trial.json is still there after the commit")
