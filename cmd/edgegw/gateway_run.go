@@ -175,6 +175,7 @@ func newUpdateManager(cfg *config.Config, g *gateway.Gateway, restart func(), lo
 		Trial:       update.TrialVersion(),
 		StoreSchema: g.Store().Schema,
 		ReadsStore:  store.ReadsSchema,
+		Room:        g.Store().RoomFor,
 		Clock:       g.Clock(),
 		Logger:      logger.With("component", "update"),
 	}), nil

@@ -274,3 +274,22 @@ func (d *diskGuard) writable() bool {
 func (d *diskGuard) errFull() error {
 	return fmt.Errorf("store %q: %w: %w (%d bytes free)", d.dir, edge.ErrDiskFull, errNoRoom, d.free.Load())
 }
+
+// RoomFor says whether n more bytes may be written under dir (a folder
+// beside the store, such as the update directory, on the same filesystem
+// or another) without cutting into the store's reserve: the free space of
+// dir's filesystem less n must stay above the reserve and the room the
+// store needs to work. Otherwise the error wraps edge.ErrDiskFull and
+// gives the figures. Events come first: a release download that does not
+// fit is refused rather than evicting them.
+func (s *Store) RoomFor(dir string, n int64) error {
+	free, _, err := diskSpace(dir)
+	if err != nil {
+		return fmt.Errorf("free space of %s: %w", dir, err)
+	}
+	keep := s.disk.reserveBytes() + workRoom
+	if free-n < keep {
+		return fmt.Errorf("%w: %s needs %d MiB, %d MiB are free and the store keeps %d MiB", edge.ErrDiskFull, dir, n>>20, free>>20, keep>>20)
+	}
+	return nil
+}

@@ -307,3 +307,20 @@ func checkHeld(t *testing.T, s *Store) {
 		t.Errorf("held %d events of %d, %d missing; gap records count %d; stats %+v", held, st.LastSeq, missing, gapCount, st)
 	}
 }
+
+// RoomFor: a download beside the store may not cut into its reserve.
+func TestRoomFor(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: filepath.Join(dir, "log")})
+	defer s.Close()
+	if err := s.RoomFor(dir, 1<<20); err != nil {
+		t.Skipf("this filesystem has no room above the reserve: %v", err)
+	}
+	err := s.RoomFor(dir, 1<<60)
+	if !errors.Is(err, edge.ErrDiskFull) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("RoomFor(1 EiB): %v, want ErrDiskFull naming %s", err, dir)
+	}
+	if err := s.RoomFor(filepath.Join(dir, "missing"), 1); err == nil {
+		t.Error("RoomFor a folder that does not exist: no error")
+	}
+}

@@ -46,6 +46,10 @@ type ManagerOptions struct {
 	// schema this build reads. Nil / 0: unknown, not checked.
 	StoreSchema func() int
 	ReadsStore  int
+	// Room, when set, says whether n more bytes fit under dir without
+	// cutting into the store's reserve (store.Store.RoomFor): a download
+	// that does not fit fails (reported) instead of evicting events.
+	Room func(dir string, n int64) error
 	// Restart asks the gateway to stop and return ErrRestart. Required.
 	Restart func()
 	// Trial is the version this process is on trial as (TrialVersion()).
@@ -421,6 +425,11 @@ func (m *Manager) download(ctx context.Context, o *wire.ReleaseOffer, man wire.M
 	}
 	if err := f.Truncate(off); err != nil {
 		return fmt.Errorf("download: %w", err)
+	}
+	if m.o.Room != nil {
+		if err := m.o.Room(m.o.Dir.path("download"), man.Size-off); err != nil {
+			return fmt.Errorf("download: %w", err)
+		}
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return fmt.Errorf("download: %w", err)

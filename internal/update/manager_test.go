@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/fakeclock"
 	"github.com/edgegw/edgegw/sync/wire"
 )
@@ -79,7 +82,7 @@ type managerRig struct {
 	stop    func()
 }
 
-func newManagerRig(t *testing.T, edit func(*wire.Manifest)) *managerRig {
+func newManagerRig(t *testing.T, edit func(*wire.Manifest), opts ...func(*ManagerOptions)) *managerRig {
 	t.Helper()
 	key, pub, err := wire.GenerateReleaseKey()
 	if err != nil {
@@ -89,8 +92,12 @@ func newManagerRig(t *testing.T, edit func(*wire.Manifest)) *managerRig {
 	offer, man := release(t, key, art, edit)
 	r := &managerRig{d: Dir(t.TempDir()), tr: &memTransport{art: art, sha: man.SHA256}, clk: fakeclock.New(time.Unix(1765000000, 0)),
 		restart: make(chan struct{}, 4), offer: offer, man: man}
-	r.m = NewManager(ManagerOptions{Dir: r.d, Keys: []wire.ReleasePublicKey{pub}, Transport: r.tr, Version: "1.4.0",
-		GOOS: "linux", GOARCH: "arm", GOARM: "7", Clock: r.clk, Restart: func() { r.restart <- struct{}{} }})
+	mo := ManagerOptions{Dir: r.d, Keys: []wire.ReleasePublicKey{pub}, Transport: r.tr, Version: "1.4.0",
+		GOOS: "linux", GOARCH: "arm", GOARM: "7", Clock: r.clk, Restart: func() { r.restart <- struct{}{} }}
+	for _, o := range opts {
+		o(&mo)
+	}
+	r.m = NewManager(mo)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.m.Run(ctx) }()
@@ -217,6 +224,34 @@ func TestManagerBadArtifactFails(t *testing.T) {
 	}
 	if p := pointers(t, r.d); p.New != "" {
 		t.Errorf("staged %q from a corrupt download", p.New)
+	}
+}
+
+// A release that does not fit beside the store's reserve is not
+// downloaded: the events come first. The failure is reported.
+func TestManagerNoRoomFails(t *testing.T) {
+	var asked atomic.Int64
+	r := newManagerRig(t, nil, func(o *ManagerOptions) {
+		o.Room = func(dir string, n int64) error {
+			asked.Store(n)
+			return fmt.Errorf("%w: %s needs %d bytes", edge.ErrDiskFull, dir, n)
+		}
+	})
+	r.m.Offer(r.offer)
+	st := r.waitState(t, wire.UpdateFailed)
+	waitFor(t, "the report", func() bool { return len(r.tr.posted()) == 1 })
+	r.stop()
+	if !strings.Contains(st.Error, "disk full") && !strings.Contains(st.Error, edge.ErrDiskFull.Error()) {
+		t.Errorf("error: got %q, want the disk-full reason", st.Error)
+	}
+	if asked.Load() != r.man.Size {
+		t.Errorf("room asked for %d bytes, want the artifact's %d", asked.Load(), r.man.Size)
+	}
+	r.tr.mu.Lock()
+	got := len(r.tr.offsets)
+	r.tr.mu.Unlock()
+	if got != 0 {
+		t.Errorf("%d chunks fetched without room", got)
 	}
 }
 
