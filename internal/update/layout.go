@@ -298,27 +298,8 @@ func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := wire.WriteFileAtomic(path, b, perm); err != nil {
 		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, perm)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return werr
 	}
 	syncDir(dir)
 	return nil
@@ -353,27 +334,8 @@ func (d Dir) KeepBinary(v, src string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("keep version %s: %w", v, err)
 	}
-	f, err := os.CreateTemp(dir, "."+BinaryName()+".*.tmp")
-	if err != nil {
+	if err := wire.WriteFileAtomicFrom(dst, io.LimitReader(in, wire.MaxArtifact+1), 0o755); err != nil {
 		return fmt.Errorf("keep version %s: %w", v, err)
-	}
-	tmp := f.Name()
-	_, werr := io.Copy(f, io.LimitReader(in, wire.MaxArtifact+1))
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o755)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, dst)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("keep version %s: %w", v, werr)
 	}
 	syncDir(dir)
 	return nil

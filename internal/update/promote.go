@@ -14,8 +14,8 @@ import (
 // binary while that binary runs, by the rename-the-running-exe method that
 // Windows allows (it refuses to overwrite or delete a running .exe, but
 // not to rename it): installed is renamed to installed+".old", then src is
-// copied next to it and renamed into its place. A failure after the first
-// rename puts the old binary back. An .old left by an earlier promotion is
+// copied into its place (a temporary file renamed over the name). A
+// failure after the first rename puts the old binary back. An .old left by an earlier promotion is
 // removed first when it can be (it cannot while it still runs: then the
 // new one gets a numbered name).
 //
@@ -46,37 +46,16 @@ func promoteInstalled(installed, src string) (old string, err error) {
 		return "", fmt.Errorf("promote: %w", err)
 	}
 	defer in.Close()
-	dir := filepath.Dir(installed)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(installed)+".*.new")
-	if err != nil {
-		return "", fmt.Errorf("promote: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := io.Copy(f, io.LimitReader(in, wire.MaxArtifact+1))
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o755)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("promote: copy %s: %w", src, werr)
-	}
 	if err := os.Rename(installed, old); err != nil {
-		os.Remove(tmp)
 		return "", fmt.Errorf("promote: rename the running binary: %w", err)
 	}
-	if err := os.Rename(tmp, installed); err != nil {
-		os.Remove(tmp)
+	if err := wire.WriteFileAtomicFrom(installed, io.LimitReader(in, wire.MaxArtifact+1), 0o755); err != nil {
 		if rerr := os.Rename(old, installed); rerr != nil {
 			return "", fmt.Errorf("promote: %w; and putting the old binary back failed: %w", err, rerr)
 		}
 		return "", fmt.Errorf("promote: %w (the old binary is back)", err)
 	}
+	dir := filepath.Dir(installed)
 	syncDir(dir)
 	return old, nil
 }

@@ -281,12 +281,19 @@ func VerifyRelease(manifest []byte, artifact string, trusted []ReleasePublicKey,
 // same directory and a rename, so that a reader sees the old file or the
 // whole new one.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteFileAtomicFrom(path, bytes.NewReader(data), perm)
+}
+
+// WriteFileAtomicFrom is WriteFileAtomic of what r holds (a stream: a
+// binary is copied without holding it in memory). The file is fsynced
+// before the rename.
+func WriteFileAtomicFrom(path string, r io.Reader, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = io.Copy(f, bytes.NewReader(data))
+	_, err = io.Copy(f, r)
 	if err == nil {
 		err = f.Sync()
 	}
