@@ -61,23 +61,33 @@ func (a *adminFlags) raw(ctx context.Context, method, path string, in any) ([]by
 		}
 		body = bytes.NewReader(b)
 	}
+	ctype := ""
+	if in != nil {
+		ctype = "application/json"
+	}
+	return a.send(ctx, &http.Client{Timeout: 30 * time.Second}, method, path, ctype, body, 256<<20)
+}
+
+// send sends an admin request with body (nil: none) and returns the body
+// of a 200 answer, read up to max bytes; other answers become errors with
+// the server's message.
+func (a *adminFlags) send(ctx context.Context, client *http.Client, method, path, contentType string, body io.Reader, max int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.url, "/")+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("--url %q: %w", a.url, err)
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("edgecentral server at %s: %w (is `edgecentral serve` running?)", a.url, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max))
 	if err != nil {
 		return nil, fmt.Errorf("read answer: %w", err)
 	}

@@ -191,31 +191,7 @@ func runReleasePush(ctx context.Context, env *cli.Env, args []string) error {
 // stream sends body as it is read (no timeout but ctx's) and returns
 // the body of a 200 answer.
 func (a *adminFlags) stream(ctx context.Context, method, path, contentType string, body io.Reader) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.url, "/")+path, body)
-	if err != nil {
-		return nil, fmt.Errorf("--url %q: %w", a.url, err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("edgecentral server at %s: %w (is `edgecentral serve` running?)", a.url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var er wire.ErrorResponse
-		if json.Unmarshal(b, &er) == nil && er.Error != "" {
-			return nil, fmt.Errorf("%s %s: %s (%d %s)", method, path, er.Error, resp.StatusCode, er.Code)
-		}
-		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
-	return b, nil
+	return a.send(ctx, http.DefaultClient, method, path, contentType, body, 1<<20)
 }
 
 func runReleaseRollout(ctx context.Context, env *cli.Env, args []string) error {
