@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/store"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/wire"
@@ -42,7 +43,7 @@ func newSignFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.serial, "serial", 0, "the release's serial, which orders releases (default: the unix seconds of now)")
 	fs.IntVar(&o.storeSchema, "store-schema", o.storeSchema, "the store schema the release writes")
 	fs.IntVar(&o.minStoreSchema, "min-store-schema", o.minStoreSchema, "the oldest store schema the release opens")
-	fs.IntVar(&o.cfgSchema, "config-schema", 0, "the config schema the release reads (0: not stated)")
+	fs.IntVar(&o.cfgSchema, "config-schema", config.Schema, "the oldest config schema the release reads (a gateway whose config is older refuses it)")
 }
 
 func init() {

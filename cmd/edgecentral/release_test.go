@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/store"
 	"github.com/edgegw/edgegw/internal/fakeclock"
 	"github.com/edgegw/edgegw/sync/wire"
@@ -84,7 +85,7 @@ func TestReleaseSignVerify(t *testing.T) {
 		t.Fatalf("verify what sign wrote: %v (signer %q)", err, signer)
 	}
 	want := wire.Manifest{Format: wire.ReleaseFormat, Product: wire.ReleaseProduct, Version: "1.4.0", OS: "linux", Arch: "arm", GOARM: "7",
-		Size: 16 * 4096, SHA256: m.SHA256, StoreSchema: store.SchemaVersion, MinStoreSchema: store.MinSchema,
+		Size: 16 * 4096, SHA256: m.SHA256, StoreSchema: store.SchemaVersion, MinStoreSchema: store.MinSchema, ConfigSchema: config.Schema,
 		Serial: now.Unix(), Created: now}
 	if !m.Created.Equal(want.Created) {
 		t.Errorf("created %v, want %v", m.Created, want.Created)

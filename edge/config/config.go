@@ -75,3 +75,9 @@ type Log struct {
 	// Format is text or json. Default: text.
 	Format string `yaml:"format"`
 }
+
+// Schema is the config format this build reads (the YAML sections and
+// fields of this package). A release manifest's config_schema is the
+// oldest format the release reads: a gateway refuses a release that would
+// not read its config. Raise it when a change makes older configs invalid.
+const Schema = 1

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/sync/wire"
 )
 
@@ -230,6 +231,7 @@ type Env struct {
 	Broken              string
 	StoreSchema         int // 0: unknown
 	ReadsStore          int // 0: unknown
+	ConfigSchema        int // the running build's config.Schema; 0: unknown
 }
 
 // ErrRefused wraps every reason Evaluate refuses an offer for.
@@ -277,6 +279,9 @@ func Evaluate(o *wire.ReleaseOffer, e Env) (wire.Manifest, error) {
 	}
 	if e.ReadsStore > 0 && m.StoreSchema > e.ReadsStore {
 		return refuse("store schema: %s writes %d, which %s cannot read after a rollback (it reads up to %d)", m.Version, m.StoreSchema, e.Running, e.ReadsStore)
+	}
+	if e.ConfigSchema > 0 && m.ConfigSchema > e.ConfigSchema {
+		return refuse("config schema: %s reads configs of schema %d and newer, this gateway's is %d (update the config first)", m.Version, m.ConfigSchema, e.ConfigSchema)
 	}
 	return m, nil
 }
@@ -352,7 +357,7 @@ func (m *Manager) handle(ctx context.Context, o *wire.ReleaseOffer) {
 		return
 	}
 	env := Env{Keys: m.o.Keys, GOOS: m.o.GOOS, GOARCH: m.o.GOARCH, GOARM: m.o.GOARM, MaxSize: m.o.MaxSize,
-		Running: m.o.Version, Broken: p.Broken, ReadsStore: m.o.ReadsStore}
+		Running: m.o.Version, Broken: p.Broken, ReadsStore: m.o.ReadsStore, ConfigSchema: config.Schema}
 	if man, ok := m.o.Dir.Manifest(p.Current); ok && p.Current == m.o.Version {
 		env.RunningSerial = man.Serial
 	}

@@ -116,7 +116,7 @@ func TestEvaluate(t *testing.T) {
 	other, _, _ := wire.GenerateReleaseKey()
 	art := []byte("the new gateway binary")
 	base := Env{Keys: []wire.ReleasePublicKey{pub}, GOOS: "linux", GOARCH: "arm", GOARM: "7", MaxSize: 1 << 20,
-		Running: "1.4.0", StoreSchema: 2, ReadsStore: 2}
+		Running: "1.4.0", StoreSchema: 2, ReadsStore: 2, ConfigSchema: 1}
 	for _, c := range []struct {
 		name  string
 		edit  func(*wire.Manifest)
@@ -141,6 +141,8 @@ func TestEvaluate(t *testing.T) {
 		{name: "store too new for it", env: func(e *Env) { e.StoreSchema = 3; e.ReadsStore = 3 }, want: "the store is at 3"},
 		{name: "store too old for it", edit: func(m *wire.Manifest) { m.MinStoreSchema = 2 }, env: func(e *Env) { e.StoreSchema = 1 }, want: "the store is at 1"},
 		{name: "no way back after a rollback", edit: func(m *wire.Manifest) { m.StoreSchema = 3 }, want: "cannot read after a rollback"},
+		{name: "config too old for it", edit: func(m *wire.Manifest) { m.ConfigSchema = 2 }, want: "config schema"},
+		{name: "config schema stated, same", edit: func(m *wire.Manifest) { m.ConfigSchema = 1 }},
 		{name: "schemas unknown", edit: func(m *wire.Manifest) { m.StoreSchema = 3 }, env: func(e *Env) { e.StoreSchema, e.ReadsStore = 0, 0 }},
 	} {
 		k := key

@@ -161,7 +161,9 @@ type Manifest struct {
 	// MinStoreSchema the oldest it opens.
 	StoreSchema    int `json:"store_schema"`
 	MinStoreSchema int `json:"min_store_schema"`
-	ConfigSchema   int `json:"config_schema,omitempty"`
+	// ConfigSchema is the oldest config schema the version reads (0: not
+	// stated); a gateway whose config is older refuses the release.
+	ConfigSchema int `json:"config_schema,omitempty"`
 	// Serial orders releases; a gateway refuses a serial below its floor.
 	Serial  int64     `json:"serial"`
 	Created time.Time `json:"created"`
