@@ -51,6 +51,11 @@ type ManagerOptions struct {
 	// cutting into the store's reserve (store.Store.RoomFor): a download
 	// that does not fit fails (reported) instead of evicting events.
 	Room func(dir string, n int64) error
+	// RetryFailed is how long a failed download (a network cut is not one:
+	// it is retried at once; a hash mismatch, a full disk) waits before the
+	// same offer is tried again. Default: 1h. A refused offer (signature,
+	// platform, schema...) is not tried again.
+	RetryFailed time.Duration
 	// Restart asks the gateway to stop and return ErrRestart. Required.
 	Restart func()
 	// Trial is the version this process is on trial as (TrialVersion()).
@@ -70,10 +75,13 @@ type Manager struct {
 	wake  chan struct{} // a new offer
 	rwake chan struct{} // a new report
 
-	mu        sync.Mutex
-	offer     *wire.ReleaseOffer
-	st        wire.UpdateStatus
-	settled   map[string]bool // offers (sha256+version) refused or failed: not tried again
+	mu    sync.Mutex
+	offer *wire.ReleaseOffer
+	st    wire.UpdateStatus
+	// settled are the offers (sha256+version) refused (for good: zero
+	// time) or failed (tried again after RetryFailed, when the heartbeat
+	// offers them again).
+	settled   map[string]time.Time
 	restarted bool
 }
 
@@ -82,10 +90,13 @@ func NewManager(o ManagerOptions) *Manager {
 	if o.MaxSize <= 0 {
 		o.MaxSize = 256 << 20
 	}
+	if o.RetryFailed <= 0 {
+		o.RetryFailed = time.Hour
+	}
 	if o.GOOS == "" {
 		o.GOOS, o.GOARCH, o.GOARM = runtime.GOOS, runtime.GOARCH, buildGOARM()
 	}
-	m := &Manager{o: o, clk: o.Clock, log: o.Logger, wake: make(chan struct{}, 1), rwake: make(chan struct{}, 1), settled: map[string]bool{}}
+	m := &Manager{o: o, clk: o.Clock, log: o.Logger, wake: make(chan struct{}, 1), rwake: make(chan struct{}, 1), settled: map[string]time.Time{}}
 	if m.clk == nil {
 		m.clk = edge.SystemClock{}
 	}
@@ -351,7 +362,11 @@ func (m *Manager) handle(ctx context.Context, o *wire.ReleaseOffer) {
 		return
 	}
 	m.mu.Lock()
-	done := m.settled[offerKey(o)]
+	until, done := m.settled[offerKey(o)]
+	if done && !until.IsZero() && !m.clk.Now().Before(until) {
+		delete(m.settled, offerKey(o))
+		done = false
+	}
 	m.mu.Unlock()
 	if done {
 		return
@@ -383,7 +398,11 @@ func (m *Manager) handle(ctx context.Context, o *wire.ReleaseOffer) {
 func (m *Manager) settle(o *wire.ReleaseOffer, outcome string, err error) {
 	m.log.Warn("release not installed", "version", o.Version, "outcome", outcome, "err", err)
 	m.mu.Lock()
-	m.settled[offerKey(o)] = true
+	var until time.Time
+	if outcome == wire.UpdateFailed {
+		until = m.clk.Now().Add(m.o.RetryFailed)
+	}
+	m.settled[offerKey(o)] = until
 	m.st.State, m.st.Target, m.st.Rollout, m.st.Error = outcome, o.Version, o.Rollout, err.Error()
 	m.st.Have, m.st.Size = 0, 0
 	m.mu.Unlock()

@@ -227,6 +227,43 @@ func TestManagerBadArtifactFails(t *testing.T) {
 	}
 }
 
+// A failed download is not tried again at every heartbeat, but it is after
+// RetryFailed: the next good copy stages.
+func TestManagerRetriesFailedLater(t *testing.T) {
+	r := newManagerRig(t, nil)
+	r.tr.mu.Lock()
+	r.tr.corrupt = true
+	r.tr.mu.Unlock()
+	r.m.Offer(r.offer)
+	r.waitState(t, wire.UpdateFailed)
+	r.tr.mu.Lock()
+	r.tr.corrupt = false
+	fetched := len(r.tr.offsets)
+	r.tr.mu.Unlock()
+	r.m.Offer(r.offer) // the next heartbeat: still settled
+	r.clk.Advance(59 * time.Minute)
+	r.m.Offer(r.offer)
+	if st := r.m.Status(); st.State != wire.UpdateFailed {
+		t.Fatalf("state %s before RetryFailed, want failed", st.State)
+	}
+	r.tr.mu.Lock()
+	again := len(r.tr.offsets) - fetched
+	r.tr.mu.Unlock()
+	if again != 0 {
+		t.Fatalf("%d chunks fetched again before RetryFailed", again)
+	}
+	r.clk.Advance(2 * time.Minute)
+	r.m.Offer(r.offer)
+	select {
+	case <-r.restart:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("not staged after RetryFailed: %+v", r.m.Status())
+	}
+	if p := pointers(t, r.d); p.New != r.man.Version {
+		t.Errorf("staged %q, want %s", p.New, r.man.Version)
+	}
+}
+
 // A release that does not fit beside the store's reserve is not
 // downloaded: the events come first. The failure is reported.
 func TestManagerNoRoomFails(t *testing.T) {
