@@ -91,6 +91,7 @@ func (l *Loader) Run(ctx context.Context, inProcess func(ctx context.Context) er
 		}
 		return err
 	}
+	l.waitOrphan()
 	for ctx.Err() == nil {
 		p, err := l.Dir.Pointers()
 		if err != nil {
@@ -389,8 +390,10 @@ func (l *Loader) start(v, trial string) (*child, error) {
 	if err := afterStart(cmd); err != nil {
 		l.Logger.Warn("the child may outlive the loader", "pid", cmd.Process.Pid, "err", err)
 	}
+	l.noteChild(cmd.Process.Pid)
 	go func() {
 		_ = cmd.Wait()
+		l.forgetChild()
 		c.code = cmd.ProcessState.ExitCode()
 		close(c.done)
 	}()

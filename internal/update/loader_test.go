@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -261,13 +263,25 @@ func TestLoaderKilledMidTrialCountsAttempt(t *testing.T) {
 	if err != nil || !ok || tr.Attempts != 1 {
 		t.Fatalf("trial after SIGKILL: got %+v ok=%v err=%v, want attempts 1", tr, ok, err)
 	}
-	// The orphaned child got SIGTERM from the kernel (Pdeathsig) and left.
+	// The orphaned child got SIGTERM from the kernel (Pdeathsig); the
+	// killed loader left its pid, which the next loader waits on.
+	b, err := os.ReadFile(d.path(childPIDFile))
+	if err != nil {
+		t.Fatalf("the killed loader left no child pid: %v", err)
+	}
+	orphan, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 
 	setBehaviour(t, d, map[string]string{"2.0.0": behHealthy})
 	r := startLoader(testLoader(d, &syncBuffer{}), noInProcess(t))
 	waitFor(t, "the commit", func() bool { p, _ := d.Pointers(); return p.Current == "2.0.0" })
+	if runtime.GOOS == "linux" && isGatewayChild(orphan) {
+		t.Errorf("the orphan %d still runs beside the new loader's child", orphan)
+	}
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if _, err := os.Stat(d.path(childPIDFile)); !os.IsNotExist(err) {
+		t.Errorf("child pid file after a clean stop: %v", err)
 	}
 	rs := reports(t, d)
 	if len(rs) != 1 || rs[0].Outcome != wire.UpdateCommitted || rs[0].Attempts != 2 {
