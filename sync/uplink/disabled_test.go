@@ -22,7 +22,14 @@ func TestDisabledGatewayKeepsBacklogUntilEnabled(t *testing.T) {
 	r := newRig(t, func(c *config.Uplink) { c.URL, c.Key = srv.URL(), key.String() })
 	evs := r.appendReadings(20, "t1")
 	r.start()
-	eventually(t, "refusals", func() bool { return r.u.Status().Failures >= 3 })
+	// Heartbeats, polls and uploads all fail: wait for an upload's
+	// failure and several more after it (the log line stays one).
+	eventually(t, "refusals", func() bool {
+		return strings.Contains(r.logBuf.String(), `msg="upload failed, backing off"`) && r.u.Status().Failures >= 3
+	})
+	// The last error is the refusal's message once a request gives up (a
+	// retry in flight notes "retrying: HTTP 403" meanwhile).
+	eventually(t, "the refusal in the status", func() bool { return strings.Contains(r.u.Status().LastError, "disabled") })
 	st := r.u.Status()
 	if st.Quarantined != 0 {
 		t.Fatalf("403 quarantined %d batches: a disabled gateway must keep its data", st.Quarantined)
