@@ -2,6 +2,8 @@ package centralbench
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -53,7 +55,9 @@ func (t *Tally) Note(epoch, seq uint64) {
 }
 
 // ReadBack reads the whole events stream with an ordered consumer into t
-// (bounded by ctx).
+// (bounded by ctx). A consumer that stalls (no message for readStall, as
+// can happen while a restarted node rejoins) is replaced by a new one
+// from the next sequence, so a leader change costs seconds, not ctx.
 func ReadBack(ctx context.Context, urls []string, t *Tally) error {
 	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1))
 	if err != nil {
@@ -61,49 +65,93 @@ func ReadBack(ctx context.Context, urls []string, t *Tally) error {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	var last uint64
+	for {
+		last, err = lastSeq(ctx, js)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stream info: %w (%w)", ctx.Err(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	for next := uint64(1); next <= last; {
+		done, err := readFrom(ctx, js, next, last, t)
+		if errors.Is(err, errBadMessage) {
+			return err
+		}
+		if done >= next {
+			next = done + 1
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("read back at %d of %d: %w (%v)", next, last, ctx.Err(), err)
+		}
+	}
+	return nil
+}
+
+// readStall is how long ReadBack waits for a message before it starts
+// over with a new consumer.
+const readStall = 10 * time.Second
+
+// errBadMessage: a message that does not decode; reading it again will not
+// help.
+var errBadMessage = errors.New("bad message")
+
+func lastSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	st, err := js.Stream(ctx, jsstore.StreamEvents)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	last := info.State.LastSeq
-	if last == 0 {
-		return nil
-	}
-	cons, err := js.OrderedConsumer(ctx, jsstore.StreamEvents, jetstream.OrderedConsumerConfig{})
+	return info.State.LastSeq, nil
+}
+
+// readFrom notes the messages from sequence start to last and returns the
+// last sequence it noted (start-1: none).
+func readFrom(ctx context.Context, js jetstream.JetStream, start, last uint64, t *Tally) (uint64, error) {
+	done := start - 1
+	cons, err := js.OrderedConsumer(ctx, jsstore.StreamEvents, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
 	if err != nil {
-		return err
+		return done, err
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return err
+		return done, err
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	stall := time.AfterFunc(readStall, it.Stop)
+	defer stall.Stop()
 	for {
 		m, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
+			return done, err
 		}
+		stall.Reset(readStall)
 		md, err := m.Metadata()
 		if err != nil {
-			return err
+			return done, fmt.Errorf("%w: %w", errBadMessage, err)
+		}
+		if md.Sequence.Stream <= done {
+			continue
 		}
 		if _, err := jsstore.WalkEvents(m.Data(), func(e *wire.Event) error {
 			t.Note(e.Epoch, e.Seq)
 			return nil
 		}); err != nil {
-			return err
+			return done, fmt.Errorf("%w at %d: %w", errBadMessage, md.Sequence.Stream, err)
 		}
-		if md.Sequence.Stream >= last {
-			return nil
+		done = md.Sequence.Stream
+		if done >= last {
+			return done, nil
 		}
 	}
 }
