@@ -77,19 +77,64 @@ func ReadBack(ctx context.Context, urls []string, t *Tally) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	direct := false
 	for next := uint64(1); next <= last; {
-		done, err := readFrom(ctx, js, next, last, t)
+		if ctx.Err() != nil {
+			return fmt.Errorf("read back at %d of %d: %w", next, last, ctx.Err())
+		}
+		if !direct {
+			done, err := readFrom(ctx, js, next, last, t)
+			if errors.Is(err, errBadMessage) {
+				return err
+			}
+			if done >= next {
+				next = done + 1
+				continue
+			}
+			// Not one message through a consumer (a cluster whose meta
+			// leader is still settling cannot make one): from here on,
+			// ask the stream's leader for each message itself.
+			direct = true
+		}
+		done, err := getOne(ctx, js, next, t)
 		if errors.Is(err, errBadMessage) {
 			return err
 		}
 		if done >= next {
 			next = done + 1
+			continue
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("read back at %d of %d: %w (%v)", next, last, ctx.Err(), err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	return nil
+}
+
+// getOne notes message seq, got from the stream directly (a missing one is
+// skipped), and returns seq; seq-1 when it could not be read.
+func getOne(ctx context.Context, js jetstream.JetStream, seq uint64, t *Tally) (uint64, error) {
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(gctx, jsstore.StreamEvents)
+	if err != nil {
+		return seq - 1, err
+	}
+	m, err := st.GetMsg(gctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return seq, nil
+	}
+	if err != nil {
+		return seq - 1, err
+	}
+	if _, err := jsstore.WalkEvents(m.Data, func(e *wire.Event) error {
+		t.Note(e.Epoch, e.Seq)
+		return nil
+	}); err != nil {
+		return seq - 1, fmt.Errorf("%w at %d: %w", errBadMessage, seq, err)
+	}
+	return seq, nil
 }
 
 // readStall is how long ReadBack waits for a message before it starts
