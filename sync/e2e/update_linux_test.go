@@ -126,7 +126,9 @@ func gwUpdate(t *testing.T, addr string) (wire.UpdateStatus, uint64) {
 // across every switch: the central holds each event the gateway accepted,
 // exactly once.
 func TestFleetUpdateAndRollback(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it builds four binaries and runs five processes, and
+	// the timing-sensitive tests of this package (the alert lane ahead of
+	// an outage's backlog) run after it, not beside it.
 	b := buildUpdateBins(t)
 	dir := t.TempDir()
 	plat := []string{"--os", runtime.GOOS, "--arch", runtime.GOARCH}
