@@ -63,15 +63,20 @@ func testLoader(d Dir, out *syncBuffer) *Loader {
 		MaxAttempts: 3, StopTimeout: 5 * time.Second, Poll: 20 * time.Millisecond, Stderr: out}
 }
 
-// waitFor polls cond (files another process writes) until it holds.
+// waitFor checks cond (files another process writes: no channel tells
+// when) on every tick until it holds, for at most 30 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
