@@ -138,8 +138,7 @@ func TestAnnouncedEngineRestart(t *testing.T) {
 			waitFor(t, r2.e, "closed evaluated", evaluated(r2.e, closed.Seq))
 
 			clk.Advance(61 * time.Minute) // the window ends
-			parked(t, clk)
-			waitFor(t, r2.e, "window expired", func() bool { return len(r2.e.Announcements()) == 0 })
+			advanceUntil(t, r2.e, clk, "window expired", func() bool { return len(r2.e.Announcements()) == 0 })
 			again := appendEv(t, m, edge.StateChange("d1", "door", "open", 1))
 			waitFor(t, r2.e, "door alert", func() bool {
 				for _, a := range alerts(t, m) {

@@ -94,6 +94,31 @@ func waitWithin(t testing.TB, e *Engine, d time.Duration, what string, cond func
 	}
 }
 
+// advanceUntil waits for cond, moving clk to its next deadline whenever
+// cond is false and something waits on the clock: a wait the engine
+// computed just before the test moved the clock ends that much later than
+// the time the test meant, so one Advance is not enough to be sure the
+// engine has seen it.
+func advanceUntil(t testing.TB, e *Engine, clk *fakeclock.Clock, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		changed, moved := e.Changed(), clk.Changed()
+		if cond() {
+			return
+		}
+		if at, ok := clk.Next(); ok {
+			clk.Set(at)
+		}
+		select {
+		case <-changed:
+		case <-moved:
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s: %+v", what, e.Stats())
+		}
+	}
+}
+
 // parked waits until the engine waits on the clock again after clk was
 // moved: every earlier timer of the engine is due by then, so one pending
 // timer is the engine's new one, set after it processed the new time.

@@ -325,11 +325,14 @@ func TestRetention(t *testing.T) {
 	if err := s.retain(t0.Add(2 * time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	// Each priority's stream goes as far as its own blocks allow.
+	// Each priority's stream goes as far as its own blocks allow. Where a
+	// group commit splits an Append (a slow machine), a block may start at
+	// 256 exactly and stay: the low stream's next block starts in
+	// [501, 600], so it drops below 256 or 512.
 	st := s.Stats()
 	all, _ := s.Read(1, 2000)
-	if st.FirstSeq <= 256 || st.FirstSeq > 600 || st.Events != uint64(len(all)) || st.Evicted != 0 || st.GapRecords != 0 {
-		t.Fatalf("after retention: got %+v for %d events read, want first in (256, 600], nothing evicted", st, len(all))
+	if st.FirstSeq < 256 || st.FirstSeq > 600 || st.Events != uint64(len(all)) || st.Evicted != 0 || st.GapRecords != 0 {
+		t.Fatalf("after retention: got %+v for %d events read, want first in [256, 600], nothing evicted", st, len(all))
 	}
 	first := st.FirstSeq
 	if all[0].Seq != first {
@@ -374,5 +377,5 @@ func TestRetentionRunsInBackground(t *testing.T) {
 		t.Fatal("maintenance is not waiting on the clock")
 	}
 	clk.Advance(time.Minute)
-	waitFor(t, "background retention", func() bool { return s.Stats().FirstSeq > 256 })
+	waitFor(t, "background retention", func() bool { return s.Stats().FirstSeq >= 256 })
 }
