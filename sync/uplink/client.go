@@ -120,6 +120,7 @@ func (u *Uplink) checkRetry(ctx context.Context, resp *http.Response, err error)
 			return false, &Error{Class: ErrTransient, Msg: "TLS certificate", Err: err}
 		}
 		u.noteAttempt(connFor(0, err), "retrying: "+unwrapNet(err).Error())
+		attemptFailed(ctx)
 		return true, nil // network error, cut body, timeout
 	}
 	if resp == nil {
@@ -138,6 +139,7 @@ func (u *Uplink) checkRetry(ctx context.Context, resp *http.Response, err error)
 	}
 	if retry {
 		u.noteAttempt(connFor(resp.StatusCode, nil), fmt.Sprintf("retrying: HTTP %d from %s %s", resp.StatusCode, resp.Request.Method, resp.Request.URL.Path))
+		attemptFailed(ctx)
 	}
 	return retry, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,6 +273,49 @@ func TestAlertRaisedDuringOutageGoesFirst(t *testing.T) {
 		a, _ := r.st.Cursor(CursorAlert)
 		return m == 3102 && a == alert.Seq+1
 	})
+}
+
+// TestAlertDuringRetryingBatchGoesFirst: the central platform refuses
+// (503) while a main batch is being retried inside one delivery; an alert
+// raised then stops that delivery, so when the platform comes back the
+// alert arrives before any of the backlog.
+func TestAlertDuringRetryingBatchGoesFirst(t *testing.T) {
+	r := newRig(t, func(c *config.Uplink) {
+		c.RetryMax = 100 // the delivery would retry for the whole outage
+		c.RetryWaitMin, c.RetryWaitMax = config.Duration(5*time.Millisecond), config.Duration(20*time.Millisecond)
+	})
+	var down atomic.Bool
+	down.Store(true)
+	r.c.with(func() {
+		r.c.fail = func(*http.Request) (int, string) {
+			if down.Load() {
+				return http.StatusServiceUnavailable, ""
+			}
+			return 0, ""
+		}
+	})
+	r.appendReadings(1000, "t1")
+	r.start()
+	eventually(t, "the main batch retrying", func() bool {
+		n := 0
+		r.c.with(func() { n = len(r.c.nonces) })
+		return n >= 5
+	})
+	alert := r.appendAlert("a1")
+	// The alert lane tries too while the platform is down.
+	eventually(t, "the alert tried", func() bool {
+		a, _ := r.st.Cursor(CursorAlert)
+		return a > 0 && strings.Contains(r.logBuf.String(), "a priority event goes first")
+	})
+	down.Store(false)
+	eventually(t, "all events at central", func() bool { a, _ := r.c.snapshot(); return len(a) == 1001 })
+	arr, dups := r.c.snapshot()
+	if dups != 0 {
+		t.Fatalf("got %d duplicates stored", dups)
+	}
+	if arr[0].Seq != alert.Seq {
+		t.Fatalf("first arrival: got seq %d kind %s, want the alert (seq %d)", arr[0].Seq, arr[0].Kind, alert.Seq)
+	}
 }
 
 func TestTransientFailuresRetryResignedAndHonourRetryAfter(t *testing.T) {

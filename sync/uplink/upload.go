@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -198,6 +199,7 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		}
 	}
 	*linger = time.Time{}
+	yctx, stop := u.yieldToPriority(ctx, lg.LastSeq())
 	var wg sync.WaitGroup
 	for i := range plans {
 		if len(plans[i].send) == 0 {
@@ -206,10 +208,12 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		wg.Add(1)
 		go func(p *plan) {
 			defer wg.Done()
-			p.n, p.err = u.deliver(ctx, "main", p.send)
+			p.n, p.err = u.deliver(yctx, "main", p.send)
 		}(&plans[i])
 	}
 	wg.Wait()
+	yielded := errors.Is(context.Cause(yctx), errYield)
+	stop()
 	// Move the main cursor past what was acknowledged (or quarantined), in
 	// order, and past the skipped priority events between.
 	var through uint64
@@ -236,6 +240,12 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 			return nil, fmt.Errorf("move cursor %s: %w", edge.CursorUplink, cerr)
 		}
 		u.noteProgress()
+	}
+	if err != nil && yielded && ctx.Err() == nil {
+		// The priority lanes go next; this batch goes again after them
+		// (the central platform drops what it already has).
+		u.logs.LogAttrs(ctx, "main batch yields", slog.LevelInfo, "main batch stopped retrying: a priority event goes first", "from", mainNext)
+		return nil, nil
 	}
 	return nil, err
 }
