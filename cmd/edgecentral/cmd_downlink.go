@@ -4,10 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
+	"github.com/edgegw/edgegw/edge"
+	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/receiver"
 	"github.com/edgegw/edgegw/sync/wire"
@@ -119,7 +120,7 @@ func runConfigPush(ctx context.Context, env *cli.Env, args []string) error {
 	if o.gateway == "" {
 		return usageErr("--gateway is required")
 	}
-	yaml, err := os.ReadFile(pos[0])
+	yaml, err := edge.ReadFileLimit(pos[0], config.MaxFileSize)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -136,7 +137,10 @@ func runReleasePush(ctx context.Context, env *cli.Env, args []string) error {
 	if len(args) != 2 {
 		return usageErr("want ARTIFACT and MANIFEST, got %d arguments", len(args))
 	}
-	manifest, err := os.ReadFile(args[1])
+	manifest, err := wire.ReadManifestFile(args[1])
+	if errors.Is(err, wire.ErrBadManifest) {
+		return usageErr("manifest %s: %v (the arguments are ARTIFACT MANIFEST)", args[1], err)
+	}
 	if err != nil {
 		return err
 	}

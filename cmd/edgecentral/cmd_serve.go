@@ -71,24 +71,9 @@ func releaseKeys(path string) ([]wire.ReleasePublicKey, error) {
 	if path == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	keys, err := wire.ReadReleasePublicKeys(path)
 	if err != nil {
 		return nil, fmt.Errorf("--release-key: %w", err)
-	}
-	var keys []wire.ReleasePublicKey
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, err := wire.ParseReleasePublicKey(line)
-		if err != nil {
-			return nil, fmt.Errorf("--release-key %s:%d: %w", path, i+1, err)
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("--release-key %s: no key in it", path)
 	}
 	return keys, nil
 }

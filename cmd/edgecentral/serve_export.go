@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/edgegw/edgegw/edge"
@@ -14,6 +13,9 @@ import (
 	"github.com/edgegw/edgegw/sync/export/pgsink"
 	"github.com/edgegw/edgegw/sync/export/webhook"
 )
+
+// maxSecretFile bounds a secret or password file given by a flag.
+const maxSecretFile = 64 << 10
 
 // exportFlags are serve's northbound exporter flags (docs/central.md,
 // northbound exporters).
@@ -55,7 +57,7 @@ func (o *exportFlags) exporters(log *slog.Logger) ([]export.Exporter, error) {
 		if o.webhookSecretFile == "" {
 			return nil, usageErr("--export-webhook needs --export-webhook-secret-file")
 		}
-		secret, err := os.ReadFile(o.webhookSecretFile)
+		secret, err := edge.ReadFileLimit(o.webhookSecretFile, maxSecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("--export-webhook-secret-file: %w: %w", err, edge.ErrInvalidConfig)
 		}
@@ -71,7 +73,7 @@ func (o *exportFlags) exporters(log *slog.Logger) ([]export.Exporter, error) {
 	if o.mqtt != "" {
 		password := ""
 		if o.mqttPasswordFile != "" {
-			b, err := os.ReadFile(o.mqttPasswordFile)
+			b, err := edge.ReadFileLimit(o.mqttPasswordFile, maxSecretFile)
 			if err != nil {
 				return nil, fmt.Errorf("--export-mqtt-password-file: %w: %w", err, edge.ErrInvalidConfig)
 			}

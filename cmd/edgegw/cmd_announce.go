@@ -5,9 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"os"
 	"os/user"
-	"strings"
 	"time"
 
 	"github.com/edgegw/edgegw/edge/config"
@@ -80,13 +78,9 @@ config, 64 for a usage error.`,
 			if err != nil {
 				return &cli.ExitError{Code: cli.ExitBadConfig, Err: err}
 			}
-			pw := os.Getenv("EDGEGW_PASSWORD")
-			if passwordFile != "" {
-				b, err := os.ReadFile(passwordFile)
-				if err != nil {
-					return err
-				}
-				pw = strings.TrimRight(string(b), "\r\n")
+			pw, err := statusPassword(passwordFile)
+			if err != nil {
+				return err
 			}
 			by := "cli"
 			if u, err := user.Current(); err == nil {

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 	"github.com/edgegw/edgegw/edge/gateway"
 	"github.com/edgegw/edgegw/edge/i18n"
@@ -71,13 +73,9 @@ invalid config, 64 for a usage error.`,
 			if err != nil {
 				return &cli.ExitError{Code: cli.ExitBadConfig, Err: err}
 			}
-			pw := os.Getenv("EDGEGW_PASSWORD")
-			if passwordFile != "" {
-				b, err := os.ReadFile(passwordFile)
-				if err != nil {
-					return err
-				}
-				pw = strings.TrimRight(string(b), "\r\n")
+			pw, err := statusPassword(passwordFile)
+			if err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
@@ -96,4 +94,21 @@ invalid config, 64 for a usage error.`,
 			return nil
 		},
 	})
+}
+
+// maxPasswordFile bounds a --password-file.
+const maxPasswordFile = 4 << 10
+
+// statusPassword is the status page's password for a command that drives
+// the running gateway: the file's first line when a file is given, else
+// $EDGEGW_PASSWORD.
+func statusPassword(file string) (string, error) {
+	if file == "" {
+		return os.Getenv("EDGEGW_PASSWORD"), nil
+	}
+	b, err := edge.ReadFileLimit(file, maxPasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }

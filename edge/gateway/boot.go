@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -53,7 +52,7 @@ func LoadClockFloor(dir string) (*edge.ClockFloor, error) {
 		build = t
 	}
 	var rec floorRecord
-	b, err := os.ReadFile(filepath.Join(dir, floorFile))
+	b, err := edge.ReadFileLimit(filepath.Join(dir, floorFile), 1<<20)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		err = nil

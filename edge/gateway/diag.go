@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -150,7 +149,7 @@ func CollectDiagnostics(ctx context.Context, o DiagOptions) *Bundle {
 	var configs [][2]string // name, raw
 	if o.ConfigPath == "" {
 		b.miss("config.yaml: no config file given")
-	} else if raw, err := readBounded(o.ConfigPath, o.Limit); err != nil {
+	} else if raw, err := edge.ReadFileLimit(o.ConfigPath, int64(o.Limit)); err != nil {
 		b.miss("config.yaml: %v", err)
 	} else {
 		configs = append(configs, [2]string{"config.yaml", string(raw)})
@@ -160,7 +159,7 @@ func CollectDiagnostics(ctx context.Context, o DiagOptions) *Bundle {
 		dataDir = storeDir(configs)
 	}
 	pushed := filepath.Join(dataDir, lastGoodFile)
-	if raw, err := readBounded(pushed, o.Limit); err == nil {
+	if raw, err := edge.ReadFileLimit(pushed, int64(o.Limit)); err == nil {
 		configs = append(configs, [2]string{lastGoodFile, string(raw)})
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		b.miss("%s: %v", lastGoodFile, err)
@@ -311,24 +310,6 @@ func (l localDiag) Logs(ctx context.Context) ([]string, error) {
 
 func (l localDiag) Metrics(ctx context.Context) ([]byte, error) {
 	return status.MetricsText(l.g, l.g.opts.Version)
-}
-
-// readBounded reads a file of at most limit bytes: a bigger one is an
-// error, not a partial secret-bearing read.
-func readBounded(path string, limit int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 // storeDir is store.dir of the first config that names one, else the

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/edge/config"
 )
 
@@ -43,7 +44,7 @@ func LoadLastGood(local *config.Config) (*config.Config, string, error) {
 		return nil, "", err
 	}
 	var info lastGoodInfo
-	if b, err := os.ReadFile(filepath.Join(local.Store.Dir, lastGoodMeta)); err == nil {
+	if b, err := edge.ReadFileLimit(filepath.Join(local.Store.Dir, lastGoodMeta), 1<<20); err == nil {
 		_ = json.Unmarshal(b, &info)
 	}
 	cfg, err := config.Parse(path, data)

@@ -2,12 +2,13 @@ package status
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // The local token lets a command on the gateway's own machine (`edgegw
@@ -48,7 +49,7 @@ func (s *Server) writeLocalToken() func() {
 	}
 	return func() {
 		// Only ours: another server may have replaced it since.
-		if b, err := readBounded(path, maxLocalToken); err == nil && strings.TrimSpace(string(b)) == s.localToken {
+		if b, err := edge.ReadFileLimit(path, maxLocalToken); err == nil && strings.TrimSpace(string(b)) == s.localToken {
 			os.Remove(path)
 		}
 	}
@@ -77,7 +78,7 @@ func writeSecret(path string, b []byte) error {
 
 // ReadLocalToken reads the token a running gateway wrote at path.
 func ReadLocalToken(path string) (string, error) {
-	b, err := readBounded(path, maxLocalToken)
+	b, err := edge.ReadFileLimit(path, maxLocalToken)
 	if err != nil {
 		return "", err
 	}
@@ -86,15 +87,6 @@ func ReadLocalToken(path string) (string, error) {
 		return "", fmt.Errorf("%s: empty", path)
 	}
 	return tok, nil
-}
-
-func readBounded(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, n))
 }
 
 // localOr lets a request with the local token through to local, and every

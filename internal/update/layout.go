@@ -33,9 +33,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/cli"
 	"github.com/edgegw/edgegw/sync/wire"
 )
+
+// maxRecord bounds the small files of an update directory (trial.json,
+// health.json, a report, a pointer, child.pid) when they are read back: a
+// damaged one is an error, not an unbounded read.
+const maxRecord = 1 << 20
 
 // The pointers of an update directory.
 const (
@@ -261,7 +267,7 @@ func (d Dir) Prune() error {
 // Manifest reads the manifest kept beside version v's binary (unverified:
 // it was verified when the version was staged).
 func (d Dir) Manifest(v string) (wire.Manifest, bool) {
-	b, err := os.ReadFile(d.path("versions", v, "manifest.json"))
+	b, err := edge.ReadFileLimit(d.path("versions", v, "manifest.json"), wire.MaxManifest)
 	if err != nil {
 		return wire.Manifest{}, false
 	}
@@ -270,7 +276,7 @@ func (d Dir) Manifest(v string) (wire.Manifest, bool) {
 }
 
 func readJSON(path string, v any) (bool, error) {
-	b, err := os.ReadFile(path)
+	b, err := edge.ReadFileLimit(path, maxRecord)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

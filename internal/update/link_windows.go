@@ -3,8 +3,9 @@
 package update
 
 import (
-	"os"
 	"strings"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // On Windows a pointer is a small file holding the version, written to a
@@ -15,7 +16,7 @@ func writePointer(path, v string) error {
 }
 
 func readPointer(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := edge.ReadFileLimit(path, maxRecord)
 	if err != nil {
 		return "", err
 	}

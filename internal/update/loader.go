@@ -314,7 +314,7 @@ func (l *Loader) rollback(p Pointers, t Trial, ok bool) error {
 		if !ok {
 			t = Trial{Version: p.New}
 		}
-		tail, _ := os.ReadFile(l.Dir.path("trial.log"))
+		tail, _ := edge.ReadFileLimit(l.Dir.path("trial.log"), maxRecord)
 		last := "no attempt finished"
 		if n := len(t.Reasons); n > 0 {
 			last = t.Reasons[n-1]

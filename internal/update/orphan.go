@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgegw/edgegw/edge"
 )
 
 // childPIDFile holds the pid of the loader's running child. A loader that
@@ -26,7 +28,7 @@ func (l *Loader) forgetChild() { _ = removeFile(l.Dir.path(childPIDFile)) }
 // waitOrphan waits, at most the stop timeout and then a kill, for the
 // child an earlier loader left running.
 func (l *Loader) waitOrphan() {
-	b, err := os.ReadFile(l.Dir.path(childPIDFile))
+	b, err := edge.ReadFileLimit(l.Dir.path(childPIDFile), maxRecord)
 	if err != nil {
 		return
 	}

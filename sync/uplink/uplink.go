@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,6 +111,9 @@ type Uplink struct {
 	fstats FileStats
 }
 
+// maxKeyFile bounds uplink.key_file (a key is a line).
+const maxKeyFile = 64 << 10
+
 // New builds an uplink. It reads the key (file) and the CA file now, so a
 // mistake shows at start.
 func New(o Options) (*Uplink, error) {
@@ -141,7 +143,7 @@ func New(o Options) (*Uplink, error) {
 	}
 	keyText := cfg.Key
 	if cfg.KeyFile != "" {
-		b, err := os.ReadFile(cfg.KeyFile)
+		b, err := edge.ReadFileLimit(cfg.KeyFile, maxKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("uplink: read key_file: %w", err)
 		}
