@@ -199,25 +199,39 @@ func (s *Store) Release(sha string) (receiver.Release, error) {
 
 // Releases implements receiver.ReleaseStorage.
 func (s *Store) Releases() ([]receiver.Release, error) {
+	recs, err := allRecords[relRecord](s, "release", func(h *relHandles) jetstream.KeyValue { return h.relKV })
+	if err != nil || recs == nil {
+		return nil, err
+	}
+	out := make([]receiver.Release, len(recs))
+	for i, r := range recs {
+		out[i] = r.Release
+	}
+	receiver.SortReleases(out)
+	return out, nil
+}
+
+// allRecords decodes every value of one release bucket (none when the
+// buckets were never made).
+func allRecords[T any](s *Store, what string, bucket func(*relHandles) jetstream.KeyValue) ([]T, error) {
 	ctx, cancel := s.longCtx()
 	defer cancel()
 	h, err := s.releases(ctx, false)
 	if h == nil {
 		return nil, err
 	}
-	vals, err := allValues(ctx, h.relKV, "")
+	vals, err := allValues(ctx, bucket(h), "")
 	if err != nil {
 		return nil, wrapOp(0, err)
 	}
-	out := make([]receiver.Release, 0, len(vals))
+	out := make([]T, 0, len(vals))
 	for k, v := range vals {
-		var rec relRecord
+		var rec T
 		if err := json.Unmarshal(v, &rec); err != nil {
-			return nil, fmt.Errorf("release %s: %w", k, err)
+			return nil, fmt.Errorf("%s %s: %w", what, k, err)
 		}
-		out = append(out, rec.Release)
+		out = append(out, rec)
 	}
-	receiver.SortReleases(out)
 	return out, nil
 }
 
@@ -342,26 +356,12 @@ func (s *Store) Rollout(id string) (receiver.Rollout, error) {
 
 // Rollouts implements receiver.ReleaseStorage.
 func (s *Store) Rollouts() ([]receiver.Rollout, error) {
-	ctx, cancel := s.longCtx()
-	defer cancel()
-	h, err := s.releases(ctx, false)
-	if h == nil {
+	ros, err := allRecords[receiver.Rollout](s, "rollout", func(h *relHandles) jetstream.KeyValue { return h.roKV })
+	if err != nil {
 		return nil, err
 	}
-	vals, err := allValues(ctx, h.roKV, "")
-	if err != nil {
-		return nil, wrapOp(0, err)
-	}
-	out := make([]receiver.Rollout, 0, len(vals))
-	for k, v := range vals {
-		var ro receiver.Rollout
-		if err := json.Unmarshal(v, &ro); err != nil {
-			return nil, fmt.Errorf("rollout %s: %w", k, err)
-		}
-		out = append(out, ro)
-	}
-	receiver.SortRollouts(out)
-	return out, nil
+	receiver.SortRollouts(ros)
+	return ros, nil
 }
 
 // AddUpdateReport implements receiver.ReleaseStorage: the bucket keeps
