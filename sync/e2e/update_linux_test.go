@@ -247,6 +247,7 @@ update:
 		t.Errorf("release status after the rollback (rollout %v):\n%s", rollout, status)
 	}
 	list := mustRun(t, adm, b.central, "gateways", "list")
+	t.Logf("after the rollback:\n$ edgecentral release status\n%s$ edgecentral gateways list\n%s", status, list)
 	for _, w := range []string{"1.1.0", "1.0.0", "1.2.0"} {
 		if !strings.Contains(list, w) {
 			t.Errorf("gateways list does not show %s:\n%s", w, list)
