@@ -107,6 +107,9 @@ func (u *Uplink) waitFor(ctx context.Context, ch <-chan struct{}) error {
 func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, error) {
 	lg := u.o.Log
 	maxEv, maxBytes := u.cfg.MaxEvents, int(u.cfg.MaxBytes)
+	// Every event up to seen is visible to the lane reads below; a main
+	// batch gives way to a priority event after it (yieldToPriority).
+	seen := lg.LastSeq()
 	mainNext, err := lg.Cursor(edge.CursorUplink)
 	if err != nil {
 		return nil, fmt.Errorf("read cursor %s: %w", edge.CursorUplink, err)
@@ -199,7 +202,7 @@ func (u *Uplink) step(ctx context.Context, linger *time.Time) (<-chan struct{}, 
 		}
 	}
 	*linger = time.Time{}
-	yctx, stop := u.yieldToPriority(ctx, lg.LastSeq())
+	yctx, stop := u.yieldToPriority(ctx, seen)
 	var wg sync.WaitGroup
 	for i := range plans {
 		if len(plans[i].send) == 0 {
