@@ -318,6 +318,62 @@ func TestAlertDuringRetryingBatchGoesFirst(t *testing.T) {
 	}
 }
 
+// readHook is the store with a hook run before each Read (the main lane's
+// read): a test appends there, between the lanes' reads and the main batch.
+type readHook struct {
+	*store.Store
+	before func()
+}
+
+func (h *readHook) Read(from uint64, max int) ([]edge.Event, error) {
+	h.before()
+	return h.Store.Read(from, max)
+}
+
+// TestAlertBetweenLaneReadsAndMainBatch: an alert appended after the step
+// read the priority lanes but before its main batch went out is still one
+// the retrying main batch gives way to.
+func TestAlertBetweenLaneReadsAndMainBatch(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	var hook readHook
+	var once sync.Once
+	var alert edge.Event
+	r := newRigOpts(t, func(c *config.Uplink) {
+		c.RetryMax = 100
+		c.RetryWaitMin, c.RetryWaitMax = config.Duration(5*time.Millisecond), config.Duration(20*time.Millisecond)
+	}, func(o *Options) {
+		hook.Store = o.Log.(*store.Store)
+		o.Log = &hook
+	})
+	hook.before = func() {
+		n := 0
+		r.c.with(func() { n = len(r.c.nonces) })
+		if n > 0 { // one main batch has failed: the next step's read
+			once.Do(func() { alert = r.appendAlert("a1") })
+		}
+	}
+	r.c.with(func() {
+		r.c.fail = func(*http.Request) (int, string) {
+			if down.Load() {
+				return http.StatusServiceUnavailable, ""
+			}
+			return 0, ""
+		}
+	})
+	r.appendReadings(1000, "t1")
+	r.start()
+	eventually(t, "the main batch giving way", func() bool {
+		return strings.Contains(r.logBuf.String(), "a priority event goes first")
+	})
+	down.Store(false)
+	eventually(t, "all events at central", func() bool { a, _ := r.c.snapshot(); return len(a) == 1001 })
+	arr, _ := r.c.snapshot()
+	if arr[0].Seq != alert.Seq {
+		t.Fatalf("first arrival: got seq %d kind %s, want the alert (seq %d)", arr[0].Seq, arr[0].Kind, alert.Seq)
+	}
+}
+
 func TestTransientFailuresRetryResignedAndHonourRetryAfter(t *testing.T) {
 	r := newRig(t, nil)
 	var mu sync.Mutex
