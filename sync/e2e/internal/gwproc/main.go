@@ -192,12 +192,15 @@ func run() error {
 		if statusPath == "" {
 			return
 		}
-		s := State{Sync: up.Status(), Up: up.Up(), Forged: up.Forged(), ConfigError: up.ConfigError(), LastSeq: st.LastSeq()}
+		// Done is judged before the sync status is read, so that a state
+		// that says done has a status that counts every event.
+		last := st.LastSeq()
+		s := State{Sync: up.Status(), Up: up.Up(), Forged: up.Forged(), ConfigError: up.ConfigError(), LastSeq: last}
 		s.ConfigVersion, s.Config, s.Commands = ctl.snapshot()
 		if drv != nil {
 			s.Emitted = drv.Emitted()
 		}
-		s.Done = total > 0 && st.LastSeq() >= total
+		s.Done = total > 0 && last >= total
 		alertMu.Lock()
 		s.Alerts = append([]uint64(nil), alerts...)
 		alertMu.Unlock()
