@@ -338,8 +338,9 @@ func (h *readHook) Read(from uint64, max int) ([]edge.Event, error) {
 }
 
 // TestAlertBetweenLaneReadsAndMainBatch: an alert appended after the step
-// read the priority lanes but before its main batch went out is still one
-// the retrying main batch gives way to.
+// read the priority lanes but before its main batch went out, while the
+// link was failing, goes first, even when the link is back before the main
+// batch's first attempt (which would then succeed).
 func TestAlertBetweenLaneReadsAndMainBatch(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
@@ -347,7 +348,7 @@ func TestAlertBetweenLaneReadsAndMainBatch(t *testing.T) {
 	var once sync.Once
 	var alert edge.Event
 	r := newRigOpts(t, func(c *config.Uplink) {
-		c.RetryMax = 100
+		c.RetryMax = 1
 		c.RetryWaitMin, c.RetryWaitMax = config.Duration(5*time.Millisecond), config.Duration(20*time.Millisecond)
 	}, func(o *Options) {
 		hook.Store = o.Log.(*store.Store)
@@ -356,13 +357,18 @@ func TestAlertBetweenLaneReadsAndMainBatch(t *testing.T) {
 	hook.before = func() {
 		n := 0
 		r.c.with(func() { n = len(r.c.nonces) })
-		if n > 0 { // one main batch has failed: the next step's read
-			once.Do(func() { alert = r.appendAlert("a1") })
+		if n > 0 { // the main batch has failed: the next step's read
+			once.Do(func() {
+				alert = r.appendAlert("a1")
+				down.Store(false)
+			})
 		}
 	}
 	r.c.with(func() {
-		r.c.fail = func(*http.Request) (int, string) {
-			if down.Load() {
+		r.c.fail = func(req *http.Request) (int, string) {
+			// Only batches see the link come back: no other exchange
+			// tells the uplink it is up before the main batch goes.
+			if down.Load() || req.URL.Path != wire.PathBatches {
 				return http.StatusServiceUnavailable, ""
 			}
 			return 0, ""
@@ -370,14 +376,13 @@ func TestAlertBetweenLaneReadsAndMainBatch(t *testing.T) {
 	})
 	r.appendReadings(1000, "t1")
 	r.start()
-	eventually(t, "the main batch giving way", func() bool {
-		return strings.Contains(r.logBuf.String(), "a priority event goes first")
-	})
-	down.Store(false)
 	eventually(t, "all events at central", func() bool { a, _ := r.c.snapshot(); return len(a) == 1001 })
 	arr, _ := r.c.snapshot()
 	if arr[0].Seq != alert.Seq {
 		t.Fatalf("first arrival: got seq %d kind %s, want the alert (seq %d)", arr[0].Seq, arr[0].Kind, alert.Seq)
+	}
+	if !strings.Contains(r.logBuf.String(), "a priority event goes first") {
+		t.Fatal("the main batch did not give way")
 	}
 }
 
