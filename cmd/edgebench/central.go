@@ -393,7 +393,7 @@ wait:
 		readErr = readBackHTTP(ctx, cl, procs[0].URL(), &tally)
 	} else {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		readErr = centralbench.ReadBack(rctx, natsURLs, &tally)
+		readErr = centralbench.ReadBack(rctx, edge.SystemClock{}, natsURLs, &tally)
 		cancel()
 	}
 	if readErr != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/internal/centralbench"
 	"github.com/edgegw/edgegw/sync/receiver/jsstore"
 	"github.com/edgegw/edgegw/sync/wire"
@@ -222,7 +223,7 @@ wait:
 	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer rcancel()
 	var tally centralbench.Tally
-	if err := centralbench.ReadBack(rctx, natsURLs, &tally); err != nil {
+	if err := centralbench.ReadBack(rctx, edge.SystemClock{}, natsURLs, &tally); err != nil {
 		t.Fatalf("read back: %v", err)
 	}
 	lost := 0

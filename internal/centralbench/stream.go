@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/edgegw/edgegw/edge"
 	"github.com/edgegw/edgegw/sync/receiver/jsstore"
 	"github.com/edgegw/edgegw/sync/wire"
 )
@@ -58,25 +59,26 @@ func (t *Tally) Note(epoch, seq uint64) {
 // (bounded by ctx). A consumer that stalls (no message for readStall, as
 // can happen while a restarted node rejoins) is replaced by a new one
 // from the next sequence, so a leader change costs seconds, not ctx.
-func ReadBack(ctx context.Context, urls []string, t *Tally) error {
+// Retries wait on clk.
+func ReadBack(ctx context.Context, clk edge.Clock, urls []string, t *Tally) error {
 	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1))
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+	retry := edge.Backoff{Min: 200 * time.Millisecond, Max: 2 * time.Second, Clock: clk}
 	var last uint64
 	for {
 		last, err = lastSeq(ctx, js)
 		if err == nil {
 			break
 		}
-		select {
-		case <-ctx.Done():
+		if retry.Wait(ctx) != nil {
 			return fmt.Errorf("stream info: %w (%w)", ctx.Err(), err)
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	retry.Reset()
 	direct := false
 	for next := uint64(1); next <= last; {
 		if ctx.Err() != nil {
@@ -102,12 +104,10 @@ func ReadBack(ctx context.Context, urls []string, t *Tally) error {
 		}
 		if done >= next {
 			next = done + 1
+			retry.Reset()
 			continue
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
+		retry.Wait(ctx) // the loop's ctx check ends it
 	}
 	return nil
 }
